@@ -1,0 +1,269 @@
+//! Command line: Kamal's global options (same names and meanings) and subcommands.
+//!
+//! `-h` means `--hosts` as in Kamal, so clap's short help flag is disabled (`--help` works),
+//! and `--version` is Kamal's "version to deploy", not "print kdeck's version".
+
+use clap::{Args, Parser, Subcommand};
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "kdeck",
+    about = "A terminal cockpit for Kamal 2 deployments",
+    disable_help_flag = true,
+    disable_version_flag = true
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: Global,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Args, Default)]
+pub struct Global {
+    /// Print help
+    #[arg(long, global = true, action = clap::ArgAction::Help)]
+    pub help: Option<bool>,
+    /// Detailed logging (and error backtraces)
+    #[arg(short = 'v', long, global = true)]
+    pub verbose: bool,
+    /// Minimal logging
+    #[arg(short = 'q', long, global = true)]
+    pub quiet: bool,
+    /// Run commands against a specific app version
+    #[arg(long = "version", global = true, value_name = "VERSION")]
+    pub version: Option<String>,
+    /// Run commands on primary host instead of all
+    #[arg(short = 'p', long, global = true)]
+    pub primary: bool,
+    /// Run commands on these hosts instead of all (separate by comma, supports wildcards with *)
+    #[arg(short = 'h', long, global = true, value_name = "HOSTS")]
+    pub hosts: Option<String>,
+    /// Run commands on these roles instead of all (separate by comma, supports wildcards with *)
+    #[arg(short = 'r', long, global = true, value_name = "ROLES")]
+    pub roles: Option<String>,
+    /// Path to config file
+    #[arg(short = 'c', long = "config-file", global = true, default_value = "config/deploy.yml")]
+    pub config_file: PathBuf,
+    /// Specify destination to be used for config file (staging -> deploy.staging.yml)
+    #[arg(short = 'd', long, global = true)]
+    pub destination: Option<String>,
+    /// Don't run hooks
+    #[arg(short = 'H', long = "skip-hooks", global = true)]
+    pub skip_hooks: bool,
+    /// Print the event stream as JSON lines (headless commands)
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Where tracing goes (default: the user's state dir)
+    #[arg(long = "log-file", global = true, value_name = "PATH")]
+    pub log_file: Option<PathBuf>,
+    /// Trust and record host keys of hosts not yet in known_hosts
+    #[arg(long = "accept-new-host-keys", global = true)]
+    pub accept_new_host_keys: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Show combined config (including secrets only with --show-secrets)
+    Config(ConfigArgs),
+    /// Open the dashboard (the default without a subcommand)
+    Dashboard(DashboardArgs),
+    /// Set up the servers (checks Docker on each host), then deploy
+    Setup(DeployArgs),
+    /// Deploy app to servers
+    Deploy(DeployArgs),
+    /// Deploy app to servers without bootstrapping servers, starting kamal-proxy and pruning
+    Redeploy(DeployArgs),
+    /// Rollback app to VERSION
+    Rollback(RollbackArgs),
+    /// Show details about all containers
+    Details(DetailsArgs),
+    /// Show audit log from servers
+    Audit,
+    /// Manage application
+    #[command(subcommand)]
+    App(AppCommand),
+    /// Manage the deploy lock
+    #[command(subcommand)]
+    Lock(LockCommand),
+    /// Prune old application images and containers
+    #[command(subcommand)]
+    Prune(PruneCommand),
+    /// Manage kamal-proxy
+    #[command(subcommand)]
+    Proxy(ProxyCommand),
+    /// Manage accessories (db/redis/search)
+    #[command(subcommand)]
+    Accessory(AccessoryCommand),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ConfigArgs {
+    /// Dump the full resolved model (roles, env, proxy options, boot, ssh, accessories)
+    #[arg(long)]
+    pub resolved: bool,
+    /// Include secret values in the output
+    #[arg(long = "show-secrets")]
+    pub show_secrets: bool,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct DashboardArgs {
+    /// Hide every mutating action
+    #[arg(long = "read-only")]
+    pub read_only: bool,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct DeployArgs {
+    /// Skip image build and push
+    #[arg(short = 'P', long = "skip-push")]
+    pub skip_push: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct RollbackArgs {
+    pub version: String,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct DetailsArgs {
+    /// Include host and container resources (memory, CPU, disk)
+    #[arg(long)]
+    pub resources: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AppCommand {
+    /// Boot app on servers (or reboot app if already running)
+    Boot,
+    /// Start existing app container on servers
+    Start,
+    /// Stop app container on servers
+    Stop,
+    /// Show details about app containers
+    Details,
+    /// Show app containers on servers
+    Containers,
+    /// Show app images on servers
+    Images,
+    /// Show app version currently running on servers
+    Version,
+    /// Show log lines from app on servers (use -f to follow all hosts)
+    Logs(LogsArgs),
+    /// Execute a custom command on servers within the app container
+    Exec(ExecArgs),
+    /// Detect app stale containers
+    StaleContainers(StaleArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct LogsArgs {
+    /// Show lines from this timestamp or duration (e.g. 2013-01-02T13:23:37Z, 42m)
+    #[arg(short = 's', long)]
+    pub since: Option<String>,
+    /// Show this many lines from the end of the logs
+    #[arg(short = 'n', long)]
+    pub lines: Option<u32>,
+    /// Show lines with grep match only
+    #[arg(short = 'g', long)]
+    pub grep: Option<String>,
+    /// Additional options supplied to grep
+    #[arg(long = "grep-options")]
+    pub grep_options: Option<String>,
+    /// Follow log on all hosts and roles, merged
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Skip appending timestamps to logging output
+    #[arg(short = 'T', long = "skip-timestamps")]
+    pub skip_timestamps: bool,
+    /// Docker container ID to fetch logs
+    #[arg(long = "container-id")]
+    pub container_id: Option<String>,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct ExecArgs {
+    /// Execute command over ssh for an interactive shell (use for console/bash)
+    #[arg(short = 'i', long)]
+    pub interactive: bool,
+    /// Reuse currently running container instead of starting a new one
+    #[arg(long)]
+    pub reuse: bool,
+    /// Set environment variables for the command (KEY=VALUE)
+    #[arg(short = 'e', long = "env")]
+    pub env: Vec<String>,
+    /// Run the command in a detached container
+    #[arg(long)]
+    pub detach: bool,
+    /// The command (quote it when it has options)
+    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+    pub cmd: Vec<String>,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct StaleArgs {
+    /// Stop the stale containers found
+    #[arg(short = 's', long)]
+    pub stop: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum LockCommand {
+    /// Report lock status
+    Status,
+    /// Acquire the deploy lock
+    Acquire {
+        /// A lock message
+        #[arg(short = 'm', long)]
+        message: String,
+    },
+    /// Release the deploy lock
+    Release,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum PruneCommand {
+    /// Prune unused images and stopped containers
+    All,
+    /// Prune all stopped containers, except the last n (default 5)
+    Containers {
+        #[arg(long)]
+        retain: Option<usize>,
+    },
+    /// Prune unused images
+    Images,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProxyCommand {
+    /// Boot proxy on servers
+    Boot,
+    /// Reboot proxy on servers (stop container, remove container, start new container)
+    Reboot {
+        /// Don't ask for confirmation
+        #[arg(short = 'y', long)]
+        confirmed: bool,
+    },
+    /// Show details about proxy container from servers
+    Details,
+    /// Show log lines from proxy on servers
+    Logs(LogsArgs),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AccessoryCommand {
+    /// Boot new accessory service on host (use NAME=all to boot all accessories)
+    Boot { name: String },
+    /// Reboot existing accessory on host (stop container, remove container, start new container)
+    Reboot { name: String },
+    /// Show details about accessory on host (use NAME=all to show all accessories)
+    Details { name: String },
+    /// Show log lines from accessory on host
+    Logs {
+        name: String,
+        #[command(flatten)]
+        args: LogsArgs,
+    },
+}

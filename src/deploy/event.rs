@@ -1,0 +1,170 @@
+//! Typed events emitted by the deploy engine and the fleet watchers.
+//!
+//! The TUI and the headless printer (`--json` or line output) are two consumers of the same
+//! stream. Events carry data, never formatting. Keep variants additive: the TUI matches on them.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use std::time::Duration;
+
+/// What an action is, as the operator named it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ActionKind {
+    Setup,
+    Deploy,
+    Redeploy,
+    Rollback { version: String },
+    AppBoot,
+    AppStart,
+    AppStop,
+    Exec { cmd: String },
+    Prune,
+    LockAcquire,
+    LockRelease,
+    ProxyBoot,
+    ProxyReboot,
+}
+
+/// The kind of a step in a plan; the timeline shows one row per (host, role, step).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepKind {
+    Hook,
+    Build,
+    Push,
+    Pull,
+    Lock,
+    Unlock,
+    ProxyBoot,
+    StaleStop,
+    /// Rename of a clashing container to `_replaced_<hex16>`.
+    Rename,
+    /// `docker run` of the new container.
+    Boot,
+    /// Waiting for health: kamal-proxy deploy (proxy roles) or Docker state polling.
+    Health,
+    /// Traffic switched by kamal-proxy (proxy roles).
+    Switch,
+    StopOld,
+    Tag,
+    Prune,
+    Exec,
+    Other,
+}
+
+/// One planned step, before it runs.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlannedStep {
+    pub host: Option<String>,
+    pub role: Option<String>,
+    pub kind: StepKind,
+    /// Boot group index (0-based) for app boot steps; `None` for steps outside groups.
+    pub group: Option<usize>,
+    pub label: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub enum Stream {
+    Stdout,
+    Stderr,
+}
+
+/// Health as Docker and kamal-proxy see it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HealthReport {
+    /// `.State.Health.Status` or `.State.Status` when no healthcheck.
+    pub docker: Option<String>,
+    /// kamal-proxy's verdict (deploy exit status / message) for proxy roles.
+    pub proxy: Option<String>,
+    /// Why it failed: the last health log entry or proxy message.
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LockInfo {
+    pub holder: String,
+    pub at: Option<DateTime<Utc>>,
+    pub version: Option<String>,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    PlanReady {
+        action: ActionKind,
+        version: Option<String>,
+        hosts: Vec<String>,
+        groups: Vec<Vec<String>>,
+        steps: Vec<PlannedStep>,
+    },
+    StepStarted {
+        host: Option<String>,
+        role: Option<String>,
+        kind: StepKind,
+        label: String,
+        at: DateTime<Utc>,
+    },
+    StepProgress {
+        host: Option<String>,
+        role: Option<String>,
+        kind: StepKind,
+        message: String,
+        #[serde(with = "duration_secs")]
+        elapsed: Duration,
+    },
+    StepFinished {
+        host: Option<String>,
+        role: Option<String>,
+        kind: StepKind,
+        #[serde(with = "duration_secs")]
+        elapsed: Duration,
+    },
+    StepFailed {
+        host: Option<String>,
+        role: Option<String>,
+        kind: StepKind,
+        #[serde(with = "duration_secs")]
+        elapsed: Duration,
+        error: String,
+        /// The container's last log lines, when a boot/health step failed.
+        last_logs: Vec<String>,
+        health: Option<HealthReport>,
+    },
+    Output {
+        host: Option<String>,
+        role: Option<String>,
+        stream: Stream,
+        line: String,
+    },
+    Health {
+        host: String,
+        role: String,
+        report: HealthReport,
+    },
+    GroupStarted {
+        index: usize,
+        hosts: Vec<String>,
+    },
+    Lock {
+        host: String,
+        held: Option<LockInfo>,
+    },
+    /// Ctrl-C / abort received: no new steps start.
+    Aborting { forced: bool },
+    Finished {
+        ok: bool,
+        #[serde(with = "duration_secs")]
+        elapsed: Duration,
+        summary: String,
+    },
+}
+
+mod duration_secs {
+    use serde::Serializer;
+    use std::time::Duration;
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
+    }
+}

@@ -1,0 +1,1 @@
+//! docker: filled in by its issue.

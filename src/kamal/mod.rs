@@ -1,0 +1,1 @@
+//! kamal: filled in by its issue.
