@@ -114,35 +114,43 @@ pub struct Binding {
     pub action: Action,
     /// Shown in the status bar (the rest only in `?`).
     pub bar: bool,
+    /// Listed in `?` (false for keys folded into another entry, e.g. `k` in `j/k`).
+    pub help: bool,
 }
 
 const N: KeyModifiers = KeyModifiers::NONE;
 const S: KeyModifiers = KeyModifiers::SHIFT;
 const C: KeyModifiers = KeyModifiers::CONTROL;
 
+macro_rules! h {
+    ($label:expr, $desc:expr, $action:expr, [$($k:expr),+]) => {
+        Binding { keys: &[$($k),+], label: $label, desc: $desc, action: $action, bar: false, help: false }
+    };
+}
+
 macro_rules! b {
     ($label:expr, $desc:expr, $action:expr, $bar:expr, [$($k:expr),+]) => {
-        Binding { keys: &[$($k),+], label: $label, desc: $desc, action: $action, bar: $bar }
+        Binding { keys: &[$($k),+], label: $label, desc: $desc, action: $action, bar: $bar, help: true }
     };
 }
 
 const MOVE: &[Binding] = &[
     b!("j/k", "move down / up", Action::Down, false, [(KeyCode::Char('j'), N), (KeyCode::Down, N)]),
-    b!("k", "move up", Action::Up, false, [(KeyCode::Char('k'), N), (KeyCode::Up, N)]),
+    h!("k", "move up", Action::Up, [(KeyCode::Char('k'), N), (KeyCode::Up, N)]),
     b!("g/G", "top / bottom", Action::Top, false, [(KeyCode::Char('g'), N), (KeyCode::Home, N)]),
-    b!("G", "bottom", Action::Bottom, false, [(KeyCode::Char('G'), S), (KeyCode::Char('G'), N), (KeyCode::End, N)]),
+    h!("G", "bottom", Action::Bottom, [(KeyCode::Char('G'), S), (KeyCode::Char('G'), N), (KeyCode::End, N)]),
     b!("PgUp/PgDn", "page up / down", Action::PageUp, false, [(KeyCode::PageUp, N), (KeyCode::Char('u'), C)]),
-    b!("PgDn", "page down", Action::PageDown, false, [(KeyCode::PageDown, N), (KeyCode::Char('d'), C)]),
+    h!("PgDn", "page down", Action::PageDown, [(KeyCode::PageDown, N), (KeyCode::Char('d'), C)]),
 ];
 
 const GLOBAL: &[Binding] = &[
-    b!("Tab", "next view", Action::NextView, false, [(KeyCode::Tab, N)]),
-    b!("S-Tab", "previous view", Action::PrevView, false, [(KeyCode::BackTab, S), (KeyCode::BackTab, N)]),
-    b!("1", "fleet view", Action::ShowFleet, false, [(KeyCode::Char('1'), N)]),
-    b!("2", "logs view", Action::ShowLogs, false, [(KeyCode::Char('2'), N)]),
-    b!("3", "deploy timeline", Action::ShowDeploy, false, [(KeyCode::Char('3'), N)]),
-    b!("4", "exec", Action::ShowExec, false, [(KeyCode::Char('4'), N)]),
-    b!("5", "audit log", Action::ShowAudit, false, [(KeyCode::Char('5'), N)]),
+    b!("Tab/S-Tab", "next / previous view", Action::NextView, false, [(KeyCode::Tab, N)]),
+    h!("S-Tab", "previous view", Action::PrevView, [(KeyCode::BackTab, S), (KeyCode::BackTab, N)]),
+    b!("1-5", "fleet logs deploy exec audit", Action::ShowFleet, false, [(KeyCode::Char('1'), N)]),
+    h!("2", "logs view", Action::ShowLogs, [(KeyCode::Char('2'), N)]),
+    h!("3", "deploy timeline", Action::ShowDeploy, [(KeyCode::Char('3'), N)]),
+    h!("4", "exec", Action::ShowExec, [(KeyCode::Char('4'), N)]),
+    h!("5", "audit log", Action::ShowAudit, [(KeyCode::Char('5'), N)]),
     b!("Esc", "back", Action::Back, false, [(KeyCode::Esc, N)]),
     b!("D", "deploy", Action::Deploy, true, [(KeyCode::Char('D'), S), (KeyCode::Char('D'), N)]),
     b!("R", "redeploy", Action::Redeploy, false, [(KeyCode::Char('R'), S), (KeyCode::Char('R'), N)]),
@@ -164,7 +172,7 @@ const FLEET: &[Binding] = &[
 const LOGS: &[Binding] = &[
     b!("/", "filter (regex)", Action::Filter, true, [(KeyCode::Char('/'), N)]),
     b!("n/N", "next / previous match", Action::NextMatch, true, [(KeyCode::Char('n'), N)]),
-    b!("N", "previous match", Action::PrevMatch, false, [(KeyCode::Char('N'), S), (KeyCode::Char('N'), N)]),
+    h!("N", "previous match", Action::PrevMatch, [(KeyCode::Char('N'), S), (KeyCode::Char('N'), N)]),
     b!("f", "follow / pause", Action::Follow, true, [(KeyCode::Char('f'), N)]),
     b!("w", "wrap", Action::Wrap, true, [(KeyCode::Char('w'), N)]),
     b!("t", "timestamps", Action::Timestamps, true, [(KeyCode::Char('t'), N)]),

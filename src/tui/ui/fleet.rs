@@ -74,7 +74,7 @@ fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
                 if dis {
                     v.push(Span::styled(" ≠", t.warn()));
                 }
-                let primary = if *role == app.fleet.primary_role { " (primary)" } else { "" };
+                let primary = if *role == app.fleet.primary_role { "*" } else { "" };
                 let mut cells = vec![
                     Cell::from(Line::from(vec![
                         Span::styled(format!("▾ {role}"), t.title()),
@@ -86,8 +86,9 @@ fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
                     cells.push(Cell::from(""));
                 }
                 cells.push(Cell::from(Line::from(v)));
-                if dis {
-                    cells.push(Cell::from(Span::styled("versions differ", t.warn())));
+                if dis && wide {
+                    cells.extend([Cell::from(""), Cell::from(""), Cell::from(""), Cell::from("")]);
+                    cells.push(Cell::from(Span::styled("hosts run different versions", t.warn())));
                 }
                 rows.push(Row::new(cells));
             }
@@ -117,7 +118,7 @@ fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
                     Cell::from(conn_cell(t, hs)),
                 ];
                 if wide {
-                    cells.push(Cell::from(c.map(|c| c.name.clone()).unwrap_or_default()));
+                    cells.push(Cell::from(c.map(|c| short_name(&c.name, &c.version)).unwrap_or_default()));
                 }
                 cells.push(Cell::from(Line::from(vspans)));
                 cells.push(Cell::from(state));
@@ -160,6 +161,8 @@ fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
         .header(Row::new(header).style(t.title()))
         .block(Block::bordered().title(title))
         .row_highlight_style(t.selected())
+        .highlight_symbol("›")
+        .highlight_spacing(ratatui::widgets::HighlightSpacing::Always)
         .column_spacing(1);
     let mut state = TableState::default().with_selected(Some(app.fleet_selected));
     f.render_stateful_widget(table, area, &mut state);
@@ -168,10 +171,12 @@ fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
 /// The proxy's view of a role on a host: the route state, or why there is none.
 fn proxy_text(h: Option<&HostStatus>, service: &str, role: &str) -> Span<'static> {
     let Some(h) = h else { return Span::raw("-") };
-    if h.proxy_running == Some(false) {
-        return Span::raw("stopped");
-    }
     let want = format!("{service}-{role}");
+    let has_route = h.proxy_routes.iter().any(|r| r.service == want || r.service.starts_with(&format!("{want}-")));
+    if h.proxy_running == Some(false) {
+        // Roles without a proxy route never needed kamal-proxy here.
+        return Span::raw(if has_route { "stopped" } else { "-" });
+    }
     match h.proxy_routes.iter().find(|r| r.service == want || r.service.starts_with(&format!("{want}-"))) {
         Some(r) => Span::raw(r.state.clone()),
         None if h.proxy_running == Some(true) => Span::raw("no route"),
@@ -246,4 +251,13 @@ fn draw_detail(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         None => title = String::new(),
     }
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::bordered().title(title)), area);
+}
+
+/// Container name with the version abbreviated, so it fits a column.
+fn short_name(name: &str, version: &str) -> String {
+    let short = versions::short_version(version);
+    match name.strip_suffix(version) {
+        Some(prefix) if short != version => format!("{prefix}{short}…"),
+        _ => name.to_string(),
+    }
 }

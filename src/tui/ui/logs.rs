@@ -53,10 +53,12 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
             .max()
             .unwrap_or(0)
             .min(28);
+        // Past the oldest line: keep the screen full instead of scrolling into emptiness.
+        let offset = if rows.len() < want { lv.offset.min(rows.len().saturating_sub(height)) } else { lv.offset };
         let current_match = lv.match_cursor.and_then(|k| rows.iter().enumerate().filter(|(_, r)| r.1).nth(k).map(|(i, _)| i));
         let mut visible: Vec<Line> = Vec::new();
         let mut used = 0usize;
-        for (i, (l, is_match)) in rows.iter().enumerate().skip(lv.offset) {
+        for (i, (l, is_match)) in rows.iter().enumerate().skip(offset) {
             let line = render_line(app, t, l, *is_match && lv.filter.is_some(), current_match == Some(i), prefix_w);
             let h = if lv.wrap { line.width().div_ceil(width).max(1) } else { 1 };
             if used + h > height && !visible.is_empty() {

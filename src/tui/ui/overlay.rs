@@ -76,18 +76,28 @@ fn popup(f: &mut Frame, area: Rect, w: u16, h: u16, title: &str, t: &Theme, line
 
 fn help(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
     let view = app.view();
-    let mut lines: Vec<Line> = Vec::new();
-    if view == View::Exec {
-        for (k, d, _) in super::exec_keys() {
-            lines.push(Line::from(vec![Span::styled(format!("  {k:<14}"), t.key()), Span::raw(d.to_string())]));
-        }
+    let entries: Vec<(String, String)> = if view == View::Exec {
+        super::exec_keys().iter().map(|(k, d, _)| (k.to_string(), d.to_string())).collect()
     } else {
-        for b in bindings(view, app.read_only) {
-            lines.push(Line::from(vec![Span::styled(format!("  {:<14}", b.label), t.key()), Span::raw(b.desc)]));
+        bindings(view, app.read_only).into_iter().filter(|b| b.help).map(|b| (b.label.to_string(), b.desc.to_string())).collect()
+    };
+    let line = |(k, d): &(String, String)| Line::from(vec![Span::styled(format!("  {k:<12}"), t.key()), Span::raw(format!("{d:<26}"))]);
+    // Two columns when one would not fit the height.
+    let rows_fit = area.height.saturating_sub(2) as usize;
+    let cols = if entries.len() > rows_fit && area.width >= 80 { 2 } else { 1 };
+    let per_col = entries.len().div_ceil(cols);
+    let mut lines: Vec<Line> = Vec::new();
+    for i in 0..per_col {
+        let mut l = line(&entries[i]);
+        if cols == 2 {
+            if let Some(e) = entries.get(i + per_col) {
+                l.spans.extend(line(e).spans);
+            }
         }
+        lines.push(l);
     }
     let h = lines.len() as u16 + 2;
-    popup(f, area, 48, h, &format!(" Keys · {} ", view.title()), t, lines);
+    popup(f, area, 44 * cols as u16, h, &format!(" Keys · {} ", view.title()), t, lines);
 }
 
 fn palette(app: &App, t: &Theme, f: &mut Frame, area: Rect, input: &str, selected: usize) {
