@@ -1,5 +1,7 @@
 //! Headless subcommands: each consumes the engine's events or prints a view of the config.
 
+pub mod resources;
+
 use crate::cli::{Cli, Command};
 use std::process::ExitCode;
 
