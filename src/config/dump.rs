@@ -246,7 +246,7 @@ pub fn resolved(c: &Config, show_secrets: bool) -> Value {
         })
         .collect();
     out.insert(Value::str("accessories"), Value::Seq(accs));
-    out.insert(Value::str("aliases"), Value::Map(Map(c.aliases().iter().map(|(k, v)| (Value::Str(k.clone()), Value::Str(v.clone()))).collect())));
+    out.insert(Value::str("aliases"), Value::Map(Map(c.aliases_raw().iter().map(|(k, v)| (Value::Str(k.clone()), v.clone())).collect())));
     let boot = c.boot();
     out.insert(
         Value::str("boot"),

@@ -1064,7 +1064,7 @@ impl Eval<'_, '_> {
                 ("File", "join") => Ok(Value::Str(av.iter().map(Value::to_rstring).collect::<Vec<_>>().join("/"))),
                 ("File", "expand_path") => {
                     let p = av.first().map(Value::to_rstring).unwrap_or_default();
-                    let base = av.get(1).map(|b| self.path(&b.to_rstring())).unwrap_or_else(|| self.ctx.cwd.to_path_buf());
+                    let base = av.get(1).filter(|b| !b.is_nil()).map(|b| self.path(&b.to_rstring())).unwrap_or_else(|| self.ctx.cwd.to_path_buf());
                     Ok(Value::Str(normalize(&base.join(p)).display().to_string()))
                 }
                 ("Dotenv", "load") | ("Dotenv", "load!") | ("Dotenv", "overload") | ("Dotenv", "overwrite") => {
@@ -1095,7 +1095,8 @@ impl Eval<'_, '_> {
         }
         let Some(recv) = recv else {
             return match name {
-                "__dir__" => Ok(Value::Str(self.ctx.dir.display().to_string())),
+                // ERB#result evals without a file name, so `__dir__` is nil in Kamal.
+                "__dir__" => Ok(Value::Nil),
                 "require" => {
                     let a = args.first().map(|a| self.eval(a, line)).transpose()?.unwrap_or(Value::Nil);
                     match a.to_rstring().as_str() {

@@ -78,7 +78,7 @@ pub struct Config {
     secrets: Secrets,
     roles: Vec<Role>,
     accessories: Vec<Accessory>,
-    aliases: Vec<(String, String)>,
+    aliases: Vec<(String, Value)>,
     boot: Boot,
     registry: Registry,
     ssh: Ssh,
@@ -412,7 +412,11 @@ impl Config {
         &self.ssh
     }
     /// `aliases` as (name, command).
-    pub fn aliases(&self) -> &[(String, String)] {
+    pub fn aliases(&self) -> Vec<(String, String)> {
+        self.aliases.iter().map(|(k, v)| (k.clone(), v.to_rstring())).collect()
+    }
+    /// `aliases` with the commands as written (a number stays a number).
+    pub fn aliases_raw(&self) -> &[(String, Value)] {
         &self.aliases
     }
     /// Top-level `labels` (raw values as strings).

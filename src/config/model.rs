@@ -41,8 +41,9 @@ impl Env {
     pub fn merge(&self, other: &Env) -> Env {
         let mut clear = self.clear.clone();
         clear.merge_from(&other.clear);
-        let mut secret_keys = self.secret_keys.clone();
-        for k in &other.secret_keys {
+        // Ruby's `a | b` also drops duplicates within `a`.
+        let mut secret_keys: Vec<String> = Vec::new();
+        for k in self.secret_keys.iter().chain(other.secret_keys.iter()) {
             if !secret_keys.contains(k) {
                 secret_keys.push(k.clone());
             }
@@ -755,7 +756,7 @@ pub(super) fn build(
             if BUILTIN_COMMANDS.contains(&name.as_str()) {
                 return Err(v.error(format!("Alias '{name}' conflicts with a built-in command.")));
             }
-            c.aliases.push((name, cmd.to_rstring()));
+            c.aliases.push((name, cmd.clone()));
         }
     }
 

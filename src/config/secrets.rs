@@ -347,17 +347,18 @@ fn inline_kamal_secrets(cmd: &str) -> Result<String, String> {
                 return Err("No value provided for required options '--account'".into());
             }
             let from = opts.get("from");
-            let mut map = serde_json::Map::new();
+            // JSON.dump of a Ruby hash: insertion order, later duplicates overwrite.
+            let mut map: IndexMap<String, String> = IndexMap::new();
             for s in pos {
                 let key = match from {
                     Some(f) => format!("{f}/{s}"),
                     None => s,
                 };
                 let val: String = key.replace("LPAREN", "(").replace("RPAREN", ")").chars().rev().collect();
-                map.insert(key, serde_json::Value::String(val));
+                map.insert(key, val);
             }
-            let json = serde_json::to_string(&serde_json::Value::Object(map)).unwrap_or_default();
-            Ok(ruby_shellescape(&json))
+            let body: Vec<String> = map.iter().map(|(k, v)| format!("{}:{}", json_str(k), json_str(v))).collect();
+            Ok(ruby_shellescape(&format!("{{{}}}", body.join(","))))
         }
         "extract" => {
             let name = pos.first().cloned().unwrap_or_default();
@@ -373,6 +374,26 @@ fn inline_kamal_secrets(cmd: &str) -> Result<String, String> {
         }
         other => Err(format!("`kamal secrets {other}` is not supported inside secrets files")),
     }
+}
+
+/// A JSON string as Ruby's `JSON.dump` writes it (UTF-8 kept, `/` not escaped).
+fn json_str(s: &str) -> String {
+    let mut o = String::from("\"");
+    for ch in s.chars() {
+        match ch {
+            '"' => o.push_str("\\\""),
+            '\\' => o.push_str("\\\\"),
+            '\n' => o.push_str("\\n"),
+            '\r' => o.push_str("\\r"),
+            '\t' => o.push_str("\\t"),
+            '\x08' => o.push_str("\\b"),
+            '\x0c' => o.push_str("\\f"),
+            c if (c as u32) < 0x20 => o.push_str(&format!("\\u{:04x}", c as u32)),
+            c => o.push(c),
+        }
+    }
+    o.push('"');
+    o
 }
 
 /// Ruby's `Shellwords.escape`.
