@@ -538,3 +538,62 @@ fn resolve_version(declared: Option<&str>, env: &BTreeMap<String, String>, cwd: 
         Ok(rev)
     }
 }
+
+/// Kamal's `-h`/`-r` filtering: comma-separated patterns where `*` is the only wildcard;
+/// returns the matching items in pattern order, without duplicates.
+pub fn filter_specific(filters: &str, items: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for f in filters.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+        for it in items {
+            if glob_match(f, it) && !out.contains(it) {
+                out.push(it.clone());
+            }
+        }
+    }
+    out
+}
+
+fn glob_match(pat: &str, s: &str) -> bool {
+    let p: Vec<char> = pat.chars().collect();
+    let t: Vec<char> = s.chars().collect();
+    let (mut pi, mut ti, mut star, mut mark) = (0usize, 0usize, None::<usize>, 0usize);
+    while ti < t.len() {
+        if pi < p.len() && p[pi] != '*' && p[pi] == t[ti] {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(sp) = star {
+            pi = sp + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filters_like_kamal() {
+        let items: Vec<String> = ["web", "workers", "jobs"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(filter_specific("w*", &items), vec!["web", "workers"]);
+        assert_eq!(filter_specific("jobs,web", &items), vec!["jobs", "web"]);
+        assert!(filter_specific("x", &items).is_empty());
+    }
+
+    #[test]
+    fn destination_file_names() {
+        assert_eq!(destination_file(Path::new("config/deploy.yml"), "staging"), PathBuf::from("config/deploy.staging.yml"));
+        assert_eq!(destination_file(Path::new("config/deploy.ws-echo.yml"), "eu"), PathBuf::from("config/deploy.ws-echo.eu.yml"));
+    }
+}
