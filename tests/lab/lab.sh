@@ -133,7 +133,7 @@ standin_tar() {
       log "building kamal-proxy stand-in ($h)"
       local tgt=${KDECK_STANDIN_TARGET:-$CACHE/standin-target}
       (cd "$STANDIN_SRC" && RUSTFLAGS='-C target-feature=+crt-static' CARGO_TARGET_DIR=$tgt \
-        cargo build --release --quiet --target x86_64-unknown-linux-gnu) >&2 || die "stand-in build failed"
+        "${CARGO:-cargo}" build --release --quiet --target x86_64-unknown-linux-gnu) >&2 || die "stand-in build failed"
       local ctx; ctx=$(mktemp -d "$CACHE/standin-ctx.XXXX")
       mkdir -p "$ctx/root/usr/local/bin" "$ctx/root/tmp" "$ctx/root/home/kamal-proxy/.config/kamal-proxy" \
         "$ctx/root/home/kamal-proxy/.apps-config"
