@@ -81,11 +81,11 @@ fn get(addr: &str, host: &str, path: &str) -> (u16, String) {
 
 #[test]
 fn standin_switches_to_healthy_target_without_failed_requests_and_keeps_old_on_timeout() {
-    let Some(l) = Lab::up("lab", 1, 3) else { return };
+    let Some(l) = Lab::shared("lab", 1, 3) else { return };
     let v1 = l.image("spapp", "v1", "ok");
     let v2 = l.image("spapp", "v2", "ok");
     let bad = l.image("spapp", "bad", "unhealthy");
-    let p = Proxy::start(&l, "klab1", "sp-proxy-a", 8081);
+    let p = Proxy::start(l, "klab1", "sp-proxy-a", 8081);
     let id1 = p.app("spa-v1", &v1);
     let id2 = p.app("spa-v2", &v2);
     let id_bad = p.app("spa-bad", &bad);
@@ -148,9 +148,9 @@ fn standin_switches_to_healthy_target_without_failed_requests_and_keeps_old_on_t
 
 #[test]
 fn standin_routes_survive_restart_and_stop_resume_work() {
-    let Some(l) = Lab::up("lab", 1, 3) else { return };
+    let Some(l) = Lab::shared("lab", 1, 3) else { return };
     let v1 = l.image("spapp", "v1", "ok");
-    let p = Proxy::start(&l, "klab2", "sp-proxy-b", 8082);
+    let p = Proxy::start(l, "klab2", "sp-proxy-b", 8082);
     let id1 = p.app("spb-v1", &v1);
     let idw = p.app("spb-wild", &v1);
 

@@ -594,6 +594,8 @@ cmd_image() {
   case $VARIANT in ok | unhealthy | slow) ;; *) die "bad variant '$VARIANT' (ok|unhealthy|slow)" ;; esac
   control_up
   local ctx; ctx=$(mktemp -d "$CACHE/app-ctx.XXXX")
+  # shellcheck disable=SC2064
+  trap "rm -rf '$ctx'" EXIT
   mkdir -p "$ctx/root/bin" "$ctx/root/tmp" "$ctx/root/www" "$ctx/root/etc" "$ctx/root/data"
   chmod 1777 "$ctx/root/tmp"
   cp /bin/busybox "$ctx/root/bin/busybox"
