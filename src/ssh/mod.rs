@@ -182,7 +182,8 @@ impl HostSpec {
                 // `a,b` means: reach a, through it b, through b the target.
                 let mut prev: Option<Box<HostSpec>> = None;
                 for hop in chain.split(',') {
-                    let mut j = Self::jump(hop, &SshOptions::default(), &client, cfg);
+                    // Jump hosts get the same keys (OpenSSH would offer the agent/defaults too).
+                    let mut j = Self::jump(hop, kamal, &client, cfg);
                     j.proxy = prev.take();
                     prev = Some(Box::new(j));
                 }

@@ -318,8 +318,10 @@ async fn actor(shared: Arc<Shared>, cancel: CancellationToken) {
             },
         };
         let fatal = err.is_fatal();
-        let reason = err.to_string();
-        tracing::warn!(host = %host, "{reason}");
+        let msg = err.to_string();
+        tracing::warn!(host = %host, "{msg}");
+        // The state is shown next to the host already: keep just the reason.
+        let reason = msg.strip_prefix(&format!("{host}: ")).unwrap_or(&msg).to_string();
         *shared.last_error.lock().unwrap() = Some(err);
         shared.state.send_replace(ConnState::Down { reason });
         if fatal {
