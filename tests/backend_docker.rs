@@ -185,6 +185,17 @@ async fn run(lab: &lab::Lab) {
         assert!(Instant::now() < deadline, "docker logs still running after the stream was dropped: {left:?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+    // The same through a pty: the hang-up ends the remote command.
+    let mut pty_stream = h.session.exec_stream_pty("docker logs --follow --tail 1 kdeckbk-web-v1").await.unwrap();
+    let first = tokio::time::timeout(Duration::from_secs(10), pty_stream.next()).await.unwrap();
+    assert!(matches!(first, Some(kdeck::ssh::ExecEvent::Stdout(_))), "{first:?}");
+    assert!(!docker_logs_processes(lab, &host1).is_empty());
+    drop(pty_stream);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !docker_logs_processes(lab, &host1).is_empty() {
+        assert!(Instant::now() < deadline, "pty docker logs still running: {:?}", docker_logs_processes(lab, &host1));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
     // API streams dropped above: nothing lingers either.
     assert!(docker_logs_processes(lab, &host1).is_empty());
 
@@ -242,4 +253,41 @@ async fn run(lab: &lab::Lab) {
     tokio::time::timeout(Duration::from_secs(20), s0.wait_up()).await.expect("back up after link-up");
     let v = DockerHost::new(&s0).containers(&f).await.unwrap();
     assert_eq!(v.len(), 2);
+
+    step("typed_operations_pull_tag_images_exec_rename_stop_events_network");
+    let h = DockerHost::connect(&pool.get(&ips[1])).await.unwrap();
+    let mut events = h.events(SVC);
+    let image = format!("{}/{SVC}:v1", lab.registry);
+    let mut progress = vec![];
+    h.pull(&image, |p| progress.push(p)).await.unwrap();
+    assert!(!progress.is_empty());
+    let err = h.pull(&format!("{}/{SVC}:nope", lab.registry), |_| {}).await.unwrap_err();
+    assert!(err.to_string().contains("nope") || err.to_string().contains("not found"), "{err}");
+    h.tag(&image, &format!("{}/{SVC}:latest", lab.registry)).await.unwrap();
+    let imgs = h.images(Some(&format!("{}/{SVC}", lab.registry))).await.unwrap();
+    let tags: Vec<String> = imgs.iter().flat_map(|i| i.repo_tags.clone()).collect();
+    assert!(tags.contains(&format!("{}/{SVC}:latest", lab.registry)), "{tags:?}");
+    let out = h.exec("kdeckbk-web-v1", &["cat", "/www/version"]).await.unwrap();
+    assert_eq!((out.stdout.trim(), out.status), ("v1", 0));
+    let out = h.exec("kdeckbk-web-v1", &["sh", "-c", "echo oops >&2; exit 4"]).await.unwrap();
+    assert_eq!((out.stderr.trim(), out.status), ("oops", 4));
+    h.rename("kdeckbk-worker-v2", "kdeckbk-worker-v2_replaced_0123456789abcdef").await.unwrap();
+    h.rename("kdeckbk-worker-v2_replaced_0123456789abcdef", "kdeckbk-worker-v2").await.unwrap();
+    h.stop("kdeckbk-web-v1", Some(1)).await.unwrap();
+    h.start("kdeckbk-web-v1").await.unwrap();
+    let mut actions = vec![];
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !(actions.iter().any(|a: &String| a == "rename") && actions.iter().any(|a| a == "stop") && actions.iter().any(|a| a == "start")) {
+        assert!(Instant::now() < deadline, "events seen: {actions:?}");
+        if let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(500), events.next()).await {
+            let ev = ev.unwrap();
+            let labels = ev.actor.as_ref().and_then(|a| a.attributes.clone()).unwrap_or_default();
+            assert_eq!(labels.get("service").map(String::as_str), Some(SVC), "filtered by label service");
+            actions.extend(ev.action);
+        }
+    }
+    drop(events);
+    h.network_create("kdeckbk-net").await.unwrap();
+    h.network_create("kdeckbk-net").await.expect("existing network is fine");
+    let _ = lab.docker(&ips[1], &["network", "rm", "kdeckbk-net"]);
 }

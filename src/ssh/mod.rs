@@ -77,6 +77,10 @@ pub struct ClientOptions {
     pub default_keys: Vec<PathBuf>,
     /// Use `SSH_AUTH_SOCK` when set.
     pub use_agent: bool,
+    /// Run `true` on a pty once per connection: sshd then sets TCP_NODELAY, which cuts the
+    /// docker API latency tail (p99 ~45 ms → ~9 ms in the lab). Off by default because it is
+    /// one extra command in the host's auth/command logs.
+    pub pty_warmup: bool,
     pub prompt: Arc<dyn PassphrasePrompt>,
 }
 
@@ -107,6 +111,7 @@ impl Default for ClientOptions {
             max_backoff: Duration::from_secs(30),
             default_keys: vec![home.join(".ssh/id_ed25519"), home.join(".ssh/id_rsa")],
             use_agent: true,
+            pty_warmup: false,
             prompt: Arc::new(NoPrompt),
         }
     }
