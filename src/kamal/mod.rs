@@ -7,6 +7,7 @@ pub mod audit;
 pub mod cmd;
 pub mod envfile;
 pub mod hooks;
+pub mod load;
 pub mod lock;
 pub mod ruby;
 
