@@ -135,11 +135,9 @@ impl Ctx {
     }
 }
 
-/// One connection per host. The OpenSSH client multiplexes every command of a host over one
-/// TCP+SSH connection (ControlMaster), so per-command cost stays a channel open.
+/// One connection per host: the shared russh backend (`KDECK_TRANSPORT=openssh` switches to
+/// the local OpenSSH client with ControlMaster multiplexing).
 pub fn connect(app: &AppSpec, hosts: &[String], g: &Global) -> Result<BTreeMap<String, Arc<dyn Remote>>> {
-    let control_dir = std::env::temp_dir().join(format!("kdeck-cm-{}", std::process::id()));
-    std::fs::create_dir_all(&control_dir).wrap_err_with(|| format!("cannot create {}", control_dir.display()))?;
     let known_hosts = std::env::var_os("KDECK_KNOWN_HOSTS").map(PathBuf::from);
     let keys: Vec<PathBuf> = app
         .ssh_keys
@@ -147,19 +145,42 @@ pub fn connect(app: &AppSpec, hosts: &[String], g: &Global) -> Result<BTreeMap<S
         .map(|k| if k.is_relative() { app.root.join(k) } else { k.clone() })
         .collect();
     let mut m: BTreeMap<String, Arc<dyn Remote>> = BTreeMap::new();
+    if std::env::var("KDECK_TRANSPORT").is_ok_and(|t| t == "openssh") {
+        let control_dir = std::env::temp_dir().join(format!("kdeck-cm-{}", std::process::id()));
+        std::fs::create_dir_all(&control_dir).wrap_err_with(|| format!("cannot create {}", control_dir.display()))?;
+        for h in hosts {
+            m.insert(
+                h.clone(),
+                Arc::new(OpenSsh {
+                    host: h.clone(),
+                    user: app.ssh_user.clone(),
+                    port: app.ssh_port,
+                    keys: keys.clone(),
+                    known_hosts: known_hosts.clone(),
+                    accept_new: g.accept_new_host_keys,
+                    control_dir: control_dir.clone(),
+                }),
+            );
+        }
+        return Ok(m);
+    }
+    let kamal = crate::ssh::SshOptions {
+        user: Some(app.ssh_user.clone()),
+        port: Some(app.ssh_port),
+        keys_only: !keys.is_empty(),
+        keys,
+        ..Default::default()
+    };
+    let mut client = crate::ssh::ClientOptions::default();
+    if let Some(k) = known_hosts {
+        client.known_hosts = k;
+    }
+    if g.accept_new_host_keys {
+        client.host_key_policy = crate::ssh::HostKeyPolicy::AcceptNew;
+    }
+    let pool = crate::ssh::Pool::new(kamal, client).map_err(|e| eyre!("{e}"))?;
     for h in hosts {
-        m.insert(
-            h.clone(),
-            Arc::new(OpenSsh {
-                host: h.clone(),
-                user: app.ssh_user.clone(),
-                port: app.ssh_port,
-                keys: keys.clone(),
-                known_hosts: known_hosts.clone(),
-                accept_new: g.accept_new_host_keys,
-                control_dir: control_dir.clone(),
-            }),
-        );
+        m.insert(h.clone(), Arc::new(pool.get(h)));
     }
     Ok(m)
 }

@@ -211,3 +211,49 @@ impl Remote for OpenSsh {
         })
     }
 }
+
+/// The shared russh backend: one connection per host, an exec channel per command.
+impl Remote for crate::ssh::Session {
+    fn host(&self) -> &str {
+        crate::ssh::Session::host(self)
+    }
+
+    fn exec<'a>(&'a self, cmd: &'a str) -> BoxFuture<'a, Result<ExecOutput, RemoteError>> {
+        Box::pin(async move {
+            let o = crate::ssh::Session::exec(self, cmd)
+                .await
+                .map_err(|e| RemoteError::Connect { host: crate::ssh::Session::host(self).to_string(), message: e.to_string() })?;
+            Ok(ExecOutput { stdout: o.stdout, stderr: o.stderr, status: o.status })
+        })
+    }
+
+    fn exec_input<'a>(&'a self, cmd: &'a str, input: Vec<u8>) -> BoxFuture<'a, Result<ExecOutput, RemoteError>> {
+        Box::pin(async move {
+            let o = self
+                .exec_with_input(cmd, &input)
+                .await
+                .map_err(|e| RemoteError::Connect { host: crate::ssh::Session::host(self).to_string(), message: e.to_string() })?;
+            Ok(ExecOutput { stdout: o.stdout, stderr: o.stderr, status: o.status })
+        })
+    }
+
+    fn exec_stream<'a>(&'a self, cmd: &'a str, tx: mpsc::Sender<StreamLine>) -> BoxFuture<'a, Result<i32, RemoteError>> {
+        Box::pin(async move {
+            use crate::ssh::ExecEvent;
+            let mut s = crate::ssh::Session::exec_stream(self, cmd)
+                .await
+                .map_err(|e| RemoteError::Connect { host: crate::ssh::Session::host(self).to_string(), message: e.to_string() })?;
+            while let Some(ev) = s.next().await {
+                let sent = match ev {
+                    ExecEvent::Stdout(l) => tx.send((false, l)).await,
+                    ExecEvent::Stderr(l) => tx.send((true, l)).await,
+                    ExecEvent::Exit(code) => return Ok(code),
+                };
+                if sent.is_err() {
+                    break;
+                }
+            }
+            Ok(-1)
+        })
+    }
+}
