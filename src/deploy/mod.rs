@@ -9,3 +9,6 @@ pub mod runner;
 pub use abort::AbortHandle;
 pub use event::{ActionKind, Event, PlannedStep, StepKind};
 pub use runner::{Engine, EngineError, Request, RunOptions};
+
+#[cfg(test)]
+mod tests;
