@@ -189,6 +189,12 @@ impl Engine {
         Ok(out)
     }
 
+    /// Run a command even after a forced abort (clean-up that keeps hosts consistent).
+    async fn sh_always(&self, host: &str, command: &str) -> R<ExecOutput> {
+        let r = self.remote(host)?;
+        r.exec(command).await.map_err(|e| failed(host, e.to_string()))
+    }
+
     /// Run a command that must succeed (Kamal's SSHKit::Command::Failed otherwise).
     pub async fn sh_ok(&self, host: &str, command: &str) -> R<ExecOutput> {
         let out = self.sh(host, command).await?;
@@ -219,7 +225,23 @@ impl Engine {
     where
         F: Future<Output = Result<T, StepFail>>,
     {
-        if self.abort.is_stopping() {
+        self.step_opt(true, host, role, kind, label, f).await
+    }
+
+    /// A step that runs even after a stop request: the rest of a host×role boot once its new
+    /// container started (health, then stop old or stop new), so no host is left with two.
+    async fn step_finish<T, F>(&self, host: Option<&str>, role: Option<&str>, kind: StepKind, label: &str, f: F) -> R<T>
+    where
+        F: Future<Output = Result<T, StepFail>>,
+    {
+        self.step_opt(false, host, role, kind, label, f).await
+    }
+
+    async fn step_opt<T, F>(&self, check_stop: bool, host: Option<&str>, role: Option<&str>, kind: StepKind, label: &str, f: F) -> R<T>
+    where
+        F: Future<Output = Result<T, StepFail>>,
+    {
+        if check_stop && self.abort.is_stopping() {
             return Err(EngineError::Aborted);
         }
         let t0 = Instant::now();
@@ -661,7 +683,7 @@ impl Engine {
         })?;
         // 8: readiness.
         let health = self
-            .step(Some(h), Some(r), StepKind::Health, "wait for health", async {
+            .step_finish(Some(h), Some(r), StepKind::Health, "wait for health", async {
                 match self.wait_ready(h, role, version).await {
                     Ok(()) => Ok(()),
                     Err(e) => {
@@ -671,10 +693,10 @@ impl Engine {
                             }
                         }
                         // Diagnostics Kamal prints, then stop only the new container.
-                        let logs = self.sh(h, &cmd::container_logs_dump(app, r, version)).await.map(|o| o.stdout).unwrap_or_default();
-                        let hjson = self.sh(h, &cmd::container_health_json(app, r, version)).await.map(|o| o.stdout.trim().to_string()).unwrap_or_default();
-                        let status = self.sh(h, &cmd::container_health_status(app, r, version)).await.map(|o| o.stdout.trim().to_string()).ok();
-                        let _ = self.sh(h, &cmd::stop_version(app, role, version)).await;
+                        let logs = self.sh_always(h, &cmd::container_logs_dump(app, r, version)).await.map(|o| o.stdout).unwrap_or_default();
+                        let hjson = self.sh_always(h, &cmd::container_health_json(app, r, version)).await.map(|o| o.stdout.trim().to_string()).unwrap_or_default();
+                        let status = self.sh_always(h, &cmd::container_health_status(app, r, version)).await.map(|o| o.stdout.trim().to_string()).ok();
+                        let _ = self.sh_always(h, &cmd::stop_version(app, role, version)).await;
                         let lines: Vec<String> = logs.lines().rev().take(20).collect::<Vec<_>>().into_iter().rev().map(String::from).collect();
                         let mut msg = e.to_string();
                         if primary && barrier.is_some() {
@@ -702,13 +724,13 @@ impl Engine {
         }
         // 10: stop old, clean up.
         if let Some(old) = old {
-            self.step(Some(h), Some(r), StepKind::StopOld, &format!("stop {}", app.container_name(r, &old)), async {
-                self.sh(h, &cmd::stop_version(app, role, &old)).await?;
+            self.step_finish(Some(h), Some(r), StepKind::StopOld, &format!("stop {}", app.container_name(r, &old)), async {
+                self.sh_always(h, &cmd::stop_version(app, role, &old)).await?;
                 if role.asset_path.is_some() && role.proxy.is_some() {
-                    self.sh(h, &cmd::clean_assets(app, r, version)).await?;
+                    self.sh_always(h, &cmd::clean_assets(app, r, version)).await?;
                 }
                 if app.error_pages_path.is_some() {
-                    self.sh(h, &cmd::clean_error_pages(app, version)).await?;
+                    self.sh_always(h, &cmd::clean_error_pages(app, version)).await?;
                 }
                 Ok(())
             })
