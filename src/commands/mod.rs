@@ -60,7 +60,7 @@ async fn engine_dispatch(cli: &Cli) -> color_eyre::Result<ExitCode> {
             AppCommand::Logs(l) => views::app_logs(&ctx, l).await,
             AppCommand::Exec(e) => {
                 if e.interactive {
-                    return Err(eyre!("`app exec -i` is not supported yet; run it with kamal"));
+                    return views::app_exec_interactive(&ctx, e).await;
                 }
                 views::app_exec(&ctx, e).await
             }

@@ -192,10 +192,17 @@ async fn follow(ctx: &Ctx, jobs: Vec<(String, Option<String>, String)>) -> Resul
         }));
     }
     drop(tx);
+    let mut stdout = std::io::stdout();
     loop {
         tokio::select! {
             m = rx.recv() => match m {
-                Some((p, l)) => println!("{p}: {l}"),
+                Some((p, l)) => {
+                    use std::io::Write;
+                    // A closed pipe (`| head`) ends the follow quietly.
+                    if writeln!(stdout, "{p}: {l}").and_then(|_| stdout.flush()).is_err() {
+                        break;
+                    }
+                }
                 None => break,
             },
             _ = tokio::signal::ctrl_c() => break,
@@ -245,4 +252,40 @@ pub async fn app_exec(ctx: &Ctx, a: &crate::cli::ExecArgs) -> Result<ExitCode> {
     }
     let _ = per_host(ctx, audits).await;
     Ok(print_blocks("App", per_host(ctx, jobs).await, None))
+}
+
+/// `app exec -i`: an interactive session on the primary host of the scope, through the local
+/// OpenSSH client with a pty (as Kamal does).
+pub async fn app_exec_interactive(ctx: &Ctx, a: &crate::cli::ExecArgs) -> Result<ExitCode> {
+    use crate::kamal::random_hex;
+    use std::io::IsTerminal;
+    let command = a.cmd.join(" ");
+    let env: Vec<(String, String)> = a.env.iter().filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))).collect();
+    let host = ctx.app.primary_host().ok_or_else(|| color_eyre::eyre::eyre!("no host in scope"))?;
+    let role = ctx.app.roles_on(&host).first().cloned().cloned().ok_or_else(|| color_eyre::eyre::eyre!("no role on {host}"))?;
+    let it = if std::io::stdin().is_terminal() { "-it" } else { "-i" };
+    let remote_cmd = if a.reuse {
+        let r = ctx.remotes.get(&host).ok_or_else(|| color_eyre::eyre::eyre!("no connection to {host}"))?;
+        let v = r.exec(&cmd::current_running_version(&ctx.app, &role.name)).await?.stdout.trim().to_string();
+        cmd::app_exec_reuse(&ctx.app, &role.name, &v, &env, &command).replacen("docker exec", &format!("docker exec {it}"), 1)
+    } else {
+        let v = ctx.global.version.clone().unwrap_or_else(|| "latest".into());
+        if let (Some(login), Some(r)) = (cmd::docker_login(&ctx.app), ctx.remotes.get(&host)) {
+            let _ = r.exec(&login).await;
+        }
+        cmd::app_exec_run(&ctx.app, &role, &host, &v, &random_hex(6), &env, false, &command).replacen("docker run --rm", &format!("docker run {it} --rm"), 1)
+    };
+    let mut c = std::process::Command::new("ssh");
+    for k in &ctx.full.ssh_keys {
+        c.arg("-i").arg(if k.is_relative() { ctx.full.root.join(k) } else { k.clone() });
+    }
+    if !ctx.full.ssh_keys.is_empty() {
+        c.args(["-o", "IdentitiesOnly=yes"]);
+    }
+    if let Some(k) = std::env::var_os("KDECK_KNOWN_HOSTS") {
+        c.arg("-o").arg(format!("UserKnownHostsFile={}", std::path::PathBuf::from(k).display()));
+    }
+    c.arg("-t").arg(format!("{}@{host}", ctx.full.ssh_user)).arg("-p").arg(ctx.full.ssh_port.to_string()).arg(remote_cmd);
+    let st = c.status()?;
+    Ok(ExitCode::from(st.code().unwrap_or(1).clamp(0, 255) as u8))
 }
