@@ -522,6 +522,7 @@ pub fn app_images(app: &AppSpec) -> String {
     format!("docker image ls {}", app.repository())
 }
 
+#[allow(clippy::too_many_arguments)]
 pub fn app_logs(app: &AppSpec, role: &str, since: Option<&str>, lines: Option<u32>, grep: Option<&str>, grep_options: Option<&str>, timestamps: bool, container_id: Option<&str>) -> String {
     let src = match container_id {
         Some(id) => format!("echo {id}"),
@@ -574,6 +575,7 @@ pub fn app_stop_current(app: &AppSpec, role: &RoleSpec) -> String {
 }
 
 /// `app exec` in a new container (§5).
+#[allow(clippy::too_many_arguments)]
 pub fn app_exec_run(app: &AppSpec, role: &RoleSpec, host: &str, version: &str, hex6: &str, extra_env: &[(String, String)], detach: bool, cmd: &str) -> String {
     let mut a: Vec<String> = vec![
         format!("docker run {}", if detach { "--detach" } else { "--rm" }),

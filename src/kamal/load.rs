@@ -1,3 +1,4 @@
+#![allow(clippy::type_complexity)]
 //! Interim loader: `config/deploy.yml` (+ `deploy.<dest>.yml` overlay, `.kamal/secrets*`) into an
 //! [`AppSpec`]. It covers the Kamal subset the engine needs; the shared `config` module is the
 //! full, validating reader and replaces this once it lands (see `commands::load_app`).
