@@ -196,7 +196,7 @@ fn engine_sigint_leaves_no_lock_and_one_version() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = app(&lab, tmp.path(), svc, |s| s.deploy_timeout = 20);
     ok(kdeck(&lab, &dir, &["deploy", "-P", "--version", "v1"]), "kdeck deploy v1");
-    let mut child = kdeck_command(&lab, &dir)
+    let child = kdeck_command(&lab, &dir)
         .args(["deploy", "-P", "--version", "v2"])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
