@@ -44,6 +44,7 @@ fn compare(what: &str, kamal: &[BTreeSet<String>], kdeck: &[BTreeSet<String>]) {
 fn interop_trace_deploy_redeploy_rollback_match_kamal() {
     let Some(lab) = lab() else { return };
     let svc = "etrace";
+    fresh(&lab, svc);
     for v in ["v1", "v2", "v3", "v4", "v5"] {
         lab.image(svc, v, "ok");
     }
