@@ -4,6 +4,7 @@ pub mod actions;
 pub mod config;
 pub mod context;
 pub mod printer;
+pub mod resources;
 pub mod views;
 
 use crate::cli::{AppCommand, Cli, Command, LockCommand, PruneCommand, ProxyCommand};
