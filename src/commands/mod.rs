@@ -1,10 +1,13 @@
 //! Headless subcommands: each consumes the engine's events or prints a view of the config.
 
+pub mod config;
+
 use crate::cli::{Cli, Command};
 use std::process::ExitCode;
 
 pub fn run(cli: Cli) -> color_eyre::Result<ExitCode> {
     match &cli.command {
+        Some(Command::Config(args)) => config::run(&cli.global, args),
         None | Some(Command::Dashboard(_)) => Err(color_eyre::eyre::eyre!("the dashboard is not built yet")),
         Some(other) => Err(color_eyre::eyre::eyre!("`{}` is not implemented yet", command_name(other))),
     }
