@@ -186,7 +186,15 @@ impl App {
                 }
             }
             Update::Engine(ev) => {
-                let first = matches!(ev, crate::deploy::event::Event::PlanReady { .. });
+                use crate::deploy::event::{ActionKind, Event};
+                // Lock and exec runs have their own places (header, exec view).
+                let first = matches!(&ev, Event::PlanReady { action, .. }
+                    if !matches!(action, ActionKind::Exec { .. } | ActionKind::LockAcquire | ActionKind::LockRelease));
+                if let Event::Finished { ok, summary, .. } = &ev {
+                    if matches!(self.timeline.action, Some(ActionKind::LockAcquire | ActionKind::LockRelease)) {
+                        self.notice = Some((!ok, summary.clone()));
+                    }
+                }
                 if let crate::deploy::event::Event::Lock { held, .. } = &ev {
                     self.fleet.lock = held.clone();
                 }
