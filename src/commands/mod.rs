@@ -15,7 +15,8 @@ use std::process::ExitCode;
 pub fn run(cli: Cli) -> color_eyre::Result<ExitCode> {
     match &cli.command {
         Some(Command::Config(args)) => config::run(&cli.global, args),
-        None | Some(Command::Dashboard(_)) => Err(color_eyre::eyre::eyre!("the dashboard is not built yet")),
+        None => crate::tui::live::run_dashboard(&cli.global, false, false),
+        Some(Command::Dashboard(d)) => crate::tui::live::run_dashboard(&cli.global, d.read_only, d.skip_push),
         Some(c) if engine_command(c) => run_engine_command(&cli),
         Some(other) => Err(color_eyre::eyre::eyre!("`{}` is not implemented yet", command_name(other))),
     }
