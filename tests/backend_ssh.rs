@@ -338,3 +338,27 @@ fn ssh_agent_keys_are_used() {
     assert!(added.success(), "ssh-add");
     result.expect("authenticated with the agent's key");
 }
+
+#[test]
+fn channel_open_refusals_are_retried() {
+    let Some(lab) = lab() else { return };
+    rt().block_on(async {
+        // The lab's sshd allows 100 sessions per connection; ask for more at once without our
+        // own bound: sshd refuses the surplus opens, the session retries them with backoff.
+        let mut sp = spec(lab, &lab.ips(2..3)[0], &lab.known_hosts);
+        sp.client.max_sessions = 130;
+        let s = Session::new(sp);
+        s.connected().await.unwrap();
+        let jobs = (0..120).map(|i| {
+            let s = s.clone();
+            async move { s.exec(&format!("sleep 1; echo {i}")).await }
+        });
+        let outs = futures::future::join_all(jobs).await;
+        for (i, o) in outs.into_iter().enumerate() {
+            assert_eq!(o.unwrap().stdout.trim(), i.to_string());
+        }
+        let retries = s.stats().open_retries.load(Ordering::Relaxed);
+        println!("refused opens retried: {retries}");
+        assert!(retries > 0, "sshd refused nothing?");
+    });
+}
