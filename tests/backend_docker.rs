@@ -361,3 +361,34 @@ fn typed_operations_pull_tag_images_exec_rename_stop_events_network() {
         let _ = lab.docker(&ips[1], &["network", "rm", "kdeckbk-net"]);
     });
 }
+
+#[test]
+fn docker_api_over_dial_stdio_fallback() {
+    let Some(lab) = setup() else { return };
+    let _g = FAULTS.read().unwrap_or_else(|e| e.into_inner());
+    rt().block_on(async {
+        let kamal = SshOptions { keys: vec![lab.ssh_key.clone()], keys_only: true, config_files: Some(vec![]), ..SshOptions::default() };
+        let client = ClientOptions {
+            known_hosts: lab.known_hosts.clone(),
+            default_keys: vec![],
+            use_agent: false,
+            docker_transport: kdeck::ssh::DockerTransport::DialStdio,
+            ..ClientOptions::default()
+        };
+        let pool = Pool::new(kamal, client).unwrap();
+        let s = pool.get(&lab.ips(0..1)[0]);
+        let d = DockerHost::new(&s);
+        assert_eq!(d.containers(&LabelFilter::service(SVC)).await.unwrap().len(), 2);
+        assert_eq!(d.inspect("kdeckbk-web-v1").await.unwrap().name.as_deref(), Some("/kdeckbk-web-v1"));
+        let mut logs = d.logs("kdeckbk-web-v1", &LogOptions { follow: false, tail: Some(3), timestamps: true, since: None });
+        let mut n = 0;
+        while let Some(l) = logs.next().await {
+            assert!(l.unwrap().ts.is_some());
+            n += 1;
+        }
+        assert_eq!(n, 3);
+        assert_eq!(s.stats().stream_channels.load(Ordering::Relaxed), 0, "no direct-streamlocal used");
+        assert!(s.stats().exec_channels.load(Ordering::Relaxed) >= 3);
+        assert!(lab.ssh_commands(&lab.ips(0..1)[0]).iter().any(|c| c == "docker system dial-stdio"));
+    });
+}

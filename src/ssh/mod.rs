@@ -22,7 +22,7 @@ pub mod ssh_config;
 pub use auth::{NoPrompt, PassphrasePrompt, TerminalPrompt};
 pub use exec::{ExecEvent, ExecOutput, ExecStream};
 pub use pool::Pool;
-pub use session::{Session, Stats};
+pub use session::{HostStream, Session, Stats};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -35,6 +35,19 @@ pub enum HostKeyPolicy {
     Strict,
     /// Record unknown hosts (like OpenSSH's `StrictHostKeyChecking accept-new`).
     AcceptNew,
+}
+
+/// How `Session::docker()` reaches dockerd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DockerTransport {
+    /// `direct-streamlocal` to `/var/run/docker.sock`; if the server refuses that channel
+    /// (`AllowStreamLocalForwarding no`), `docker system dial-stdio` over exec from then on.
+    #[default]
+    Auto,
+    StreamLocal,
+    /// One exec channel running `docker system dial-stdio` per request (slower, and each open
+    /// stream holds an exec slot, so long log streams are limited by `max_sessions`).
+    DialStdio,
 }
 
 /// Private key texts from Kamal's `ssh.key_data` (secrets): never printed.
@@ -83,6 +96,7 @@ pub struct ClientOptions {
     pub use_agent: bool,
     /// Agent socket; `None` = `$SSH_AUTH_SOCK`.
     pub agent_socket: Option<PathBuf>,
+    pub docker_transport: DockerTransport,
     /// Run `true` on a pty once per connection: sshd then sets TCP_NODELAY, which cuts the
     /// docker API latency tail (p99 ~45 ms → ~9 ms in the lab). Off by default because it is
     /// one extra command in the host's auth/command logs.
@@ -118,6 +132,7 @@ impl Default for ClientOptions {
             default_keys: vec![home.join(".ssh/id_ed25519"), home.join(".ssh/id_rsa")],
             use_agent: true,
             agent_socket: None,
+            docker_transport: DockerTransport::Auto,
             pty_warmup: false,
             prompt: Arc::new(NoPrompt),
         }
