@@ -319,7 +319,7 @@ fn link_down_detected_by_keepalive_then_recovers() {
 
 #[test]
 #[allow(unused_variables)]
-fn typed_operations_pull_tag_images_exec_rename_stop_events_network() {
+fn typed_operations_pull_tag_images_run_exec_rename_stop_events_network() {
     let Some(lab) = setup() else { return };
     let _g = FAULTS.write().unwrap_or_else(|e| e.into_inner());
     rt().block_on(async {
@@ -356,6 +356,19 @@ fn typed_operations_pull_tag_images_exec_rename_stop_events_network() {
             }
         }
         drop(events);
+        let body = bollard::models::ContainerCreateBody {
+            image: Some(image.clone()),
+            labels: Some([("service", SVC), ("role", "job"), ("destination", "")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+            env: Some(vec!["APP_VARIANT=ok".into()]),
+            ..Default::default()
+        };
+        let id = h.run("kdeckbk-job-v1", body).await.unwrap();
+        let info = h.inspect(&id).await.unwrap();
+        assert_eq!(info.state.and_then(|s| s.running), Some(true));
+        let jobs = h.containers(&LabelFilter { role: Some("job".into()), ..f.clone() }).await.unwrap();
+        assert_eq!(jobs.len(), 1);
+        h.remove(&id, true).await.unwrap();
+        assert!(h.inspect(&id).await.is_err());
         h.network_create("kdeckbk-net").await.unwrap();
         h.network_create("kdeckbk-net").await.expect("existing network is fine");
         let _ = lab.docker(&ips[1], &["network", "rm", "kdeckbk-net"]);
