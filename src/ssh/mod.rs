@@ -6,6 +6,9 @@
 //! - [`Session`] (Clone, cheap): handle to the host's actor. `exec`, `exec_stream`, `upload`
 //!   (`scp -t` compatible), `docker()` (bollard over direct-streamlocal), `state()`.
 //! - [`Pool`]: one `Session` per host, created lazily, shared.
+//!
+//! `Session::new` / `Pool::get` spawn the actor, so call them inside a tokio runtime. The actor
+//! stops (and disconnects) when the last clone of the session is dropped.
 
 // SshError carries what the user needs to act (file, line, fingerprint, command); errors are
 // rare, so its size does not matter.
