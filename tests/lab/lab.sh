@@ -97,7 +97,7 @@ control_up() {
     setsid /usr/sbin/dockerd --config-file "$CTL/daemon.json" --data-root "$CTL/data" \
       --exec-root "$CTL/exec" --pidfile "$CTL/dockerd.pid" -H "unix://$CTL/docker.sock" \
       --bridge=none --iptables=false --ip-masq=false --ip-forward=false \
-      --insecure-registry 10.77.0.0/16 --log-level warn </dev/null >>"$CTL/dockerd.log" 2>&1 &
+      --insecure-registry 10.77.0.0/16 --log-level warn </dev/null >>"$CTL/dockerd.log" 2>&1 6>&- 7>&- 8>&- &
     local i
     for i in $(seq 1 200); do ctl_docker version >/dev/null 2>&1 && break; sleep 0.1; done
     ctl_docker version >/dev/null 2>&1 || { tail -20 "$CTL/dockerd.log" >&2; die "control dockerd did not start"; }
@@ -267,7 +267,7 @@ storage:
 http:
   addr: $REGISTRY
 EOF
-  setsid /usr/bin/docker-registry serve "$d/config.yml" </dev/null >>"$d/registry.log" 2>&1 &
+  setsid /usr/bin/docker-registry serve "$d/config.yml" </dev/null >>"$d/registry.log" 2>&1 6>&- 7>&- 8>&- &
   echo $! >"$d/registry.pid"
 }
 registry_wait() {
@@ -367,7 +367,7 @@ host_sshd_start() {
   local n=$1 h; h=$(hdir "$n")
   alive "$h/sshd.pid" && return 0
   rm -f "$h/sshd.pid"
-  in_host "$n" /usr/sbin/sshd -f "$h/sshd_config" -E "$h/sshd.log"
+  in_host "$n" /usr/sbin/sshd -f "$h/sshd_config" -E "$h/sshd.log" </dev/null 6>&- 7>&- 8>&-
   local i; for i in $(seq 1 50); do [[ -s $h/sshd.pid ]] && return 0; sleep 0.1; done
   tail -5 "$h/sshd.log" >&2; die "sshd on klab$n did not start"
 }
@@ -392,7 +392,7 @@ host_dockerd_start() {
 }
 EOF
   rm -f "$h/docker.sock"
-  in_host "$n" setsid /usr/sbin/dockerd --config-file "$h/daemon.json" </dev/null >>"$h/dockerd.log" 2>&1 &
+  in_host "$n" setsid /usr/sbin/dockerd --config-file "$h/daemon.json" </dev/null >>"$h/dockerd.log" 2>&1 6>&- 7>&- 8>&- &
 }
 host_dockerd_wait() {
   local n=$1 h; h=$(hdir "$n")
@@ -565,7 +565,21 @@ cmd_down() {
   need_name
   [[ -f $LABDIR/meta ]] && source "$LABDIR/meta"
   if [[ -z $NET ]]; then
-    [[ -d $LABDIR ]] && rm -rf "$LABDIR"
+    # no metadata (a crashed up?): remove what can be found by name
+    local ns pids
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^kdlab-$NAME-[0-9]+$" || true); do
+      pids=$(ip netns pids "$ns" 2>/dev/null || true)
+      [[ -z $pids ]] || kill -9 $pids 2>/dev/null || true
+      ip netns del "$ns" 2>/dev/null || true
+    done
+    local d; for d in /sys/fs/cgroup/*/kdeck-lab-"$NAME"-* /sys/fs/cgroup/kdeck-lab-"$NAME"-*; do
+      [[ -d $d ]] && { find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true; }
+    done
+    if [[ -d $LABDIR ]]; then
+      local m
+      for m in $(awk -v d="$LABDIR/" 'index($2, d) == 1 {print $2}' /proc/self/mounts | sort -r); do umount -l "$m" 2>/dev/null || true; done
+      rm -rf "$LABDIR"
+    fi
     return 0
   fi
   set_names
@@ -696,6 +710,13 @@ cmd_status() {
 
 cmd=${1:-}; shift || true
 parse "$@"
+if [[ $cmd == up || $cmd == down ]]; then
+  need_name
+  mkdir -p "$ROOT"
+  exec 6>"$ROOT/.$NAME.lock"
+  flock 6   # one up/down of a lab at a time (daemons are started with fd 6 closed)
+  trap 'flock -u 6 2>/dev/null || true' EXIT
+fi
 case $cmd in
   up) cmd_up ;;
   down) cmd_down ;;
