@@ -220,7 +220,7 @@ if [[ $cmd == sftp || $cmd == internal-sftp ]]; then
   printf '%s\t%s\t%s\tSFTP\n' "$EPOCHREALTIME" "$host" "$$" >>"$log"
   exec /usr/lib/openssh/sftp-server
 fi
-flat=${cmd//\\/\\\\}; flat=${flat//$'\n'/\\n}
+flat=${cmd//$'\n'/\\n}
 printf '%s\t%s\t%s\tSTART\t%s\n' "$EPOCHREALTIME" "$host" "$$" "$flat" >>"$log"
 /bin/bash -c "$cmd"
 rc=$?
