@@ -358,6 +358,14 @@ impl Lab {
         c
     }
 
+    /// A `kdeck` command (this package's binary) for an app dir, with the same `HOME` as
+    /// `kamal_command` (lab known_hosts, key, git identity).
+    pub fn kdeck_command(&self, app_dir: &Path) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_kdeck"));
+        c.current_dir(app_dir).env("HOME", &self.home).stdin(Stdio::null());
+        c
+    }
+
     /// Runs real Kamal in an app dir.
     pub fn kamal(&self, app_dir: &Path, args: &[&str]) -> Run {
         Run::from(self.kamal_command(app_dir).args(args).output().expect("run kamal (is it installed? scripts/install-deps)"))
