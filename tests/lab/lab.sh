@@ -466,6 +466,7 @@ all_up() { # fast path: everything already running
   for n in $(seq 1 "$HOSTS"); do
     h=$(hdir "$n")
     alive "$h/sshd.pid" && alive "$h/dockerd.pid" && [[ -S $h/docker.sock ]] || return 1
+    [[ $(cat "/sys/class/net/$(veth_of "$n")/operstate" 2>/dev/null) == up ]] || return 1  # after link-down
   done
   if [[ -d $STANDIN_SRC ]]; then
     [[ -s $CACHE/standin-$(standin_hash).tar && $(cat "$LABDIR/standin" 2>/dev/null) == "$(standin_hash)" ]] || return 1
