@@ -152,6 +152,7 @@ EOF
       ctl_docker save -o "$tar.tmp" "$PROXY_IMAGE"
       mv "$tar.tmp" "$tar"
       rm -rf "$ctx"
+      find "$CACHE" -maxdepth 1 -name 'standin-*.tar' ! -name "standin-$h.tar" -mmin +10 -delete 2>/dev/null || true
     fi
     flock -u 7
   fi
