@@ -8,6 +8,7 @@
 #   lab.sh image --name NAME SERVICE VERSION [--variant ok|unhealthy|slow]
 #   lab.sh sshd-stop|sshd-start|link-down|link-up --name NAME HOST
 #   lab.sh status [--name NAME]
+#   lab.sh exec --name NAME HOST [-- CMD…]           (a command/shell inside a host, no SSH)
 #   lab.sh control-stop                            (stop the control dockerd if no lab is up)
 set -euo pipefail
 
@@ -711,6 +712,18 @@ cmd_status() {
 }
 
 cmd=${1:-}; shift || true
+if [[ $cmd == exec ]]; then
+  # exec --name NAME HOST [-- CMD...]: everything after -- is the command
+  pre=(); while (($#)) && [[ $1 != -- ]]; do pre+=("$1"); shift; done
+  [[ ${1:-} == -- ]] && shift
+  parse "${pre[@]}"
+  load_meta; set_names
+  ((${#POS[@]} == 1)) || die "usage: exec --name NAME HOST [-- CMD...]"
+  n=$(host_num "${POS[0]}")
+  (($#)) || set -- /bin/bash -l
+  in_host "$n" env HOME=/root "$@"
+  exit $?
+fi
 parse "$@"
 if [[ $cmd == up || $cmd == down ]]; then
   need_name
