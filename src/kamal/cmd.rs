@@ -394,6 +394,10 @@ fn env_args(pairs: &[(String, String)]) -> Vec<String> {
 }
 
 fn logging_args(app: &AppSpec) -> Vec<String> {
+    // Kamal's default when neither a driver nor options are configured.
+    if app.log_driver.is_none() && app.log_options.is_empty() {
+        return vec!["--log-opt max-size=\"10m\"".into()];
+    }
     let mut v = vec![];
     if let Some(d) = &app.log_driver {
         v.push(format!("--log-driver {}", escape_shell_value(d)));
