@@ -1,8 +1,10 @@
 //! Headless subcommands: each consumes the engine's events or prints a view of the config.
 
 pub mod actions;
+pub mod config;
 pub mod context;
 pub mod printer;
+pub mod resources;
 pub mod views;
 
 use crate::cli::{AppCommand, Cli, Command, LockCommand, PruneCommand, ProxyCommand};
@@ -12,6 +14,7 @@ use std::process::ExitCode;
 
 pub fn run(cli: Cli) -> color_eyre::Result<ExitCode> {
     match &cli.command {
+        Some(Command::Config(args)) => config::run(&cli.global, args),
         None | Some(Command::Dashboard(_)) => Err(color_eyre::eyre::eyre!("the dashboard is not built yet")),
         Some(c) if engine_command(c) => run_engine_command(&cli),
         Some(other) => Err(color_eyre::eyre::eyre!("`{}` is not implemented yet", command_name(other))),

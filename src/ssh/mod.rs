@@ -77,6 +77,10 @@ pub struct ClientOptions {
     pub default_keys: Vec<PathBuf>,
     /// Use `SSH_AUTH_SOCK` when set.
     pub use_agent: bool,
+    /// Run `true` on a pty once per connection: sshd then sets TCP_NODELAY, which cuts the
+    /// docker API latency tail (p99 ~45 ms → ~9 ms in the lab). Off by default because it is
+    /// one extra command in the host's auth/command logs.
+    pub pty_warmup: bool,
     pub prompt: Arc<dyn PassphrasePrompt>,
 }
 
@@ -107,6 +111,7 @@ impl Default for ClientOptions {
             max_backoff: Duration::from_secs(30),
             default_keys: vec![home.join(".ssh/id_ed25519"), home.join(".ssh/id_rsa")],
             use_agent: true,
+            pty_warmup: false,
             prompt: Arc::new(NoPrompt),
         }
     }
@@ -182,7 +187,8 @@ impl HostSpec {
                 // `a,b` means: reach a, through it b, through b the target.
                 let mut prev: Option<Box<HostSpec>> = None;
                 for hop in chain.split(',') {
-                    let mut j = Self::jump(hop, &SshOptions::default(), &client, cfg);
+                    // Jump hosts get the same keys (OpenSSH would offer the agent/defaults too).
+                    let mut j = Self::jump(hop, kamal, &client, cfg);
                     j.proxy = prev.take();
                     prev = Some(Box::new(j));
                 }

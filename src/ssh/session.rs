@@ -171,6 +171,16 @@ impl Session {
         Ok(ExecStream::new(self.start(cmd).await?))
     }
 
+    /// Runs `cmd` on a pty (stdout and stderr merged, as on a terminal). Dropping the stream
+    /// closes the channel and sshd hangs the pty up, so the remote command ends too — use this
+    /// for endless commands (`docker logs -f`, `tail -f`) when no API stream fits.
+    pub async fn exec_stream_pty(&self, cmd: &str) -> Result<ExecStream, SshError> {
+        let (ch, permit) = self.open_exec_channel().await?;
+        ch.request_pty(true, "dumb", 200, 50, 0, 0, &[]).await.map_err(|e| self.chan_err("request pty", e))?;
+        ch.exec(true, cmd).await.map_err(|e| self.chan_err("exec", e))?;
+        Ok(ExecStream::new(exec::drain(ch, Some(permit))))
+    }
+
     /// Runs `cmd` with `stdin` fed to it, then EOF.
     pub async fn exec_with_input(&self, cmd: &str, stdin: &[u8]) -> Result<ExecOutput, SshError> {
         let (ch, permit) = self.open_exec_channel().await?;
@@ -297,6 +307,16 @@ async fn actor(shared: Arc<Shared>, cancel: CancellationToken) {
                 *shared.last_error.lock().unwrap() = None;
                 shared.state.send_replace(ConnState::Up);
                 tracing::info!(host = %host, "connected ({})", shared.spec.describe());
+                if shared.spec.client.pty_warmup {
+                    let conn = c.conn.clone();
+                    tokio::spawn(async move {
+                        if let Ok(ch) = conn.handle.channel_open_session().await {
+                            if ch.request_pty(true, "dumb", 80, 24, 0, 0, &[]).await.is_ok() && ch.exec(true, "true").await.is_ok() {
+                                let _ = exec::collect(exec::drain(ch, None)).await;
+                            }
+                        }
+                    });
+                }
                 backoff = Duration::from_millis(500);
                 let reason = tokio::select! {
                     _ = cancel.cancelled() => {
@@ -318,8 +338,10 @@ async fn actor(shared: Arc<Shared>, cancel: CancellationToken) {
             },
         };
         let fatal = err.is_fatal();
-        let reason = err.to_string();
-        tracing::warn!(host = %host, "{reason}");
+        let msg = err.to_string();
+        tracing::warn!(host = %host, "{msg}");
+        // The state is shown next to the host already: keep just the reason.
+        let reason = msg.strip_prefix(&format!("{host}: ")).unwrap_or(&msg).to_string();
         *shared.last_error.lock().unwrap() = Some(err);
         shared.state.send_replace(ConnState::Down { reason });
         if fatal {

@@ -5,6 +5,7 @@ pub mod action;
 pub mod app;
 pub mod dispatch;
 pub mod logbuf;
+pub mod resources;
 pub mod term;
 pub mod theme;
 pub mod timeline;

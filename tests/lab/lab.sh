@@ -133,7 +133,7 @@ standin_tar() {
       log "building kamal-proxy stand-in ($h)"
       local tgt=${KDECK_STANDIN_TARGET:-$CACHE/standin-target}
       (cd "$STANDIN_SRC" && RUSTFLAGS='-C target-feature=+crt-static' CARGO_TARGET_DIR=$tgt \
-        cargo build --release --quiet --target x86_64-unknown-linux-gnu) >&2 || die "stand-in build failed"
+        "${CARGO:-cargo}" build --release --quiet --target x86_64-unknown-linux-gnu) >&2 || die "stand-in build failed"
       local ctx; ctx=$(mktemp -d "$CACHE/standin-ctx.XXXX")
       mkdir -p "$ctx/root/usr/local/bin" "$ctx/root/tmp" "$ctx/root/home/kamal-proxy/.config/kamal-proxy" \
         "$ctx/root/home/kamal-proxy/.apps-config"
@@ -594,6 +594,8 @@ cmd_image() {
   case $VARIANT in ok | unhealthy | slow) ;; *) die "bad variant '$VARIANT' (ok|unhealthy|slow)" ;; esac
   control_up
   local ctx; ctx=$(mktemp -d "$CACHE/app-ctx.XXXX")
+  # shellcheck disable=SC2064
+  trap "rm -rf '$ctx'" EXIT
   mkdir -p "$ctx/root/bin" "$ctx/root/tmp" "$ctx/root/www" "$ctx/root/etc" "$ctx/root/data"
   chmod 1777 "$ctx/root/tmp"
   cp /bin/busybox "$ctx/root/bin/busybox"

@@ -8,6 +8,7 @@
 //!
 //! `Lab::up` is shared per process and name: each call returns a handle; the lab is torn down
 //! when the last handle of that name in this process is dropped (unless `KDECK_LAB_KEEP=1`).
+//! `Lab::shared` returns a `&'static Lab` that stays up until the test binary exits.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -80,6 +81,28 @@ pub struct Lab {
     pub home: PathBuf,
 }
 
+fn shared_names() -> &'static Mutex<Vec<String>> {
+    static N: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+    N.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+extern "C" {
+    fn atexit(cb: extern "C" fn()) -> i32;
+}
+
+extern "C" fn down_shared_labs() {
+    if std::env::var("KDECK_LAB_KEEP").map(|v| v == "1").unwrap_or(false) {
+        return;
+    }
+    let names = std::mem::take(&mut *shared_names().lock().unwrap_or_else(|e| e.into_inner()));
+    for n in names {
+        let r = lab_sh(&["down", "--name", &n]);
+        if !r.ok {
+            eprintln!("lab.sh down --name {n} failed: {}", r.stderr);
+        }
+    }
+}
+
 fn registry() -> &'static Mutex<HashMap<String, usize>> {
     static R: OnceLock<Mutex<HashMap<String, usize>>> = OnceLock::new();
     R.get_or_init(|| Mutex::new(HashMap::new()))
@@ -142,6 +165,31 @@ impl Lab {
         };
         *reg.entry(name.to_string()).or_insert(0) += 1;
         Some(lab)
+    }
+
+    /// Like `up`, but one lab per process and name that lives until the test binary exits
+    /// (torn down then by an `atexit` hook, unless `KDECK_LAB_KEEP=1`). Use it when many tests
+    /// of one binary share a lab, so it is not brought down and up between tests.
+    pub fn shared(name: &str, net: u8, hosts: usize) -> Option<&'static Lab> {
+        static SHARED: OnceLock<Mutex<HashMap<String, Option<&'static Lab>>>> = OnceLock::new();
+        let mut m = SHARED.get_or_init(|| Mutex::new(HashMap::new())).lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(l) = m.get(name) {
+            if l.is_none() {
+                skip_or_panic(format!("lab {name} could not start earlier in this process"));
+                return None;
+            }
+            return *l;
+        }
+        let lab = Lab::up(name, net, hosts).map(|l| &*Box::leak(Box::new(l)));
+        if lab.is_some() {
+            shared_names().lock().unwrap_or_else(|e| e.into_inner()).push(name.to_string());
+            static HOOK: std::sync::Once = std::sync::Once::new();
+            HOOK.call_once(|| unsafe {
+                atexit(down_shared_labs);
+            });
+        }
+        m.insert(name.to_string(), lab);
+        lab
     }
 
     fn load(path: &Path) -> Result<Lab, String> {
@@ -269,13 +317,10 @@ impl Lab {
         }
     }
 
-    /// The stand-in kamal-proxy's argv log on a host (one line per CLI invocation), if running.
+    /// The stand-in kamal-proxy's argv log on a host (one line per CLI invocation:
+    /// `2026-11-22T14:07:43Z kamal-proxy 'deploy' 'svc' '--target=…'`), read from the
+    /// `kamal-proxy-config` volume (empty when there is none).
     pub fn proxy_argv_log(&self, host: &str) -> String {
-        let r = self.docker(host, &["exec", "kamal-proxy", "cat", "/home/kamal-proxy/.config/kamal-proxy/argv.log"]);
-        if r.ok {
-            return r.stdout;
-        }
-        // not running: read the volume directly
         let r = self.docker(host, &["volume", "inspect", "-f", "{{.Mountpoint}}", "kamal-proxy-config"]);
         if !r.ok {
             return String::new();
@@ -449,5 +494,170 @@ impl Drop for Lab {
                 eprintln!("lab.sh down --name {} failed: {}", self.name, r.stderr);
             }
         }
+    }
+}
+
+// ------------------------------------------------------------------------------------------
+// A tiny HTTP/1.1 client for lab addresses only (traffic tests): keep-alive or one-shot.
+
+/// One HTTP/1.1 connection, reused while the server keeps it open.
+pub struct HttpConn {
+    addr: String,
+    stream: Option<std::io::BufReader<std::net::TcpStream>>,
+}
+
+impl HttpConn {
+    /// `addr` like `10.77.1.11:80` (must be a lab address).
+    pub fn new(addr: &str) -> HttpConn {
+        assert!(addr.starts_with("10.77.") || addr.starts_with("127."), "lab traffic only: {addr}");
+        HttpConn { addr: addr.to_string(), stream: None }
+    }
+
+    /// GET `path` with `Host: host`; returns (status, body). `keep_alive: false` closes after.
+    pub fn get(&mut self, host: &str, path: &str, keep_alive: bool) -> std::io::Result<(u16, String)> {
+        use std::io::{BufRead, Read, Write};
+        if self.stream.is_none() {
+            let addr: std::net::SocketAddr = self.addr.parse().map_err(|_| std::io::Error::other("bad addr"))?;
+            let s = std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(3))?;
+            s.set_read_timeout(Some(std::time::Duration::from_secs(10)))?;
+            s.set_nodelay(true)?;
+            self.stream = Some(std::io::BufReader::new(s));
+        }
+        let r = self.stream.as_mut().unwrap();
+        let conn = if keep_alive { "keep-alive" } else { "close" };
+        let req = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nUser-Agent: kdeck-lab\r\nConnection: {conn}\r\n\r\n");
+        let res = (|| {
+            r.get_mut().write_all(req.as_bytes())?;
+            let mut line = String::new();
+            if r.read_line(&mut line)? == 0 {
+                return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed before response"));
+            }
+            let status: u16 = line.split_whitespace().nth(1).and_then(|c| c.parse().ok()).ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
+            let mut len: Option<usize> = None;
+            let mut close = false;
+            loop {
+                let mut h = String::new();
+                r.read_line(&mut h)?;
+                let h = h.trim_end();
+                if h.is_empty() {
+                    break;
+                }
+                if let Some((k, v)) = h.split_once(':') {
+                    if k.eq_ignore_ascii_case("content-length") {
+                        len = v.trim().parse().ok();
+                    }
+                    if k.eq_ignore_ascii_case("connection") && v.trim().eq_ignore_ascii_case("close") {
+                        close = true;
+                    }
+                }
+            }
+            let mut body = Vec::new();
+            match len {
+                Some(n) => {
+                    body.resize(n, 0);
+                    r.read_exact(&mut body)?;
+                }
+                None => {
+                    r.read_to_end(&mut body)?;
+                    close = true;
+                }
+            }
+            Ok((status, String::from_utf8_lossy(&body).into_owned(), close))
+        })();
+        match res {
+            Ok((status, body, close)) => {
+                if close || !keep_alive {
+                    self.stream = None;
+                }
+                Ok((status, body))
+            }
+            Err(e) => {
+                self.stream = None;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// One-shot GET (new connection, `Connection: close`).
+pub fn http_get(addr: &str, host: &str, path: &str) -> std::io::Result<(u16, String)> {
+    HttpConn::new(addr).get(host, path, false)
+}
+
+/// Result of a `RequestLoop`.
+#[derive(Debug, Default)]
+pub struct LoopStats {
+    pub ok: usize,
+    /// non-2xx answers and transport errors
+    pub failed: usize,
+    /// body (trimmed) → count, for 2xx answers
+    pub bodies: std::collections::BTreeMap<String, usize>,
+    /// first few failures, for the assertion message
+    pub errors: Vec<String>,
+}
+
+/// A bounded request loop against a lab address: two threads (one keep-alive connection, one
+/// new connection per request), a request every `pause` each, stopping on `stop()` or after
+/// `max_requests` per thread / 120 s, whichever comes first.
+pub struct RequestLoop {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<LoopStats>>,
+}
+
+impl RequestLoop {
+    pub fn start(addr: &str, host: &str, path: &str, pause: std::time::Duration, max_requests: usize) -> RequestLoop {
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = [true, false]
+            .into_iter()
+            .map(|keep| {
+                let (addr, host, path, stop) = (addr.to_string(), host.to_string(), path.to_string(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut st = LoopStats::default();
+                    let mut c = HttpConn::new(&addr);
+                    let started = std::time::Instant::now();
+                    for _ in 0..max_requests {
+                        if stop.load(std::sync::atomic::Ordering::Relaxed) || started.elapsed().as_secs() > 120 {
+                            break;
+                        }
+                        match c.get(&host, &path, keep) {
+                            Ok((s, body)) if (200..300).contains(&s) => {
+                                st.ok += 1;
+                                *st.bodies.entry(body.trim().to_string()).or_insert(0) += 1;
+                            }
+                            Ok((s, body)) => {
+                                st.failed += 1;
+                                if st.errors.len() < 5 {
+                                    st.errors.push(format!("status {s}: {}", body.trim()));
+                                }
+                            }
+                            Err(e) => {
+                                st.failed += 1;
+                                if st.errors.len() < 5 {
+                                    st.errors.push(format!("error: {e}"));
+                                }
+                            }
+                        }
+                        std::thread::sleep(pause);
+                    }
+                    st
+                })
+            })
+            .collect();
+        RequestLoop { stop, threads }
+    }
+
+    pub fn stop(self) -> LoopStats {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        let mut all = LoopStats::default();
+        for t in self.threads {
+            let st = t.join().expect("request loop thread");
+            all.ok += st.ok;
+            all.failed += st.failed;
+            for (k, v) in st.bodies {
+                *all.bodies.entry(k).or_insert(0) += v;
+            }
+            all.errors.extend(st.errors);
+        }
+        all
     }
 }
