@@ -4,7 +4,9 @@
 pub mod action;
 pub mod app;
 pub mod dispatch;
+pub mod live;
 pub mod logbuf;
+pub mod resources;
 pub mod term;
 pub mod theme;
 pub mod timeline;
