@@ -152,6 +152,10 @@ impl Lab {
         let mut reg = registry().lock().unwrap_or_else(|e| e.into_inner());
         let r = lab_sh(&["up", "--name", name, "--net", &net.to_string(), "--hosts", &hosts.to_string()]);
         if !r.ok {
+            // a half-started lab must not stay behind (unless kept for debugging)
+            if !std::env::var("KDECK_LAB_KEEP").map(|v| v == "1").unwrap_or(false) && !reg.contains_key(name) {
+                let _ = lab_sh(&["down", "--name", name]);
+            }
             drop(reg);
             return skip_or_panic(format!("lab.sh up --name {name} failed: {}{}", r.stderr.trim(), r.stdout.trim()));
         }
