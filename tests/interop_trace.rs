@@ -19,6 +19,8 @@ fn normalize(cmd: &str, ver: &str, old: &str) -> String {
     for (re, rep) in rules {
         s = Regex::new(re).unwrap().replace_all(&s, rep).into_owned();
     }
+    s = s.replace(&format!("-{ver}_replaced_"), "-VER_replaced_").replace(&format!(" {ver}_replaced_"), " VER_replaced_");
+    s = s.replace(&format!("-{old}_replaced_"), "-OLD_replaced_").replace(&format!(" {old}_replaced_"), " OLD_replaced_");
     s = Regex::new(&format!(r"\b{ver}\b")).unwrap().replace_all(&s, "VER").into_owned();
     Regex::new(&format!(r"\b{old}\b")).unwrap().replace_all(&s, "OLD").into_owned()
 }

@@ -165,7 +165,7 @@ impl Session {
     pub async fn exec(&self, cmd: &str) -> Result<ExecOutput, SshError> {
         let rx = self.start(cmd).await?;
         let out = exec::collect(rx).await;
-        tracing::debug!(host = %self.host(), status = out.status, "exec {cmd}");
+        tracing::debug!(host = %self.host(), status = out.status, "exec {}", crate::logging::redact_command(cmd));
         Ok(out)
     }
 
