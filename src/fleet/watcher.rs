@@ -1,0 +1,401 @@
+//! The fleet watcher: one task per host on the shared [`Pool`], fed by Docker events
+//! (`label=service=<svc>`) plus a periodic reconcile, publishing a [`FleetSnapshot`] on a
+//! `watch` channel. A host whose connection drops is shown `Down` as soon as its session
+//! says so (or a reconcile stops answering) and comes back by itself when the session
+//! reconnects.
+
+use super::model::{ConnState, ContainerInfo, FleetSnapshot, HostStatus, ProxyRoute};
+use super::spec::FleetSpec;
+use crate::deploy::event::LockInfo;
+use crate::docker::DockerHost;
+use crate::ssh::{Pool, Session};
+use bollard::models::ContainerSummary;
+use futures::StreamExt;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{mpsc, watch, Notify};
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+/// A reconcile that takes longer than this marks the host down (link gone, peer silent).
+const RECONCILE_TIMEOUT: Duration = Duration::from_secs(8);
+/// Events arriving in a burst (a deploy) are folded into one reconcile.
+const EVENT_DEBOUNCE: Duration = Duration::from_millis(150);
+
+enum Msg {
+    Host(Box<HostStatus>),
+    Lock(Option<LockInfo>),
+}
+
+/// Keeps the watcher running; dropping it stops every task.
+pub struct WatcherHandle {
+    refresh: Arc<Notify>,
+    _guard: DropGuard,
+}
+
+impl WatcherHandle {
+    /// Reconciles every host now (after an action, or on the user's request).
+    pub fn refresh(&self) {
+        self.refresh.notify_waiters();
+    }
+}
+
+pub struct Watcher;
+
+impl Watcher {
+    /// Starts watching every host of `spec`. Needs a tokio runtime.
+    pub fn spawn(pool: Pool, spec: FleetSpec) -> (watch::Receiver<FleetSnapshot>, WatcherHandle) {
+        let hosts = spec.hosts();
+        let initial = FleetSnapshot {
+            service: spec.service.clone(),
+            destination: spec.destination.clone(),
+            image: spec.repository.clone(),
+            primary_role: spec.primary_role.clone(),
+            roles: spec.roles.clone(),
+            hosts: hosts
+                .iter()
+                .map(|h| HostStatus { host: h.clone(), roles: spec.roles_of(h), ..Default::default() })
+                .collect(),
+            lock: None,
+        };
+        let (snap_tx, snap_rx) = watch::channel(initial);
+        let (tx, rx) = mpsc::unbounded_channel();
+        let cancel = CancellationToken::new();
+        let refresh = Arc::new(Notify::new());
+        let spec = Arc::new(spec);
+        for h in hosts {
+            let session = pool.get(&h);
+            tokio::spawn(host_task(session, spec.clone(), tx.clone(), cancel.clone(), refresh.clone()));
+        }
+        drop(tx);
+        tokio::spawn(aggregate(rx, snap_tx, cancel.clone()));
+        (snap_rx, WatcherHandle { refresh, _guard: cancel.drop_guard() })
+    }
+}
+
+async fn aggregate(mut rx: mpsc::UnboundedReceiver<Msg>, tx: watch::Sender<FleetSnapshot>, cancel: CancellationToken) {
+    loop {
+        let msg = tokio::select! {
+            _ = cancel.cancelled() => return,
+            m = rx.recv() => match m { Some(m) => m, None => return },
+        };
+        // Fold whatever else is queued into the same publication.
+        let mut batch = vec![msg];
+        while let Ok(m) = rx.try_recv() {
+            batch.push(m);
+        }
+        tx.send_if_modified(|snap| {
+            let mut changed = false;
+            for m in batch.drain(..) {
+                match m {
+                    Msg::Host(h) => {
+                        if let Some(slot) = snap.hosts.iter_mut().find(|x| x.host == h.host) {
+                            if *slot != *h {
+                                *slot = *h;
+                                changed = true;
+                            }
+                        }
+                    }
+                    Msg::Lock(l) => {
+                        if snap.lock != l {
+                            snap.lock = l;
+                            changed = true;
+                        }
+                    }
+                }
+            }
+            changed
+        });
+    }
+}
+
+async fn host_task(
+    session: Session,
+    spec: Arc<FleetSpec>,
+    tx: mpsc::UnboundedSender<Msg>,
+    cancel: CancellationToken,
+    refresh: Arc<Notify>,
+) {
+    let host = session.host().to_string();
+    let mut st = HostStatus { host: host.clone(), roles: spec.roles_of(&host), ..Default::default() };
+    let mut state_rx = session.state();
+    let send = |st: &HostStatus| {
+        let _ = tx.send(Msg::Host(Box::new(st.clone())));
+    };
+    loop {
+        let cur = state_rx.borrow_and_update().clone();
+        if cur != ConnState::Up {
+            // Retries flip the session between Connecting and Down: a host that is down stays
+            // Down (with the latest reason) until it is Up again.
+            let keep_down = cur == ConnState::Connecting && matches!(st.conn, ConnState::Down { .. });
+            if !keep_down {
+                st.conn = cur;
+                send(&st);
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                r = state_rx.changed() => if r.is_err() { return },
+            }
+            continue;
+        }
+        let dh = DockerHost::new(&session);
+        let mut events = dh.events(&spec.service);
+        let mut tick = tokio::time::interval(spec.reconcile_every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        tick.reset();
+        let mut dirty = true;
+        loop {
+            if dirty {
+                dirty = false;
+                match tokio::time::timeout(RECONCILE_TIMEOUT, reconcile(&dh, &spec)).await {
+                    Ok(Ok(r)) => {
+                        st.conn = ConnState::Up;
+                        st.containers = r.containers;
+                        st.current = r.current;
+                        st.proxy_running = r.proxy_running;
+                        st.proxy_routes = r.proxy_routes;
+                        st.last_seen = Some(chrono::Utc::now());
+                        if host == spec.primary_host {
+                            let _ = tx.send(Msg::Lock(r.lock));
+                        }
+                    }
+                    Ok(Err(e)) => {
+                        tracing::warn!(host = %host, "reconcile failed: {e}");
+                        if *state_rx.borrow() != ConnState::Up {
+                            break;
+                        }
+                    }
+                    Err(_) => {
+                        st.conn = ConnState::Down { reason: format!("no answer within {RECONCILE_TIMEOUT:?}") };
+                    }
+                }
+                send(&st);
+            }
+            tokio::select! {
+                _ = cancel.cancelled() => return,
+                r = state_rx.changed() => {
+                    if r.is_err() { return }
+                    if *state_rx.borrow() != ConnState::Up { break }
+                }
+                ev = events.next() => match ev {
+                    Some(Ok(e)) => {
+                        tracing::debug!(host = %host, action = ?e.action, "docker event");
+                        // Fold a burst of events into one reconcile.
+                        let _ = tokio::time::timeout(EVENT_DEBOUNCE, async {
+                            while let Some(Ok(_)) = events.next().await {}
+                        }).await;
+                        dirty = true;
+                    }
+                    Some(Err(_)) | None => {
+                        // The events request ended (dockerd restart, channel closed): resubscribe.
+                        tokio::select! {
+                            _ = cancel.cancelled() => return,
+                            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        }
+                        events = dh.events(&spec.service);
+                        dirty = true;
+                    }
+                },
+                _ = tick.tick() => dirty = true,
+                _ = refresh.notified() => dirty = true,
+            }
+        }
+        st.conn = match state_rx.borrow().clone() {
+            ConnState::Down { reason } => ConnState::Down { reason },
+            _ => ConnState::Down { reason: "connection lost".into() },
+        };
+        send(&st);
+    }
+}
+
+pub(crate) struct Reconciled {
+    pub containers: Vec<ContainerInfo>,
+    pub current: Vec<(String, String)>,
+    pub proxy_running: Option<bool>,
+    pub proxy_routes: Vec<ProxyRoute>,
+    pub lock: Option<LockInfo>,
+}
+
+async fn reconcile(dh: &DockerHost, spec: &FleetSpec) -> Result<Reconciled, crate::docker::Error> {
+    let list = dh.containers(&spec.filter(None)).await?;
+    let mut containers = Vec::with_capacity(list.len());
+    for c in &list {
+        let id = c.id.clone().unwrap_or_default();
+        let inspect = dh.inspect(&id).await.ok();
+        containers.push(crate::docker::container_info(c, inspect.as_ref(), &spec.service));
+    }
+    let latest_id = latest_image_id(dh, spec).await?;
+    let roles = spec.roles_of(dh.host());
+    let current = roles
+        .iter()
+        .filter_map(|r| current_version(&list, spec, r, latest_id.as_deref()).map(|v| (r.clone(), v)))
+        .collect();
+    let (proxy_running, proxy_routes) = proxy_view(dh, spec).await;
+    let lock = if dh.host() == spec.primary_host { lock_status(&dh.session, &spec.lock_dir).await } else { None };
+    Ok(Reconciled { containers, current, proxy_running, proxy_routes, lock })
+}
+
+/// ID of the image tagged `<repo>:<latest>` on the host.
+pub(crate) async fn latest_image_id(dh: &DockerHost, spec: &FleetSpec) -> Result<Option<String>, crate::docker::Error> {
+    Ok(dh.images(Some(&spec.latest_image())).await?.into_iter().next().map(|i| i.id))
+}
+
+/// Kamal §4.4: the newest running/restarting container of the role whose image is the one
+/// tagged `<repo>:<latest>`; else the newest running/restarting one; version = name without
+/// `<prefix>-`.
+pub fn current_version(list: &[ContainerSummary], spec: &FleetSpec, role: &str, latest_id: Option<&str>) -> Option<String> {
+    let dest = spec.destination.clone().unwrap_or_default();
+    let mut cands: Vec<&ContainerSummary> = list
+        .iter()
+        .filter(|c| {
+            let l = c.labels.as_ref();
+            let get = |k: &str| l.and_then(|l| l.get(k)).map(String::as_str);
+            get("service") == Some(spec.service.as_str())
+                && get("role") == Some(role)
+                && get("destination") == Some(dest.as_str())
+                && matches!(c.state.map(|s| s.to_string()).as_deref(), Some("running") | Some("restarting"))
+        })
+        .collect();
+    // `docker ps --latest` = most recently created.
+    cands.sort_by_key(|c| std::cmp::Reverse(c.created.unwrap_or(0)));
+    let pick = latest_id
+        .and_then(|id| cands.iter().find(|c| c.image_id.as_deref() == Some(id)))
+        .or_else(|| cands.first())?;
+    let name = pick.names.as_ref()?.first()?.trim_start_matches('/');
+    let prefix = format!("{}-", spec.prefix(role));
+    // Shell `${line#<prefix>-}` leaves the name alone when the prefix does not match.
+    Some(name.strip_prefix(&prefix).unwrap_or(name).to_string())
+}
+
+/// Is kamal-proxy running, and which routes does it have for this service (`kamal-proxy list`).
+async fn proxy_view(dh: &DockerHost, spec: &FleetSpec) -> (Option<bool>, Vec<ProxyRoute>) {
+    let filters = HashMap::from([("name".to_string(), vec!["^kamal-proxy$".to_string()])]);
+    let opts = bollard::query_parameters::ListContainersOptions { all: true, filters: Some(filters), ..Default::default() };
+    let running = match dh.api.list_containers(Some(opts)).await {
+        Ok(v) if v.is_empty() => return (Some(false), vec![]),
+        Ok(v) => v.iter().any(|c| c.state.map(|s| s.to_string()).as_deref() == Some("running")),
+        Err(_) => return (None, vec![]),
+    };
+    if !running {
+        return (Some(false), vec![]);
+    }
+    let out = tokio::time::timeout(Duration::from_secs(3), dh.exec("kamal-proxy", &["kamal-proxy", "list"])).await;
+    let routes = match out {
+        Ok(Ok(o)) if o.status == 0 => parse_proxy_list(&o.stdout, &format!("{}-", spec.service)),
+        _ => vec![],
+    };
+    (Some(true), routes)
+}
+
+/// Parses `kamal-proxy list`'s table (`Service  Host  Path  Target  State  TLS`), keeping the
+/// rows whose service starts with `service_prefix`. Unknown layouts give no routes.
+pub fn parse_proxy_list(out: &str, service_prefix: &str) -> Vec<ProxyRoute> {
+    let mut lines = out.lines().filter(|l| !l.trim().is_empty());
+    let Some(header) = lines.next() else { return vec![] };
+    let cols: Vec<String> = header.split_whitespace().map(|c| c.to_ascii_lowercase()).collect();
+    let idx = |n: &str| cols.iter().position(|c| c == n);
+    let (Some(si), ti, sti) = (idx("service"), idx("target"), idx("state")) else { return vec![] };
+    lines
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            let service = f.get(si)?.to_string();
+            if !service.starts_with(service_prefix) {
+                return None;
+            }
+            // Trailing columns may be empty, so index from the end when the row is short.
+            let pick = |i: Option<usize>| i.and_then(|i| f.get(i)).map(|s| s.to_string());
+            let target = if f.len() == cols.len() { pick(ti) } else { f.iter().find(|x| x.contains(':')).map(|s| s.to_string()) };
+            let state = if f.len() == cols.len() { pick(sti) } else { None };
+            Some(ProxyRoute { service, target, state: state.unwrap_or_else(|| "unknown".into()) })
+        })
+        .collect()
+}
+
+/// Kamal's `lock status`: `stat <dir> && cat <dir>/details | base64 -d`; `None` = unlocked or
+/// unreadable.
+pub async fn lock_status(session: &Session, lock_dir: &str) -> Option<LockInfo> {
+    let dir = shell_words::quote(lock_dir);
+    let cmd = format!("stat {dir} > /dev/null && cat {dir}/details | base64 -d");
+    let out = session.exec(&cmd).await.ok()?;
+    if out.status != 0 && out.stdout.trim().is_empty() {
+        return None;
+    }
+    Some(parse_lock_details(&out.stdout))
+}
+
+/// The decoded details text: `Locked by: <who> at <time>` / `Version: <v>` / `Message: <m>`.
+pub fn parse_lock_details(text: &str) -> LockInfo {
+    let mut info = LockInfo { holder: String::new(), at: None, version: None, message: String::new() };
+    let mut in_message = false;
+    for line in text.lines() {
+        if in_message {
+            info.message.push('\n');
+            info.message.push_str(line);
+        } else if let Some(rest) = line.strip_prefix("Locked by: ") {
+            match rest.rsplit_once(" at ") {
+                Some((who, at)) => {
+                    info.holder = who.to_string();
+                    info.at = chrono::DateTime::parse_from_rfc3339(at.trim()).ok().map(|d| d.with_timezone(&chrono::Utc));
+                }
+                None => info.holder = rest.to_string(),
+            }
+        } else if let Some(v) = line.strip_prefix("Version: ") {
+            info.version = Some(v.to_string());
+        } else if let Some(m) = line.strip_prefix("Message: ") {
+            info.message = m.to_string();
+            in_message = true;
+        }
+    }
+    info
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cont(name: &str, role: &str, state: &str, created: i64, image_id: &str) -> ContainerSummary {
+        ContainerSummary {
+            id: Some(name.into()),
+            names: Some(vec![format!("/{name}")]),
+            image_id: Some(image_id.into()),
+            created: Some(created),
+            state: state.parse().ok(),
+            labels: Some(HashMap::from([
+                ("service".into(), "app".into()),
+                ("role".into(), role.into()),
+                ("destination".into(), "".into()),
+            ])),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn current_version_prefers_the_latest_tagged_image() {
+        let spec = FleetSpec::new("app", None, "r/app", vec![("web".into(), vec!["h".into()])]);
+        let list = vec![
+            cont("app-web-v3", "web", "running", 30, "sha:3"),
+            cont("app-web-v2", "web", "running", 20, "sha:2"),
+            cont("app-web-v1", "web", "exited", 10, "sha:1"),
+            cont("app-worker-v9", "worker", "running", 40, "sha:2"),
+        ];
+        assert_eq!(current_version(&list, &spec, "web", Some("sha:2")).as_deref(), Some("v2"));
+        // Latest tag points at an image no running container uses: newest running wins.
+        assert_eq!(current_version(&list, &spec, "web", Some("sha:1")).as_deref(), Some("v3"));
+        assert_eq!(current_version(&list, &spec, "web", None).as_deref(), Some("v3"));
+        assert_eq!(current_version(&list, &spec, "job", None), None);
+    }
+
+    #[test]
+    fn lock_details_and_proxy_list() {
+        let l = parse_lock_details("Locked by: Lab Tester at 2026-11-22T14:12:14Z\nVersion: v3\nMessage: hold on\nsecond line");
+        assert_eq!(l.holder, "Lab Tester");
+        assert_eq!(l.at.unwrap().to_rfc3339(), "2026-11-22T14:12:14+00:00");
+        assert_eq!(l.version.as_deref(), Some("v3"));
+        assert_eq!(l.message, "hold on\nsecond line");
+
+        let out = "Service       Host          Path  Target           State    TLS\napp-web       app.test      /     e5d03b25accc:80  running  no\nother-web     o.test        /     aa:80            running  no\n";
+        let r = parse_proxy_list(out, "app-");
+        assert_eq!(r, vec![ProxyRoute { service: "app-web".into(), target: Some("e5d03b25accc:80".into()), state: "running".into() }]);
+        assert!(parse_proxy_list("garbage", "app-").is_empty());
+    }
+}

@@ -1,0 +1,249 @@
+//! Keys → actions. One table per view drives key handling, the status bar, the `?` help
+//! overlay and the `:` palette, so they cannot disagree.
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+/// Internal actions (what a key means in the current view).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Up,
+    Down,
+    PageUp,
+    PageDown,
+    Top,
+    Bottom,
+    NextView,
+    PrevView,
+    Enter,
+    Back,
+    Quit,
+    Help,
+    Palette,
+    ShowFleet,
+    ShowLogs,
+    ShowDeploy,
+    ShowExec,
+    ShowAudit,
+    Filter,
+    NextMatch,
+    PrevMatch,
+    Wrap,
+    Follow,
+    Timestamps,
+    Since,
+    ClearLogs,
+    SaveLogs,
+    Deploy,
+    Redeploy,
+    Rollback,
+    Lock,
+    Abort,
+}
+
+impl Action {
+    /// Actions that change the servers; hidden with `--read-only`.
+    pub fn is_mutating(self) -> bool {
+        matches!(self, Action::Deploy | Action::Redeploy | Action::Rollback | Action::Lock | Action::Abort | Action::ShowExec)
+    }
+
+    /// Name in the `:` palette.
+    pub fn name(self) -> &'static str {
+        match self {
+            Action::Up => "up",
+            Action::Down => "down",
+            Action::PageUp => "page-up",
+            Action::PageDown => "page-down",
+            Action::Top => "top",
+            Action::Bottom => "bottom",
+            Action::NextView => "next-view",
+            Action::PrevView => "previous-view",
+            Action::Enter => "open",
+            Action::Back => "back",
+            Action::Quit => "quit",
+            Action::Help => "help",
+            Action::Palette => "palette",
+            Action::ShowFleet => "fleet",
+            Action::ShowLogs => "logs",
+            Action::ShowDeploy => "timeline",
+            Action::ShowExec => "exec",
+            Action::ShowAudit => "audit",
+            Action::Filter => "filter",
+            Action::NextMatch => "next-match",
+            Action::PrevMatch => "previous-match",
+            Action::Wrap => "wrap",
+            Action::Follow => "follow",
+            Action::Timestamps => "timestamps",
+            Action::Since => "since",
+            Action::ClearLogs => "clear-logs",
+            Action::SaveLogs => "save-logs",
+            Action::Deploy => "deploy",
+            Action::Redeploy => "redeploy",
+            Action::Rollback => "rollback",
+            Action::Lock => "lock",
+            Action::Abort => "abort",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum View {
+    Fleet,
+    Logs,
+    Deploy,
+    Exec,
+    Audit,
+}
+
+impl View {
+    pub const ALL: [View; 5] = [View::Fleet, View::Logs, View::Deploy, View::Exec, View::Audit];
+    pub fn title(self) -> &'static str {
+        match self {
+            View::Fleet => "Fleet",
+            View::Logs => "Logs",
+            View::Deploy => "Deploy",
+            View::Exec => "Exec",
+            View::Audit => "Audit",
+        }
+    }
+}
+
+pub struct Binding {
+    pub keys: &'static [(KeyCode, KeyModifiers)],
+    pub label: &'static str,
+    pub desc: &'static str,
+    pub action: Action,
+    /// Shown in the status bar (the rest only in `?`).
+    pub bar: bool,
+    /// Listed in `?` (false for keys folded into another entry, e.g. `k` in `j/k`).
+    pub help: bool,
+}
+
+const N: KeyModifiers = KeyModifiers::NONE;
+const S: KeyModifiers = KeyModifiers::SHIFT;
+const C: KeyModifiers = KeyModifiers::CONTROL;
+
+macro_rules! h {
+    ($label:expr, $desc:expr, $action:expr, [$($k:expr),+]) => {
+        Binding { keys: &[$($k),+], label: $label, desc: $desc, action: $action, bar: false, help: false }
+    };
+}
+
+macro_rules! b {
+    ($label:expr, $desc:expr, $action:expr, $bar:expr, [$($k:expr),+]) => {
+        Binding { keys: &[$($k),+], label: $label, desc: $desc, action: $action, bar: $bar, help: true }
+    };
+}
+
+const MOVE: &[Binding] = &[
+    b!("j/k", "move down / up", Action::Down, false, [(KeyCode::Char('j'), N), (KeyCode::Down, N)]),
+    h!("k", "move up", Action::Up, [(KeyCode::Char('k'), N), (KeyCode::Up, N)]),
+    b!("g/G", "top / bottom", Action::Top, false, [(KeyCode::Char('g'), N), (KeyCode::Home, N)]),
+    h!("G", "bottom", Action::Bottom, [(KeyCode::Char('G'), S), (KeyCode::Char('G'), N), (KeyCode::End, N)]),
+    b!("PgUp/PgDn", "page up / down", Action::PageUp, false, [(KeyCode::PageUp, N), (KeyCode::Char('u'), C)]),
+    h!("PgDn", "page down", Action::PageDown, [(KeyCode::PageDown, N), (KeyCode::Char('d'), C)]),
+];
+
+const GLOBAL: &[Binding] = &[
+    b!("Tab/S-Tab", "next / previous view", Action::NextView, false, [(KeyCode::Tab, N)]),
+    h!("S-Tab", "previous view", Action::PrevView, [(KeyCode::BackTab, S), (KeyCode::BackTab, N)]),
+    b!("1-5", "fleet logs deploy exec audit", Action::ShowFleet, false, [(KeyCode::Char('1'), N)]),
+    h!("2", "logs view", Action::ShowLogs, [(KeyCode::Char('2'), N)]),
+    h!("3", "deploy timeline", Action::ShowDeploy, [(KeyCode::Char('3'), N)]),
+    h!("4", "exec", Action::ShowExec, [(KeyCode::Char('4'), N)]),
+    h!("5", "audit log", Action::ShowAudit, [(KeyCode::Char('5'), N)]),
+    b!("Esc", "back", Action::Back, false, [(KeyCode::Esc, N)]),
+    b!("D", "deploy", Action::Deploy, true, [(KeyCode::Char('D'), S), (KeyCode::Char('D'), N)]),
+    b!("R", "redeploy", Action::Redeploy, false, [(KeyCode::Char('R'), S), (KeyCode::Char('R'), N)]),
+    b!("B", "rollback", Action::Rollback, true, [(KeyCode::Char('B'), S), (KeyCode::Char('B'), N)]),
+    b!("L", "lock / unlock", Action::Lock, false, [(KeyCode::Char('L'), S), (KeyCode::Char('L'), N)]),
+    b!("a", "audit log", Action::ShowAudit, false, [(KeyCode::Char('a'), N)]),
+    b!(":", "command palette", Action::Palette, false, [(KeyCode::Char(':'), N), (KeyCode::Char(':'), S)]),
+    b!("?", "help", Action::Help, true, [(KeyCode::Char('?'), N), (KeyCode::Char('?'), S)]),
+    b!("q", "quit", Action::Quit, true, [(KeyCode::Char('q'), N), (KeyCode::Char('c'), C)]),
+];
+
+const FLEET: &[Binding] = &[
+    b!("Enter", "logs of role/host", Action::Enter, true, [(KeyCode::Enter, N)]),
+    b!("l", "logs (all hosts)", Action::ShowLogs, true, [(KeyCode::Char('l'), N)]),
+    b!("e", "exec", Action::ShowExec, true, [(KeyCode::Char('e'), N)]),
+    b!("d", "deploy timeline", Action::ShowDeploy, false, [(KeyCode::Char('d'), N)]),
+];
+
+const LOGS: &[Binding] = &[
+    b!("/", "filter (regex)", Action::Filter, true, [(KeyCode::Char('/'), N)]),
+    b!("n/N", "next / previous match", Action::NextMatch, true, [(KeyCode::Char('n'), N)]),
+    h!("N", "previous match", Action::PrevMatch, [(KeyCode::Char('N'), S), (KeyCode::Char('N'), N)]),
+    b!("f", "follow / pause", Action::Follow, true, [(KeyCode::Char('f'), N)]),
+    b!("w", "wrap", Action::Wrap, true, [(KeyCode::Char('w'), N)]),
+    b!("t", "timestamps", Action::Timestamps, true, [(KeyCode::Char('t'), N)]),
+    b!("s", "since preset", Action::Since, false, [(KeyCode::Char('s'), N)]),
+    b!("c", "clear", Action::ClearLogs, false, [(KeyCode::Char('c'), N)]),
+    b!("ctrl-s", "save to file", Action::SaveLogs, false, [(KeyCode::Char('s'), C)]),
+    b!("e", "exec", Action::ShowExec, false, [(KeyCode::Char('e'), N)]),
+];
+
+const DEPLOY: &[Binding] = &[
+    b!("X", "abort (twice: force)", Action::Abort, true, [(KeyCode::Char('X'), S), (KeyCode::Char('X'), N)]),
+    b!("l", "logs", Action::ShowLogs, true, [(KeyCode::Char('l'), N)]),
+];
+
+const AUDIT: &[Binding] = &[b!("l", "logs", Action::ShowLogs, false, [(KeyCode::Char('l'), N)])];
+
+/// Bindings of a view, most specific first (view keys shadow global ones).
+pub fn bindings(view: View, read_only: bool) -> Vec<&'static Binding> {
+    let specific: &[Binding] = match view {
+        View::Fleet => FLEET,
+        View::Logs => LOGS,
+        View::Deploy => DEPLOY,
+        View::Exec => &[],
+        View::Audit => AUDIT,
+    };
+    specific
+        .iter()
+        .chain(MOVE.iter())
+        .chain(GLOBAL.iter())
+        .filter(|b| !(read_only && b.action.is_mutating()))
+        .collect()
+}
+
+pub fn action_for(view: View, read_only: bool, key: &KeyEvent) -> Option<Action> {
+    bindings(view, read_only)
+        .into_iter()
+        .find(|b| b.keys.iter().any(|(c, m)| *c == key.code && *m == key.modifiers))
+        .map(|b| b.action)
+}
+
+/// Every action reachable from the palette in a view.
+pub fn palette_actions(view: View, read_only: bool) -> Vec<Action> {
+    let mut out = Vec::new();
+    let all = [
+        Action::ShowFleet,
+        Action::ShowLogs,
+        Action::ShowDeploy,
+        Action::ShowExec,
+        Action::ShowAudit,
+        Action::Deploy,
+        Action::Redeploy,
+        Action::Rollback,
+        Action::Lock,
+        Action::Abort,
+        Action::Filter,
+        Action::Follow,
+        Action::Wrap,
+        Action::Timestamps,
+        Action::Since,
+        Action::ClearLogs,
+        Action::SaveLogs,
+        Action::Help,
+        Action::Quit,
+    ];
+    for a in all {
+        if read_only && a.is_mutating() {
+            continue;
+        }
+        // Log-only actions jump to the logs view first, so they are valid everywhere.
+        let _ = view;
+        out.push(a);
+    }
+    out
+}

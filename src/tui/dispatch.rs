@@ -1,0 +1,129 @@
+//! The boundary between the dashboard and the engine.
+//!
+//! The UI never waits on the network: it hands [`Request`]s to a [`Dispatcher`] (which must
+//! return at once, spawning work as needed) and receives [`Update`]s on a channel.
+
+use crate::deploy::event::Event;
+use crate::fleet::model::FleetSnapshot;
+use chrono::{DateTime, Utc};
+use tokio::sync::mpsc;
+
+/// Where an exec runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExecScope {
+    All,
+    Primary,
+    Role(String),
+    Host(String),
+}
+
+impl ExecScope {
+    pub fn label(&self) -> String {
+        match self {
+            ExecScope::All => "all hosts".into(),
+            ExecScope::Primary => "primary host".into(),
+            ExecScope::Role(r) => format!("role {r}"),
+            ExecScope::Host(h) => format!("host {h}"),
+        }
+    }
+}
+
+/// "Since" presets for the log subscription.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Since {
+    Tail100,
+    Minutes5,
+    Hour1,
+    Day1,
+}
+
+impl Since {
+    pub const ALL: [Since; 4] = [Since::Tail100, Since::Minutes5, Since::Hour1, Since::Day1];
+    pub fn label(self) -> &'static str {
+        match self {
+            Since::Tail100 => "last 100",
+            Since::Minutes5 => "5m",
+            Since::Hour1 => "1h",
+            Since::Day1 => "24h",
+        }
+    }
+    /// Kamal/docker `--since` value, `None` for "tail".
+    pub fn docker_since(self) -> Option<&'static str> {
+        match self {
+            Since::Tail100 => None,
+            Since::Minutes5 => Some("5m"),
+            Since::Hour1 => Some("1h"),
+            Since::Day1 => Some("24h"),
+        }
+    }
+}
+
+/// Everything the dashboard can ask the engine to do.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    Deploy,
+    Redeploy,
+    Rollback { version: String },
+    Exec { cmd: String, scope: ExecScope, reuse: bool },
+    /// An interactive shell on one host: the loop suspends the TUI around it.
+    Shell { host: String, reuse: bool },
+    LockAcquire { message: String },
+    LockRelease,
+    /// Same semantics as Ctrl-C headless: first = no new steps, second = forced.
+    Abort,
+    /// (Re)subscribe logs with a since preset.
+    Logs { since: Since },
+    LoadAudit,
+}
+
+impl Request {
+    pub fn is_mutating(&self) -> bool {
+        !matches!(self, Request::Logs { .. } | Request::LoadAudit)
+    }
+}
+
+/// One log line from a watcher.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogLine {
+    pub host: String,
+    pub role: String,
+    pub container: Option<String>,
+    pub ts: Option<DateTime<Utc>>,
+    pub stderr: bool,
+    pub text: String,
+}
+
+/// What flows into the dashboard.
+#[derive(Debug, Clone)]
+pub enum Update {
+    Fleet(FleetSnapshot),
+    Engine(Event),
+    Log(LogLine),
+    Audit(Vec<String>),
+    /// A message for the status line (errors from the engine included).
+    Notice { error: bool, text: String },
+}
+
+/// Implemented by the engine. Must not block.
+pub trait Dispatcher: Send {
+    fn dispatch(&mut self, req: Request);
+}
+
+/// A dispatcher that forwards requests on a channel (the engine's task receives them).
+pub struct ChannelDispatcher(pub mpsc::UnboundedSender<Request>);
+
+impl Dispatcher for ChannelDispatcher {
+    fn dispatch(&mut self, req: Request) {
+        let _ = self.0.send(req);
+    }
+}
+
+/// Records requests; for tests and `--read-only` previews.
+#[derive(Default)]
+pub struct Recorder(pub Vec<Request>);
+
+impl Dispatcher for Recorder {
+    fn dispatch(&mut self, req: Request) {
+        self.0.push(req);
+    }
+}

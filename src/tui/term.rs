@@ -1,0 +1,161 @@
+//! The terminal side: init/restore (with ratatui's restore-on-panic hook), and the render loop.
+//!
+//! The loop polls input first, then the frame deadline, then engine updates; updates are drained
+//! in bounded batches and only mark the state dirty, so a flood of log lines costs at most one
+//! draw per frame interval and never delays a key by more than one batch.
+
+use super::app::App;
+use super::dispatch::{Dispatcher, Update};
+use super::ui::draw;
+use chrono::Utc;
+use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste, Event as TermEvent, EventStream};
+use futures::{Stream, StreamExt};
+use ratatui::backend::Backend;
+use ratatui::Terminal;
+use std::io;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::{sleep_until, Instant};
+
+/// Why the loop returned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoopExit {
+    Quit,
+    /// Suspend the TUI for an interactive shell on this host, then come back.
+    Shell { host: String, reuse: bool },
+    /// The update channel closed (the engine is gone).
+    Disconnected,
+}
+
+/// Longest time spent applying queued updates before input is looked at again.
+const BATCH_BUDGET: Duration = Duration::from_millis(8);
+
+/// Drive `app` until it quits. `fps` caps redraws; the clock tick keeps elapsed times moving.
+pub async fn run_loop<B, S>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    input: &mut S,
+    updates: &mut mpsc::Receiver<Update>,
+    d: &mut dyn Dispatcher,
+    fps: u32,
+) -> io::Result<LoopExit>
+where
+    B: Backend,
+    S: Stream<Item = io::Result<TermEvent>> + Unpin,
+{
+    let frame = Duration::from_secs_f64(1.0 / fps.clamp(1, 240) as f64);
+    let mut last_draw = Instant::now() - frame;
+    let mut dirty = true;
+    let mut tick = tokio::time::interval(Duration::from_millis(500));
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut updates_open = true;
+    let mut key_at: Option<std::time::Instant> = None;
+    loop {
+        if app.quit {
+            return Ok(LoopExit::Quit);
+        }
+        if let Some((host, reuse)) = app.pending_shell.take() {
+            return Ok(LoopExit::Shell { host, reuse });
+        }
+        let deadline = last_draw + frame;
+        tokio::select! {
+            biased;
+            ev = input.next() => match ev {
+                Some(Ok(ev)) => {
+                    if matches!(ev, TermEvent::Resize(..)) {
+                        terminal.autoresize()?;
+                    }
+                    app.now = Utc::now();
+                    key_at.get_or_insert_with(std::time::Instant::now);
+                    app.handle_event(ev, d);
+                    dirty = true;
+                }
+                Some(Err(e)) => return Err(e),
+                None => return Ok(LoopExit::Quit),
+            },
+            _ = sleep_until(deadline), if dirty => {
+                app.now = Utc::now();
+                terminal.draw(|f| draw(app, f))?;
+                last_draw = Instant::now();
+                dirty = false;
+                app.stats.frames += 1;
+                if let Some(k) = key_at.take() {
+                    if app.stats.key_to_frame.len() >= 1000 {
+                        app.stats.key_to_frame.remove(0);
+                    }
+                    app.stats.key_to_frame.push(k.elapsed());
+                }
+            }
+            u = updates.recv(), if updates_open => match u {
+                Some(u) => {
+                    app.update(u);
+                    app.stats.updates += 1;
+                    let start = std::time::Instant::now();
+                    // Check the clock every 64 updates: cheap, and bounds the batch in time.
+                    'batch: while start.elapsed() < BATCH_BUDGET {
+                        for _ in 0..64 {
+                            match updates.try_recv() {
+                                Ok(u) => {
+                                    app.update(u);
+                                    app.stats.updates += 1;
+                                }
+                                Err(_) => break 'batch,
+                            }
+                        }
+                    }
+                    dirty = true;
+                }
+                None => {
+                    updates_open = false;
+                    app.notice = Some((true, "the engine stopped; press q to quit".into()));
+                    dirty = true;
+                }
+            },
+            _ = tick.tick() => {
+                // Clocks (uptime, elapsed) move even when nothing else happens.
+                if app.timeline.is_running() || app.fleet_loaded {
+                    dirty = true;
+                }
+            }
+        }
+    }
+}
+
+/// Something that turns a shell request into a local command (the engine knows ssh options).
+pub type ShellCommand = Box<dyn FnMut(&str, bool) -> Option<std::process::Command> + Send>;
+
+/// Own the terminal for the dashboard's lifetime; restore it on every exit path.
+pub async fn run(
+    mut app: App,
+    mut updates: mpsc::Receiver<Update>,
+    mut d: Box<dyn Dispatcher>,
+    mut shell: Option<ShellCommand>,
+) -> color_eyre::Result<()> {
+    loop {
+        let mut terminal = ratatui::init();
+        let _ = crossterm::execute!(io::stdout(), EnableBracketedPaste);
+        let mut input = EventStream::new();
+        let res = run_loop(&mut terminal, &mut app, &mut input, &mut updates, d.as_mut(), 60).await;
+        // Stop reading stdin before anything else (a shell) needs it.
+        drop(input);
+        let _ = crossterm::execute!(io::stdout(), DisableBracketedPaste);
+        ratatui::restore();
+        match res? {
+            LoopExit::Quit | LoopExit::Disconnected => return Ok(()),
+            LoopExit::Shell { host, reuse } => {
+                let cmd = shell.as_mut().and_then(|s| s(&host, reuse));
+                match cmd {
+                    Some(mut c) => {
+                        println!("kdeck: shell on {host} (exit to return to the dashboard)");
+                        match c.status() {
+                            Ok(s) if !s.success() => app.notice = Some((true, format!("shell on {host} exited with {s}"))),
+                            Ok(_) => {}
+                            Err(e) => app.notice = Some((true, format!("cannot start a shell on {host}: {e}"))),
+                        }
+                    }
+                    None => app.notice = Some((true, "interactive shells are not available here".into())),
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,230 @@
+//! The deploy timeline: the engine's [`Event`]s folded into one row per (host, role, step).
+
+use crate::deploy::event::{ActionKind, Event, HealthReport, StepKind};
+use chrono::{DateTime, Utc};
+use std::collections::{BTreeMap, VecDeque};
+use std::time::Duration;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepState {
+    Pending,
+    Running { since: DateTime<Utc> },
+    Done { elapsed: Duration },
+    Failed { elapsed: Duration, error: String, last_logs: Vec<String>, health: Option<HealthReport> },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepRow {
+    pub host: Option<String>,
+    pub role: Option<String>,
+    pub kind: StepKind,
+    pub group: Option<usize>,
+    pub label: String,
+    pub state: StepState,
+    /// Latest progress message (e.g. "waiting for health: starting").
+    pub progress: Option<String>,
+    pub progress_elapsed: Option<Duration>,
+    /// The proxy's/Docker's verdict seen while this step ran.
+    pub health: Option<HealthReport>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Finished {
+    pub ok: bool,
+    pub elapsed: Duration,
+    pub summary: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Timeline {
+    pub action: Option<ActionKind>,
+    pub version: Option<String>,
+    pub hosts: Vec<String>,
+    pub groups: Vec<Vec<String>>,
+    pub current_group: Option<usize>,
+    pub rows: Vec<StepRow>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub aborting: Option<bool>,
+    pub finished: Option<Finished>,
+    /// Recent command output lines (host-prefixed), bounded.
+    pub output: VecDeque<(Option<String>, String)>,
+    /// Exec output per host, for the exec panes.
+    pub exec_output: BTreeMap<String, Vec<String>>,
+}
+
+const OUTPUT_CAP: usize = 500;
+const EXEC_CAP: usize = 2000;
+
+impl Timeline {
+    pub fn is_running(&self) -> bool {
+        self.action.is_some() && self.finished.is_none()
+    }
+
+    pub fn is_exec(&self) -> bool {
+        matches!(self.action, Some(ActionKind::Exec { .. }))
+    }
+
+    fn row_mut(&mut self, host: &Option<String>, role: &Option<String>, kind: StepKind) -> Option<&mut StepRow> {
+        // The newest row with that key: a step kind may repeat (e.g. hooks).
+        self.rows.iter_mut().rev().find(|r| &r.host == host && &r.role == role && r.kind == kind)
+    }
+
+    pub fn apply(&mut self, ev: &Event, now: DateTime<Utc>) {
+        match ev {
+            Event::PlanReady { action, version, hosts, groups, steps } => {
+                *self = Timeline {
+                    action: Some(action.clone()),
+                    version: version.clone(),
+                    hosts: hosts.clone(),
+                    groups: groups.clone(),
+                    started_at: Some(now),
+                    ..Default::default()
+                };
+                self.rows = steps
+                    .iter()
+                    .map(|s| StepRow {
+                        host: s.host.clone(),
+                        role: s.role.clone(),
+                        kind: s.kind,
+                        group: s.group,
+                        label: s.label.clone(),
+                        state: StepState::Pending,
+                        progress: None,
+                        progress_elapsed: None,
+                        health: None,
+                    })
+                    .collect();
+            }
+            Event::StepStarted { host, role, kind, label, at } => {
+                // Prefer the first pending row with that key; add one if the plan lacked it.
+                let pos = self
+                    .rows
+                    .iter()
+                    .position(|r| &r.host == host && &r.role == role && r.kind == *kind && r.state == StepState::Pending);
+                match pos {
+                    Some(i) => self.rows[i].state = StepState::Running { since: *at },
+                    // Unplanned steps go where they ran: before the host's first pending step.
+                    None => self.rows.insert(self.insert_at(host), StepRow {
+                        host: host.clone(),
+                        role: role.clone(),
+                        kind: *kind,
+                        group: None,
+                        label: label.clone(),
+                        state: StepState::Running { since: *at },
+                        progress: None,
+                        progress_elapsed: None,
+                        health: None,
+                    }),
+                }
+            }
+            Event::StepProgress { host, role, kind, message, elapsed } => {
+                if let Some(r) = self.row_mut(host, role, *kind) {
+                    r.progress = Some(message.clone());
+                    r.progress_elapsed = Some(*elapsed);
+                }
+            }
+            Event::StepFinished { host, role, kind, elapsed } => {
+                if let Some(r) = self.row_mut(host, role, *kind) {
+                    r.state = StepState::Done { elapsed: *elapsed };
+                }
+            }
+            Event::StepFailed { host, role, kind, elapsed, error, last_logs, health } => {
+                let failed = StepState::Failed {
+                    elapsed: *elapsed,
+                    error: error.clone(),
+                    last_logs: last_logs.clone(),
+                    health: health.clone(),
+                };
+                match self.row_mut(host, role, *kind) {
+                    Some(r) => r.state = failed,
+                    None => self.rows.push(StepRow {
+                        host: host.clone(),
+                        role: role.clone(),
+                        kind: *kind,
+                        group: None,
+                        label: format!("{kind:?}").to_lowercase(),
+                        state: failed,
+                        progress: None,
+                        progress_elapsed: None,
+                        health: None,
+                    }),
+                }
+            }
+            Event::Output { host, line, .. } => {
+                if self.is_exec() {
+                    let key = host.clone().unwrap_or_else(|| "local".into());
+                    let v = self.exec_output.entry(key).or_default();
+                    v.push(line.clone());
+                    if v.len() > EXEC_CAP {
+                        v.remove(0);
+                    }
+                }
+                self.output.push_back((host.clone(), line.clone()));
+                if self.output.len() > OUTPUT_CAP {
+                    self.output.pop_front();
+                }
+            }
+            Event::Health { host, role, report } => {
+                let (h, r) = (Some(host.clone()), Some(role.clone()));
+                if let Some(row) = self.row_mut(&h, &r, StepKind::Health) {
+                    row.health = Some(report.clone());
+                }
+            }
+            Event::GroupStarted { index, .. } => self.current_group = Some(*index),
+            Event::Lock { .. } => {}
+            Event::Aborting { forced } => self.aborting = Some(*forced),
+            Event::Finished { ok, elapsed, summary } => {
+                // Steps still running when the action ended did not finish.
+                for r in &mut self.rows {
+                    if let StepState::Running { since } = r.state {
+                        let el = (now - since).to_std().unwrap_or_default();
+                        r.state = if *ok {
+                            StepState::Done { elapsed: el }
+                        } else {
+                            StepState::Failed { elapsed: el, error: "interrupted".into(), last_logs: vec![], health: None }
+                        };
+                    }
+                }
+                self.finished = Some(Finished { ok: *ok, elapsed: *elapsed, summary: summary.clone() });
+            }
+        }
+    }
+
+    fn insert_at(&self, host: &Option<String>) -> usize {
+        self.rows
+            .iter()
+            .position(|r| &r.host == host && r.state == StepState::Pending)
+            .unwrap_or(self.rows.len())
+    }
+
+    /// Hosts in plan order, then any host that appeared only in events.
+    pub fn host_order(&self) -> Vec<Option<String>> {
+        let mut out: Vec<Option<String>> = Vec::new();
+        for r in &self.rows {
+            if r.host.is_none() && !out.contains(&None) {
+                out.insert(0, None);
+            }
+        }
+        for h in &self.hosts {
+            out.push(Some(h.clone()));
+        }
+        for r in &self.rows {
+            if r.host.is_some() && !out.contains(&r.host) {
+                out.push(r.host.clone());
+            }
+        }
+        out
+    }
+
+    /// (done, total) steps of a host, and whether any failed.
+    pub fn host_progress(&self, host: &Option<String>) -> (usize, usize, bool) {
+        let rows: Vec<_> = self.rows.iter().filter(|r| &r.host == host).collect();
+        let done = rows.iter().filter(|r| matches!(r.state, StepState::Done { .. })).count();
+        let failed = rows.iter().any(|r| matches!(r.state, StepState::Failed { .. }));
+        (done, rows.len(), failed)
+    }
+
+    pub fn group_of(&self, host: &str) -> Option<usize> {
+        self.groups.iter().position(|g| g.iter().any(|h| h == host))
+    }
+}

@@ -1,0 +1,188 @@
+//! Deploy timeline: per host (in boot-group order) each step with its state and elapsed time;
+//! failures expanded with the error, the health verdicts and the container's last log lines.
+
+use super::super::app::App;
+use super::super::theme::Theme;
+use super::super::timeline::{StepRow, StepState};
+use super::super::versions;
+use crate::deploy::event::{ActionKind, HealthReport, StepKind};
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph};
+use ratatui::Frame;
+
+pub fn step_name(k: StepKind) -> &'static str {
+    match k {
+        StepKind::Hook => "hook",
+        StepKind::Build => "build",
+        StepKind::Push => "push",
+        StepKind::Pull => "pull",
+        StepKind::Lock => "lock",
+        StepKind::Unlock => "unlock",
+        StepKind::ProxyBoot => "proxy boot",
+        StepKind::StaleStop => "stop stale",
+        StepKind::Rename => "rename",
+        StepKind::Boot => "boot",
+        StepKind::Health => "health wait",
+        StepKind::Switch => "switch",
+        StepKind::StopOld => "stop old",
+        StepKind::Tag => "tag",
+        StepKind::Prune => "prune",
+        StepKind::Exec => "exec",
+        StepKind::Other => "step",
+    }
+}
+
+pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
+    let tl = &app.timeline;
+    let Some(action) = &tl.action else {
+        let mut lines = vec![Line::raw(""), Line::styled("  No deploy has run in this session.", t.dim())];
+        if !app.read_only {
+            lines.push(Line::styled("  D deploy · R redeploy · B rollback (all ask first)", t.dim()));
+        }
+        f.render_widget(Paragraph::new(lines).block(Block::bordered().title(" Deploy ")), area);
+        return;
+    };
+    // A rollback's name already carries its version.
+    let version = match action {
+        ActionKind::Rollback { .. } => String::new(),
+        _ => tl.version.as_deref().map(versions::short_version).unwrap_or_default(),
+    };
+    let status = match &tl.finished {
+        None => {
+            let el = tl.started_at.map(|s| (app.now - s).to_std().unwrap_or_default()).unwrap_or_default();
+            let ab = match tl.aborting {
+                Some(true) => " · ABORT FORCED",
+                Some(false) => " · aborting (no new steps)",
+                None => "",
+            };
+            format!("running {}{ab}", versions::elapsed(el))
+        }
+        Some(fin) if fin.ok => format!("done in {}", versions::elapsed(fin.elapsed)),
+        Some(fin) => format!("FAILED after {}: {}", versions::elapsed(fin.elapsed), fin.summary),
+    };
+    let title = format!(" {} · {status} ", [super::action_name(action), version].join(" ").trim_end());
+    let mut lines: Vec<Line> = Vec::new();
+    if let Some(fin) = &tl.finished {
+        let st = if fin.ok { t.ok() } else { t.err() };
+        let mark = if fin.ok { "✓" } else { "✗" };
+        lines.push(Line::styled(format!("{mark} {}", fin.summary), st));
+    }
+    let name_w = app.timeline.rows.iter().map(|r| row_label(r).chars().count()).max().unwrap_or(10).clamp(10, 28);
+    for host in tl.host_order() {
+        let (done, total, failed) = tl.host_progress(&host);
+        let mut head = vec![];
+        match &host {
+            Some(h) => {
+                let mark = if failed {
+                    Span::styled("✗ ", t.err())
+                } else if total > 0 && done == total {
+                    Span::styled("✓ ", t.ok())
+                } else {
+                    Span::styled("● ", t.running())
+                };
+                head.push(mark);
+                head.push(Span::styled(h.clone(), t.host(h).patch(t.title())));
+                if let Some(g) = tl.group_of(h) {
+                    if tl.groups.len() > 1 {
+                        head.push(Span::styled(format!("  group {}/{}", g + 1, tl.groups.len()), t.dim()));
+                    }
+                }
+                head.push(Span::styled(format!("  {done}/{total}"), t.dim()));
+            }
+            None => head.push(Span::styled("local", t.title())),
+        }
+        lines.push(Line::from(head));
+        for r in tl.rows.iter().filter(|r| r.host == host) {
+            step_lines(app, t, r, name_w, &mut lines);
+        }
+    }
+    if tl.is_exec() && !tl.output.is_empty() {
+        lines.push(Line::styled("output", t.title()));
+        for (h, l) in tl.output.iter().rev().take(10).rev() {
+            let h = h.clone().unwrap_or_else(|| "local".into());
+            lines.push(Line::from(vec![Span::styled(format!("  {h} │ "), t.host(&h)), Span::raw(l.clone())]));
+        }
+    }
+    let inner_h = area.height.saturating_sub(2) as usize;
+    let max_scroll = lines.len().saturating_sub(inner_h);
+    let scroll = app.deploy_scroll.min(max_scroll) as u16;
+    f.render_widget(Paragraph::new(lines).scroll((scroll, 0)).block(Block::bordered().title(title)), area);
+}
+
+fn row_label(r: &StepRow) -> String {
+    match (&r.role, r.kind) {
+        (_, StepKind::Hook) | (_, StepKind::Other) => r.label.clone(),
+        (Some(role), k) => format!("{} {role}", step_name(k)),
+        (None, k) => step_name(k).to_string(),
+    }
+}
+
+fn health_line<'a>(t: &Theme, h: &HealthReport) -> Vec<Line<'a>> {
+    let mut out = Vec::new();
+    let mut spans = vec![Span::raw("      ")];
+    if let Some(d) = &h.docker {
+        spans.push(Span::styled("docker: ", t.dim()));
+        spans.push(Span::raw(format!("{d}  ")));
+    }
+    if let Some(p) = &h.proxy {
+        spans.push(Span::styled("proxy: ", t.dim()));
+        spans.push(Span::raw(p.clone()));
+    }
+    if spans.len() > 1 {
+        out.push(Line::from(spans));
+    }
+    if let Some(r) = &h.reason {
+        out.push(Line::from(vec![Span::styled("      reason: ", t.dim()), Span::raw(r.clone())]));
+    }
+    out
+}
+
+fn step_lines(app: &App, t: &Theme, r: &StepRow, w: usize, lines: &mut Vec<Line>) {
+    let label = format!("{:<w$}", row_label(r));
+    match &r.state {
+        StepState::Pending => lines.push(Line::styled(format!("  · {label}"), t.dim())),
+        StepState::Running { since } => {
+            let el = r.progress_elapsed.unwrap_or_else(|| (app.now - *since).to_std().unwrap_or_default());
+            let mut spans = vec![
+                Span::styled("  ⠿ ", t.running()),
+                Span::styled(label, t.running()),
+                Span::raw(format!(" {:>7}", versions::elapsed(el))),
+            ];
+            if let Some(p) = &r.progress {
+                spans.push(Span::styled(format!("  {p}"), t.dim()));
+            }
+            lines.push(Line::from(spans));
+            if let Some(h) = &r.health {
+                lines.extend(health_line(t, h));
+            }
+        }
+        StepState::Done { elapsed } => {
+            let mut spans =
+                vec![Span::styled("  ✓ ", t.ok()), Span::raw(label), Span::raw(format!(" {:>7}", versions::elapsed(*elapsed)))];
+            if r.kind == StepKind::Health {
+                if let Some(p) = r.health.as_ref().and_then(|h| h.proxy.clone().or(h.docker.clone())) {
+                    spans.push(Span::styled(format!("  {p}"), t.dim()));
+                }
+            }
+            lines.push(Line::from(spans));
+        }
+        StepState::Failed { elapsed, error, last_logs, health } => {
+            lines.push(Line::from(vec![
+                Span::styled("  ✗ ", t.err()),
+                Span::styled(label, t.err()),
+                Span::raw(format!(" {:>7}  ", versions::elapsed(*elapsed))),
+                Span::styled(error.clone(), t.err()),
+            ]));
+            if let Some(h) = health.as_ref().or(r.health.as_ref()) {
+                lines.extend(health_line(t, h));
+            }
+            if !last_logs.is_empty() {
+                lines.push(Line::styled("      last log lines:", t.dim()));
+                for l in last_logs.iter().rev().take(8).rev() {
+                    lines.push(Line::from(vec![Span::styled("      │ ", t.dim()), Span::raw(l.clone())]));
+                }
+            }
+        }
+    }
+}

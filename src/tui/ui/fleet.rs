@@ -1,0 +1,266 @@
+//! Fleet view: destination → role → host tree with each host's live state, and a detail pane
+//! for the selected row.
+
+use super::super::app::App;
+use super::super::theme::Theme;
+use super::super::versions::{self, TreeRow};
+use crate::fleet::model::{ConnState, HostStatus};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Cell, Paragraph, Row, Table, TableState, Wrap};
+use ratatui::Frame;
+
+pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
+    let dest = app.fleet.destination.clone().unwrap_or_else(|| "(default)".into());
+    let title = format!(" Fleet · {dest} ");
+    if !app.fleet_loaded {
+        let p = Paragraph::new(vec![Line::raw(""), Line::styled("  Connecting to the hosts…", t.dim())])
+            .block(Block::bordered().title(title));
+        f.render_widget(p, area);
+        return;
+    }
+    if app.fleet.roles.is_empty() {
+        let p = Paragraph::new(vec![
+            Line::raw(""),
+            Line::styled("  No roles or hosts in this configuration.", t.dim()),
+            Line::styled("  Check `servers:` in config/deploy.yml.", t.dim()),
+        ])
+        .block(Block::bordered().title(title));
+        f.render_widget(p, area);
+        return;
+    }
+    let detail_h = if area.height >= 16 { 6 } else { 4 };
+    let [list, detail] = Layout::vertical([Constraint::Min(3), Constraint::Length(detail_h)]).areas(area);
+    draw_table(app, t, f, list, title);
+    draw_detail(app, t, f, detail);
+}
+
+fn conn_cell<'a>(t: &Theme, h: Option<&HostStatus>) -> Span<'a> {
+    match h.map(|h| &h.conn) {
+        Some(ConnState::Up) => Span::styled("● up", t.ok()),
+        Some(ConnState::Down { .. }) => Span::styled("✗ down", t.err()),
+        Some(ConnState::Connecting) | None => Span::styled("… conn", t.dim()),
+    }
+}
+
+fn state_style(t: &Theme, state: &str) -> Style {
+    match state {
+        "running" => t.ok(),
+        "restarting" | "created" | "paused" => t.warn(),
+        _ => t.err(),
+    }
+}
+
+fn health_span<'a>(t: &Theme, health: Option<&str>) -> Span<'a> {
+    match health {
+        Some("healthy") => Span::styled("healthy", t.ok()),
+        Some("starting") => Span::styled("starting", t.warn()),
+        Some(h) => Span::styled(h.to_string(), t.err()),
+        None => Span::styled("-", t.dim()),
+    }
+}
+
+fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
+    let wide = area.width >= 120;
+    let rows_def = versions::tree(&app.fleet);
+    // Once per role, not per host row (50 hosts would make it quadratic).
+    let majority: std::collections::HashMap<&str, Option<String>> =
+        app.fleet.roles.iter().map(|(r, _)| (r.as_str(), versions::role_majority(&app.fleet, r))).collect();
+    let mut rows = Vec::new();
+    for (i, r) in rows_def.iter().enumerate() {
+        match r {
+            TreeRow::Role { role, hosts } => {
+                let maj = majority.get(role.as_str()).cloned().flatten();
+                let dis = versions::role_disagrees(&app.fleet, role);
+                let mut v = vec![Span::raw(maj.as_deref().map(versions::short_version).unwrap_or_else(|| "-".into()))];
+                if dis {
+                    v.push(Span::styled(" ≠", t.warn()));
+                }
+                let primary = if *role == app.fleet.primary_role { "*" } else { "" };
+                let mut cells = vec![
+                    Cell::from(Line::from(vec![
+                        Span::styled(format!("▾ {role}"), t.title()),
+                        Span::styled(format!("{primary} · {hosts} host{}", if *hosts == 1 { "" } else { "s" }), t.dim()),
+                    ])),
+                    Cell::from(""),
+                ];
+                if wide {
+                    cells.push(Cell::from(""));
+                }
+                cells.push(Cell::from(Line::from(v)));
+                if dis && wide {
+                    cells.extend([Cell::from(""), Cell::from(""), Cell::from(""), Cell::from("")]);
+                    cells.push(Cell::from(Span::styled("hosts run different versions", t.warn())));
+                }
+                rows.push(Row::new(cells));
+            }
+            TreeRow::Host { role, host } => {
+                let last = rows_def.get(i + 1).is_none_or(|n| matches!(n, TreeRow::Role { .. }));
+                let branch = if last { "  └ " } else { "  ├ " };
+                let hs = versions::host(&app.fleet, host);
+                let c = hs.and_then(|h| versions::role_container(h, role));
+                let ver = hs.and_then(|h| versions::role_version(h, role));
+                let maj = majority.get(role.as_str()).cloned().flatten();
+                let mut vspans = vec![Span::raw(ver.as_deref().map(versions::short_version).unwrap_or_else(|| "-".into()))];
+                if ver.is_some() && ver != maj {
+                    vspans.push(Span::styled(" ≠", t.warn()));
+                }
+                let down = matches!(hs.map(|h| &h.conn), Some(ConnState::Down { .. }));
+                let state = c.map(|c| Span::styled(c.state.clone(), state_style(t, &c.state))).unwrap_or_else(|| {
+                    Span::styled(if down { "?" } else { "no container" }, t.dim())
+                });
+                let up = c
+                    .filter(|c| c.state == "running")
+                    .and_then(|c| c.started)
+                    .map(|s| versions::span((app.now - s).num_seconds().max(0) as u64))
+                    .unwrap_or_else(|| "-".into());
+                let proxy = proxy_text(hs, &app.fleet.service, role);
+                let mut cells = vec![
+                    Cell::from(Line::from(vec![Span::styled(branch, t.dim()), Span::styled(host.clone(), t.host(host))])),
+                    Cell::from(conn_cell(t, hs)),
+                ];
+                if wide {
+                    cells.push(Cell::from(c.map(|c| short_name(&c.name, &c.version)).unwrap_or_default()));
+                }
+                cells.push(Cell::from(Line::from(vspans)));
+                cells.push(Cell::from(state));
+                cells.push(Cell::from(up));
+                cells.push(Cell::from(health_span(t, c.and_then(|c| c.health.as_deref()))));
+                cells.push(Cell::from(proxy));
+                if wide {
+                    let fail = match hs.map(|h| &h.conn) {
+                        Some(ConnState::Down { reason }) => Span::styled(reason.clone(), t.err()),
+                        _ => c
+                            .and_then(|c| c.health_failure.clone())
+                            .map(|s| Span::styled(s, t.err()))
+                            .unwrap_or_else(|| Span::raw("")),
+                    };
+                    cells.push(Cell::from(fail));
+                }
+                rows.push(Row::new(cells));
+            }
+        }
+    }
+    let mut header = vec!["Role / host", "Conn"];
+    let mut widths = vec![Constraint::Length(if wide { 30 } else { 24 }), Constraint::Length(7)];
+    if wide {
+        header.push("Container");
+        widths.push(Constraint::Length(28));
+    }
+    header.extend(["Version", "State", "Up", "Health", "Proxy"]);
+    widths.extend([
+        Constraint::Length(10),
+        Constraint::Length(if wide { 12 } else { 8 }),
+        Constraint::Length(6),
+        Constraint::Length(9),
+        Constraint::Length(if wide { 12 } else { 8 }),
+    ]);
+    if wide {
+        header.push("Last failure");
+        widths.push(Constraint::Min(10));
+    }
+    let table = Table::new(rows, widths)
+        .header(Row::new(header).style(t.title()))
+        .block(Block::bordered().title(title))
+        .row_highlight_style(t.selected())
+        .highlight_symbol("›")
+        .highlight_spacing(ratatui::widgets::HighlightSpacing::Always)
+        .column_spacing(1);
+    let mut state = TableState::default().with_selected(Some(app.fleet_selected));
+    f.render_stateful_widget(table, area, &mut state);
+}
+
+/// The proxy's view of a role on a host: the route state, or why there is none.
+fn proxy_text(h: Option<&HostStatus>, service: &str, role: &str) -> Span<'static> {
+    let Some(h) = h else { return Span::raw("-") };
+    let want = format!("{service}-{role}");
+    let has_route = h.proxy_routes.iter().any(|r| r.service == want || r.service.starts_with(&format!("{want}-")));
+    if h.proxy_running == Some(false) {
+        // Roles without a proxy route never needed kamal-proxy here.
+        return Span::raw(if has_route { "stopped" } else { "-" });
+    }
+    match h.proxy_routes.iter().find(|r| r.service == want || r.service.starts_with(&format!("{want}-"))) {
+        Some(r) => Span::raw(r.state.clone()),
+        None if h.proxy_running == Some(true) => Span::raw("no route"),
+        None => Span::raw("-"),
+    }
+}
+
+fn draw_detail(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
+    let rows = versions::tree(&app.fleet);
+    let mut lines: Vec<Line> = Vec::new();
+    let title;
+    match rows.get(app.fleet_selected) {
+        Some(TreeRow::Host { role, host }) => {
+            title = format!(" {host} · {role} ");
+            let hs = versions::host(&app.fleet, host);
+            match hs.map(|h| &h.conn) {
+                Some(ConnState::Down { reason }) => {
+                    let seen = hs
+                        .and_then(|h| h.last_seen)
+                        .map(|s| format!(" (last seen {})", versions::ago(app.now, Some(s))))
+                        .unwrap_or_default();
+                    lines.push(Line::from(vec![Span::styled("down: ", t.err()), Span::raw(format!("{reason}{seen}"))]));
+                }
+                Some(ConnState::Connecting) | None => lines.push(Line::styled("connecting…", t.dim())),
+                Some(ConnState::Up) => {}
+            }
+            if let Some(h) = hs {
+                match versions::role_container(h, role) {
+                    Some(c) => {
+                        lines.push(Line::from(vec![
+                            Span::styled("container ", t.dim()),
+                            Span::raw(c.name.clone()),
+                            Span::styled("  image ", t.dim()),
+                            Span::raw(c.image.clone()),
+                        ]));
+                        if let Some(fail) = &c.health_failure {
+                            lines.push(Line::from(vec![Span::styled("last health failure: ", t.err()), Span::raw(fail.clone())]));
+                        }
+                    }
+                    None => lines.push(Line::styled(format!("no {} container for role {role}", app.fleet.service), t.dim())),
+                }
+                let others: Vec<String> = h
+                    .containers
+                    .iter()
+                    .filter(|c| &c.role == role && Some(c.version.clone()) != versions::role_version(h, role))
+                    .map(|c| format!("{} ({})", versions::short_version(&c.version), c.state))
+                    .collect();
+                if !others.is_empty() {
+                    lines.push(Line::from(vec![Span::styled("other versions ", t.dim()), Span::raw(others.join(", "))]));
+                }
+                let routes: Vec<String> = h
+                    .proxy_routes
+                    .iter()
+                    .map(|r| format!("{} → {} ({})", r.service, r.target.clone().unwrap_or_else(|| "-".into()), r.state))
+                    .collect();
+                if !routes.is_empty() {
+                    lines.push(Line::from(vec![Span::styled("proxy ", t.dim()), Span::raw(routes.join(", "))]));
+                }
+            }
+        }
+        Some(TreeRow::Role { role, .. }) => {
+            title = format!(" role {role} ");
+            let hosts = app.fleet.roles.iter().find(|(r, _)| r == role).map(|(_, h)| h.clone()).unwrap_or_default();
+            for h in hosts {
+                let v = versions::host(&app.fleet, &h)
+                    .and_then(|hs| versions::role_version(hs, role))
+                    .map(|v| versions::short_version(&v))
+                    .unwrap_or_else(|| "-".into());
+                lines.push(Line::from(vec![Span::styled(h.clone(), t.host(&h)), Span::raw(format!("  {v}"))]));
+            }
+        }
+        None => title = String::new(),
+    }
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::bordered().title(title)), area);
+}
+
+/// Container name with the version abbreviated, so it fits a column.
+fn short_name(name: &str, version: &str) -> String {
+    let short = versions::short_version(version);
+    match name.strip_suffix(version) {
+        Some(prefix) if short != version => format!("{prefix}{short}…"),
+        _ => name.to_string(),
+    }
+}

@@ -1,0 +1,123 @@
+//! Logs view: merged lines of the selected scope, newest at the bottom, each prefixed with
+//! host/role in the host's colour; the `/` filter shows matches with context.
+
+use super::super::app::{App, FILTER_CONTEXT};
+use super::super::logbuf::LineRef;
+use super::super::theme::Theme;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::Frame;
+
+pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
+    let lv = &app.log_view;
+    let show_filter_line = lv.filter_input.is_some() || lv.filter.is_some();
+    let [main, filter] = Layout::vertical([Constraint::Min(1), Constraint::Length(show_filter_line as u16)]).areas(area);
+
+    let mode = if lv.follow { "following" } else { "paused" };
+    let mut flags = vec![mode.to_string(), format!("since {}", lv.since.label())];
+    if lv.wrap {
+        flags.push("wrap".into());
+    }
+    if lv.timestamps {
+        flags.push("timestamps".into());
+    }
+    let title = format!(" Logs · {} · {} · {} lines ", lv.scope.label(), flags.join(" · "), app.logs.len());
+    let block = Block::bordered().title(title);
+    let inner = block.inner(main);
+    f.render_widget(block, main);
+
+    let height = inner.height as usize;
+    let width = inner.width.max(1) as usize;
+    // Enough rows to fill the screen even when wrapping splits none of them.
+    let want = lv.offset + height;
+    let rows: Vec<(LineRef, bool)> = match &lv.filter {
+        Some(_) => app.logs.filtered_rev(FILTER_CONTEXT, want),
+        None => app.logs.iter_rev(&lv.scope).take(want).map(|l| (l, false)).collect(),
+    };
+    if rows.is_empty() {
+        let msg = if lv.filter.is_some() {
+            "  No line matches the filter."
+        } else if app.logs.sources().is_empty() {
+            "  Waiting for log lines…"
+        } else {
+            "  No lines in this scope yet."
+        };
+        f.render_widget(Paragraph::new(Line::styled(msg, t.dim())), inner);
+    } else {
+        let prefix_w = app
+            .logs
+            .sources()
+            .iter()
+            .map(|s| s.host.chars().count() + 1 + s.role.chars().count())
+            .max()
+            .unwrap_or(0)
+            .min(28);
+        // Past the oldest line: keep the screen full instead of scrolling into emptiness.
+        let offset = if rows.len() < want { lv.offset.min(rows.len().saturating_sub(height)) } else { lv.offset };
+        let current_match = lv.match_cursor.and_then(|k| rows.iter().enumerate().filter(|(_, r)| r.1).nth(k).map(|(i, _)| i));
+        let mut visible: Vec<Line> = Vec::new();
+        let mut used = 0usize;
+        for (i, (l, is_match)) in rows.iter().enumerate().skip(offset) {
+            let line = render_line(app, t, l, *is_match && lv.filter.is_some(), current_match == Some(i), prefix_w);
+            let h = if lv.wrap { line.width().div_ceil(width).max(1) } else { 1 };
+            if used + h > height && !visible.is_empty() {
+                break;
+            }
+            used += h;
+            visible.push(line);
+        }
+        visible.reverse();
+        let mut p = Paragraph::new(visible);
+        if lv.wrap {
+            p = p.wrap(Wrap { trim: false });
+            // Keep the newest line at the bottom when the wrapped text is taller than the area.
+            if used > height {
+                p = p.scroll(((used - height) as u16, 0));
+            }
+        }
+        f.render_widget(p, inner);
+    }
+
+    if show_filter_line {
+        let mut spans = vec![Span::styled(" / ", t.key())];
+        match &lv.filter_input {
+            Some(input) => {
+                spans.push(Span::raw(input.clone()));
+                spans.push(Span::styled("▏", t.key()));
+            }
+            None => spans.push(Span::raw(lv.filter.as_ref().map(|r| r.as_str().to_string()).unwrap_or_default())),
+        }
+        if let Some(e) = &lv.filter_error {
+            spans.push(Span::styled(format!("  {e}"), t.err()));
+        }
+        spans.push(Span::styled(format!("   ±{FILTER_CONTEXT} lines of context · n/N jump · Esc clear"), t.dim()));
+        f.render_widget(Paragraph::new(Line::from(spans)), filter);
+    }
+}
+
+fn render_line<'a>(app: &App, t: &Theme, l: &LineRef<'a>, is_match: bool, current: bool, prefix_w: usize) -> Line<'a> {
+    let s = &app.logs.sources()[l.source];
+    let mut spans = Vec::new();
+    if current {
+        spans.push(Span::styled("▶", t.matched()));
+    }
+    if app.log_view.timestamps {
+        let ts = l.entry.ts.map(|ts| ts.format("%H:%M:%S%.3f ").to_string()).unwrap_or_else(|| "             ".into());
+        spans.push(Span::styled(ts, t.dim()));
+    }
+    let prefix = format!("{}/{}", s.host, s.role);
+    spans.push(Span::styled(format!("{prefix:<prefix_w$}"), t.host(&s.host)));
+    spans.push(Span::styled(" │ ", t.dim()));
+    let text_style = if is_match {
+        t.matched()
+    } else if l.entry.stderr {
+        t.base()
+    } else {
+        t.base()
+    };
+    // Context lines are dimmed so the matches stand out even without colour.
+    let text_style = if app.log_view.filter.is_some() && !is_match { t.dim() } else { text_style };
+    spans.push(Span::styled(l.entry.text.as_str(), text_style));
+    Line::from(spans)
+}

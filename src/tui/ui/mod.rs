@@ -1,0 +1,180 @@
+//! Pure drawing: `draw(&App, &mut Frame)` with one small function per block. Nothing here
+//! changes state or does I/O.
+
+mod audit;
+mod deploy;
+mod exec;
+mod fleet;
+mod logs;
+mod overlay;
+
+use super::action::{bindings, View};
+use super::app::App;
+use super::theme::Theme;
+use super::versions;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+pub fn draw(app: &App, f: &mut Frame) {
+    let t = Theme::new(app.color);
+    let [header, tabs, body, status] =
+        Layout::vertical([Constraint::Length(2), Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)])
+            .areas(f.area());
+    draw_header(app, &t, f, header);
+    draw_tabs(app, &t, f, tabs);
+    match app.view() {
+        View::Fleet => fleet::draw(app, &t, f, body),
+        View::Logs => logs::draw(app, &t, f, body),
+        View::Deploy => deploy::draw(app, &t, f, body),
+        View::Exec => exec::draw(app, &t, f, body),
+        View::Audit => audit::draw(app, &t, f, body),
+    }
+    draw_status(app, &t, f, status);
+    overlay::draw(app, &t, f, body);
+}
+
+fn draw_header(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
+    let s = &app.fleet;
+    let dest = s.destination.clone().unwrap_or_else(|| "(default)".into());
+    let version = versions::current_version(s).map(|v| versions::short_version(&v)).unwrap_or_else(|| "-".into());
+    let service = if s.service.is_empty() { "-".to_string() } else { s.service.clone() };
+    let image = if s.image.is_empty() { "-".to_string() } else { s.image.clone() };
+    let l1 = Line::from(vec![
+        Span::styled(" kdeck ", t.tab_active()),
+        Span::raw(" "),
+        Span::styled("service ", t.dim()),
+        Span::styled(service, t.title()),
+        Span::styled("  dest ", t.dim()),
+        Span::styled(dest, t.title()),
+        Span::styled("  version ", t.dim()),
+        Span::styled(version, t.title()),
+        Span::styled("  image ", t.dim()),
+        Span::raw(image),
+    ]);
+    let lock = match &s.lock {
+        None => Line::from(vec![Span::styled(" lock ", t.dim()), Span::styled("unlocked", t.ok())]),
+        Some(l) => {
+            let age = l.at.map(|a| versions::ago(app.now, Some(a))).unwrap_or_else(|| "?".into());
+            Line::from(vec![
+                Span::styled(" lock ", t.dim()),
+                Span::styled(format!("LOCKED by {}", l.holder), t.warn()),
+                Span::raw(format!(" · {age} · ")),
+                Span::raw(l.message.clone()),
+            ])
+        }
+    };
+    let mut l2 = lock;
+    if app.read_only {
+        l2.spans.push(Span::styled("  [read-only]", t.warn()));
+    }
+    f.render_widget(Paragraph::new(vec![l1, l2]), area);
+}
+
+fn draw_tabs(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
+    let mut spans = vec![Span::raw(" ")];
+    for (i, v) in View::ALL.iter().enumerate() {
+        if app.read_only && *v == View::Exec {
+            continue;
+        }
+        let label = format!(" {} {} ", i + 1, v.title());
+        spans.push(Span::styled(label, if *v == app.view() { t.tab_active() } else { t.dim() }));
+        spans.push(Span::raw(" "));
+    }
+    let tl = &app.timeline;
+    if let Some(a) = &tl.action {
+        let name = action_name(a);
+        let (txt, st) = match &tl.finished {
+            None => {
+                let el = tl.started_at.map(|s| (app.now - s).num_seconds().max(0) as u64).unwrap_or(0);
+                let ab = if tl.aborting.is_some() { " (aborting)" } else { "" };
+                (format!(" ⠿ {name} running {}{ab}", versions::span(el)), t.running())
+            }
+            Some(fin) if fin.ok => (format!(" ✓ {name} done"), t.ok()),
+            Some(_) => (format!(" ✗ {name} failed"), t.err()),
+        };
+        spans.push(Span::styled(txt, st));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+pub(crate) fn action_name(a: &crate::deploy::event::ActionKind) -> String {
+    use crate::deploy::event::ActionKind::*;
+    match a {
+        Setup => "setup".into(),
+        Deploy => "deploy".into(),
+        Redeploy => "redeploy".into(),
+        Rollback { version } => format!("rollback {}", versions::short_version(version)),
+        AppBoot => "app boot".into(),
+        AppStart => "app start".into(),
+        AppStop => "app stop".into(),
+        Exec { .. } => "exec".into(),
+        Prune => "prune".into(),
+        LockAcquire => "lock".into(),
+        LockRelease => "unlock".into(),
+        ProxyBoot => "proxy boot".into(),
+        ProxyReboot => "proxy reboot".into(),
+    }
+}
+
+fn draw_status(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
+    if let Some((err, text)) = &app.notice {
+        let st = if *err { t.err() } else { t.title() };
+        f.render_widget(Paragraph::new(Line::from(Span::styled(format!(" {text}"), st))), area);
+        return;
+    }
+    let mut spans = vec![Span::raw(" ")];
+    for (k, d) in status_keys(app) {
+        spans.push(Span::styled(k, t.key()));
+        spans.push(Span::raw(format!(" {d}  ")));
+    }
+    f.render_widget(Paragraph::new(Line::from(spans)), area);
+}
+
+/// The keys the status bar shows for the current view (and overlay).
+pub fn status_keys(app: &App) -> Vec<(String, String)> {
+    use super::app::Overlay;
+    let pairs: Vec<(&str, &str)> = match &app.overlay {
+        Some(Overlay::Help) => vec![("Esc", "close")],
+        Some(Overlay::Palette { .. }) => vec![("type", "filter"), ("↑/↓", "select"), ("Enter", "run"), ("Esc", "close")],
+        Some(Overlay::Confirm(c)) if c.require.is_some() => vec![("type name", "confirm"), ("Enter", "ok"), ("Esc", "cancel")],
+        Some(Overlay::Confirm(_)) => vec![("y", "confirm"), ("n/Esc", "cancel")],
+        Some(Overlay::Rollback { .. }) => vec![("j/k", "move"), ("Enter", "roll back"), ("Esc", "close")],
+        Some(Overlay::LockMessage { .. }) => vec![("type", "message"), ("Enter", "lock"), ("Esc", "cancel")],
+        Some(Overlay::Quit) => vec![("y", "quit and abort"), ("any", "stay")],
+        None if app.view() == View::Logs && app.log_view.filter_input.is_some() => {
+            vec![("type", "regex"), ("Enter", "keep"), ("Esc", "clear")]
+        }
+        None if app.view() == View::Exec => exec_keys().iter().filter(|k| k.2).map(|k| (k.0, k.1)).collect(),
+        None => {
+            return bindings(app.view(), app.read_only)
+                .into_iter()
+                .filter(|b| b.bar)
+                .map(|b| (b.label.to_string(), b.desc.to_string()))
+                .collect()
+        }
+    };
+    pairs.into_iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
+}
+
+/// Exec view keys (the textarea owns the keyboard there): (key, description, in status bar).
+pub fn exec_keys() -> &'static [(&'static str, &'static str, bool)] {
+    &[
+        ("Enter", "run", true),
+        ("Tab", "scope", true),
+        ("ctrl-r", "--reuse", true),
+        ("ctrl-o", "shell on host", true),
+        ("alt-Enter", "new line", false),
+        ("↑/↓ ctrl-p/n", "history", false),
+        ("Esc", "back", true),
+        ("ctrl-c", "quit", false),
+    ]
+}
+
+/// A centred rectangle of at most `w`×`h` inside `r`.
+pub(crate) fn centered(r: Rect, w: u16, h: u16) -> Rect {
+    let w = w.min(r.width);
+    let h = h.min(r.height);
+    Rect { x: r.x + (r.width - w) / 2, y: r.y + (r.height - h) / 2, width: w, height: h }
+}

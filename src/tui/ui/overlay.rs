@@ -1,0 +1,143 @@
+//! Overlays drawn over the body: help, command palette, confirmation, rollback picker, lock
+//! message, quit question.
+
+use super::super::action::{bindings, View};
+use super::super::app::{App, Overlay};
+use super::super::theme::Theme;
+use super::super::versions;
+use super::centered;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
+use ratatui::Frame;
+
+pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
+    match &app.overlay {
+        None => {}
+        Some(Overlay::Help) => help(app, t, f, area),
+        Some(Overlay::Palette { input, selected }) => palette(app, t, f, area, input, *selected),
+        Some(Overlay::Confirm(c)) => {
+            let mut lines: Vec<Line> = vec![Line::raw("")];
+            for l in &c.lines {
+                lines.push(Line::raw(format!("  {l}")));
+            }
+            lines.push(Line::raw(""));
+            match &c.require {
+                Some(name) => {
+                    lines.push(Line::from(vec![
+                        Span::raw("  Type "),
+                        Span::styled(name.clone(), t.warn()),
+                        Span::raw(" to confirm: "),
+                    ]));
+                    lines.push(Line::from(vec![Span::raw("  > "), Span::styled(c.typed.clone(), t.title()), Span::styled("▏", t.key())]));
+                }
+                None => lines.push(Line::from(vec![
+                    Span::raw("  "),
+                    Span::styled("y", t.key()),
+                    Span::raw(" confirm   "),
+                    Span::styled("n/Esc", t.key()),
+                    Span::raw(" cancel"),
+                ])),
+            }
+            popup(f, area, 70, lines.len() as u16 + 2, &format!(" {}? ", c.title), t, lines);
+        }
+        Some(Overlay::Rollback { selected }) => rollback(app, t, f, area, *selected),
+        Some(Overlay::LockMessage { input }) => {
+            let lines = vec![
+                Line::raw(""),
+                Line::raw(format!("  Acquire the deploy lock on {}", app.fleet.destination.clone().unwrap_or_else(|| "(default)".into()))),
+                Line::raw(""),
+                Line::from(vec![Span::raw("  message: "), Span::styled(input.clone(), t.title()), Span::styled("▏", t.key())]),
+            ];
+            popup(f, area, 64, 6, " Lock ", t, lines);
+        }
+        Some(Overlay::Quit) => {
+            let what = app.timeline.action.as_ref().map(super::action_name).unwrap_or_default();
+            let lines = vec![
+                Line::raw(""),
+                Line::raw(format!("  A {what} is running.")),
+                Line::raw("  Quit and abort it safely (no new steps start)?"),
+                Line::raw(""),
+                Line::from(vec![Span::raw("  "), Span::styled("y", t.key()), Span::raw(" quit   "), Span::styled("any other key", t.key()), Span::raw(" stay")]),
+            ];
+            popup(f, area, 60, 7, " Quit? ", t, lines);
+        }
+    }
+}
+
+fn popup(f: &mut Frame, area: Rect, w: u16, h: u16, title: &str, t: &Theme, lines: Vec<Line>) {
+    let r = centered(area, w, h);
+    f.render_widget(Clear, r);
+    f.render_widget(
+        Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::bordered().title(Span::styled(title.to_string(), t.title()))),
+        r,
+    );
+}
+
+fn help(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
+    let view = app.view();
+    let entries: Vec<(String, String)> = if view == View::Exec {
+        super::exec_keys().iter().map(|(k, d, _)| (k.to_string(), d.to_string())).collect()
+    } else {
+        bindings(view, app.read_only).into_iter().filter(|b| b.help).map(|b| (b.label.to_string(), b.desc.to_string())).collect()
+    };
+    let line = |(k, d): &(String, String)| Line::from(vec![Span::styled(format!("  {k:<12}"), t.key()), Span::raw(format!("{d:<26}"))]);
+    // Two columns when one would not fit the height.
+    let rows_fit = area.height.saturating_sub(2) as usize;
+    let cols = if entries.len() > rows_fit && area.width >= 80 { 2 } else { 1 };
+    let per_col = entries.len().div_ceil(cols);
+    let mut lines: Vec<Line> = Vec::new();
+    for i in 0..per_col {
+        let mut l = line(&entries[i]);
+        if cols == 2 {
+            if let Some(e) = entries.get(i + per_col) {
+                l.spans.extend(line(e).spans);
+            }
+        }
+        lines.push(l);
+    }
+    let h = lines.len() as u16 + 2;
+    popup(f, area, 44 * cols as u16, h, &format!(" Keys · {} ", view.title()), t, lines);
+}
+
+fn palette(app: &App, t: &Theme, f: &mut Frame, area: Rect, input: &str, selected: usize) {
+    let items = app.palette_items(input);
+    let mut lines = vec![Line::from(vec![Span::styled(" :", t.key()), Span::raw(input.to_string()), Span::styled("▏", t.key())])];
+    for (i, a) in items.iter().enumerate() {
+        let st = if i == selected { t.selected() } else { t.base() };
+        lines.push(Line::styled(format!("  {:<20}", a.name()), st));
+    }
+    if items.is_empty() {
+        lines.push(Line::styled("  no such command", t.dim()));
+    }
+    let h = (lines.len() as u16 + 2).min(area.height);
+    popup(f, area, 40, h, " Command ", t, lines);
+}
+
+fn rollback(app: &App, t: &Theme, f: &mut Frame, area: Rect, selected: usize) {
+    let choices = versions::rollback_choices(&app.fleet);
+    let mut lines: Vec<Line> = Vec::new();
+    if choices.is_empty() {
+        lines.push(Line::styled("  No app containers found on the hosts.", t.dim()));
+    }
+    for (i, c) in choices.iter().enumerate() {
+        let mark = if i == selected { "▶ " } else { "  " };
+        let note = if c.current {
+            "current".to_string()
+        } else if !c.missing.is_empty() {
+            format!("missing on {}", c.missing.join(", "))
+        } else {
+            String::new()
+        };
+        let base = if c.selectable() { t.base() } else { t.dim() };
+        let st = if i == selected { base.patch(t.selected()) } else { base };
+        lines.push(Line::styled(
+            format!("{mark}{:<12} {:>12}  {note}", versions::short_version(&c.version), versions::ago(app.now, c.created)),
+            st,
+        ));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled("  Only versions present on every host of every role can be chosen.", t.dim()));
+    let h = (lines.len() as u16 + 2).min(area.height);
+    popup(f, area, 76, h, " Roll back to… ", t, lines);
+}
