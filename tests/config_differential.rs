@@ -604,3 +604,59 @@ fn differential_against_kamal() {
     println!("differential: {ok}/{total} generated configs match kamal ({accepted} accepted by kamal, {} refused)", total - accepted);
     assert_eq!(ok, total, "differential: {ok}/{total} generated configs match kamal");
 }
+
+/// Without `--version`: `git rev-parse HEAD`, plus `_uncommitted_<hex>` on a dirty tree only
+/// when `builder.context` is set (Kamal otherwise builds from a clean clone).
+#[test]
+fn version_from_git_matches_kamal() {
+    let Some(bin) = kamal_bin() else {
+        if std::env::var_os("CI").is_some() {
+            panic!("`kamal` (2.11) is not on PATH");
+        }
+        println!("differential version: skipped (`kamal` not on PATH)");
+        return;
+    };
+    let root = tempfile::Builder::new().prefix("kdeck-diff-git-").tempdir_in(std::env::temp_dir()).expect("tempdir");
+    let home = root.path().join("home");
+    let dir = root.path().join("app");
+    std::fs::create_dir_all(&home).unwrap();
+    let yml = "service: app\nimage: acme/app\nservers: [192.0.2.10]\nregistry:\n  username: u\n  password: [P]\nbuilder:\n  arch: amd64\n";
+    write_case(&dir, &Case { files: vec![("config/deploy.yml".into(), yml.into())], env: vec![], dest: None });
+    let git = |args: &[&str]| {
+        let st = Command::new("git").args(["-c", "user.name=t", "-c", "user.email=t@e", "-c", "init.defaultBranch=main"]).args(args).current_dir(&dir).env("HOME", &home).output().expect("git");
+        assert!(st.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&st.stderr));
+    };
+    git(&["init", "-q"]);
+    git(&["add", "."]);
+    git(&["commit", "-qm", "init"]);
+    let kamal_version = || {
+        let mut cmd = Command::new(&bin);
+        cmd.arg("config").current_dir(&dir).env_clear().envs(base_env(&home));
+        if let Some(p) = std::env::var_os("PATH") {
+            cmd.env("PATH", format!("/usr/local/bin:/usr/bin:/bin:{}", p.to_string_lossy()));
+        }
+        let out = cmd.output().expect("kamal");
+        let text = String::from_utf8_lossy(&out.stdout).to_string();
+        let v = parse_norm(&text).unwrap_or(Value::Nil);
+        v.as_map().and_then(|m| m.get("version")).map(Value::to_rstring).unwrap_or_else(|| format!("<none: {text}>"))
+    };
+    let ours = || {
+        let opts = LoadOptions { config_file: "config/deploy.yml".into(), destination: None, version: None, cwd: Some(dir.clone()), env: Some(base_env(&home)) };
+        Config::load(&opts).expect("loads").version().expect("version").to_string()
+    };
+    // Clean tree.
+    let (k, o) = (kamal_version(), ours());
+    assert_eq!(k, o, "clean tree");
+    assert_eq!(o.len(), 40);
+    // Dirty tree, no builder.context: still the plain revision.
+    std::fs::write(dir.join("dirty.txt"), "x").unwrap();
+    let (k, o) = (kamal_version(), ours());
+    assert_eq!(k, o, "dirty tree without builder.context");
+    // Dirty tree with builder.context: `<rev>_uncommitted_<16 hex>` (random part differs).
+    std::fs::write(dir.join("config/deploy.yml"), format!("{yml}  context: .\n")).unwrap();
+    let (k, o) = (kamal_version(), ours());
+    let prefix = |s: &str| s.split("_uncommitted_").next().unwrap_or("").to_string();
+    assert!(k.contains("_uncommitted_") && o.contains("_uncommitted_"), "kamal {k} / kdeck {o}");
+    assert_eq!(prefix(&k), prefix(&o));
+    assert_eq!(k.len(), o.len());
+}

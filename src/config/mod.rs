@@ -164,7 +164,10 @@ impl Config {
         if let Some(d) = &opts.destination {
             files.push(destination_file(&opts.config_file, d));
         }
-        let version = resolve_version(opts.version.as_deref(), &env, &cwd);
+        // Kamal builds from a git clone unless builder.context is set; only then does a dirty
+        // tree add `_uncommitted_<hex>` to the version.
+        let context_set = raw.get("builder").and_then(Value::as_map).and_then(|b| b.get("context")).is_some_and(|c| !c.is_nil());
+        let version = resolve_version(opts.version.as_deref(), &env, &cwd, context_set);
         let shown = opts.config_file.clone();
         model::build(raw, opts.destination.clone(), version, cwd, shown, files, env).map_err(|e| {
             let f = e.file.clone();
@@ -226,7 +229,7 @@ impl Config {
         self.destination.as_deref()
     }
     /// The version to deploy: `--version` > `$VERSION` > `git rev-parse HEAD`
-    /// (with `_uncommitted_<hex>` when the tree is dirty).
+    /// (with `_uncommitted_<hex>` when the tree is dirty and `builder.context` is set).
     pub fn version(&self) -> Result<&str> {
         self.version.as_ref().map(String::as_str).map_err(Clone::clone)
     }
@@ -502,8 +505,9 @@ impl Config {
     }
 }
 
-/// `--version` > `$VERSION` > `git rev-parse HEAD` (+ `_uncommitted_<hex>` when dirty).
-fn resolve_version(declared: Option<&str>, env: &BTreeMap<String, String>, cwd: &Path) -> std::result::Result<String, ConfigError> {
+/// `--version` > `$VERSION` > `git rev-parse HEAD` (+ `_uncommitted_<hex>` when dirty and
+/// not building from a git clone).
+fn resolve_version(declared: Option<&str>, env: &BTreeMap<String, String>, cwd: &Path, builder_context_set: bool) -> std::result::Result<String, ConfigError> {
     if let Some(v) = declared.filter(|v| !v.trim().is_empty()) {
         return Ok(v.to_string());
     }
@@ -529,7 +533,7 @@ fn resolve_version(declared: Option<&str>, env: &BTreeMap<String, String>, cwd: 
         ));
     }
     let rev = git(&["rev-parse", "HEAD"]).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
-    let dirty = git(&["status", "--porcelain"]).is_some_and(|o| !o.stdout.is_empty());
+    let dirty = builder_context_set && git(&["status", "--porcelain"]).is_some_and(|o| !String::from_utf8_lossy(&o.stdout).trim().is_empty());
     if dirty {
         use rand::Rng;
         let hex: String = (0..8).map(|_| format!("{:02x}", rand::thread_rng().gen::<u8>())).collect();
