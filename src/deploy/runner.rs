@@ -435,15 +435,27 @@ impl Engine {
             let v = v.clone();
             async move {
                 self.step(Some(h), None, StepKind::Pull, &format!("pull {}", self.app.image_ref(&v)), async {
-                    if let Some(login) = cmd::docker_login(&self.app) {
-                        self.sh_ok(h, &login).await?;
-                    }
-                    if many {
-                        // rc=1 when no mirror is configured: ignored, as Kamal does.
-                        self.sh(h, &cmd::registry_mirror_probe()).await?;
-                    }
-                    self.audit(h, None, &audit::pulled(&v)).await?;
-                    self.sh(h, &cmd::image_rm_force(&self.app, &v)).await?;
+                    // Independent of each other: run together (one connection, several channels).
+                    let login = async {
+                        if let Some(login) = cmd::docker_login(&self.app) {
+                            self.sh_ok(h, &login).await?;
+                        }
+                        Ok::<(), EngineError>(())
+                    };
+                    let mirror = async {
+                        if many {
+                            // rc=1 when no mirror is configured: ignored, as Kamal does.
+                            self.sh(h, &cmd::registry_mirror_probe()).await?;
+                        }
+                        Ok::<(), EngineError>(())
+                    };
+                    let rm = async { self.sh(h, &cmd::image_rm_force(&self.app, &v)).await.map(|_| ()) };
+                    let pulled = audit::pulled(&v);
+                    let (a, b, c, d) = tokio::join!(login, mirror, self.audit(h, None, &pulled), rm);
+                    a?;
+                    b?;
+                    c?;
+                    d?;
                     self.sh_ok(h, &cmd::pull(&self.app, &v)).await?;
                     self.sh_ok(h, &cmd::ensure_service_label(&self.app, &v)).await?;
                     Ok(())
@@ -512,8 +524,10 @@ impl Engine {
                 for role in self.app.roles_on(h) {
                     let r = role.name.as_str();
                     self.step(Some(h), Some(r), StepKind::StaleStop, "stale containers", async {
-                        let running = self.sh(h, &cmd::list_running_versions(&self.app, r)).await?.stdout;
-                        let current = self.sh(h, &cmd::current_running_version(&self.app, r)).await?.stdout.trim().to_string();
+                        let (c1, c2) = (cmd::list_running_versions(&self.app, r), cmd::current_running_version(&self.app, r));
+                        let (running, current) = tokio::join!(self.sh(h, &c1), self.sh(h, &c2));
+                        let running = running?.stdout;
+                        let current = current?.stdout.trim().to_string();
                         for v in running.lines().map(str::trim).filter(|v| !v.is_empty() && *v != current) {
                             if let Ok(mut f) = found.lock() {
                                 f.push((h.to_string(), r.to_string(), v.to_string()));
@@ -629,8 +643,10 @@ impl Engine {
         // Phase C: only after every group succeeded.
         self.on_hosts(&hosts, |h| async move {
             self.step(Some(h), None, StepKind::Tag, &format!("tag {} as {}", version, self.app.latest_tag()), async {
-                self.audit(h, None, &audit::tagging(&self.app.image_ref(version))).await?;
-                self.sh_ok(h, &cmd::tag_latest(&self.app, version)).await?;
+                let (msg, tag) = (audit::tagging(&self.app.image_ref(version)), cmd::tag_latest(&self.app, version));
+                let (a, b) = tokio::join!(self.audit(h, None, &msg), self.sh_ok(h, &tag));
+                a?;
+                b?;
                 Ok(())
             })
             .await
@@ -645,16 +661,24 @@ impl Engine {
         // 1–2: rename a clash, find the old version.
         let old = self
             .step(Some(h), Some(r), StepKind::Rename, "check name clash / current version", async {
-                let id = self.sh(h, &cmd::container_id_for(app, r, version)).await?.stdout;
-                if !id.trim().is_empty() {
+                let (c1, c2) = (cmd::container_id_for(app, r, version), cmd::current_running_version(app, r));
+                let (id, old) = tokio::join!(self.sh(h, &c1), self.sh(h, &c2));
+                let mut old = old?.stdout.trim().to_string();
+                if !id?.stdout.trim().is_empty() {
                     let replaced = cmd::replaced_version(version, &kamal::random_hex(16));
-                    self.audit(h, Some(r), &audit::renaming(version, &replaced)).await?;
-                    self.sh_ok(h, &cmd::rename(app, r, version, &replaced)).await?;
+                    let (msg, ren) = (audit::renaming(version, &replaced), cmd::rename(app, r, version, &replaced));
+                    let (a, b) = tokio::join!(self.audit(h, Some(r), &msg), self.sh_ok(h, &ren));
+                    a?;
+                    b?;
+                    // The rename changes the running container's name: ask again, as Kamal does it after the rename.
+                    old = self.sh(h, &cmd::current_running_version(app, r)).await?.stdout.trim().to_string();
                 }
-                let old = self.sh(h, &cmd::current_running_version(app, r)).await?.stdout.trim().to_string();
                 Ok(if old.is_empty() { None } else { Some(old) })
             })
             .await?;
+        // 5–6 first: the env file does not depend on the barrier (Kamal rewrites it on every boot).
+        self.sh_ok(h, &cmd::mkdir_env_dir(app)).await?;
+        self.upload(h, &cmd::env_file(app, r), envfile::encode(&role.env_secret).as_bytes(), 0o600).await?;
         // 3: barrier
         if let (Some(b), false) = (barrier, primary) {
             let t0 = Instant::now();
@@ -667,10 +691,11 @@ impl Engine {
         }
         // 4–7: audit, env file, docker run.
         self.step(Some(h), Some(r), StepKind::Boot, &format!("start {}", app.container_name(r, version)), async {
-            self.audit(h, Some(r), &audit::booted(version)).await?;
-            self.sh_ok(h, &cmd::mkdir_env_dir(app)).await?;
-            self.upload(h, &cmd::env_file(app, r), envfile::encode(&role.env_secret).as_bytes(), 0o600).await?;
-            self.sh_ok(h, &cmd::app_run(app, role, h, version, &kamal::random_hex(12))).await?;
+            let run = cmd::app_run(app, role, h, version, &kamal::random_hex(12));
+            let msg = audit::booted(version);
+            let (a, b) = tokio::join!(self.audit(h, Some(r), &msg), self.sh_ok(h, &run));
+            a?;
+            b?;
             Ok(())
         })
         .await
