@@ -1137,3 +1137,22 @@ fn version_lt(a: &str, b: &str) -> bool {
     let p = |s: &str| s.split('.').map(|x| x.parse::<u64>().unwrap_or(0)).collect::<Vec<_>>();
     p(a) < p(b)
 }
+
+/// A request running in the background (for the dashboard): its events, its abort handle
+/// (first `request()` stops new steps, second aborts running ones; the lock is released either
+/// way) and the final result.
+pub struct Running {
+    pub events: mpsc::UnboundedReceiver<Event>,
+    pub abort: AbortHandle,
+    pub handle: tokio::task::JoinHandle<Result<(), EngineError>>,
+}
+
+/// Start `req` on a tokio runtime. `remotes` are the shared per-host connections
+/// (`crate::ssh::Session` implements [`Remote`]).
+pub fn spawn(app: Arc<AppSpec>, remotes: BTreeMap<String, Arc<dyn Remote>>, opts: RunOptions, req: Request) -> Running {
+    let (tx, events) = mpsc::unbounded_channel();
+    let abort = AbortHandle::new();
+    let engine = Engine::new(app, remotes, tx, abort.clone(), opts);
+    let handle = tokio::spawn(async move { engine.run(req).await });
+    Running { events, abort, handle }
+}
