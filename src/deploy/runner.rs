@@ -470,41 +470,64 @@ impl Engine {
 
     pub async fn proxy_boot(&self, reboot: bool) -> R<()> {
         let all = self.app.all_hosts();
-        if !reboot {
-            self.on_hosts(&all, |h| async move {
-                self.step(Some(h), None, StepKind::ProxyBoot, "docker network create kamal", async {
+        let proxy_hosts = self.app.proxy_hosts();
+        let ph = &proxy_hosts;
+        // Per host: the network (all hosts) and the proxy's checks run together, then start/run.
+        self.on_hosts(&all, |h| async move {
+            let is_proxy = ph.iter().any(|p| p == h);
+            let label = match (is_proxy, reboot) {
+                (false, _) => "docker network create kamal",
+                (true, false) => "boot kamal-proxy",
+                (true, true) => "reboot kamal-proxy",
+            };
+            if reboot && !is_proxy {
+                return Ok(());
+            }
+            self.step(Some(h), None, StepKind::ProxyBoot, label, async {
+                let network = async {
+                    if reboot {
+                        return Ok::<(), EngineError>(());
+                    }
                     let out = self.sh(h, &cmd::network_create()).await?;
                     if !out.ok() && !out.stderr.contains("already exists") {
-                        return Err(failed(h, exec_failure(h, &out)).into());
+                        return Err(failed(h, exec_failure(h, &out)));
                     }
                     Ok(())
-                })
-                .await
-            })
-            .await?;
-        }
-        let proxy_hosts = self.app.proxy_hosts();
-        self.on_hosts(&proxy_hosts, |h| async move {
-            let label = if reboot { "reboot kamal-proxy" } else { "boot kamal-proxy" };
-            self.step(Some(h), None, StepKind::ProxyBoot, label, async {
-                if reboot {
-                    self.audit(h, None, audit::REBOOTED_PROXY).await?;
-                }
-                if let Some(login) = cmd::docker_login(&self.app) {
-                    self.sh_ok(h, &login).await?;
-                }
-                if reboot {
-                    self.sh(h, &cmd::proxy_stop()).await?;
-                    self.sh_ok(h, &cmd::proxy_prune_containers()).await?;
-                } else {
-                    let tag = self.sh(h, &cmd::proxy_image_version()).await?.stdout.trim().to_string();
-                    if !tag.is_empty() && version_lt(tag.trim_start_matches('v'), cmd::PROXY_MIN_VERSION.trim_start_matches('v')) {
-                        return Err(failed(h, format!("kamal-proxy version {tag} is too old, run `kamal proxy reboot` in order to update to at least {}", cmd::PROXY_MIN_VERSION)).into());
+                };
+                let checks = async {
+                    if !is_proxy {
+                        return Ok::<(), EngineError>(());
                     }
+                    let login = async {
+                        match cmd::docker_login(&self.app) {
+                            Some(l) => self.sh_ok(h, &l).await.map(|_| ()),
+                            None => Ok(()),
+                        }
+                    };
+                    let prep = async {
+                        if reboot {
+                            self.audit(h, None, audit::REBOOTED_PROXY).await?;
+                            self.sh(h, &cmd::proxy_stop()).await?;
+                            self.sh_ok(h, &cmd::proxy_prune_containers()).await?;
+                        } else {
+                            let tag = self.sh(h, &cmd::proxy_image_version()).await?.stdout.trim().to_string();
+                            if !tag.is_empty() && version_lt(tag.trim_start_matches('v'), cmd::PROXY_MIN_VERSION.trim_start_matches('v')) {
+                                return Err(failed(h, format!("kamal-proxy version {tag} is too old, run `kamal proxy reboot` in order to update to at least {}", cmd::PROXY_MIN_VERSION)));
+                            }
+                        }
+                        Ok(())
+                    };
+                    let mkdir = async { self.sh_ok(h, &cmd::proxy_mkdir_apps_config()).await.map(|_| ()) };
+                    let (a, b, c) = tokio::join!(login, prep, mkdir);
+                    a.and(b).and(c)
+                };
+                let (n, c) = tokio::join!(network, checks);
+                n?;
+                c?;
+                if is_proxy {
+                    let run = if reboot { cmd::proxy_run() } else { cmd::proxy_start_or_run() };
+                    self.sh_ok(h, &run).await?;
                 }
-                self.sh_ok(h, &cmd::proxy_mkdir_apps_config()).await?;
-                let run = if reboot { cmd::proxy_run() } else { cmd::proxy_start_or_run() };
-                self.sh_ok(h, &run).await?;
                 Ok(())
             })
             .await
@@ -812,13 +835,20 @@ impl Engine {
         self.on_hosts(&hosts, |h| async move {
             self.step(Some(h), None, StepKind::Prune, "prune", async {
                 if containers {
-                    self.audit(h, None, audit::PRUNED_CONTAINERS).await?;
-                    self.sh_ok(h, &cmd::prune_containers(&self.app, retain)).await?;
+                    let c = cmd::prune_containers(&self.app, retain);
+                    let (a, b) = tokio::join!(self.audit(h, None, audit::PRUNED_CONTAINERS), self.sh_ok(h, &c));
+                    a?;
+                    b?;
                 }
                 if images {
-                    self.audit(h, None, audit::PRUNED_IMAGES).await?;
-                    self.sh_ok(h, &cmd::prune_dangling_images(&self.app)).await?;
-                    self.sh_ok(h, &cmd::prune_tagged_images(&self.app)).await?;
+                    let (c1, c2) = (cmd::prune_dangling_images(&self.app), cmd::prune_tagged_images(&self.app));
+                    let imgs = async {
+                        self.sh_ok(h, &c1).await?;
+                        self.sh_ok(h, &c2).await
+                    };
+                    let (a, b) = tokio::join!(self.audit(h, None, audit::PRUNED_IMAGES), imgs);
+                    a?;
+                    b?;
                 }
                 Ok(())
             })
@@ -958,10 +988,17 @@ impl Engine {
                     self.acquire_lock(lock::DEFAULT_MESSAGE).await?;
                 }
                 self.hook("pre-deploy", &all, true, None).await?;
-                if full {
-                    self.proxy_boot(false).await?;
-                }
-                self.stale_containers(true).await?;
+                // Independent: the proxy and stale app containers.
+                let proxy = async {
+                    if full {
+                        self.proxy_boot(false).await
+                    } else {
+                        Ok(())
+                    }
+                };
+                let (p, st) = tokio::join!(proxy, self.stale_containers(true));
+                p?;
+                st?;
                 self.app_boot(&version).await?;
                 if full {
                     self.prune(true, true, None).await?;
