@@ -184,3 +184,24 @@ fn dashboard_end_to_end_in_tmux() {
     let tracing = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(!tracing.contains("lab-app-secret") && !tracing.contains("lab-registry-pass"), "a secret in the log");
 }
+
+/// Benchmark figure (run with `--ignored`): time from starting kdeck to every host shown as
+/// up, for 3 and 10 hosts (fresh hosts, no app containers). Uses the same lab name and net as
+/// the test above, so run it alone.
+#[test]
+#[ignore]
+fn figure_start_to_all_hosts_shown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = kdeck_binary(tmp.path());
+    for n in [3usize, 10] {
+        let Some(l) = lab::Lab::up("tui", 4, n) else { return };
+        let hosts = l.ips(0..n);
+        let app = l.write_app(&tmp.path().join(format!("app{n}")), &lab::AppSpec::new("klabapp", &hosts, &[]));
+        let cmdline = format!("env HOME={} {} dashboard --read-only; sleep 600", l.home.display(), bin.display());
+        let t = Tmux::start(&format!("kdeck-fig-{}-{n}", std::process::id()), &app, &cmdline);
+        let el = t.wait("all hosts up", 60, |s| hosts.iter().all(|h| row(s, h).contains("● up")));
+        eprintln!("figure: start to all {n} hosts shown: {el:?}");
+        drop(t);
+        drop(l);
+    }
+}
