@@ -2,7 +2,7 @@
 //! `deploy -P`, `redeploy -P`, `rollback`, `app details`, `app logs`.
 //!
 //! Run: `cargo bench --bench engine_vs_kamal` (root; needs the lab). `KDECK_BENCH_HOSTS=10`
-//! for a 10-host lab (8 web + 2 worker), `KDECK_BENCH_ROUNDS` (default 3).
+//! for a 10-host lab (8 web + 2 worker; take the 3-host `engine` lab down first), `KDECK_BENCH_ROUNDS` (default 3).
 
 #[path = "../tests/support/lab.rs"]
 #[allow(dead_code)]
@@ -12,11 +12,15 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// This build's kdeck, copied to a private path (a shared target dir may be rebuilt meanwhile).
 fn kdeck_bin() -> std::path::PathBuf {
-    // Benches are built in the same profile dir as the binary.
-    let exe = std::env::current_exe().unwrap();
-    let dir = exe.parent().and_then(|d| d.parent()).unwrap().to_path_buf();
-    dir.join("kdeck")
+    let dir = std::env::temp_dir().join(format!("kdeck-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let copy = dir.join("kdeck");
+    if !copy.exists() {
+        std::fs::copy(env!("CARGO_BIN_EXE_kdeck"), &copy).unwrap();
+    }
+    copy
 }
 
 fn timed(mut c: Command) -> (Duration, bool) {
@@ -36,8 +40,9 @@ fn median(mut v: Vec<Duration>) -> Duration {
 fn main() {
     let hosts: usize = std::env::var("KDECK_BENCH_HOSTS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
     let rounds: usize = std::env::var("KDECK_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
-    let name = format!("bench{hosts}");
-    let Some(lab) = lab::Lab::up(&name, if hosts > 3 { 6 } else { 3 }, hosts) else { return };
+    kdeck_bin();
+    // The engine's lab (net 3); `KDECK_BENCH_HOSTS=10` needs it down first (`lab.sh down --name engine`).
+    let Some(lab) = lab::Lab::up("engine", 3, hosts) else { return };
     let svc = "ebench";
     let n_web = if hosts > 3 { hosts - 2 } else { 2 };
     let versions: Vec<String> = (1..=(4 * rounds + 2)).map(|i| format!("b{i}")).collect();

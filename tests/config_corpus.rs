@@ -144,7 +144,7 @@ fn error_matches(class: &str, msg: &str, e: &ConfigError) -> Result<(), String> 
     }
 }
 
-const RESOLVED_KEYS: &[&str] = &["raw_merged", "accepted", "secrets", "summary", "registry", "roles", "accessories", "aliases", "boot", "ssh", "sshkit", "env_tags"];
+const RESOLVED_KEYS: &[&str] = &["raw_merged", "accepted", "secrets", "summary", "registry", "roles", "accessories", "aliases", "boot", "builder", "ssh", "sshkit", "env_tags"];
 
 fn check_run(dir: &Path, run: &Run, scratch_root: &Path) -> Result<(), String> {
     let case_dir = dir.join(&run.case);

@@ -15,6 +15,7 @@ fn web(lab: &Lab) -> Vec<String> {
 fn engine_zero_downtime_and_kamal_agrees() {
     let Some(lab) = lab() else { return };
     let svc = "ezero";
+    fresh(&lab, svc);
     for v in ["v1", "v2", "v3"] {
         lab.image(svc, v, "ok");
     }
@@ -73,6 +74,7 @@ fn engine_zero_downtime_and_kamal_agrees() {
 fn interop_kamal_deploys_kdeck_follows() {
     let Some(lab) = lab() else { return };
     let svc = "ekamal";
+    fresh(&lab, svc);
     for v in ["v1", "v2"] {
         lab.image(svc, v, "ok");
     }
@@ -102,10 +104,15 @@ fn interop_kamal_deploys_kdeck_follows() {
 fn engine_unhealthy_version_fails_safely() {
     let Some(lab) = lab() else { return };
     let svc = "efail";
+    fresh(&lab, svc);
     lab.image(svc, "v1", "ok");
     lab.image(svc, "bad", "unhealthy");
     let tmp = tempfile::tempdir().unwrap();
-    let dir = app(&lab, tmp.path(), svc, |s| s.deploy_timeout = 5);
+    // One host per group, so "the first web host" is well defined (hosts of a group boot in parallel).
+    let dir = app(&lab, tmp.path(), svc, |s| {
+        s.deploy_timeout = 5;
+        s.extra_yaml.push_str("boot:\n  limit: 1\n");
+    });
     let hh = format!("{svc}.test");
     ok(kdeck(&lab, &dir, &["deploy", "-P", "--version", "v1"]), "kdeck deploy v1");
     assert!(wait_serving(&web(&lab), &hh, Duration::from_secs(10)));
@@ -134,6 +141,7 @@ fn engine_unhealthy_version_fails_safely() {
 fn engine_lock_both_ways() {
     let Some(lab) = lab() else { return };
     let svc = "elock";
+    fresh(&lab, svc);
     lab.image(svc, "v1", "ok");
     let tmp = tempfile::tempdir().unwrap();
     let dir = app(&lab, tmp.path(), svc, |_| {});
@@ -160,6 +168,7 @@ fn engine_lock_both_ways() {
 fn engine_boot_groups_one_at_a_time() {
     let Some(lab) = lab() else { return };
     let svc = "egroups";
+    fresh(&lab, svc);
     lab.image(svc, "v1", "ok");
     let tmp = tempfile::tempdir().unwrap();
     let dir = app(&lab, tmp.path(), svc, |s| s.extra_yaml.push_str("boot:\n  limit: 1\n  wait: 2\n"));
@@ -191,6 +200,7 @@ fn engine_boot_groups_one_at_a_time() {
 fn engine_sigint_leaves_no_lock_and_one_version() {
     let Some(lab) = lab() else { return };
     let svc = "esigint";
+    fresh(&lab, svc);
     lab.image(svc, "v1", "ok");
     lab.image(svc, "v2", "slow");
     let tmp = tempfile::tempdir().unwrap();

@@ -19,6 +19,8 @@ fn normalize(cmd: &str, ver: &str, old: &str) -> String {
     for (re, rep) in rules {
         s = Regex::new(re).unwrap().replace_all(&s, rep).into_owned();
     }
+    s = s.replace(&format!("-{ver}_replaced_"), "-VER_replaced_").replace(&format!(" {ver}_replaced_"), " VER_replaced_");
+    s = s.replace(&format!("-{old}_replaced_"), "-OLD_replaced_").replace(&format!(" {old}_replaced_"), " OLD_replaced_");
     s = Regex::new(&format!(r"\b{ver}\b")).unwrap().replace_all(&s, "VER").into_owned();
     Regex::new(&format!(r"\b{old}\b")).unwrap().replace_all(&s, "OLD").into_owned()
 }
@@ -44,6 +46,7 @@ fn compare(what: &str, kamal: &[BTreeSet<String>], kdeck: &[BTreeSet<String>]) {
 fn interop_trace_deploy_redeploy_rollback_match_kamal() {
     let Some(lab) = lab() else { return };
     let svc = "etrace";
+    fresh(&lab, svc);
     for v in ["v1", "v2", "v3", "v4", "v5"] {
         lab.image(svc, v, "ok");
     }

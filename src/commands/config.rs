@@ -17,6 +17,10 @@ pub fn load_options(g: &Global) -> LoadOptions {
 
 pub fn run(g: &Global, args: &ConfigArgs) -> color_eyre::Result<ExitCode> {
     let cfg = Config::load(&load_options(g))?;
+    if args.resolved || args.show_secrets {
+        // Missing secrets are reported up front, naming the key and the secrets file.
+        cfg.check_secrets()?;
+    }
     let v = if args.resolved {
         dump::resolved(&cfg, args.show_secrets)
     } else {

@@ -83,9 +83,21 @@ pub fn lock_host(app: &AppSpec, g: &Global) -> Option<String> {
     app.primary_host()
 }
 
+/// The app from the shared `config` module (ERB, validation, secrets; errors name file and
+/// key). `KDECK_CONFIG_LOADER=interim` uses the engine's small loader instead.
 pub fn load_app(g: &Global) -> Result<AppSpec> {
     let path: PathBuf = g.config_file.clone();
-    load::load(&path, g.destination.as_deref()).map_err(|e| eyre!("{e}"))
+    if std::env::var("KDECK_CONFIG_LOADER").is_ok_and(|v| v == "interim") {
+        return load::load(&path, g.destination.as_deref()).map_err(|e| eyre!("{e}"));
+    }
+    let opts = crate::config::LoadOptions {
+        config_file: path,
+        destination: g.destination.clone(),
+        version: g.version.clone(),
+        ..Default::default()
+    };
+    let c = crate::config::Config::load(&opts).map_err(|e| eyre!("{e}"))?;
+    crate::kamal::from_config::from_config(&c).map_err(|e| eyre!("{e}"))
 }
 
 impl Ctx {

@@ -4,6 +4,7 @@ pub mod actions;
 pub mod config;
 pub mod context;
 pub mod printer;
+pub mod resources;
 pub mod views;
 
 use crate::cli::{AppCommand, Cli, Command, LockCommand, PruneCommand, ProxyCommand};
@@ -43,6 +44,11 @@ async fn engine_dispatch(cli: &Cli) -> color_eyre::Result<ExitCode> {
         Command::Deploy(a) => actions::run_request(&ctx, Request::Deploy { skip_push: a.skip_push }, v).await,
         Command::Redeploy(a) => actions::run_request(&ctx, Request::Redeploy { skip_push: a.skip_push }, v).await,
         Command::Rollback(a) => actions::run_request(&ctx, Request::Rollback { version: a.version.clone() }, v).await,
+        Command::Details(d) if d.resources => {
+            let pool = crate::tui::live::pool_for(&ctx.app, g)?;
+            let spec = crate::tui::live::fleet_spec(&ctx.app, &ctx.lock_host);
+            resources::run(&pool, &spec, g.json, &mut std::io::stdout()).await
+        }
         Command::Details(_) => {
             let a = views::proxy_details(&ctx).await?;
             let b = views::app_details(&ctx).await?;

@@ -139,6 +139,46 @@ fn proxy_view(c: &Config, p: Option<&Proxy>) -> Value {
     ]))
 }
 
+fn builder_view(c: &Config, show: bool) -> Value {
+    let b = c.builder_raw();
+    let get = |k: &str| b.get(k).cloned().unwrap_or(Value::Nil);
+    let arches = match b.get("arch") {
+        Some(Value::Seq(s)) => Value::Seq(s.clone()),
+        Some(Value::Nil) | None => Value::Seq(vec![]),
+        Some(v) => Value::Seq(vec![v.clone()]),
+    };
+    let secrets = match b.get("secrets") {
+        Some(Value::Seq(names)) => {
+            let mut m = Map::new();
+            let mut err = None;
+            for n in names {
+                match c.secrets().get(&n.to_rstring()) {
+                    Ok(v) => m.insert(n.clone(), Value::Str(if show { v } else { REDACTED.into() })),
+                    Err(e) => {
+                        err = Some(err_value(&e));
+                        break;
+                    }
+                }
+            }
+            err.unwrap_or(Value::Map(m))
+        }
+        _ => Value::Map(Map::new()),
+    };
+    Value::Map(Map::str_map(vec![
+        ("arches", arches),
+        ("remote", get("remote")),
+        ("local_disabled", Value::Bool(b.get("local") == Some(&Value::Bool(false)))),
+        ("driver", b.get("driver").cloned().unwrap_or(Value::str("docker-container"))),
+        ("dockerfile", b.get("dockerfile").cloned().filter(Value::truthy).unwrap_or(Value::str("Dockerfile"))),
+        ("context", b.get("context").cloned().filter(Value::truthy).unwrap_or(Value::str("."))),
+        ("target", get("target")),
+        ("args", b.get("args").cloned().filter(Value::truthy).unwrap_or(Value::Map(Map::new()))),
+        ("secrets", secrets),
+        ("cached", Value::Bool(b.get("cache").is_some_and(Value::truthy))),
+        ("pack", Value::Bool(b.get("pack").is_some_and(Value::truthy))),
+    ]))
+}
+
 /// The full resolved model, shaped like the corpus's `expected/resolved*.yml`.
 pub fn resolved(c: &Config, show_secrets: bool) -> Value {
     let mut out = Map::new();
@@ -256,7 +296,7 @@ pub fn resolved(c: &Config, show_secrets: bool) -> Value {
             ("parallel_roles", boot.config.get("parallel_roles").cloned().unwrap_or(Value::Nil)),
         ])),
     );
-    out.insert(Value::str("builder"), Value::Map(c.builder_raw()));
+    out.insert(Value::str("builder"), builder_view(c, show_secrets));
     out.insert(Value::str("ssh"), Value::Map(ssh_options(c, show_secrets, false)));
     out.insert(Value::str("sshkit"), Value::Map(c.sshkit_raw()));
     let env_tags = Map(c.env_tags().iter().map(|(n, e)| (Value::Str(n.clone()), env_view(c, e, show_secrets))).collect());

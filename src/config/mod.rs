@@ -453,6 +453,49 @@ impl Config {
     pub fn sshkit_raw(&self) -> Map {
         self.raw.get("sshkit").and_then(Value::as_map).cloned().unwrap_or_default()
     }
+    /// Resolve every secret the configuration refers to (registry credentials, env secrets
+    /// of every role/host and accessory, builder secrets, custom SSL certificates) and report
+    /// the first problem naming the key that needs it and the secrets file. Kamal only
+    /// finds these at deploy time; kdeck checks before acting.
+    pub fn check_secrets(&self) -> Result<()> {
+        let s = &self.secrets;
+        let keyed = |r: Result<String>, key: String| r.map(|_| ()).map_err(|mut e| {
+            if e.key.is_none() {
+                e.key = Some(key);
+            }
+            e
+        });
+        s.values().map(|_| ())?;
+        for k in ["username", "password"] {
+            if let Some(Value::Seq(v)) = self.registry.config.get(k) {
+                let name = v.first().map(Value::to_rstring).unwrap_or_default();
+                keyed(s.get(&name), format!("registry/{k}"))?;
+            }
+        }
+        for r in &self.roles {
+            for h in &r.hosts {
+                for (alias, src) in r.env_for(h).secret_aliases() {
+                    keyed(s.get(&src), format!("servers/{}/env/secret/{alias} (host {h})", r.name))?;
+                }
+            }
+            if let Some((cert, key)) = r.proxy().filter(|p| p.custom_ssl_certificate()).and_then(Proxy::custom_ssl_secret_names) {
+                keyed(s.get(&cert), "proxy/ssl/certificate_pem".into())?;
+                keyed(s.get(&key), "proxy/ssl/private_key_pem".into())?;
+            }
+        }
+        for a in &self.accessories {
+            for (alias, src) in a.env.secret_aliases() {
+                keyed(s.get(&src), format!("accessories/{}/env/secret/{alias}", a.name))?;
+            }
+        }
+        if let Some(Value::Seq(b)) = self.builder_raw().get("secrets") {
+            for n in b {
+                keyed(s.get(&n.to_rstring()), "builder/secrets".into())?;
+            }
+        }
+        Ok(())
+    }
+
     /// `kamal config` output as a value tree (what `kdeck config` prints).
     pub fn kamal_config_value(&self) -> Result<Value> {
         dump::kamal_config(self)

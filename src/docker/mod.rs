@@ -233,13 +233,19 @@ impl DockerHost {
         Box::pin(tokio_stream_from(rx))
     }
 
-    /// Docker events for the service's containers (`label=service=<svc>`), from now on.
+    /// Docker events for the service's containers (`label=service=<svc>`) from the moment of
+    /// this call (the request itself is only sent when the stream is first polled).
     pub fn events(&self, service: &str) -> BoxStream<Result<EventMessage, Error>> {
+        self.events_since(service, chrono::Utc::now().timestamp())
+    }
+
+    /// Same, from `since` (unix seconds), e.g. to resume after a reconnect.
+    pub fn events_since(&self, service: &str, since: i64) -> BoxStream<Result<EventMessage, Error>> {
         let filters = HashMap::from([
             ("label".to_string(), vec![format!("service={service}")]),
             ("type".to_string(), vec!["container".to_string()]),
         ]);
-        let opts = bollard::query_parameters::EventsOptions { since: None, until: None, filters: Some(filters) };
+        let opts = bollard::query_parameters::EventsOptions { since: Some(since.to_string()), until: None, filters: Some(filters) };
         Box::pin(self.api.events(Some(opts)))
     }
 

@@ -125,8 +125,13 @@ async fn host_task(
     loop {
         let cur = state_rx.borrow_and_update().clone();
         if cur != ConnState::Up {
-            st.conn = cur;
-            send(&st);
+            // Retries flip the session between Connecting and Down: a host that is down stays
+            // Down (with the latest reason) until it is Up again.
+            let keep_down = cur == ConnState::Connecting && matches!(st.conn, ConnState::Down { .. });
+            if !keep_down {
+                st.conn = cur;
+                send(&st);
+            }
             tokio::select! {
                 _ = cancel.cancelled() => return,
                 r = state_rx.changed() => if r.is_err() { return },
@@ -195,10 +200,10 @@ async fn host_task(
                 _ = refresh.notified() => dirty = true,
             }
         }
-        st.conn = state_rx.borrow().clone();
-        if st.conn == ConnState::Up {
-            st.conn = ConnState::Connecting;
-        }
+        st.conn = match state_rx.borrow().clone() {
+            ConnState::Down { reason } => ConnState::Down { reason },
+            _ => ConnState::Down { reason: "connection lost".into() },
+        };
         send(&st);
     }
 }

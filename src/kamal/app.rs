@@ -34,6 +34,9 @@ pub struct ProxySpec {
     /// `None` → Kamal's default list.
     pub log_request_headers: Option<Vec<String>>,
     pub log_response_headers: Vec<String>,
+    /// Deploy flags already rendered by the config module (Kamal's order and escaping),
+    /// without `--target` and `--error-pages` (both depend on the boot). Wins over the fields.
+    pub rendered: Option<Vec<String>>,
 }
 
 impl Default for ProxySpec {
@@ -57,6 +60,7 @@ impl Default for ProxySpec {
             ssl_redirect: None,
             log_request_headers: None,
             log_response_headers: vec![],
+            rendered: None,
         }
     }
 }
@@ -71,7 +75,7 @@ pub struct RoleSpec {
     pub cmd: Option<String>,
     /// Clear env, merged global → role (→ env tags per host, see `host_env`).
     pub env_clear: Vec<(String, String)>,
-    /// Clear env added per host by env tags.
+    /// Full clear env of a host when env tags change it (replaces `env_clear` there).
     pub host_env: BTreeMap<String, Vec<(String, String)>>,
     /// Secret env (name, value) written to the role's env file.
     pub env_secret: Vec<(String, String)>,
@@ -80,6 +84,11 @@ pub struct RoleSpec {
     /// Role `options:` as `--k "v"` (value `None` = bare flag).
     pub options: Vec<(String, Option<String>)>,
     pub asset_path: Option<String>,
+    /// Docker options already rendered by the config module (used after `options`).
+    pub option_args: Vec<String>,
+    /// Logging args already rendered by the config module (root merged with role); wins over
+    /// the app-level logging.
+    pub logging_args: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

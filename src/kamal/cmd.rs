@@ -168,6 +168,13 @@ enum Opt {
 
 /// `kamal-proxy deploy` flags in Kamal's order (§8).
 pub fn proxy_deploy_flags(app: &AppSpec, role: &str, version: &str, p: &ProxySpec) -> Vec<String> {
+    if let Some(r) = &p.rendered {
+        let mut v = r.clone();
+        if app.error_pages_path.is_some() {
+            v.push(format!("--error-pages=\"/home/kamal-proxy/.apps-config/{}/error_pages/{}\"", app.service_and_destination(), version));
+        }
+        return v;
+    }
     let mut opts: Vec<(&str, Opt)> = vec![];
     for h in &p.hosts {
         opts.push(("host", Opt::Val(h.clone())));
@@ -393,7 +400,18 @@ fn env_args(pairs: &[(String, String)]) -> Vec<String> {
     pairs.iter().map(|(k, v)| format!("--env {k}={}", escape_shell_value(v))).collect()
 }
 
+fn role_logging_args(app: &AppSpec, role: &RoleSpec) -> Vec<String> {
+    match &role.logging_args {
+        Some(a) => a.clone(),
+        None => logging_args(app),
+    }
+}
+
 fn logging_args(app: &AppSpec) -> Vec<String> {
+    // Kamal's default when neither a driver nor options are configured.
+    if app.log_driver.is_none() && app.log_options.is_empty() {
+        return vec!["--log-opt max-size=\"10m\"".into()];
+    }
     let mut v = vec![];
     if let Some(d) = &app.log_driver {
         v.push(format!("--log-driver {}", escape_shell_value(d)));
@@ -405,24 +423,20 @@ fn logging_args(app: &AppSpec) -> Vec<String> {
 }
 
 fn option_args(role: &RoleSpec) -> Vec<String> {
-    role.options
+    let mut v: Vec<String> = role
+        .options
         .iter()
         .map(|(k, v)| match v {
             None => format!("--{k}"),
             Some(v) => format!("--{k} {}", escape_shell_value(v)),
         })
-        .collect()
+        .collect();
+    v.extend(role.option_args.iter().cloned());
+    v
 }
 
 fn clear_env(role: &RoleSpec, host: &str) -> Vec<(String, String)> {
-    let mut env = role.env_clear.clone();
-    if let Some(extra) = role.host_env.get(host) {
-        for (k, v) in extra {
-            env.retain(|(ek, _)| ek != k);
-            env.push((k.clone(), v.clone()));
-        }
-    }
-    env
+    role.host_env.get(host).cloned().unwrap_or_else(|| role.env_clear.clone())
 }
 
 /// §4.6 step 7: `docker run` of the new container.
@@ -445,7 +459,7 @@ pub fn app_run(app: &AppSpec, role: &RoleSpec, host: &str, version: &str, hex12:
     a.extend(env_args(&kenv));
     a.extend(env_args(&clear_env(role, host)));
     a.push(format!("--env-file {}", env_file(app, &role.name)));
-    a.extend(logging_args(app));
+    a.extend(role_logging_args(app, role));
     for v in &app.volumes {
         a.push(format!("--volume {v}"));
     }
@@ -585,7 +599,7 @@ pub fn app_exec_run(app: &AppSpec, role: &RoleSpec, host: &str, version: &str, h
     a.extend(env_args(&clear_env(role, host)));
     a.push(format!("--env-file {}", env_file(app, &role.name)));
     a.extend(env_args(extra_env));
-    a.extend(logging_args(app));
+    a.extend(role_logging_args(app, role));
     for v in &app.volumes {
         a.push(format!("--volume {v}"));
     }

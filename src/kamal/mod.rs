@@ -6,6 +6,7 @@ pub mod app;
 pub mod audit;
 pub mod cmd;
 pub mod envfile;
+pub mod from_config;
 pub mod hooks;
 pub mod load;
 pub mod lock;

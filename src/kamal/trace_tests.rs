@@ -258,3 +258,87 @@ fn boot_groups() {
     app.boot_limit = None;
     assert_eq!(app.boot_groups(&hosts).len(), 1);
 }
+
+/// The same app through the shared config module (deploy.yml as the traces were recorded with).
+#[test]
+fn config_module_app_matches_trace() {
+    if !have_traces() {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("config")).unwrap();
+    std::fs::create_dir_all(dir.path().join(".kamal")).unwrap();
+    std::fs::write(
+        dir.path().join(".kamal/secrets"),
+        "KAMAL_REGISTRY_PASSWORD=klab-registry-pass\nSECRET_KEY_BASE=s3cr3t-key-base-0123456789\nDB_PASSWORD=db-pass-from-command\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("config/deploy.yml"),
+        r#"service: klabapp
+image: klab/klabapp
+servers:
+  web:
+    hosts: [10.77.0.11, 10.77.0.12]
+  worker:
+    hosts: [10.77.0.13]
+    cmd: sh -c 'while true; do echo "worker tick $(date)"; sleep 5; done'
+    env:
+      clear:
+        WORKER_QUEUES: default,mailers
+proxy:
+  host: klabapp.test
+  app_port: 80
+  healthcheck:
+    path: /up
+    interval: 2
+    timeout: 3
+registry:
+  server: 10.77.0.1:5000
+  username: klab
+  password: [KAMAL_REGISTRY_PASSWORD]
+env:
+  clear:
+    APP_ENV: production
+    GREETING: hello from kamal
+  secret: [SECRET_KEY_BASE, DB_PASSWORD]
+volumes:
+  - klabapp_data:/data
+labels:
+  klab.test: "yes"
+logging:
+  options:
+    max-size: 10m
+asset_path: /www/assets
+error_pages_path: public
+drain_timeout: 10
+readiness_delay: 3
+retain_containers: 3
+boot:
+  limit: 1
+  wait: 2
+builder:
+  arch: amd64
+"#,
+    )
+    .unwrap();
+    let opts = crate::config::LoadOptions {
+        config_file: dir.path().join("config/deploy.yml"),
+        version: Some(V2.into()),
+        cwd: Some(dir.path().to_path_buf()),
+        ..Default::default()
+    };
+    let c = crate::config::Config::load(&opts).expect("config loads");
+    let app = from_config::from_config(&c).expect("app spec");
+    let t1 = trace_commands("03-deploy-v2", "klab1");
+    let t3 = trace_commands("03-deploy-v2", "klab3");
+    let web = app.role("web").unwrap();
+    let worker = app.role("worker").unwrap();
+    assert_in(&t1, &cmd::app_run(&app, web, "10.77.0.11", V2, "0123456789ab"));
+    assert_in(&t3, &cmd::app_run(&app, worker, "10.77.0.13", V2, "0123456789ab"));
+    assert_in(&t1, &cmd::proxy_deploy(&app, "web", V2, "e41acc474a07", web.proxy.as_ref().unwrap()));
+    assert_in(&t1, &cmd::docker_login(&app).unwrap());
+    assert_in(&t3, &cmd::stop_version(&app, worker, V1));
+    assert_eq!(app.boot_limit, Some(BootLimit::Count(1)));
+    assert_eq!(envfile::encode(&web.env_secret), "SECRET_KEY_BASE=s3cr3t-key-base-0123456789\nDB_PASSWORD=db-pass-from-command\n");
+}

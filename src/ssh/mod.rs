@@ -7,6 +7,10 @@
 //!   (`scp -t` compatible), `docker()` (bollard over direct-streamlocal), `state()`.
 //! - [`Pool`]: one `Session` per host, created lazily, shared.
 
+// SshError carries what the user needs to act (file, line, fingerprint, command); errors are
+// rare, so its size does not matter.
+#![allow(clippy::result_large_err)]
+
 pub mod auth;
 mod conn;
 mod exec;
@@ -77,6 +81,10 @@ pub struct ClientOptions {
     pub default_keys: Vec<PathBuf>,
     /// Use `SSH_AUTH_SOCK` when set.
     pub use_agent: bool,
+    /// Run `true` on a pty once per connection: sshd then sets TCP_NODELAY, which cuts the
+    /// docker API latency tail (p99 ~45 ms → ~9 ms in the lab). Off by default because it is
+    /// one extra command in the host's auth/command logs.
+    pub pty_warmup: bool,
     pub prompt: Arc<dyn PassphrasePrompt>,
 }
 
@@ -107,6 +115,7 @@ impl Default for ClientOptions {
             max_backoff: Duration::from_secs(30),
             default_keys: vec![home.join(".ssh/id_ed25519"), home.join(".ssh/id_rsa")],
             use_agent: true,
+            pty_warmup: false,
             prompt: Arc::new(NoPrompt),
         }
     }

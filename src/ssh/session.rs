@@ -162,13 +162,23 @@ impl Session {
     pub async fn exec(&self, cmd: &str) -> Result<ExecOutput, SshError> {
         let rx = self.start(cmd).await?;
         let out = exec::collect(rx).await;
-        tracing::debug!(host = %self.host(), status = out.status, "exec {cmd}");
+        tracing::debug!(host = %self.host(), status = out.status, "exec {}", crate::logging::redact_command(cmd));
         Ok(out)
     }
 
     /// Runs `cmd` and streams its output lines.
     pub async fn exec_stream(&self, cmd: &str) -> Result<ExecStream, SshError> {
         Ok(ExecStream::new(self.start(cmd).await?))
+    }
+
+    /// Runs `cmd` on a pty (stdout and stderr merged, as on a terminal). Dropping the stream
+    /// closes the channel and sshd hangs the pty up, so the remote command ends too — use this
+    /// for endless commands (`docker logs -f`, `tail -f`) when no API stream fits.
+    pub async fn exec_stream_pty(&self, cmd: &str) -> Result<ExecStream, SshError> {
+        let (ch, permit) = self.open_exec_channel().await?;
+        ch.request_pty(true, "dumb", 200, 50, 0, 0, &[]).await.map_err(|e| self.chan_err("request pty", e))?;
+        ch.exec(true, cmd).await.map_err(|e| self.chan_err("exec", e))?;
+        Ok(ExecStream::new(exec::drain(ch, Some(permit))))
     }
 
     /// Runs `cmd` with `stdin` fed to it, then EOF.
@@ -297,6 +307,16 @@ async fn actor(shared: Arc<Shared>, cancel: CancellationToken) {
                 *shared.last_error.lock().unwrap() = None;
                 shared.state.send_replace(ConnState::Up);
                 tracing::info!(host = %host, "connected ({})", shared.spec.describe());
+                if shared.spec.client.pty_warmup {
+                    let conn = c.conn.clone();
+                    tokio::spawn(async move {
+                        if let Ok(ch) = conn.handle.channel_open_session().await {
+                            if ch.request_pty(true, "dumb", 80, 24, 0, 0, &[]).await.is_ok() && ch.exec(true, "true").await.is_ok() {
+                                let _ = exec::collect(exec::drain(ch, None)).await;
+                            }
+                        }
+                    });
+                }
                 backoff = Duration::from_millis(500);
                 let reason = tokio::select! {
                     _ = cancel.cancelled() => {

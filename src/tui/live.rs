@@ -38,7 +38,7 @@ fn git(root: &Path, args: &[&str]) -> Option<String> {
 }
 
 /// The shared pool, with the same options the headless commands use.
-fn pool_for(app: &AppSpec, g: &Global) -> Result<Pool> {
+pub fn pool_for(app: &AppSpec, g: &Global) -> Result<Pool> {
     let keys: Vec<PathBuf> =
         app.ssh_keys.iter().map(|k| if k.is_relative() { app.root.join(k) } else { k.clone() }).collect();
     let kamal = crate::ssh::SshOptions {

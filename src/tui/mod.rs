@@ -6,6 +6,7 @@ pub mod app;
 pub mod dispatch;
 pub mod live;
 pub mod logbuf;
+pub mod resources;
 pub mod term;
 pub mod theme;
 pub mod timeline;

@@ -15,22 +15,32 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// The engine lab. Copies this build's kdeck first (see `kdeck_bin`).
 pub fn lab() -> Option<Lab> {
+    kdeck_bin();
     Lab::up("engine", 3, 3)
 }
 
-/// The kdeck binary of this build. The target dir may be shared by several worktrees, so
-/// check it is really one with the engine commands.
+/// The kdeck binary of this build, copied once to a private path: the target dir may be shared
+/// by several worktrees whose builds replace `target/debug/kdeck` at any time.
 pub fn kdeck_bin() -> PathBuf {
-    let p = PathBuf::from(env!("CARGO_BIN_EXE_kdeck"));
-    let out = Command::new(&p).args(["lock", "status", "-c", "/nonexistent/deploy.yml"]).output().expect("run kdeck");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        !err.contains("not implemented yet"),
-        "{} is not this worktree's build (shared target dir overwritten by another branch); rebuild and rerun",
-        p.display()
-    );
-    p
+    static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    BIN.get_or_init(|| {
+        let p = PathBuf::from(env!("CARGO_BIN_EXE_kdeck"));
+        let dir = std::env::temp_dir().join(format!("kdeck-engine-tests-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let copy = dir.join("kdeck");
+        std::fs::copy(&p, &copy).expect("copy kdeck");
+        let out = Command::new(&copy).args(["lock", "status", "-c", "/nonexistent/deploy.yml"]).output().expect("run kdeck");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !err.contains("not implemented yet"),
+            "{} is not this worktree's build (shared target dir overwritten by another branch); rebuild and rerun",
+            p.display()
+        );
+        copy
+    })
+    .clone()
 }
 
 /// Write the standard lab app for `service` (web on hosts 1–2, worker on host 3).
@@ -68,10 +78,15 @@ pub fn ok(r: Run, what: &str) -> Run {
     r.expect_ok(what)
 }
 
-/// `App Host: <h>` blocks → (host, body) pairs.
+/// `App Host: <h>` blocks → (host, body) pairs sorted by host (Kamal prints in completion
+/// order and mixes its INFO log lines into stdout).
 pub fn blocks(out: &str) -> Vec<(String, String)> {
     let mut v: Vec<(String, String)> = vec![];
     for line in out.lines() {
+        let t = line.trim_start();
+        if t.starts_with("INFO [") || t.starts_with("DEBUG [") || t.starts_with("Finished all in") {
+            continue;
+        }
         if let Some(h) = line.strip_prefix("App Host: ") {
             v.push((h.trim().to_string(), String::new()));
         } else if let Some((_, body)) = v.last_mut() {
@@ -81,7 +96,20 @@ pub fn blocks(out: &str) -> Vec<(String, String)> {
             }
         }
     }
+    v.sort();
     v
+}
+
+/// Remove what an earlier run of a test left for `service` (the lab may be kept between runs).
+pub fn fresh(lab: &Lab, service: &str) {
+    for h in lab.hosts() {
+        let ids = lab.docker(&h.ip, &["ps", "-aq", "--filter", &format!("label=service={service}")]).stdout;
+        for id in ids.split_whitespace() {
+            let _ = lab.docker(&h.ip, &["rm", "-f", id]);
+        }
+        let _ = std::fs::remove_dir_all(h.root.join(format!(".kamal/lock-{service}")));
+        let _ = std::fs::remove_file(h.root.join(format!(".kamal/{service}-audit.log")));
+    }
 }
 
 /// Names of running containers of a service/role on a host (harness docker socket).
