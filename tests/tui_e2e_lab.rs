@@ -138,6 +138,19 @@ fn dashboard_end_to_end_in_tmux() {
     t.keys(&["1"]);
     t.wait("hosts on v2", 20, |s| hosts_on(s, &hosts, "v2"));
 
+    // Audit log from the hosts (Kamal's and kdeck's lines).
+    t.keys(&["a"]);
+    t.wait("audit lines", 15, |s| s.contains("Audit log") && s.lines().any(|l| l.contains(&format!("{}  [", hosts[0]))));
+    // Exec in a new app container on every host: one pane per host.
+    t.keys(&["e"]);
+    t.wait("exec prompt", 5, |s| s.contains("exec in the app container"));
+    t.literal("echo exec-ok");
+    t.keys(&["Enter"]);
+    t.wait("exec output from every host", 30, |s| {
+        hosts.iter().all(|h| s.contains(&format!("┌ {h} "))) && s.matches("exec-ok").count() >= 3 && s.contains("✓ exec done")
+    });
+    t.keys(&["Escape"]);
+
     // 3. Merged logs from all hosts, then a filter.
     t.keys(&["l"]);
     t.wait("lines from every host", 20, |s| {
@@ -165,6 +178,17 @@ fn dashboard_end_to_end_in_tmux() {
     t.wait("rollback done", 90, |s| s.contains("✓ rollback v1 done"));
     t.keys(&["1"]);
     t.wait("hosts back on v1", 20, |s| hosts_on(s, &hosts, "v1") && s.contains("version v1"));
+
+    // The deploy lock from the UI: acquire with a message, see the holder, release.
+    t.keys(&["L"]);
+    t.wait("lock message prompt", 5, |s| s.contains("Acquire the deploy lock"));
+    t.literal("e2e hold");
+    t.keys(&["Enter"]);
+    t.wait("lock held", 20, |s| s.contains("LOCKED by") && s.contains("e2e hold"));
+    t.keys(&["L"]);
+    t.wait("release confirmation", 5, |s| s.contains("Release the deploy lock"));
+    t.keys(&["y"]);
+    t.wait("lock released", 20, |s| s.contains("lock unlocked"));
 
     // 5. A host's sshd dies: marked down within seconds; back up by itself.
     let t0 = Instant::now();
