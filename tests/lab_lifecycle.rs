@@ -49,6 +49,41 @@ fn lab_up_is_idempotent_and_down_leaves_nothing() {
         .unwrap();
     assert_eq!(String::from_utf8_lossy(&r.stdout).trim(), "hashed-ok", "{}", String::from_utf8_lossy(&r.stderr));
 
+    // legacy scp (remote `scp -t`, what Kamal's net-scp uses) and sftp work through the logger
+    let src = l.dir.join("scp-probe.txt");
+    std::fs::write(&src, "scp-probe\n").unwrap();
+    let r = Command::new("scp").arg("-O").arg("-q").arg("-F").arg(&l.ssh_config).arg(&src).arg("klab1:scp-probe.txt").output().unwrap();
+    assert!(r.status.success(), "scp -O: {}", String::from_utf8_lossy(&r.stderr));
+    assert_eq!(std::fs::read_to_string(l.hosts()[0].root.join("scp-probe.txt")).unwrap(), "scp-probe\n");
+    assert!(l.ssh_commands("klab1").iter().any(|c| c == "scp -t scp-probe.txt"), "{:?}", l.ssh_commands("klab1"));
+    let r = Command::new("scp").arg("-q").arg("-F").arg(&l.ssh_config).arg(&src).arg("klab2:sftp-probe.txt").output().unwrap();
+    assert!(r.status.success(), "scp over sftp: {}", String::from_utf8_lossy(&r.stderr));
+    assert!(l.hosts()[1].root.join("sftp-probe.txt").exists());
+
+    // direct-streamlocal to the host's docker socket (forwarding is not a session: not logged)
+    let fwd = l.dir.join("fwd.sock");
+    let mut child = Command::new("ssh")
+        .arg("-F").arg(&l.ssh_config).arg("-N").arg("-o").arg("ExitOnForwardFailure=yes")
+        .arg("-L").arg(format!("{}:/var/run/docker.sock", fwd.display()))
+        .arg("klab2")
+        .spawn()
+        .unwrap();
+    let mut engine_name = String::new();
+    for _ in 0..50 {
+        if fwd.exists() {
+            let o = Command::new("/usr/bin/docker").arg("-H").arg(format!("unix://{}", fwd.display()))
+                .args(["info", "--format", "{{.Name}}"]).output().unwrap();
+            engine_name = String::from_utf8_lossy(&o.stdout).trim().to_string();
+            if o.status.success() {
+                break;
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(engine_name, "klab2", "docker over a forwarded /var/run/docker.sock");
+
     // an app container so that cgroups, overlay mounts and the kamal network exist at teardown
     let image = l.image("cycleapp", "v1", "ok");
     l.ssh("klab2", &format!("docker network create kamal && docker run -d --name cycle-web --network kamal -p 80:80 {image}"))

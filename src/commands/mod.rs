@@ -1,14 +1,106 @@
 //! Headless subcommands: each consumes the engine's events or prints a view of the config.
 
+pub mod actions;
+pub mod config;
+pub mod context;
+pub mod printer;
 pub mod resources;
+pub mod views;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{AppCommand, Cli, Command, LockCommand, PruneCommand, ProxyCommand};
+use crate::deploy::Request;
+use color_eyre::eyre::eyre;
 use std::process::ExitCode;
 
 pub fn run(cli: Cli) -> color_eyre::Result<ExitCode> {
     match &cli.command {
-        None | Some(Command::Dashboard(_)) => Err(color_eyre::eyre::eyre!("the dashboard is not built yet")),
+        Some(Command::Config(args)) => config::run(&cli.global, args),
+        None => crate::tui::live::run_dashboard(&cli.global, false, false),
+        Some(Command::Dashboard(d)) => crate::tui::live::run_dashboard(&cli.global, d.read_only, d.skip_push),
+        Some(c) if engine_command(c) => run_engine_command(&cli),
         Some(other) => Err(color_eyre::eyre::eyre!("`{}` is not implemented yet", command_name(other))),
+    }
+}
+
+fn engine_command(c: &Command) -> bool {
+    !matches!(c, Command::Config(_) | Command::Dashboard(_) | Command::Accessory(_))
+}
+
+/// Deploy-engine subcommands (deploy, app …, lock …, prune …, proxy …, audit, details).
+fn run_engine_command(cli: &Cli) -> color_eyre::Result<ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let res = rt.block_on(engine_dispatch(cli));
+    context::disconnect();
+    res
+}
+
+async fn engine_dispatch(cli: &Cli) -> color_eyre::Result<ExitCode> {
+    let g = &cli.global;
+    let ctx = context::Ctx::new(g)?;
+    let v = ctx.version.clone();
+    let Some(c) = &cli.command else { return Err(eyre!("no command")) };
+    match c {
+        Command::Setup(a) => actions::run_request(&ctx, Request::Setup { skip_push: a.skip_push }, v).await,
+        Command::Deploy(a) => actions::run_request(&ctx, Request::Deploy { skip_push: a.skip_push }, v).await,
+        Command::Redeploy(a) => actions::run_request(&ctx, Request::Redeploy { skip_push: a.skip_push }, v).await,
+        Command::Rollback(a) => actions::run_request(&ctx, Request::Rollback { version: a.version.clone() }, v).await,
+        Command::Details(d) if d.resources => {
+            let pool = crate::tui::live::pool_for(&ctx.app, g)?;
+            let spec = crate::tui::live::fleet_spec(&ctx.app, &ctx.lock_host);
+            resources::run(&pool, &spec, g.json, &mut std::io::stdout()).await
+        }
+        Command::Details(_) => {
+            let a = views::proxy_details(&ctx).await?;
+            let b = views::app_details(&ctx).await?;
+            Ok(if a == ExitCode::SUCCESS { b } else { a })
+        }
+        Command::Audit => views::audit(&ctx).await,
+        Command::App(a) => match a {
+            AppCommand::Boot => {
+                let ver = g.version.clone().unwrap_or_else(|| "latest".into());
+                actions::run_request(&ctx, Request::AppBoot, ver).await
+            }
+            AppCommand::Start => actions::run_request(&ctx, Request::AppStart, v).await,
+            AppCommand::Stop => actions::run_request(&ctx, Request::AppStop, v).await,
+            AppCommand::Details => views::app_details(&ctx).await,
+            AppCommand::Containers => views::app_containers(&ctx).await,
+            AppCommand::Images => views::app_images(&ctx).await,
+            AppCommand::Version => views::app_version(&ctx).await,
+            AppCommand::Logs(l) => views::app_logs(&ctx, l).await,
+            AppCommand::Exec(e) => {
+                if e.interactive {
+                    return views::app_exec_interactive(&ctx, e).await;
+                }
+                views::app_exec(&ctx, e).await
+            }
+            AppCommand::StaleContainers(s) => {
+                if s.stop {
+                    actions::run_request(&ctx, Request::StaleStop, v).await
+                } else {
+                    views::stale_containers(&ctx).await
+                }
+            }
+        },
+        Command::Lock(l) => match l {
+            LockCommand::Status => views::lock_status(&ctx).await,
+            LockCommand::Acquire { message } => actions::run_request(&ctx, Request::LockAcquire { message: message.clone() }, v).await,
+            LockCommand::Release => actions::run_request(&ctx, Request::LockRelease, v).await,
+        },
+        Command::Prune(p) => {
+            let req = match p {
+                PruneCommand::All => Request::Prune { containers: true, images: true, retain: None },
+                PruneCommand::Containers { retain } => Request::Prune { containers: true, images: false, retain: *retain },
+                PruneCommand::Images => Request::Prune { containers: false, images: true, retain: None },
+            };
+            actions::run_request(&ctx, req, v).await
+        }
+        Command::Proxy(p) => match p {
+            ProxyCommand::Boot => actions::run_request(&ctx, Request::ProxyBoot, v).await,
+            ProxyCommand::Reboot { .. } => actions::run_request(&ctx, Request::ProxyReboot, v).await,
+            ProxyCommand::Details => views::proxy_details(&ctx).await,
+            ProxyCommand::Logs(l) => views::proxy_logs(&ctx, l).await,
+        },
+        other => Err(eyre!("`{}` is not implemented yet", command_name(other))),
     }
 }
 

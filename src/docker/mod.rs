@@ -233,13 +233,19 @@ impl DockerHost {
         Box::pin(tokio_stream_from(rx))
     }
 
-    /// Docker events for the service's containers (`label=service=<svc>`), from now on.
+    /// Docker events for the service's containers (`label=service=<svc>`) from the moment of
+    /// this call (the request itself is only sent when the stream is first polled).
     pub fn events(&self, service: &str) -> BoxStream<Result<EventMessage, Error>> {
+        self.events_since(service, chrono::Utc::now().timestamp())
+    }
+
+    /// Same, from `since` (unix seconds), e.g. to resume after a reconnect.
+    pub fn events_since(&self, service: &str, since: i64) -> BoxStream<Result<EventMessage, Error>> {
         let filters = HashMap::from([
             ("label".to_string(), vec![format!("service={service}")]),
             ("type".to_string(), vec!["container".to_string()]),
         ]);
-        let opts = bollard::query_parameters::EventsOptions { since: None, until: None, filters: Some(filters) };
+        let opts = bollard::query_parameters::EventsOptions { since: Some(since.to_string()), until: None, filters: Some(filters) };
         Box::pin(self.api.events(Some(opts)))
     }
 
@@ -285,6 +291,25 @@ impl DockerHost {
     pub async fn stop(&self, id: &str, timeout_secs: Option<i32>) -> Result<(), Error> {
         let opts = bollard::query_parameters::StopContainerOptions { t: timeout_secs, signal: None };
         self.api.stop_container(id, Some(opts)).await
+    }
+
+    /// `docker create --name name …` from a full API body; returns the id.
+    pub async fn create(&self, name: &str, body: bollard::models::ContainerCreateBody) -> Result<String, Error> {
+        let opts = bollard::query_parameters::CreateContainerOptions { name: Some(name.into()), platform: String::new() };
+        Ok(self.api.create_container(Some(opts), body).await?.id)
+    }
+
+    /// `docker run -d`: create + start; returns the id.
+    pub async fn run(&self, name: &str, body: bollard::models::ContainerCreateBody) -> Result<String, Error> {
+        let id = self.create(name, body).await?;
+        self.start(&id).await?;
+        Ok(id)
+    }
+
+    /// `docker rm [-f] id`.
+    pub async fn remove(&self, id: &str, force: bool) -> Result<(), Error> {
+        let opts = bollard::query_parameters::RemoveContainerOptions { force, ..Default::default() };
+        self.api.remove_container(id, Some(opts)).await
     }
 
     pub async fn start(&self, id: &str) -> Result<(), Error> {

@@ -1,1 +1,31 @@
-//! kamal: filled in by its issue.
+//! kamal: Kamal 2.11's on-host semantics shared by every action — names, labels, the exact
+//! command strings (§4–§5 of kamal-contract.md), lock details, audit lines, env files, hooks.
+//! Everything here is pure; the `deploy` module runs these strings on hosts.
+
+pub mod app;
+pub mod audit;
+pub mod cmd;
+pub mod envfile;
+pub mod from_config;
+pub mod hooks;
+pub mod load;
+pub mod lock;
+pub mod ruby;
+
+pub use app::{AppSpec, BootLimit, ProxySpec, Registry, RoleSpec};
+
+use rand::Rng;
+
+/// `n` random lowercase hex chars (Kamal's `SecureRandom.hex(n/2)`).
+pub fn random_hex(n: usize) -> String {
+    let mut r = rand::thread_rng();
+    (0..n).map(|_| std::char::from_digit(r.gen_range(0..16), 16).unwrap_or('0')).collect()
+}
+
+/// Strip `<prefix>-` from a container name (shell `${line#<prefix>-}`).
+pub fn version_from_name<'a>(prefix: &str, name: &'a str) -> &'a str {
+    name.strip_prefix(prefix).and_then(|s| s.strip_prefix('-')).unwrap_or(name)
+}
+
+#[cfg(test)]
+mod trace_tests;

@@ -32,6 +32,8 @@ pub(crate) struct Shared {
     last_error: Mutex<Option<SshError>>,
     exec_sem: Arc<Semaphore>,
     kick: Notify,
+    /// The server refused direct-streamlocal once: use dial-stdio (DockerTransport::Auto).
+    streamlocal_refused: std::sync::atomic::AtomicBool,
     pub stats: Stats,
 }
 
@@ -59,6 +61,7 @@ impl Session {
             state,
             last_error: Mutex::new(None),
             kick: Notify::new(),
+            streamlocal_refused: Default::default(),
             stats: Stats::default(),
         });
         let cancel = CancellationToken::new();
@@ -162,13 +165,23 @@ impl Session {
     pub async fn exec(&self, cmd: &str) -> Result<ExecOutput, SshError> {
         let rx = self.start(cmd).await?;
         let out = exec::collect(rx).await;
-        tracing::debug!(host = %self.host(), status = out.status, "exec {cmd}");
+        tracing::debug!(host = %self.host(), status = out.status, "exec {}", crate::logging::redact_command(cmd));
         Ok(out)
     }
 
     /// Runs `cmd` and streams its output lines.
     pub async fn exec_stream(&self, cmd: &str) -> Result<ExecStream, SshError> {
         Ok(ExecStream::new(self.start(cmd).await?))
+    }
+
+    /// Runs `cmd` on a pty (stdout and stderr merged, as on a terminal). Dropping the stream
+    /// closes the channel and sshd hangs the pty up, so the remote command ends too — use this
+    /// for endless commands (`docker logs -f`, `tail -f`) when no API stream fits.
+    pub async fn exec_stream_pty(&self, cmd: &str) -> Result<ExecStream, SshError> {
+        let (ch, permit) = self.open_exec_channel().await?;
+        ch.request_pty(true, "dumb", 200, 50, 0, 0, &[]).await.map_err(|e| self.chan_err("request pty", e))?;
+        ch.exec(true, cmd).await.map_err(|e| self.chan_err("exec", e))?;
+        Ok(ExecStream::new(exec::drain(ch, Some(permit))))
     }
 
     /// Runs `cmd` with `stdin` fed to it, then EOF.
@@ -256,6 +269,30 @@ impl Session {
         Ok(ch.into_stream())
     }
 
+    /// A byte stream to the host's dockerd: `direct-streamlocal` to the socket, or
+    /// `docker system dial-stdio` over exec (see [`super::DockerTransport`]).
+    pub async fn open_docker_stream(&self) -> Result<HostStream, SshError> {
+        use super::DockerTransport::*;
+        let mode = self.shared.spec.client.docker_transport;
+        if mode == StreamLocal || (mode == Auto && !self.shared.streamlocal_refused.load(Ordering::Relaxed)) {
+            let c = self.conn().await?;
+            match c.handle.channel_open_direct_streamlocal(crate::docker::transport::DOCKER_SOCKET).await {
+                Ok(ch) => {
+                    self.shared.stats.stream_channels.fetch_add(1, Ordering::Relaxed);
+                    return Ok(HostStream { inner: ch.into_stream(), _permit: None });
+                }
+                Err(russh::Error::ChannelOpenFailure(f)) if mode == Auto => {
+                    tracing::warn!(host = %self.host(), "direct-streamlocal refused ({f:?}); using docker system dial-stdio");
+                    self.shared.streamlocal_refused.store(true, Ordering::Relaxed);
+                }
+                Err(e) => return Err(self.chan_err("open /var/run/docker.sock", e)),
+            }
+        }
+        let (ch, permit) = self.open_exec_channel().await?;
+        ch.exec(true, "docker system dial-stdio").await.map_err(|e| self.chan_err("docker system dial-stdio", e))?;
+        Ok(HostStream { inner: ch.into_stream(), _permit: Some(permit) })
+    }
+
     /// Opens a `direct-tcpip` channel to `host:port` as seen from the host.
     pub async fn open_tcp_stream(&self, host: &str, port: u16) -> Result<russh::ChannelStream<Msg>, SshError> {
         let c = self.conn().await?;
@@ -271,6 +308,41 @@ impl Session {
     /// bollard client talking to the host's `/var/run/docker.sock` over this connection.
     pub fn docker(&self) -> bollard::Docker {
         crate::docker::transport::docker_over_ssh(self.clone())
+    }
+}
+
+/// A channel used as a byte stream (docker API), holding an exec slot when it is an exec.
+pub struct HostStream {
+    inner: russh::ChannelStream<Msg>,
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl tokio::io::AsyncRead for HostStream {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for HostStream {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 
@@ -297,6 +369,16 @@ async fn actor(shared: Arc<Shared>, cancel: CancellationToken) {
                 *shared.last_error.lock().unwrap() = None;
                 shared.state.send_replace(ConnState::Up);
                 tracing::info!(host = %host, "connected ({})", shared.spec.describe());
+                if shared.spec.client.pty_warmup {
+                    let conn = c.conn.clone();
+                    tokio::spawn(async move {
+                        if let Ok(ch) = conn.handle.channel_open_session().await {
+                            if ch.request_pty(true, "dumb", 80, 24, 0, 0, &[]).await.is_ok() && ch.exec(true, "true").await.is_ok() {
+                                let _ = exec::collect(exec::drain(ch, None)).await;
+                            }
+                        }
+                    });
+                }
                 backoff = Duration::from_millis(500);
                 let reason = tokio::select! {
                     _ = cancel.cancelled() => {
@@ -318,8 +400,10 @@ async fn actor(shared: Arc<Shared>, cancel: CancellationToken) {
             },
         };
         let fatal = err.is_fatal();
-        let reason = err.to_string();
-        tracing::warn!(host = %host, "{reason}");
+        let msg = err.to_string();
+        tracing::warn!(host = %host, "{msg}");
+        // The state is shown next to the host already: keep just the reason.
+        let reason = msg.strip_prefix(&format!("{host}: ")).unwrap_or(&msg).to_string();
         *shared.last_error.lock().unwrap() = Some(err);
         shared.state.send_replace(ConnState::Down { reason });
         if fatal {

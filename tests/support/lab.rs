@@ -8,6 +8,7 @@
 //!
 //! `Lab::up` is shared per process and name: each call returns a handle; the lab is torn down
 //! when the last handle of that name in this process is dropped (unless `KDECK_LAB_KEEP=1`).
+//! `Lab::shared` returns a `&'static Lab` that stays up until the test binary exits.
 #![allow(dead_code)]
 
 use std::collections::HashMap;
@@ -80,6 +81,28 @@ pub struct Lab {
     pub home: PathBuf,
 }
 
+fn shared_names() -> &'static Mutex<Vec<String>> {
+    static N: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+    N.get_or_init(|| Mutex::new(Vec::new()))
+}
+
+extern "C" {
+    fn atexit(cb: extern "C" fn()) -> i32;
+}
+
+extern "C" fn down_shared_labs() {
+    if std::env::var("KDECK_LAB_KEEP").map(|v| v == "1").unwrap_or(false) {
+        return;
+    }
+    let names = std::mem::take(&mut *shared_names().lock().unwrap_or_else(|e| e.into_inner()));
+    for n in names {
+        let r = lab_sh(&["down", "--name", &n]);
+        if !r.ok {
+            eprintln!("lab.sh down --name {n} failed: {}", r.stderr);
+        }
+    }
+}
+
 fn registry() -> &'static Mutex<HashMap<String, usize>> {
     static R: OnceLock<Mutex<HashMap<String, usize>>> = OnceLock::new();
     R.get_or_init(|| Mutex::new(HashMap::new()))
@@ -129,6 +152,10 @@ impl Lab {
         let mut reg = registry().lock().unwrap_or_else(|e| e.into_inner());
         let r = lab_sh(&["up", "--name", name, "--net", &net.to_string(), "--hosts", &hosts.to_string()]);
         if !r.ok {
+            // a half-started lab must not stay behind (unless kept for debugging)
+            if !std::env::var("KDECK_LAB_KEEP").map(|v| v == "1").unwrap_or(false) && !reg.contains_key(name) {
+                let _ = lab_sh(&["down", "--name", name]);
+            }
             drop(reg);
             return skip_or_panic(format!("lab.sh up --name {name} failed: {}{}", r.stderr.trim(), r.stdout.trim()));
         }
@@ -142,6 +169,31 @@ impl Lab {
         };
         *reg.entry(name.to_string()).or_insert(0) += 1;
         Some(lab)
+    }
+
+    /// Like `up`, but one lab per process and name that lives until the test binary exits
+    /// (torn down then by an `atexit` hook, unless `KDECK_LAB_KEEP=1`). Use it when many tests
+    /// of one binary share a lab, so it is not brought down and up between tests.
+    pub fn shared(name: &str, net: u8, hosts: usize) -> Option<&'static Lab> {
+        static SHARED: OnceLock<Mutex<HashMap<String, Option<&'static Lab>>>> = OnceLock::new();
+        let mut m = SHARED.get_or_init(|| Mutex::new(HashMap::new())).lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(l) = m.get(name) {
+            if l.is_none() {
+                skip_or_panic(format!("lab {name} could not start earlier in this process"));
+                return None;
+            }
+            return *l;
+        }
+        let lab = Lab::up(name, net, hosts).map(|l| &*Box::leak(Box::new(l)));
+        if lab.is_some() {
+            shared_names().lock().unwrap_or_else(|e| e.into_inner()).push(name.to_string());
+            static HOOK: std::sync::Once = std::sync::Once::new();
+            HOOK.call_once(|| unsafe {
+                atexit(down_shared_labs);
+            });
+        }
+        m.insert(name.to_string(), lab);
+        lab
     }
 
     fn load(path: &Path) -> Result<Lab, String> {
@@ -306,6 +358,14 @@ impl Lab {
     /// is written to the real `~/.ssh`).
     pub fn kamal_command(&self, app_dir: &Path) -> Command {
         let mut c = Command::new("kamal");
+        c.current_dir(app_dir).env("HOME", &self.home).stdin(Stdio::null());
+        c
+    }
+
+    /// A `kdeck` command (this package's binary) for an app dir, with the same `HOME` as
+    /// `kamal_command` (lab known_hosts, key, git identity).
+    pub fn kdeck_command(&self, app_dir: &Path) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_kdeck"));
         c.current_dir(app_dir).env("HOME", &self.home).stdin(Stdio::null());
         c
     }

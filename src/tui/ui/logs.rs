@@ -32,7 +32,7 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
     // Enough rows to fill the screen even when wrapping splits none of them.
     let want = lv.offset + height;
     let rows: Vec<(LineRef, bool)> = match &lv.filter {
-        Some(re) => app.logs.filtered_rev(&lv.scope, re, FILTER_CONTEXT, want),
+        Some(_) => app.logs.filtered_rev(FILTER_CONTEXT, want),
         None => app.logs.iter_rev(&lv.scope).take(want).map(|l| (l, false)).collect(),
     };
     if rows.is_empty() {

@@ -1,0 +1,78 @@
+//! Mutating headless commands: they hand a request to the engine and print its events.
+
+use super::context::Ctx;
+use super::printer::Printer;
+use crate::deploy::{AbortHandle, EngineError, Event, Request};
+use crate::kamal::cmd;
+use color_eyre::eyre::Result;
+use std::process::ExitCode;
+use tokio::sync::mpsc;
+
+/// Run a request with Ctrl-C handling; returns Kamal's exit code.
+pub async fn run_request(ctx: &Ctx, req: Request, version: String) -> Result<ExitCode> {
+    let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
+    let abort = AbortHandle::new();
+    let engine = ctx.engine(version, tx.clone(), abort.clone());
+    let mut printer = Printer::new(ctx.global.json, ctx.global.quiet);
+    let printer_task = tokio::spawn(async move {
+        let mut out = std::io::stdout();
+        while let Some(e) = rx.recv().await {
+            printer.print(&e, &mut out);
+        }
+    });
+    let sig_abort = abort.clone();
+    let sig_tx = tx.clone();
+    let sig = tokio::spawn(async move {
+        while tokio::signal::ctrl_c().await.is_ok() {
+            sig_abort.request();
+            let _ = sig_tx.send(Event::Aborting { forced: sig_abort.is_forced() });
+        }
+    });
+    let res = engine.run(req).await;
+    sig.abort();
+    let aborted = matches!(res, Err(EngineError::Aborted)) || abort.is_stopping();
+    drop(engine);
+    drop(tx);
+    let _ = printer_task.await;
+    if aborted && !ctx.global.json {
+        report_host_states(ctx).await;
+    }
+    match res {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(EngineError::VersionUnavailable(v)) => {
+            println!("The app version '{v}' is not available as a container (use 'kamal app containers' for available versions)");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(EngineError::Locked(info)) => {
+            if !ctx.global.json {
+                println!("Deploy lock already in place!");
+                println!(
+                    "Locked by: {} at {}\nVersion: {}\nMessage: {}",
+                    info.holder,
+                    info.at.map(|a| a.format("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_default(),
+                    info.version.unwrap_or_default(),
+                    info.message
+                );
+            }
+            eprintln!("ERROR (LockError): Deploy lock found. Run 'kdeck lock help' for more information");
+            Ok(ExitCode::from(1))
+        }
+        Err(e) => {
+            eprintln!("ERROR: {e}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// After an interrupted action: what runs where now.
+async fn report_host_states(ctx: &Ctx) {
+    println!("Host states after interruption:");
+    for h in ctx.hosts() {
+        let Some(r) = ctx.remotes.get(&h) else { continue };
+        for role in ctx.app.roles_on(&h) {
+            let running = r.exec(&cmd::list_running_versions(&ctx.app, &role.name)).await.map(|o| o.stdout).unwrap_or_default();
+            let list: Vec<&str> = running.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
+            println!("  {h} [{}]: running {}", role.name, if list.is_empty() { "nothing".to_string() } else { list.join(", ") });
+        }
+    }
+}

@@ -1,0 +1,217 @@
+//! What every headless command needs: the app in scope, the lock host, the version, who runs
+//! it, and one connection per host.
+
+use crate::cli::Global;
+use crate::deploy::remote::{OpenSsh, Remote};
+use crate::deploy::{AbortHandle, Engine, Event, RunOptions};
+use crate::kamal::{load, AppSpec};
+use color_eyre::eyre::{eyre, Result, WrapErr};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use tokio::sync::mpsc;
+
+pub struct Ctx {
+    /// The whole app (unfiltered).
+    pub full: AppSpec,
+    /// The app narrowed to `-r`/`-h`/`-p`.
+    pub app: Arc<AppSpec>,
+    pub lock_host: String,
+    pub version: String,
+    pub performer: String,
+    pub lock_user: String,
+    pub remotes: BTreeMap<String, Arc<dyn Remote>>,
+    pub global: Global,
+}
+
+fn git(root: &Path, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new("git").args(args).current_dir(root).output().ok()?;
+    let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !s.is_empty()).then_some(s)
+}
+
+/// `*` wildcards as Kamal's `-h`/`-r` filters.
+fn matches(pattern: &str, s: &str) -> bool {
+    let re = format!("^{}$", regex::escape(pattern).replace("\\*", ".*"));
+    regex::Regex::new(&re).map(|r| r.is_match(s)).unwrap_or(false)
+}
+
+fn split(list: &Option<String>) -> Option<Vec<String>> {
+    list.as_ref().map(|s| s.split(',').map(|x| x.trim().to_string()).filter(|x| !x.is_empty()).collect())
+}
+
+/// Narrow roles and hosts like Kamal's `-r`, `-h`, `-p`.
+pub fn scope(app: &AppSpec, g: &Global) -> Result<AppSpec> {
+    let mut a = app.clone();
+    if let Some(roles) = split(&g.roles) {
+        a.roles.retain(|r| roles.iter().any(|p| matches(p, &r.name)));
+        if a.roles.is_empty() {
+            return Err(eyre!("No --roles match for {}", roles.join(",")));
+        }
+    }
+    let primary = app.primary_host();
+    let hosts_filter = split(&g.hosts);
+    for r in &mut a.roles {
+        if g.primary {
+            r.hosts.retain(|h| Some(h) == primary.as_ref());
+        }
+        if let Some(hs) = &hosts_filter {
+            r.hosts.retain(|h| hs.iter().any(|p| matches(p, h)));
+        }
+    }
+    a.roles.retain(|r| !r.hosts.is_empty());
+    if a.roles.is_empty() {
+        return Err(eyre!("No --hosts match for {}", g.hosts.clone().unwrap_or_default()));
+    }
+    Ok(a)
+}
+
+/// Kamal's lock host: first `-h` host, else primary host of the first `-r` role, else primary host.
+pub fn lock_host(app: &AppSpec, g: &Global) -> Option<String> {
+    if let Some(hs) = split(&g.hosts) {
+        if let Some(h) = app.all_hosts().into_iter().find(|h| hs.iter().any(|p| matches(p, h))) {
+            return Some(h);
+        }
+    }
+    if let Some(rs) = split(&g.roles) {
+        if let Some(r) = app.roles.iter().find(|r| rs.iter().any(|p| matches(p, &r.name))) {
+            if let Some(h) = r.hosts.first() {
+                return Some(h.clone());
+            }
+        }
+    }
+    app.primary_host()
+}
+
+/// The app from the shared `config` module (ERB, validation, secrets; errors name file and
+/// key). `KDECK_CONFIG_LOADER=interim` uses the engine's small loader instead.
+pub fn load_app(g: &Global) -> Result<AppSpec> {
+    let path: PathBuf = g.config_file.clone();
+    if std::env::var("KDECK_CONFIG_LOADER").is_ok_and(|v| v == "interim") {
+        return load::load(&path, g.destination.as_deref()).map_err(|e| eyre!("{e}"));
+    }
+    let opts = crate::config::LoadOptions {
+        config_file: path,
+        destination: g.destination.clone(),
+        version: g.version.clone(),
+        ..Default::default()
+    };
+    let c = crate::config::Config::load(&opts).map_err(|e| eyre!("{e}"))?;
+    crate::kamal::from_config::from_config(&c).map_err(|e| eyre!("{e}"))
+}
+
+impl Ctx {
+    pub fn new(g: &Global) -> Result<Ctx> {
+        let full = load_app(g)?;
+        let app = scope(&full, g)?;
+        let lock_host = lock_host(&full, g).ok_or_else(|| eyre!("{}: servers: no hosts configured", g.config_file.display()))?;
+        let root = full.root.clone();
+        let version = g
+            .version
+            .clone()
+            .or_else(|| std::env::var("VERSION").ok().filter(|v| !v.is_empty()))
+            .or_else(|| git(&root, &["rev-parse", "HEAD"]))
+            .unwrap_or_else(|| "latest".into());
+        let performer = git(&root, &["config", "user.email"])
+            .or_else(|| std::env::var("USER").ok())
+            .or_else(|| git(&root, &["config", "user.name"]))
+            .unwrap_or_else(|| "unknown".into());
+        let lock_user = git(&root, &["config", "user.name"]).unwrap_or_else(|| "Unknown".into());
+        let mut hosts = full.all_hosts();
+        if !hosts.contains(&lock_host) {
+            hosts.push(lock_host.clone());
+        }
+        let remotes = connect(&full, &hosts, g)?;
+        Ok(Ctx { full, app: Arc::new(app), lock_host, version, performer, lock_user, remotes, global: g.clone() })
+    }
+
+    pub fn engine(&self, version: String, tx: mpsc::UnboundedSender<Event>, abort: AbortHandle) -> Engine {
+        Engine::new(
+            self.app.clone(),
+            self.remotes.clone(),
+            tx,
+            abort,
+            RunOptions {
+                version,
+                performer: self.performer.clone(),
+                lock_user: self.lock_user.clone(),
+                skip_hooks: self.global.skip_hooks,
+                lock_host: self.lock_host.clone(),
+                roles_filter: split(&self.global.roles),
+            },
+        )
+    }
+
+    pub fn hosts(&self) -> Vec<String> {
+        self.app.all_hosts()
+    }
+}
+
+/// One connection per host: the shared russh backend (`KDECK_TRANSPORT=openssh` switches to
+/// the local OpenSSH client with ControlMaster multiplexing).
+pub fn connect(app: &AppSpec, hosts: &[String], g: &Global) -> Result<BTreeMap<String, Arc<dyn Remote>>> {
+    let known_hosts = std::env::var_os("KDECK_KNOWN_HOSTS").map(PathBuf::from);
+    let keys: Vec<PathBuf> = app
+        .ssh_keys
+        .iter()
+        .map(|k| if k.is_relative() { app.root.join(k) } else { k.clone() })
+        .collect();
+    let mut m: BTreeMap<String, Arc<dyn Remote>> = BTreeMap::new();
+    if std::env::var("KDECK_TRANSPORT").is_ok_and(|t| t == "openssh") {
+        let control_dir = std::env::temp_dir().join(format!("kdeck-cm-{}", std::process::id()));
+        std::fs::create_dir_all(&control_dir).wrap_err_with(|| format!("cannot create {}", control_dir.display()))?;
+        for h in hosts {
+            m.insert(
+                h.clone(),
+                Arc::new(OpenSsh {
+                    host: h.clone(),
+                    user: app.ssh_user.clone(),
+                    port: app.ssh_port,
+                    keys: keys.clone(),
+                    known_hosts: known_hosts.clone(),
+                    accept_new: g.accept_new_host_keys,
+                    control_dir: control_dir.clone(),
+                }),
+            );
+        }
+        return Ok(m);
+    }
+    let kamal = crate::ssh::SshOptions {
+        user: Some(app.ssh_user.clone()),
+        port: Some(app.ssh_port),
+        keys_only: !keys.is_empty(),
+        keys,
+        ..Default::default()
+    };
+    let mut client = crate::ssh::ClientOptions::default();
+    if let Some(k) = known_hosts {
+        client.known_hosts = k;
+    }
+    if g.accept_new_host_keys {
+        client.host_key_policy = crate::ssh::HostKeyPolicy::AcceptNew;
+    }
+    let pool = crate::ssh::Pool::new(kamal, client).map_err(|e| eyre!("{e}"))?;
+    for h in hosts {
+        m.insert(h.clone(), Arc::new(pool.get(h)));
+    }
+    Ok(m)
+}
+
+/// Close multiplexed connections and remove the control dir.
+pub fn disconnect() {
+    let control_dir = std::env::temp_dir().join(format!("kdeck-cm-{}", std::process::id()));
+    if let Ok(rd) = std::fs::read_dir(&control_dir) {
+        for e in rd.flatten() {
+            let _ = std::process::Command::new("ssh")
+                .arg("-o")
+                .arg(format!("ControlPath={}", e.path().display()))
+                .arg("-O")
+                .arg("exit")
+                .arg("x")
+                .stdout(std::process::Stdio::null())
+                .stderr(std::process::Stdio::null())
+                .status();
+        }
+    }
+    let _ = std::fs::remove_dir_all(&control_dir);
+}

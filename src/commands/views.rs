@@ -1,0 +1,291 @@
+//! Read-only headless commands, printed in Kamal's layout (`App Host: <host>` blocks) so
+//! scripts that parse Kamal's output keep working. They never look at the lock.
+
+use super::context::Ctx;
+use crate::cli::LogsArgs;
+use crate::deploy::remote::ExecOutput;
+use crate::kamal::{cmd, lock};
+use color_eyre::eyre::Result;
+use futures::future::join_all;
+use std::process::ExitCode;
+use tokio::sync::mpsc;
+
+/// Run one command per (host, key) in parallel; results in host order.
+async fn per_host(ctx: &Ctx, jobs: Vec<(String, String)>) -> Vec<(String, Result<ExecOutput, String>)> {
+    let futs = jobs.into_iter().map(|(h, c)| {
+        let r = ctx.remotes.get(&h).cloned();
+        async move {
+            let res = match r {
+                Some(r) => r.exec(&c).await.map_err(|e| e.to_string()),
+                None => Err(format!("no connection to {h}")),
+            };
+            (h, res)
+        }
+    });
+    join_all(futs).await
+}
+
+fn print_blocks(kind: &str, results: Vec<(String, Result<ExecOutput, String>)>, nothing: Option<&str>) -> ExitCode {
+    let mut code = ExitCode::SUCCESS;
+    for (h, r) in results {
+        println!("{kind} Host: {h}");
+        match r {
+            Ok(o) if o.ok() => println!("{}", o.stdout.trim_end()),
+            Ok(o) => match nothing {
+                Some(n) => println!("{n}"),
+                None => {
+                    println!("{}", o.combined());
+                    code = ExitCode::from(1);
+                }
+            },
+            Err(e) => {
+                println!("{e}");
+                code = ExitCode::from(1);
+            }
+        }
+        println!();
+    }
+    code
+}
+
+fn host_role_jobs(ctx: &Ctx, f: impl Fn(&str) -> String) -> Vec<(String, String)> {
+    let mut jobs = vec![];
+    for h in ctx.hosts() {
+        for role in ctx.app.roles_on(&h) {
+            jobs.push((h.clone(), f(&role.name)));
+        }
+    }
+    jobs
+}
+
+pub async fn app_version(ctx: &Ctx) -> Result<ExitCode> {
+    // Kamal: the first role on the host.
+    let jobs = ctx
+        .hosts()
+        .into_iter()
+        .filter_map(|h| ctx.app.roles_on(&h).first().map(|r| cmd::current_running_version(&ctx.app, &r.name)).map(|c| (h, c)))
+        .collect();
+    Ok(print_blocks("App", per_host(ctx, jobs).await, None))
+}
+
+pub async fn app_details(ctx: &Ctx) -> Result<ExitCode> {
+    Ok(print_blocks("App", per_host(ctx, host_role_jobs(ctx, |r| cmd::app_details(&ctx.app, r))).await, None))
+}
+
+pub async fn app_containers(ctx: &Ctx) -> Result<ExitCode> {
+    let jobs = ctx.hosts().into_iter().map(|h| (h, cmd::app_containers(&ctx.app))).collect();
+    Ok(print_blocks("App", per_host(ctx, jobs).await, None))
+}
+
+pub async fn app_images(ctx: &Ctx) -> Result<ExitCode> {
+    let jobs = ctx.hosts().into_iter().map(|h| (h, cmd::app_images(&ctx.app))).collect();
+    Ok(print_blocks("App", per_host(ctx, jobs).await, None))
+}
+
+pub async fn stale_containers(ctx: &Ctx) -> Result<ExitCode> {
+    let mut code = ExitCode::SUCCESS;
+    for h in ctx.hosts() {
+        let Some(r) = ctx.remotes.get(&h) else { continue };
+        for role in ctx.app.roles_on(&h) {
+            let running = r.exec(&cmd::list_running_versions(&ctx.app, &role.name)).await;
+            let current = r.exec(&cmd::current_running_version(&ctx.app, &role.name)).await;
+            match (running, current) {
+                (Ok(run), Ok(cur)) => {
+                    let cur = cur.stdout.trim().to_string();
+                    for v in run.stdout.lines().map(str::trim).filter(|v| !v.is_empty() && *v != cur) {
+                        println!("Detected stale container for role {} with version {v} on {h}", role.name);
+                    }
+                }
+                (Err(e), _) | (_, Err(e)) => {
+                    eprintln!("{e}");
+                    code = ExitCode::from(1);
+                }
+            }
+        }
+    }
+    Ok(code)
+}
+
+pub async fn audit(ctx: &Ctx) -> Result<ExitCode> {
+    let jobs = ctx.hosts().into_iter().map(|h| (h, cmd::audit_tail(&ctx.app))).collect();
+    Ok(print_blocks("App", per_host(ctx, jobs).await, None))
+}
+
+pub async fn lock_status(ctx: &Ctx) -> Result<ExitCode> {
+    let Some(r) = ctx.remotes.get(&ctx.lock_host) else { return Ok(ExitCode::from(1)) };
+    let out = r.exec(&cmd::lock_status(&ctx.full)).await?;
+    if out.ok() {
+        if ctx.global.json {
+            println!("{}", serde_json::to_string(&lock::parse_details(&out.stdout))?);
+        } else {
+            println!("{}", out.stdout.trim_end());
+        }
+    } else if out.stderr.contains("No such file or directory") {
+        println!("There is no deploy lock");
+    } else {
+        eprintln!("{}", out.combined());
+        return Ok(ExitCode::from(1));
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn proxy_details(ctx: &Ctx) -> Result<ExitCode> {
+    let jobs = ctx.app.proxy_hosts().into_iter().map(|h| (h, cmd::proxy_details())).collect();
+    Ok(print_blocks("Proxy", per_host(ctx, jobs).await, None))
+}
+
+pub async fn proxy_logs(ctx: &Ctx, a: &LogsArgs) -> Result<ExitCode> {
+    let c = cmd::proxy_logs(a.since.as_deref(), a.lines.or(if a.since.is_none() && a.grep.is_none() { Some(100) } else { None }), a.grep.as_deref(), !a.skip_timestamps);
+    if a.follow {
+        let c = c.replace("docker logs kamal-proxy", "docker logs kamal-proxy --follow");
+        let jobs = ctx.app.proxy_hosts().into_iter().map(|h| (h, None, c.clone())).collect();
+        return follow(ctx, jobs).await;
+    }
+    let jobs = ctx.app.proxy_hosts().into_iter().map(|h| (h, c.clone())).collect();
+    Ok(print_blocks("Proxy", per_host(ctx, jobs).await, Some("Nothing found")))
+}
+
+pub async fn app_logs(ctx: &Ctx, a: &LogsArgs) -> Result<ExitCode> {
+    if a.follow {
+        let lines = a.lines.unwrap_or(10);
+        let mut jobs = vec![];
+        for h in ctx.hosts() {
+            for role in ctx.app.roles_on(&h) {
+                let c = match &a.grep {
+                    Some(g) => format!("{} | grep --line-buffered '{g}'", cmd::app_logs_follow(&ctx.app, &role.name, lines, !a.skip_timestamps)),
+                    None => cmd::app_logs_follow(&ctx.app, &role.name, lines, !a.skip_timestamps),
+                };
+                jobs.push((h.clone(), Some(role.name.clone()), c));
+            }
+        }
+        return follow(ctx, jobs).await;
+    }
+    let jobs = host_role_jobs(ctx, |r| {
+        cmd::app_logs(&ctx.app, r, a.since.as_deref(), a.lines, a.grep.as_deref(), a.grep_options.as_deref(), !a.skip_timestamps, a.container_id.as_deref())
+    });
+    Ok(print_blocks("App", per_host(ctx, jobs).await, Some("Nothing found")))
+}
+
+/// Follow several streams, merged, each line prefixed `host [role]`. Ends on Ctrl-C or when all end.
+async fn follow(ctx: &Ctx, jobs: Vec<(String, Option<String>, String)>) -> Result<ExitCode> {
+    let (tx, mut rx) = mpsc::channel::<(String, String)>(1024);
+    let mut tasks = vec![];
+    for (h, role, c) in jobs {
+        let Some(r) = ctx.remotes.get(&h).cloned() else { continue };
+        let tx = tx.clone();
+        let prefix = match role {
+            Some(ro) => format!("{h} [{ro}]"),
+            None => h.clone(),
+        };
+        tasks.push(tokio::spawn(async move {
+            let (ltx, mut lrx) = mpsc::channel(256);
+            let p2 = prefix.clone();
+            let fwd = tokio::spawn(async move {
+                while let Some((_, line)) = lrx.recv().await {
+                    if tx.send((p2.clone(), line)).await.is_err() {
+                        break;
+                    }
+                }
+            });
+            let _ = r.exec_stream(&c, ltx).await;
+            let _ = fwd.await;
+        }));
+    }
+    drop(tx);
+    let mut stdout = std::io::stdout();
+    loop {
+        tokio::select! {
+            m = rx.recv() => match m {
+                Some((p, l)) => {
+                    use std::io::Write;
+                    // A closed pipe (`| head`) ends the follow quietly.
+                    if writeln!(stdout, "{p}: {l}").and_then(|_| stdout.flush()).is_err() {
+                        break;
+                    }
+                }
+                None => break,
+            },
+            _ = tokio::signal::ctrl_c() => break,
+        }
+    }
+    for t in tasks {
+        t.abort();
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `app exec`: in parallel on every selected host × role, output per host.
+pub async fn app_exec(ctx: &Ctx, a: &crate::cli::ExecArgs) -> Result<ExitCode> {
+    use crate::kamal::{audit, random_hex};
+    let command = a.cmd.join(" ");
+    let env: Vec<(String, String)> = a.env.iter().filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))).collect();
+    let mut jobs = vec![];
+    let mut audits = vec![];
+    if a.reuse {
+        // Version from the primary host, as Kamal.
+        let primary = ctx.app.primary_host().unwrap_or_default();
+        let role0 = ctx.app.roles_on(&primary).first().map(|r| r.name.clone()).unwrap_or_default();
+        let v = match ctx.remotes.get(&primary) {
+            Some(r) => r.exec(&cmd::current_running_version(&ctx.app, &role0)).await?.stdout.trim().to_string(),
+            None => String::new(),
+        };
+        for h in ctx.hosts() {
+            for role in ctx.app.roles_on(&h) {
+                let line = audit::line(chrono::Utc::now(), &ctx.performer, ctx.app.destination.as_deref(), Some(&role.name), &audit::executed(&command, &v));
+                audits.push((h.clone(), cmd::audit_record(&ctx.app, &line)));
+                jobs.push((h.clone(), cmd::app_exec_reuse(&ctx.app, &role.name, &v, &env, &command)));
+            }
+        }
+    } else {
+        let v = ctx.global.version.clone().unwrap_or_else(|| "latest".into());
+        for h in ctx.hosts() {
+            for role in ctx.app.roles_on(&h) {
+                let line = audit::line(chrono::Utc::now(), &ctx.performer, ctx.app.destination.as_deref(), None, &audit::executed(&command, &v));
+                audits.push((h.clone(), cmd::audit_record(&ctx.app, &line)));
+                jobs.push((h.clone(), cmd::app_exec_run(&ctx.app, role, &h, &v, &random_hex(6), &env, a.detach, &command)));
+            }
+        }
+    }
+    if let Some(login) = cmd::docker_login(&ctx.app) {
+        let logins = ctx.hosts().into_iter().map(|h| (h, login.clone())).collect();
+        let _ = per_host(ctx, logins).await;
+    }
+    let _ = per_host(ctx, audits).await;
+    Ok(print_blocks("App", per_host(ctx, jobs).await, None))
+}
+
+/// `app exec -i`: an interactive session on the primary host of the scope, through the local
+/// OpenSSH client with a pty (as Kamal does).
+pub async fn app_exec_interactive(ctx: &Ctx, a: &crate::cli::ExecArgs) -> Result<ExitCode> {
+    use crate::kamal::random_hex;
+    use std::io::IsTerminal;
+    let command = a.cmd.join(" ");
+    let env: Vec<(String, String)> = a.env.iter().filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))).collect();
+    let host = ctx.app.primary_host().ok_or_else(|| color_eyre::eyre::eyre!("no host in scope"))?;
+    let role = ctx.app.roles_on(&host).first().cloned().cloned().ok_or_else(|| color_eyre::eyre::eyre!("no role on {host}"))?;
+    let it = if std::io::stdin().is_terminal() { "-it" } else { "-i" };
+    let remote_cmd = if a.reuse {
+        let r = ctx.remotes.get(&host).ok_or_else(|| color_eyre::eyre::eyre!("no connection to {host}"))?;
+        let v = r.exec(&cmd::current_running_version(&ctx.app, &role.name)).await?.stdout.trim().to_string();
+        cmd::app_exec_reuse(&ctx.app, &role.name, &v, &env, &command).replacen("docker exec", &format!("docker exec {it}"), 1)
+    } else {
+        let v = ctx.global.version.clone().unwrap_or_else(|| "latest".into());
+        if let (Some(login), Some(r)) = (cmd::docker_login(&ctx.app), ctx.remotes.get(&host)) {
+            let _ = r.exec(&login).await;
+        }
+        cmd::app_exec_run(&ctx.app, &role, &host, &v, &random_hex(6), &env, false, &command).replacen("docker run --rm", &format!("docker run {it} --rm"), 1)
+    };
+    let mut c = std::process::Command::new("ssh");
+    for k in &ctx.full.ssh_keys {
+        c.arg("-i").arg(if k.is_relative() { ctx.full.root.join(k) } else { k.clone() });
+    }
+    if !ctx.full.ssh_keys.is_empty() {
+        c.args(["-o", "IdentitiesOnly=yes"]);
+    }
+    if let Some(k) = std::env::var_os("KDECK_KNOWN_HOSTS") {
+        c.arg("-o").arg(format!("UserKnownHostsFile={}", std::path::PathBuf::from(k).display()));
+    }
+    c.arg("-t").arg(format!("{}@{host}", ctx.full.ssh_user)).arg("-p").arg(ctx.full.ssh_port.to_string()).arg(remote_cmd);
+    let st = c.status()?;
+    Ok(ExitCode::from(st.code().unwrap_or(1).clamp(0, 255) as u8))
+}

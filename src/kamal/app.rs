@@ -1,0 +1,274 @@
+//! The resolved slice of an app's Kamal configuration the engine needs. Built from the shared
+//! `config` module (see `from_config`) or, for tests and until it lands, by hand.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Default)]
+pub struct Registry {
+    /// `registry.server`; `None` means Docker Hub.
+    pub server: Option<String>,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ProxySpec {
+    /// `proxy.hosts` / comma-split `proxy.host`.
+    pub hosts: Vec<String>,
+    pub app_port: u16,
+    pub ssl: bool,
+    pub healthcheck_interval: Option<u64>,
+    pub healthcheck_timeout: Option<u64>,
+    pub healthcheck_path: Option<String>,
+    pub response_timeout: Option<u64>,
+    pub buffer_requests: bool,
+    pub buffer_responses: bool,
+    pub buffer_memory: Option<String>,
+    pub max_request_body: Option<String>,
+    pub max_response_body: Option<String>,
+    pub path_prefix: Vec<String>,
+    pub strip_path_prefix: Option<bool>,
+    pub forward_headers: Option<bool>,
+    pub ssl_redirect: Option<bool>,
+    /// `None` → Kamal's default list.
+    pub log_request_headers: Option<Vec<String>>,
+    pub log_response_headers: Vec<String>,
+    /// Deploy flags already rendered by the config module (Kamal's order and escaping),
+    /// without `--target` and `--error-pages` (both depend on the boot). Wins over the fields.
+    pub rendered: Option<Vec<String>>,
+}
+
+impl Default for ProxySpec {
+    fn default() -> Self {
+        ProxySpec {
+            hosts: vec![],
+            app_port: 80,
+            ssl: false,
+            healthcheck_interval: None,
+            healthcheck_timeout: None,
+            healthcheck_path: None,
+            response_timeout: None,
+            buffer_requests: true,
+            buffer_responses: true,
+            buffer_memory: None,
+            max_request_body: None,
+            max_response_body: None,
+            path_prefix: vec![],
+            strip_path_prefix: None,
+            forward_headers: None,
+            ssl_redirect: None,
+            log_request_headers: None,
+            log_response_headers: vec![],
+            rendered: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct RoleSpec {
+    pub name: String,
+    /// Hosts exactly as written in deploy.yml.
+    pub hosts: Vec<String>,
+    pub proxy: Option<ProxySpec>,
+    /// `cmd`, appended raw to `docker run`.
+    pub cmd: Option<String>,
+    /// Clear env, merged global → role (→ env tags per host, see `host_env`).
+    pub env_clear: Vec<(String, String)>,
+    /// Full clear env of a host when env tags change it (replaces `env_clear` there).
+    pub host_env: BTreeMap<String, Vec<(String, String)>>,
+    /// Secret env (name, value) written to the role's env file.
+    pub env_secret: Vec<(String, String)>,
+    /// Global labels then role labels (later wins; kept in order).
+    pub labels: Vec<(String, String)>,
+    /// Role `options:` as `--k "v"` (value `None` = bare flag).
+    pub options: Vec<(String, Option<String>)>,
+    pub asset_path: Option<String>,
+    /// Docker options already rendered by the config module (used after `options`).
+    pub option_args: Vec<String>,
+    /// Logging args already rendered by the config module (root merged with role); wins over
+    /// the app-level logging.
+    pub logging_args: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BootLimit {
+    Count(usize),
+    Percent(usize),
+}
+
+#[derive(Debug, Clone)]
+pub struct AppSpec {
+    pub service: String,
+    pub destination: Option<String>,
+    /// `image` (without registry).
+    pub image: String,
+    pub registry: Registry,
+    /// Roles in deploy.yml order.
+    pub roles: Vec<RoleSpec>,
+    pub primary_role: String,
+    pub volumes: Vec<String>,
+    pub log_driver: Option<String>,
+    pub log_options: Vec<(String, String)>,
+    pub error_pages_path: Option<String>,
+    pub deploy_timeout: u64,
+    pub drain_timeout: u64,
+    pub readiness_delay: u64,
+    pub retain_containers: usize,
+    pub boot_limit: Option<BootLimit>,
+    pub boot_wait: Option<u64>,
+    /// Directory holding hooks (`.kamal/hooks` unless `hooks_path`), relative to the app dir.
+    pub hooks_path: PathBuf,
+    /// All secrets from the secrets files (exported to pre-connect/pre-deploy/post-deploy hooks).
+    pub secrets: Vec<(String, String)>,
+    pub ssh_user: String,
+    pub ssh_port: u16,
+    pub ssh_keys: Vec<PathBuf>,
+    /// Build: Dockerfile and context (relative to the app dir).
+    pub dockerfile: String,
+    pub context: String,
+    /// App dir (where deploy.yml's `config/` lives); hooks and builds run here.
+    pub root: PathBuf,
+}
+
+impl Default for AppSpec {
+    fn default() -> Self {
+        AppSpec {
+            service: String::new(),
+            destination: None,
+            image: String::new(),
+            registry: Registry::default(),
+            roles: vec![],
+            primary_role: "web".into(),
+            volumes: vec![],
+            log_driver: None,
+            log_options: vec![],
+            error_pages_path: None,
+            deploy_timeout: 30,
+            drain_timeout: 30,
+            readiness_delay: 7,
+            retain_containers: 5,
+            boot_limit: None,
+            boot_wait: None,
+            hooks_path: PathBuf::from(".kamal/hooks"),
+            secrets: vec![],
+            ssh_user: "root".into(),
+            ssh_port: 22,
+            ssh_keys: vec![],
+            dockerfile: "Dockerfile".into(),
+            context: ".".into(),
+            root: PathBuf::from("."),
+        }
+    }
+}
+
+impl AppSpec {
+    /// `<svc>` or `<svc>-<dest>`.
+    pub fn service_and_destination(&self) -> String {
+        match &self.destination {
+            Some(d) => format!("{}-{}", self.service, d),
+            None => self.service.clone(),
+        }
+    }
+
+    /// `<registry.server>/<image>` (server omitted when unset).
+    pub fn repository(&self) -> String {
+        match &self.registry.server {
+            Some(s) if !s.is_empty() => format!("{}/{}", s, self.image),
+            _ => self.image.clone(),
+        }
+    }
+
+    pub fn latest_tag(&self) -> String {
+        match &self.destination {
+            Some(d) => format!("latest-{d}"),
+            None => "latest".into(),
+        }
+    }
+
+    pub fn image_ref(&self, version: &str) -> String {
+        format!("{}:{}", self.repository(), version)
+    }
+
+    pub fn latest_image(&self) -> String {
+        self.image_ref(&self.latest_tag())
+    }
+
+    pub fn role(&self, name: &str) -> Option<&RoleSpec> {
+        self.roles.iter().find(|r| r.name == name)
+    }
+
+    /// `<svc>-<role>[-<dest>]`.
+    pub fn prefix(&self, role: &str) -> String {
+        match &self.destination {
+            Some(d) => format!("{}-{}-{}", self.service, role, d),
+            None => format!("{}-{}", self.service, role),
+        }
+    }
+
+    pub fn container_name(&self, role: &str, version: &str) -> String {
+        format!("{}-{}", self.prefix(role), version)
+    }
+
+    /// All hosts, deploy.yml order, deduplicated.
+    pub fn all_hosts(&self) -> Vec<String> {
+        let mut v: Vec<String> = vec![];
+        for r in &self.roles {
+            for h in &r.hosts {
+                if !v.contains(h) {
+                    v.push(h.clone());
+                }
+            }
+        }
+        v
+    }
+
+    /// Primary-role hosts first, then the rest (Kamal's boot order).
+    pub fn hosts_primary_first(&self) -> Vec<String> {
+        let mut v: Vec<String> = self.role(&self.primary_role).map(|r| r.hosts.clone()).unwrap_or_default();
+        for h in self.all_hosts() {
+            if !v.contains(&h) {
+                v.push(h);
+            }
+        }
+        v
+    }
+
+    pub fn primary_host(&self) -> Option<String> {
+        self.role(&self.primary_role).and_then(|r| r.hosts.first().cloned()).or_else(|| self.all_hosts().into_iter().next())
+    }
+
+    /// Roles on a host, primary role first then deploy.yml order.
+    pub fn roles_on(&self, host: &str) -> Vec<&RoleSpec> {
+        let mut v: Vec<&RoleSpec> = self.roles.iter().filter(|r| r.hosts.iter().any(|h| h == host)).collect();
+        v.sort_by_key(|r| if r.name == self.primary_role { 0 } else { 1 });
+        v
+    }
+
+    pub fn proxy_hosts(&self) -> Vec<String> {
+        let mut v: Vec<String> = vec![];
+        for r in self.roles.iter().filter(|r| r.proxy.is_some()) {
+            for h in &r.hosts {
+                if !v.contains(h) {
+                    v.push(h.clone());
+                }
+            }
+        }
+        v
+    }
+
+    /// Split hosts into sequential boot groups per `boot.limit`.
+    pub fn boot_groups(&self, hosts: &[String]) -> Vec<Vec<String>> {
+        let n = match self.boot_limit {
+            None => hosts.len().max(1),
+            Some(BootLimit::Count(n)) => n.max(1),
+            Some(BootLimit::Percent(p)) => ((hosts.len() * p) / 100).max(1),
+        };
+        hosts.chunks(n).map(|c| c.to_vec()).collect()
+    }
+
+    /// Is the registry a local `localhost:PORT` one (Kamal skips `docker login` for it)?
+    pub fn local_registry(&self) -> bool {
+        self.registry.server.as_deref().is_some_and(|s| s.starts_with("localhost:") || s.starts_with("127.0.0.1:"))
+    }
+}
