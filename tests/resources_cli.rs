@@ -16,7 +16,7 @@ fn details_resources_table_and_json() {
         l.image(SVC, v, "ok");
     }
     let dir = tempfile::tempdir().unwrap();
-    let app = l.write_app(dir.path(), &lab::AppSpec::new(SVC, &[h1.clone()], &[h2.clone()]));
+    let app = l.write_app(dir.path(), &lab::AppSpec::new(SVC, std::slice::from_ref(&h1), std::slice::from_ref(&h2)));
     for v in ["v1", "v2"] {
         l.kamal(&app, &["deploy", "-P", "--version", v]).expect_ok(&format!("kamal deploy {v}"));
     }
