@@ -149,6 +149,18 @@ fn dashboard_end_to_end_in_tmux() {
     t.wait("exec output from every host", 30, |s| {
         hosts.iter().all(|h| s.contains(&format!("┌ {h} "))) && s.matches("exec-ok").count() >= 3 && s.contains("✓ exec done")
     });
+    // An interactive shell in the running container suspends the dashboard and comes back.
+    t.keys(&["C-r"]);
+    t.wait("reuse on", 5, |s| s.contains("--reuse on"));
+    t.keys(&["C-o"]);
+    t.wait("shell started", 20, |s| s.contains(&format!("kdeck: shell on {}", hosts[0])));
+    std::thread::sleep(Duration::from_millis(1500));
+    t.literal("echo shell-$((40+2))");
+    t.keys(&["Enter"]);
+    t.wait("shell output", 10, |s| s.contains("shell-42"));
+    t.literal("exit");
+    t.keys(&["Enter"]);
+    t.wait("dashboard back", 10, |s| s.contains("exec in the app container") && !s.contains("shell-42"));
     t.keys(&["Escape"]);
 
     // 3. Merged logs from all hosts, then a filter.

@@ -255,7 +255,7 @@ impl LogStore {
             }
         }
         // Context from different matches may interleave; keep the merged order.
-        rows.sort_by(|a, b| b.0.entry.seq.cmp(&a.0.entry.seq));
+        rows.sort_by_key(|r| std::cmp::Reverse(r.0.entry.seq));
         rows
     }
 }
