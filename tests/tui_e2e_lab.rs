@@ -86,7 +86,8 @@ fn hosts_on(screen: &str, hosts: &[String], version: &str) -> bool {
 /// The kdeck binary, copied so a build from another worktree sharing the target dir cannot
 /// swap it mid-test; checked to be this tree's (it must know `dashboard --skip-push`).
 fn kdeck_binary(dir: &Path) -> PathBuf {
-    let src = PathBuf::from(env!("CARGO_BIN_EXE_kdeck"));
+    // KDECK_E2E_BIN: a private copy, for machines where several trees share one target dir.
+    let src = std::env::var_os("KDECK_E2E_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kdeck")));
     let dst = dir.join("kdeck");
     std::fs::copy(&src, &dst).expect("copy kdeck");
     let help = Command::new(&dst).args(["dashboard", "--help"]).output().expect("kdeck --help");
@@ -142,6 +143,7 @@ fn dashboard_end_to_end_in_tmux() {
     t.keys(&["a"]);
     t.wait("audit lines", 15, |s| s.contains("Audit log") && s.lines().any(|l| l.contains(&format!("{}  [", hosts[0]))));
     // Exec in a new app container on every host: one pane per host.
+    t.keys(&["1"]);
     t.keys(&["e"]);
     t.wait("exec prompt", 5, |s| s.contains("exec in the app container"));
     t.literal("echo exec-ok");

@@ -150,8 +150,15 @@ fn shell_command(ctx: Arc<Ctx>) -> ShellCommand {
         if !app.ssh_keys.is_empty() {
             c.args(["-o", "IdentitiesOnly=yes"]);
         }
-        if let Some(k) = std::env::var_os("KDECK_KNOWN_HOSTS") {
-            c.arg("-o").arg(format!("UserKnownHostsFile={}", PathBuf::from(k).display()));
+        // OpenSSH reads ~/.ssh from the passwd entry, not $HOME; use the file kdeck itself checks.
+        let known = std::env::var_os("KDECK_KNOWN_HOSTS")
+            .map(PathBuf::from)
+            .or_else(|| dirs::home_dir().map(|h| h.join(".ssh/known_hosts")));
+        if let Some(k) = known {
+            c.arg("-o").arg(format!("UserKnownHostsFile={}", k.display()));
+        }
+        if ctx.global.accept_new_host_keys {
+            c.args(["-o", "StrictHostKeyChecking=accept-new"]);
         }
         c.arg("-t").arg(format!("{}@{host}", app.ssh_user)).arg("-p").arg(app.ssh_port.to_string()).arg(remote);
         Some(c)
