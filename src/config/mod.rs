@@ -27,7 +27,11 @@
 //! Loading: ERB (the subset in [`erb`]) → YAML as Psych reads it ([`yaml`]) → top-level keys
 //! symbolized → destination overlay deep-merged → validated like Kamal (errors name file and
 //! key path) → derived values. Secrets ([`secrets`]) are only read when asked for.
-//! Nothing here prints; nothing here touches the terminal.
+//! Nothing here prints; nothing here touches the terminal. `Config` is `Clone + Send + Sync`
+//! (secrets are shared and resolved once). Resolving secrets may run local commands
+//! (`$(…)` in `.kamal/secrets`): from async code call it inside `spawn_blocking`.
+//! Per-host env: `role.env_for(host)` (root env < role env < the host's env tags); its
+//! `secret_aliases()` / `resolve_secrets()` cover secrets added by tags too.
 
 pub mod dump;
 pub mod erb;
@@ -586,6 +590,13 @@ fn glob_match(pat: &str, s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_is_shareable_across_tasks() {
+        fn assert_send_sync<T: Send + Sync + Clone>() {}
+        assert_send_sync::<Config>();
+        assert_send_sync::<Secrets>();
+    }
 
     #[test]
     fn filters_like_kamal() {
