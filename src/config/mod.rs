@@ -114,10 +114,15 @@ fn load_file(path: &Path, shown: &Path, cwd: &Path, env: &mut BTreeMap<String, S
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| cwd.to_path_buf());
     let mut ctx = erb::ErbContext { env, cwd, dir, file: shown.to_path_buf() };
     let rendered = erb::render(&text, &mut ctx).map_err(|e| e.with_file(shown))?;
+    let had_erb = text.contains("<%");
     let v = yaml::parse(&rendered).map_err(|e| {
-        ConfigError::new(ErrorKind::Yaml, format!("YAML syntax error: {} at line {} column {}", e.message, e.line, e.col))
-            .with_file(shown)
-            .with_line(e.line)
+        let note = if had_erb && rendered.lines().count() != text.lines().count() { " of the ERB-rendered text" } else { "" };
+        let err = ConfigError::new(ErrorKind::Yaml, format!("YAML syntax error: {} at line {} column {}{note}", e.message, e.line, e.col)).with_file(shown);
+        if note.is_empty() {
+            err.with_line(e.line)
+        } else {
+            err
+        }
     })?;
     match v {
         Value::Map(m) => {
