@@ -138,6 +138,19 @@ fn dashboard_end_to_end_in_tmux() {
     t.keys(&["1"]);
     t.wait("hosts on v2", 20, |s| hosts_on(s, &hosts, "v2"));
 
+    // Audit log from the hosts (Kamal's and kdeck's lines).
+    t.keys(&["a"]);
+    t.wait("audit lines", 15, |s| s.contains("Audit log") && s.lines().any(|l| l.contains(&format!("{}  [", hosts[0]))));
+    // Exec in a new app container on every host: one pane per host.
+    t.keys(&["e"]);
+    t.wait("exec prompt", 5, |s| s.contains("exec in the app container"));
+    t.literal("echo exec-ok");
+    t.keys(&["Enter"]);
+    t.wait("exec output from every host", 30, |s| {
+        hosts.iter().all(|h| s.contains(&format!("┌ {h} "))) && s.matches("exec-ok").count() >= 3 && s.contains("✓ exec done")
+    });
+    t.keys(&["Escape"]);
+
     // 3. Merged logs from all hosts, then a filter.
     t.keys(&["l"]);
     t.wait("lines from every host", 20, |s| {
@@ -166,6 +179,17 @@ fn dashboard_end_to_end_in_tmux() {
     t.keys(&["1"]);
     t.wait("hosts back on v1", 20, |s| hosts_on(s, &hosts, "v1") && s.contains("version v1"));
 
+    // The deploy lock from the UI: acquire with a message, see the holder, release.
+    t.keys(&["L"]);
+    t.wait("lock message prompt", 5, |s| s.contains("Acquire the deploy lock"));
+    t.literal("e2e hold");
+    t.keys(&["Enter"]);
+    t.wait("lock held", 20, |s| s.contains("LOCKED by") && s.contains("e2e hold"));
+    t.keys(&["L"]);
+    t.wait("release confirmation", 5, |s| s.contains("Release the deploy lock"));
+    t.keys(&["y"]);
+    t.wait("lock released", 20, |s| s.contains("lock unlocked"));
+
     // 5. A host's sshd dies: marked down within seconds; back up by itself.
     let t0 = Instant::now();
     l.sshd_stop("klab3");
@@ -183,4 +207,25 @@ fn dashboard_end_to_end_in_tmux() {
     assert!(!s.contains("Fleet ·"), "screen not restored:\n{s}");
     let tracing = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(!tracing.contains("lab-app-secret") && !tracing.contains("lab-registry-pass"), "a secret in the log");
+}
+
+/// Benchmark figure (run with `--ignored`): time from starting kdeck to every host shown as
+/// up, for 3 and 10 hosts (fresh hosts, no app containers). Uses the same lab name and net as
+/// the test above, so run it alone.
+#[test]
+#[ignore]
+fn figure_start_to_all_hosts_shown() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = kdeck_binary(tmp.path());
+    for n in [3usize, 10] {
+        let Some(l) = lab::Lab::up("tui", 4, n) else { return };
+        let hosts = l.ips(0..n);
+        let app = l.write_app(&tmp.path().join(format!("app{n}")), &lab::AppSpec::new("klabapp", &hosts, &[]));
+        let cmdline = format!("env HOME={} {} dashboard --read-only; sleep 600", l.home.display(), bin.display());
+        let t = Tmux::start(&format!("kdeck-fig-{}-{n}", std::process::id()), &app, &cmdline);
+        let el = t.wait("all hosts up", 60, |s| hosts.iter().all(|h| row(s, h).contains("● up")));
+        eprintln!("figure: start to all {n} hosts shown: {el:?}");
+        drop(t);
+        drop(l);
+    }
 }

@@ -106,7 +106,19 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
     }
     let inner_h = area.height.saturating_sub(2) as usize;
     let max_scroll = lines.len().saturating_sub(inner_h);
-    let scroll = app.deploy_scroll.min(max_scroll) as u16;
+    // Until the operator scrolls, keep the first failure (else the first running step) in view.
+    let scroll = if app.deploy_scroll == 0 {
+        let focus = lines
+            .iter()
+            .position(|l| l.spans.first().is_some_and(|s| s.content.starts_with("  ✗")))
+            .or_else(|| lines.iter().position(|l| l.spans.first().is_some_and(|s| s.content.starts_with("  ⠿"))));
+        match focus {
+            Some(i) if i + 8 > inner_h => (i + 8 - inner_h).min(max_scroll),
+            _ => 0,
+        }
+    } else {
+        app.deploy_scroll.min(max_scroll)
+    } as u16;
     f.render_widget(Paragraph::new(lines).scroll((scroll, 0)).block(Block::bordered().title(title)), area);
 }
 
