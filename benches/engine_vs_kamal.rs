@@ -38,6 +38,11 @@ fn median(mut v: Vec<Duration>) -> Duration {
 }
 
 fn main() {
+    // `cargo test --all-targets` runs bench binaries without `--bench`: only `cargo bench` measures.
+    if !std::env::args().any(|a| a == "--bench") {
+        println!("engine_vs_kamal: run with `cargo bench --bench engine_vs_kamal`");
+        return;
+    }
     let hosts: usize = std::env::var("KDECK_BENCH_HOSTS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
     let rounds: usize = std::env::var("KDECK_BENCH_ROUNDS").ok().and_then(|v| v.parse().ok()).unwrap_or(3);
     kdeck_bin();

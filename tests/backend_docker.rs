@@ -319,7 +319,7 @@ fn link_down_detected_by_keepalive_then_recovers() {
 
 #[test]
 #[allow(unused_variables)]
-fn typed_operations_pull_tag_images_exec_rename_stop_events_network() {
+fn typed_operations_pull_tag_images_run_exec_rename_stop_events_network() {
     let Some(lab) = setup() else { return };
     let _g = FAULTS.write().unwrap_or_else(|e| e.into_inner());
     rt().block_on(async {
@@ -356,8 +356,52 @@ fn typed_operations_pull_tag_images_exec_rename_stop_events_network() {
             }
         }
         drop(events);
+        let body = bollard::models::ContainerCreateBody {
+            image: Some(image.clone()),
+            labels: Some([("service", SVC), ("role", "job"), ("destination", "")].iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+            env: Some(vec!["APP_VARIANT=ok".into()]),
+            ..Default::default()
+        };
+        let id = h.run("kdeckbk-job-v1", body).await.unwrap();
+        let info = h.inspect(&id).await.unwrap();
+        assert_eq!(info.state.and_then(|s| s.running), Some(true));
+        let jobs = h.containers(&LabelFilter { role: Some("job".into()), ..f.clone() }).await.unwrap();
+        assert_eq!(jobs.len(), 1);
+        h.remove(&id, true).await.unwrap();
+        assert!(h.inspect(&id).await.is_err());
         h.network_create("kdeckbk-net").await.unwrap();
         h.network_create("kdeckbk-net").await.expect("existing network is fine");
         let _ = lab.docker(&ips[1], &["network", "rm", "kdeckbk-net"]);
+    });
+}
+
+#[test]
+fn docker_api_over_dial_stdio_fallback() {
+    let Some(lab) = setup() else { return };
+    let _g = FAULTS.read().unwrap_or_else(|e| e.into_inner());
+    rt().block_on(async {
+        let kamal = SshOptions { keys: vec![lab.ssh_key.clone()], keys_only: true, config_files: Some(vec![]), ..SshOptions::default() };
+        let client = ClientOptions {
+            known_hosts: lab.known_hosts.clone(),
+            default_keys: vec![],
+            use_agent: false,
+            docker_transport: kdeck::ssh::DockerTransport::DialStdio,
+            ..ClientOptions::default()
+        };
+        let pool = Pool::new(kamal, client).unwrap();
+        let s = pool.get(&lab.ips(0..1)[0]);
+        let d = DockerHost::new(&s);
+        assert_eq!(d.containers(&LabelFilter::service(SVC)).await.unwrap().len(), 2);
+        assert_eq!(d.inspect("kdeckbk-web-v1").await.unwrap().name.as_deref(), Some("/kdeckbk-web-v1"));
+        let mut logs = d.logs("kdeckbk-web-v1", &LogOptions { follow: false, tail: Some(3), timestamps: true, since: None });
+        let mut n = 0;
+        while let Some(l) = logs.next().await {
+            assert!(l.unwrap().ts.is_some());
+            n += 1;
+        }
+        assert_eq!(n, 3);
+        assert_eq!(s.stats().stream_channels.load(Ordering::Relaxed), 0, "no direct-streamlocal used");
+        assert!(s.stats().exec_channels.load(Ordering::Relaxed) >= 3);
+        assert!(lab.ssh_commands(&lab.ips(0..1)[0]).iter().any(|c| c == "docker system dial-stdio"));
     });
 }

@@ -270,3 +270,95 @@ fn proxy_jump_from_ssh_config() {
         assert!(l.next().unwrap_or_default().starts_with(&format!("{} ", ips[1])), "{}", out.stdout);
     });
 }
+
+struct CountingPrompt(std::sync::atomic::AtomicUsize, &'static str);
+
+impl kdeck::ssh::PassphrasePrompt for CountingPrompt {
+    fn passphrase(&self, _: &Path) -> Option<String> {
+        self.0.fetch_add(1, Ordering::SeqCst);
+        Some(self.1.to_string())
+    }
+}
+
+#[test]
+fn encrypted_key_asks_passphrase_once_or_fails_headless() {
+    let Some(lab) = lab() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let key = tmp.path().join("id_enc");
+    std::fs::copy(&lab.ssh_key, &key).unwrap();
+    let st = std::process::Command::new("ssh-keygen")
+        .args(["-q", "-p", "-P", "", "-N", "s3cret pass", "-f"])
+        .arg(&key)
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(st.success(), "ssh-keygen -p");
+    rt().block_on(async {
+        let ip = lab.ips(0..1)[0].clone();
+        let kamal = SshOptions { keys: vec![key.clone()], ..kamal_ssh(lab) };
+        // Headless (default NoPrompt): a clear failure naming the key.
+        let s = Session::new(HostSpec::resolve_with(&ip, &kamal, &client(&lab.known_hosts), None));
+        let err = s.connected().await.unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("encrypted") && msg.contains(&key.display().to_string()) && msg.contains("ssh-add"), "{msg}");
+        assert!(!msg.contains("s3cret"));
+        // With a prompt: asked once, then the decrypted key is reused by other hosts.
+        let prompt = std::sync::Arc::new(CountingPrompt(Default::default(), "s3cret pass"));
+        let mut c = client(&lab.known_hosts);
+        c.prompt = prompt.clone();
+        for ip in lab.ips(0..3) {
+            Session::new(HostSpec::resolve_with(&ip, &kamal, &c, None)).connected().await.unwrap();
+        }
+        assert_eq!(prompt.0.load(Ordering::SeqCst), 1);
+    });
+}
+
+#[test]
+fn ssh_agent_keys_are_used() {
+    let Some(lab) = lab() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    let sock = tmp.path().join("agent.sock");
+    let mut agent = std::process::Command::new("ssh-agent").arg("-D").arg("-a").arg(&sock).stdout(std::process::Stdio::null()).spawn().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !sock.exists() {
+        assert!(Instant::now() < deadline, "ssh-agent did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let added = std::process::Command::new("ssh-add").arg("-q").arg(&lab.ssh_key).env("SSH_AUTH_SOCK", &sock).status().unwrap();
+    let result = rt().block_on(async {
+        let kamal = SshOptions { keys: vec![], keys_only: false, ..kamal_ssh(lab) };
+        let mut c = client(&lab.known_hosts);
+        c.use_agent = true;
+        c.agent_socket = Some(sock.clone());
+        let s = Session::new(HostSpec::resolve_with(&lab.ips(1..2)[0], &kamal, &c, None));
+        s.connected().await
+    });
+    let _ = agent.kill();
+    let _ = agent.wait();
+    assert!(added.success(), "ssh-add");
+    result.expect("authenticated with the agent's key");
+}
+
+#[test]
+fn channel_open_refusals_are_retried() {
+    let Some(lab) = lab() else { return };
+    rt().block_on(async {
+        // The lab's sshd allows 100 sessions per connection; ask for more at once without our
+        // own bound: sshd refuses the surplus opens, the session retries them with backoff.
+        let mut sp = spec(lab, &lab.ips(2..3)[0], &lab.known_hosts);
+        sp.client.max_sessions = 130;
+        let s = Session::new(sp);
+        s.connected().await.unwrap();
+        let jobs = (0..120).map(|i| {
+            let s = s.clone();
+            async move { s.exec(&format!("sleep 1; echo {i}")).await }
+        });
+        let outs = futures::future::join_all(jobs).await;
+        for (i, o) in outs.into_iter().enumerate() {
+            assert_eq!(o.unwrap().stdout.trim(), i.to_string());
+        }
+        let retries = s.stats().open_retries.load(Ordering::Relaxed);
+        println!("refused opens retried: {retries}");
+        assert!(retries > 0, "sshd refused nothing?");
+    });
+}

@@ -435,15 +435,27 @@ impl Engine {
             let v = v.clone();
             async move {
                 self.step(Some(h), None, StepKind::Pull, &format!("pull {}", self.app.image_ref(&v)), async {
-                    if let Some(login) = cmd::docker_login(&self.app) {
-                        self.sh_ok(h, &login).await?;
-                    }
-                    if many {
-                        // rc=1 when no mirror is configured: ignored, as Kamal does.
-                        self.sh(h, &cmd::registry_mirror_probe()).await?;
-                    }
-                    self.audit(h, None, &audit::pulled(&v)).await?;
-                    self.sh(h, &cmd::image_rm_force(&self.app, &v)).await?;
+                    // Independent of each other: run together (one connection, several channels).
+                    let login = async {
+                        if let Some(login) = cmd::docker_login(&self.app) {
+                            self.sh_ok(h, &login).await?;
+                        }
+                        Ok::<(), EngineError>(())
+                    };
+                    let mirror = async {
+                        if many {
+                            // rc=1 when no mirror is configured: ignored, as Kamal does.
+                            self.sh(h, &cmd::registry_mirror_probe()).await?;
+                        }
+                        Ok::<(), EngineError>(())
+                    };
+                    let rm = async { self.sh(h, &cmd::image_rm_force(&self.app, &v)).await.map(|_| ()) };
+                    let pulled = audit::pulled(&v);
+                    let (a, b, c, d) = tokio::join!(login, mirror, self.audit(h, None, &pulled), rm);
+                    a?;
+                    b?;
+                    c?;
+                    d?;
                     self.sh_ok(h, &cmd::pull(&self.app, &v)).await?;
                     self.sh_ok(h, &cmd::ensure_service_label(&self.app, &v)).await?;
                     Ok(())
@@ -458,41 +470,64 @@ impl Engine {
 
     pub async fn proxy_boot(&self, reboot: bool) -> R<()> {
         let all = self.app.all_hosts();
-        if !reboot {
-            self.on_hosts(&all, |h| async move {
-                self.step(Some(h), None, StepKind::ProxyBoot, "docker network create kamal", async {
+        let proxy_hosts = self.app.proxy_hosts();
+        let ph = &proxy_hosts;
+        // Per host: the network (all hosts) and the proxy's checks run together, then start/run.
+        self.on_hosts(&all, |h| async move {
+            let is_proxy = ph.iter().any(|p| p == h);
+            let label = match (is_proxy, reboot) {
+                (false, _) => "docker network create kamal",
+                (true, false) => "boot kamal-proxy",
+                (true, true) => "reboot kamal-proxy",
+            };
+            if reboot && !is_proxy {
+                return Ok(());
+            }
+            self.step(Some(h), None, StepKind::ProxyBoot, label, async {
+                let network = async {
+                    if reboot {
+                        return Ok::<(), EngineError>(());
+                    }
                     let out = self.sh(h, &cmd::network_create()).await?;
                     if !out.ok() && !out.stderr.contains("already exists") {
-                        return Err(failed(h, exec_failure(h, &out)).into());
+                        return Err(failed(h, exec_failure(h, &out)));
                     }
                     Ok(())
-                })
-                .await
-            })
-            .await?;
-        }
-        let proxy_hosts = self.app.proxy_hosts();
-        self.on_hosts(&proxy_hosts, |h| async move {
-            let label = if reboot { "reboot kamal-proxy" } else { "boot kamal-proxy" };
-            self.step(Some(h), None, StepKind::ProxyBoot, label, async {
-                if reboot {
-                    self.audit(h, None, audit::REBOOTED_PROXY).await?;
-                }
-                if let Some(login) = cmd::docker_login(&self.app) {
-                    self.sh_ok(h, &login).await?;
-                }
-                if reboot {
-                    self.sh(h, &cmd::proxy_stop()).await?;
-                    self.sh_ok(h, &cmd::proxy_prune_containers()).await?;
-                } else {
-                    let tag = self.sh(h, &cmd::proxy_image_version()).await?.stdout.trim().to_string();
-                    if !tag.is_empty() && version_lt(tag.trim_start_matches('v'), cmd::PROXY_MIN_VERSION.trim_start_matches('v')) {
-                        return Err(failed(h, format!("kamal-proxy version {tag} is too old, run `kamal proxy reboot` in order to update to at least {}", cmd::PROXY_MIN_VERSION)).into());
+                };
+                let checks = async {
+                    if !is_proxy {
+                        return Ok::<(), EngineError>(());
                     }
+                    let login = async {
+                        match cmd::docker_login(&self.app) {
+                            Some(l) => self.sh_ok(h, &l).await.map(|_| ()),
+                            None => Ok(()),
+                        }
+                    };
+                    let prep = async {
+                        if reboot {
+                            self.audit(h, None, audit::REBOOTED_PROXY).await?;
+                            self.sh(h, &cmd::proxy_stop()).await?;
+                            self.sh_ok(h, &cmd::proxy_prune_containers()).await?;
+                        } else {
+                            let tag = self.sh(h, &cmd::proxy_image_version()).await?.stdout.trim().to_string();
+                            if !tag.is_empty() && version_lt(tag.trim_start_matches('v'), cmd::PROXY_MIN_VERSION.trim_start_matches('v')) {
+                                return Err(failed(h, format!("kamal-proxy version {tag} is too old, run `kamal proxy reboot` in order to update to at least {}", cmd::PROXY_MIN_VERSION)));
+                            }
+                        }
+                        Ok(())
+                    };
+                    let mkdir = async { self.sh_ok(h, &cmd::proxy_mkdir_apps_config()).await.map(|_| ()) };
+                    let (a, b, c) = tokio::join!(login, prep, mkdir);
+                    a.and(b).and(c)
+                };
+                let (n, c) = tokio::join!(network, checks);
+                n?;
+                c?;
+                if is_proxy {
+                    let run = if reboot { cmd::proxy_run() } else { cmd::proxy_start_or_run() };
+                    self.sh_ok(h, &run).await?;
                 }
-                self.sh_ok(h, &cmd::proxy_mkdir_apps_config()).await?;
-                let run = if reboot { cmd::proxy_run() } else { cmd::proxy_start_or_run() };
-                self.sh_ok(h, &run).await?;
                 Ok(())
             })
             .await
@@ -512,8 +547,10 @@ impl Engine {
                 for role in self.app.roles_on(h) {
                     let r = role.name.as_str();
                     self.step(Some(h), Some(r), StepKind::StaleStop, "stale containers", async {
-                        let running = self.sh(h, &cmd::list_running_versions(&self.app, r)).await?.stdout;
-                        let current = self.sh(h, &cmd::current_running_version(&self.app, r)).await?.stdout.trim().to_string();
+                        let (c1, c2) = (cmd::list_running_versions(&self.app, r), cmd::current_running_version(&self.app, r));
+                        let (running, current) = tokio::join!(self.sh(h, &c1), self.sh(h, &c2));
+                        let running = running?.stdout;
+                        let current = current?.stdout.trim().to_string();
                         for v in running.lines().map(str::trim).filter(|v| !v.is_empty() && *v != current) {
                             if let Ok(mut f) = found.lock() {
                                 f.push((h.to_string(), r.to_string(), v.to_string()));
@@ -629,8 +666,10 @@ impl Engine {
         // Phase C: only after every group succeeded.
         self.on_hosts(&hosts, |h| async move {
             self.step(Some(h), None, StepKind::Tag, &format!("tag {} as {}", version, self.app.latest_tag()), async {
-                self.audit(h, None, &audit::tagging(&self.app.image_ref(version))).await?;
-                self.sh_ok(h, &cmd::tag_latest(&self.app, version)).await?;
+                let (msg, tag) = (audit::tagging(&self.app.image_ref(version)), cmd::tag_latest(&self.app, version));
+                let (a, b) = tokio::join!(self.audit(h, None, &msg), self.sh_ok(h, &tag));
+                a?;
+                b?;
                 Ok(())
             })
             .await
@@ -645,16 +684,24 @@ impl Engine {
         // 1–2: rename a clash, find the old version.
         let old = self
             .step(Some(h), Some(r), StepKind::Rename, "check name clash / current version", async {
-                let id = self.sh(h, &cmd::container_id_for(app, r, version)).await?.stdout;
-                if !id.trim().is_empty() {
+                let (c1, c2) = (cmd::container_id_for(app, r, version), cmd::current_running_version(app, r));
+                let (id, old) = tokio::join!(self.sh(h, &c1), self.sh(h, &c2));
+                let mut old = old?.stdout.trim().to_string();
+                if !id?.stdout.trim().is_empty() {
                     let replaced = cmd::replaced_version(version, &kamal::random_hex(16));
-                    self.audit(h, Some(r), &audit::renaming(version, &replaced)).await?;
-                    self.sh_ok(h, &cmd::rename(app, r, version, &replaced)).await?;
+                    let (msg, ren) = (audit::renaming(version, &replaced), cmd::rename(app, r, version, &replaced));
+                    let (a, b) = tokio::join!(self.audit(h, Some(r), &msg), self.sh_ok(h, &ren));
+                    a?;
+                    b?;
+                    // The rename changes the running container's name: ask again, as Kamal does it after the rename.
+                    old = self.sh(h, &cmd::current_running_version(app, r)).await?.stdout.trim().to_string();
                 }
-                let old = self.sh(h, &cmd::current_running_version(app, r)).await?.stdout.trim().to_string();
                 Ok(if old.is_empty() { None } else { Some(old) })
             })
             .await?;
+        // 5–6 first: the env file does not depend on the barrier (Kamal rewrites it on every boot).
+        self.sh_ok(h, &cmd::mkdir_env_dir(app)).await?;
+        self.upload(h, &cmd::env_file(app, r), envfile::encode(&role.env_secret).as_bytes(), 0o600).await?;
         // 3: barrier
         if let (Some(b), false) = (barrier, primary) {
             let t0 = Instant::now();
@@ -667,10 +714,11 @@ impl Engine {
         }
         // 4–7: audit, env file, docker run.
         self.step(Some(h), Some(r), StepKind::Boot, &format!("start {}", app.container_name(r, version)), async {
-            self.audit(h, Some(r), &audit::booted(version)).await?;
-            self.sh_ok(h, &cmd::mkdir_env_dir(app)).await?;
-            self.upload(h, &cmd::env_file(app, r), envfile::encode(&role.env_secret).as_bytes(), 0o600).await?;
-            self.sh_ok(h, &cmd::app_run(app, role, h, version, &kamal::random_hex(12))).await?;
+            let run = cmd::app_run(app, role, h, version, &kamal::random_hex(12));
+            let msg = audit::booted(version);
+            let (a, b) = tokio::join!(self.audit(h, Some(r), &msg), self.sh_ok(h, &run));
+            a?;
+            b?;
             Ok(())
         })
         .await
@@ -787,13 +835,20 @@ impl Engine {
         self.on_hosts(&hosts, |h| async move {
             self.step(Some(h), None, StepKind::Prune, "prune", async {
                 if containers {
-                    self.audit(h, None, audit::PRUNED_CONTAINERS).await?;
-                    self.sh_ok(h, &cmd::prune_containers(&self.app, retain)).await?;
+                    let c = cmd::prune_containers(&self.app, retain);
+                    let (a, b) = tokio::join!(self.audit(h, None, audit::PRUNED_CONTAINERS), self.sh_ok(h, &c));
+                    a?;
+                    b?;
                 }
                 if images {
-                    self.audit(h, None, audit::PRUNED_IMAGES).await?;
-                    self.sh_ok(h, &cmd::prune_dangling_images(&self.app)).await?;
-                    self.sh_ok(h, &cmd::prune_tagged_images(&self.app)).await?;
+                    let (c1, c2) = (cmd::prune_dangling_images(&self.app), cmd::prune_tagged_images(&self.app));
+                    let imgs = async {
+                        self.sh_ok(h, &c1).await?;
+                        self.sh_ok(h, &c2).await
+                    };
+                    let (a, b) = tokio::join!(self.audit(h, None, audit::PRUNED_IMAGES), imgs);
+                    a?;
+                    b?;
                 }
                 Ok(())
             })
@@ -933,10 +988,17 @@ impl Engine {
                     self.acquire_lock(lock::DEFAULT_MESSAGE).await?;
                 }
                 self.hook("pre-deploy", &all, true, None).await?;
-                if full {
-                    self.proxy_boot(false).await?;
-                }
-                self.stale_containers(true).await?;
+                // Independent: the proxy and stale app containers.
+                let proxy = async {
+                    if full {
+                        self.proxy_boot(false).await
+                    } else {
+                        Ok(())
+                    }
+                };
+                let (p, st) = tokio::join!(proxy, self.stale_containers(true));
+                p?;
+                st?;
                 self.app_boot(&version).await?;
                 if full {
                     self.prune(true, true, None).await?;
@@ -1108,4 +1170,23 @@ pub fn redact(s: &str) -> String {
 fn version_lt(a: &str, b: &str) -> bool {
     let p = |s: &str| s.split('.').map(|x| x.parse::<u64>().unwrap_or(0)).collect::<Vec<_>>();
     p(a) < p(b)
+}
+
+/// A request running in the background (for the dashboard): its events, its abort handle
+/// (first `request()` stops new steps, second aborts running ones; the lock is released either
+/// way) and the final result.
+pub struct Running {
+    pub events: mpsc::UnboundedReceiver<Event>,
+    pub abort: AbortHandle,
+    pub handle: tokio::task::JoinHandle<Result<(), EngineError>>,
+}
+
+/// Start `req` on a tokio runtime. `remotes` are the shared per-host connections
+/// (`crate::ssh::Session` implements [`Remote`]).
+pub fn spawn(app: Arc<AppSpec>, remotes: BTreeMap<String, Arc<dyn Remote>>, opts: RunOptions, req: Request) -> Running {
+    let (tx, events) = mpsc::unbounded_channel();
+    let abort = AbortHandle::new();
+    let engine = Engine::new(app, remotes, tx, abort.clone(), opts);
+    let handle = tokio::spawn(async move { engine.run(req).await });
+    Running { events, abort, handle }
 }

@@ -54,3 +54,42 @@ pub fn path(app: &AppSpec, hook: &str) -> PathBuf {
 pub fn exists(app: &AppSpec, hook: &str) -> bool {
     Path::new(&path(app, hook)).is_file()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    /// Trace 01-setup hooks.log: the env Kamal gave `pre-connect` and `docker-setup`.
+    #[test]
+    fn env_matches_trace() {
+        let app = AppSpec {
+            service: "klabapp".into(),
+            secrets: vec![("KAMAL_REGISTRY_PASSWORD".into(), "x".into()), ("SECRET_KEY_BASE".into(), "y".into())],
+            ..Default::default()
+        };
+        let ctx = HookContext {
+            performer: "klab@example.test".into(),
+            version: "1fd263c8cf1d0f2cdbfddf053de9b4f3c31fdf08".into(),
+            hosts: vec!["10.77.0.11".into(), "10.77.0.12".into(), "10.77.0.13".into()],
+            roles: None,
+            lock: false,
+            command: "setup".into(),
+            runtime: None,
+        };
+        let at = Utc.with_ymd_and_hms(2026, 11, 22, 14, 7, 32).unwrap();
+        let e = env(&app, "pre-connect", &ctx, at);
+        let get = |k: &str| e.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("KAMAL_COMMAND"), Some("setup"));
+        assert_eq!(get("KAMAL_HOSTS"), Some("10.77.0.11,10.77.0.12,10.77.0.13"));
+        assert_eq!(get("KAMAL_LOCK"), Some("false"));
+        assert_eq!(get("KAMAL_RECORDED_AT"), Some("2026-11-22T14:07:32Z"));
+        assert_eq!(get("KAMAL_SERVICE_VERSION"), Some("klabapp@1fd263c"));
+        assert_eq!(get("KAMAL_DESTINATION"), None);
+        assert_eq!(get("SECRET_KEY_BASE"), Some("y"));
+        // Secrets only for pre-connect, pre-deploy, post-deploy.
+        let e = env(&app, "docker-setup", &HookContext { lock: true, ..ctx }, at);
+        assert!(!e.iter().any(|(k, _)| k == "SECRET_KEY_BASE"));
+        assert!(e.iter().any(|(k, v)| k == "KAMAL_LOCK" && v == "true"));
+    }
+}
