@@ -449,6 +449,7 @@ pub struct HostSampler {
     last_disk: Option<ProcSample>,
     /// id → (state, when, inspect)
     inspects: HashMap<String, (String, Instant, bollard::models::ContainerInspectResponse)>,
+    list_cache: Option<(Instant, Vec<bollard::models::ContainerSummary>)>,
 }
 
 impl HostSampler {
@@ -472,12 +473,14 @@ impl HostSampler {
             proc_stream: None,
             last_disk: None,
             inspects: HashMap::new(),
+            list_cache: None,
         }
     }
 
     /// A container event: its inspect data is stale.
     pub fn note_event(&mut self, id: &str) {
         self.inspects.remove(id);
+        self.list_cache = None;
     }
 
     /// Records an `oom` event for a container.
@@ -559,7 +562,15 @@ impl HostSampler {
             let info = raw::get_json(session, "/v1.41/info").await?;
             self.docker_root = Some(raw::str_of(&info, "DockerRootDir")).filter(|s| !s.is_empty());
         }
-        let list = dh.containers(&self.spec.filter(None)).await.map_err(|e| e.to_string())?;
+        // The container list changes only with events (which drop the cache) — re-list rarely.
+        let list = match self.list_cache.as_ref().filter(|(at, _)| at.elapsed() < self.opts.inspect_every) {
+            Some((_, l)) => l.clone(),
+            None => {
+                let l = dh.containers(&self.spec.filter(None)).await.map_err(|e| e.to_string())?;
+                self.list_cache = Some((Instant::now(), l.clone()));
+                l
+            }
+        };
         // Inspect every container (limits, restarts, OOM, log path, mounts), stats for running ones.
         let mut conts = Vec::new();
         let mut disk_paths: Vec<(String, String)> = Vec::new(); // (path, what)
@@ -926,6 +937,8 @@ async fn monitor_host(
                             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                         }
                         events = dh.events(&spec.service);
+                        // Events may have been missed meanwhile.
+                        sampler.note_event("");
                         continue;
                     }
                 },
