@@ -339,6 +339,16 @@ fn generate(seed: u64) -> Case {
     if g.chance(0.04) {
         y.push_str("unknown_key: 1\n");
     }
+    match g.n(0, 60) {
+        0 => y.push_str("minimum_version: <%= ENV.fetch(\"KDECK_NOPE\") %>\n"),
+        1 => y.push_str("asset_path: *undefined_anchor\n"),
+        2 => y.push_str("asset_path: <%= `kdeck-no-such-command` %>\n"),
+        3 => y.push_str("asset_path: \"<%= `kdeck-no-such-command 2>/dev/null` %>x\"\n"),
+        4 => y.push_str("minimum_version: 9.0.0\n"),
+        5 => y.push_str("retain_containers: 0\n"),
+        6 => y.push_str("hooks_output: loud\n"),
+        _ => {}
+    }
     if g.chance(0.04) {
         y.push_str("volumes: not-a-list\n");
     }
@@ -472,7 +482,8 @@ fn compare(seed: u64, root: &Path) -> Result<(), String> {
             // Kamal crashed (a Ruby error, not a validation message): any refusal matches.
             let class = wm.get("error").and_then(Value::as_map).and_then(|m| m.get("class")).map(Value::to_rstring).unwrap_or_default();
             let crashed = matches!(class.as_str(), "NoMethodError" | "TypeError");
-            let ok = crashed || match path {
+            let yaml = class.starts_with("Psych::") && e.kind == kdeck::config::ErrorKind::Yaml;
+            let ok = crashed || yaml || match path {
                 Some(p) => e.key.as_deref() == Some(p),
                 None => e.kamal_message().contains(&msg) || (msg.contains("specify a destination") && e.message.contains("specify a destination")),
             };

@@ -86,7 +86,8 @@ fn hosts_on(screen: &str, hosts: &[String], version: &str) -> bool {
 /// The kdeck binary, copied so a build from another worktree sharing the target dir cannot
 /// swap it mid-test; checked to be this tree's (it must know `dashboard --skip-push`).
 fn kdeck_binary(dir: &Path) -> PathBuf {
-    let src = PathBuf::from(env!("CARGO_BIN_EXE_kdeck"));
+    // KDECK_E2E_BIN: a private copy, for machines where several trees share one target dir.
+    let src = std::env::var_os("KDECK_E2E_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kdeck")));
     let dst = dir.join("kdeck");
     std::fs::copy(&src, &dst).expect("copy kdeck");
     let help = Command::new(&dst).args(["dashboard", "--help"]).output().expect("kdeck --help");
@@ -142,6 +143,7 @@ fn dashboard_end_to_end_in_tmux() {
     t.keys(&["a"]);
     t.wait("audit lines", 15, |s| s.contains("Audit log") && s.lines().any(|l| l.contains(&format!("{}  [", hosts[0]))));
     // Exec in a new app container on every host: one pane per host.
+    t.keys(&["1"]);
     t.keys(&["e"]);
     t.wait("exec prompt", 5, |s| s.contains("exec in the app container"));
     t.literal("echo exec-ok");
@@ -149,6 +151,18 @@ fn dashboard_end_to_end_in_tmux() {
     t.wait("exec output from every host", 30, |s| {
         hosts.iter().all(|h| s.contains(&format!("┌ {h} "))) && s.matches("exec-ok").count() >= 3 && s.contains("✓ exec done")
     });
+    // An interactive shell in the running container suspends the dashboard and comes back.
+    t.keys(&["C-r"]);
+    t.wait("reuse on", 5, |s| s.contains("--reuse on"));
+    t.keys(&["C-o"]);
+    t.wait("shell started", 20, |s| s.contains(&format!("kdeck: shell on {}", hosts[0])));
+    std::thread::sleep(Duration::from_millis(1500));
+    t.literal("echo shell-$((40+2))");
+    t.keys(&["Enter"]);
+    t.wait("shell output", 10, |s| s.contains("shell-42"));
+    t.literal("exit");
+    t.keys(&["Enter"]);
+    t.wait("dashboard back", 10, |s| s.contains("exec in the app container") && !s.contains("shell-42"));
     t.keys(&["Escape"]);
 
     // 3. Merged logs from all hosts, then a filter.

@@ -4,8 +4,9 @@
 //! `ENV.fetch("X") { d }`, `||`, `&&`, `!`, `==`, `!=`, `+ - * /`, local variables,
 //! `if/elsif/else/unless/end`, `list.each do |x| … end`, backticks and `%x()` (run like Ruby
 //! runs them: through `/bin/sh` when the command has shell metacharacters, directly otherwise),
-//! `File.read`, `File.expand_path(p, __dir__)`, `File.join`, `File.exist?`, `require "dotenv"`
-//! + `Dotenv.load(...)`, `begin … rescue … end`, and common String/Array methods.
+//! `File.read`, `File.expand_path(p, __dir__)`, `File.join`, `File.exist?`,
+//! `require "dotenv"` with `Dotenv.load(...)`, `begin … rescue … end`, and common
+//! String/Array methods.
 //! Anything else fails with "unsupported ERB at file:line", never renders silently.
 
 use super::error::{ConfigError, ErrorKind};
@@ -464,8 +465,8 @@ impl<'t> P<'t> {
     }
     fn args(&mut self) -> PResult<Vec<Expr>> {
         let mut a = Vec::new();
-        if self.eat_op("(") {
-            if !self.eat_op(")") {
+        if self.eat_op("(") && !self.eat_op(")") {
+            {
                 loop {
                     a.push(self.expr()?);
                     if self.eat_op(")") {
@@ -623,6 +624,9 @@ fn first_ident(t: &[Tok]) -> Option<&str> {
     }
 }
 
+/// A block-ending keyword statement (`end`, `else`, …) with its tokens and line.
+type Stop = Option<(String, Vec<Tok>, usize)>;
+
 struct TreeBuilder {
     items: Vec<Item>,
     i: usize,
@@ -641,7 +645,7 @@ impl TreeBuilder {
     }
 
     /// Parse nodes until one of `stops` (a keyword statement) is found; returns it.
-    fn nodes(&mut self, stops: &[&str]) -> Result<(Vec<Node>, Option<(String, Vec<Tok>, usize)>), ConfigError> {
+    fn nodes(&mut self, stops: &[&str]) -> Result<(Vec<Node>, Stop), ConfigError> {
         self.depth += 1;
         if self.depth > 64 {
             return Err(unsupported_in(&self.file, 1, "blocks nested too deeply"));
@@ -651,7 +655,7 @@ impl TreeBuilder {
         r
     }
 
-    fn nodes_inner(&mut self, stops: &[&str]) -> Result<(Vec<Node>, Option<(String, Vec<Tok>, usize)>), ConfigError> {
+    fn nodes_inner(&mut self, stops: &[&str]) -> Result<(Vec<Node>, Stop), ConfigError> {
         let mut out = Vec::new();
         while self.i < self.items.len() {
             let idx = self.i;

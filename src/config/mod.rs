@@ -27,7 +27,11 @@
 //! Loading: ERB (the subset in [`erb`]) → YAML as Psych reads it ([`yaml`]) → top-level keys
 //! symbolized → destination overlay deep-merged → validated like Kamal (errors name file and
 //! key path) → derived values. Secrets ([`secrets`]) are only read when asked for.
-//! Nothing here prints; nothing here touches the terminal.
+//! Nothing here prints; nothing here touches the terminal. `Config` is `Clone + Send + Sync`
+//! (secrets are shared and resolved once). Resolving secrets may run local commands
+//! (`$(…)` in `.kamal/secrets`): from async code call it inside `spawn_blocking`.
+//! Per-host env: `role.env_for(host)` (root env < role env < the host's env tags); its
+//! `secret_aliases()` / `resolve_secrets()` cover secrets added by tags too.
 
 pub mod dump;
 pub mod erb;
@@ -110,10 +114,15 @@ fn load_file(path: &Path, shown: &Path, cwd: &Path, env: &mut BTreeMap<String, S
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| cwd.to_path_buf());
     let mut ctx = erb::ErbContext { env, cwd, dir, file: shown.to_path_buf() };
     let rendered = erb::render(&text, &mut ctx).map_err(|e| e.with_file(shown))?;
+    let had_erb = text.contains("<%");
     let v = yaml::parse(&rendered).map_err(|e| {
-        ConfigError::new(ErrorKind::Yaml, format!("YAML syntax error: {} at line {} column {}", e.message, e.line, e.col))
-            .with_file(shown)
-            .with_line(e.line)
+        let note = if had_erb && rendered.lines().count() != text.lines().count() { " of the ERB-rendered text" } else { "" };
+        let err = ConfigError::new(ErrorKind::Yaml, format!("YAML syntax error: {} at line {} column {}{note}", e.message, e.line, e.col)).with_file(shown);
+        if note.is_empty() {
+            err.with_line(e.line)
+        } else {
+            err
+        }
     })?;
     match v {
         Value::Map(m) => {
@@ -586,6 +595,13 @@ fn glob_match(pat: &str, s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn config_is_shareable_across_tasks() {
+        fn assert_send_sync<T: Send + Sync + Clone>() {}
+        assert_send_sync::<Config>();
+        assert_send_sync::<Secrets>();
+    }
 
     #[test]
     fn filters_like_kamal() {

@@ -36,7 +36,7 @@ impl std::fmt::Debug for Secrets {
 
 impl Secrets {
     pub fn new(secrets_path: &str, destination: Option<&str>, cwd: &Path, env: BTreeMap<String, String>) -> Self {
-        let base = format!("{secrets_path}");
+        let base = secrets_path.to_string();
         let candidates = vec![
             PathBuf::from(format!("{base}-common")),
             PathBuf::from(match destination {

@@ -3,7 +3,7 @@
 //! a task that turns the UI's [`Request`]s into engine runs. Nothing here blocks the UI: every
 //! request is handled in its own task and reports back through [`Update`]s.
 
-use super::dispatch::{ChannelDispatcher, ExecScope, LogLine, Request, Since, Update};
+use super::dispatch::{ChannelDispatcher, ExecScope, Request, Since, Update};
 use super::term::ShellCommand;
 use super::App;
 use crate::cli::Global;
@@ -11,7 +11,7 @@ use crate::commands::context::{self, Ctx};
 use crate::deploy::event::{ActionKind, Event, Stream};
 use crate::deploy::remote::Remote;
 use crate::deploy::{AbortHandle, Request as EngineRequest};
-use crate::fleet::logs::{self as fleet_logs, FleetLog, FollowHandle, FollowOptions, LogScope};
+use crate::fleet::logs::{self as fleet_logs, FollowHandle, FollowOptions, LogScope};
 use crate::fleet::{FleetSpec, Watcher, WatcherHandle};
 use crate::kamal::{cmd, AppSpec};
 use crate::ssh::Pool;
@@ -102,21 +102,10 @@ async fn dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<()> {
     let ctx = Arc::new(ctx_on(&pool, g)?);
     // The watcher sees the whole fleet: -r/-h narrow what actions touch, not what is shown.
     let spec = fleet_spec(&ctx.full, &ctx.lock_host);
-    let (mut snap_rx, watcher) = Watcher::spawn(pool.clone(), spec.clone());
+    let (snap_rx, watcher) = Watcher::spawn(pool.clone(), spec.clone());
     let (up_tx, up_rx) = mpsc::channel::<Update>(8192);
 
-    let fleet_tx = up_tx.clone();
-    tokio::spawn(async move {
-        loop {
-            let s = snap_rx.borrow_and_update().clone();
-            if fleet_tx.send(Update::Fleet(s)).await.is_err() {
-                break;
-            }
-            if snap_rx.changed().await.is_err() {
-                break;
-            }
-        }
-    });
+    crate::fleet::feed::forward_fleet(snap_rx, up_tx.clone());
 
     let (req_tx, req_rx) = mpsc::unbounded_channel::<Request>();
     let worker = Worker { ctx: ctx.clone(), pool: pool.clone(), spec, up: up_tx.clone(), watcher: Arc::new(watcher), skip_push };
@@ -150,8 +139,15 @@ fn shell_command(ctx: Arc<Ctx>) -> ShellCommand {
         if !app.ssh_keys.is_empty() {
             c.args(["-o", "IdentitiesOnly=yes"]);
         }
-        if let Some(k) = std::env::var_os("KDECK_KNOWN_HOSTS") {
-            c.arg("-o").arg(format!("UserKnownHostsFile={}", PathBuf::from(k).display()));
+        // OpenSSH reads ~/.ssh from the passwd entry, not $HOME; use the file kdeck itself checks.
+        let known = std::env::var_os("KDECK_KNOWN_HOSTS")
+            .map(PathBuf::from)
+            .or_else(|| dirs::home_dir().map(|h| h.join(".ssh/known_hosts")));
+        if let Some(k) = known {
+            c.arg("-o").arg(format!("UserKnownHostsFile={}", k.display()));
+        }
+        if ctx.global.accept_new_host_keys {
+            c.args(["-o", "StrictHostKeyChecking=accept-new"]);
         }
         c.arg("-t").arg(format!("{}@{host}", app.ssh_user)).arg("-p").arg(app.ssh_port.to_string()).arg(remote);
         Some(c)
@@ -264,30 +260,8 @@ impl Worker {
             tail: if since_secs.is_some() { None } else { Some(100) },
             ..Default::default()
         };
-        let (mut rx, handle) = fleet_logs::follow(&self.pool, &self.spec, LogScope::All, opts);
-        let up = self.up.clone();
-        let j = tokio::spawn(async move {
-            while let Some(m) = rx.recv().await {
-                let u = match m {
-                    FleetLog::Line(l) => Update::Log(LogLine {
-                        host: l.host,
-                        role: l.role,
-                        container: Some(l.container),
-                        ts: l.ts,
-                        stderr: l.stderr,
-                        text: l.text,
-                    }),
-                    FleetLog::Interrupted { host, role, reason } => {
-                        Update::Notice { error: true, text: format!("logs of {host}/{role} interrupted: {reason}") }
-                    }
-                    FleetLog::Resumed { host, role } => Update::Notice { error: false, text: format!("logs of {host}/{role} resumed") },
-                    _ => continue,
-                };
-                if up.send(u).await.is_err() {
-                    break;
-                }
-            }
-        });
+        let (rx, handle) = fleet_logs::follow(&self.pool, &self.spec, LogScope::All, opts);
+        let j = crate::fleet::feed::forward_logs(rx, self.up.clone());
         (handle, j)
     }
 }

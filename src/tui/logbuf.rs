@@ -1,7 +1,9 @@
 //! Bounded log storage: one ring buffer per source (host × role × container) and a global cap.
 //!
-//! Lines get a global sequence number on arrival, so the merged view is a k-way merge of the
-//! per-source buffers by sequence. A chatty source is bounded by its own cap and, when the
+//! Lines get a global sequence number on arrival and an order key (their timestamp, or the
+//! arrival time when they have none, never going back within a source), so the merged view is
+//! a k-way merge of the per-source buffers by time: history fetched late (a new container, a
+//! resumed stream) lands where it belongs. A chatty source is bounded by its own cap and, when the
 //! global cap is reached, the oldest line of any source goes first.
 
 use chrono::{DateTime, Utc};
@@ -19,6 +21,8 @@ pub struct Source {
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub seq: u64,
+    /// Merge order: nanoseconds of `ts` (or of arrival), monotonic within a source.
+    pub key: i64,
     pub ts: Option<DateTime<Utc>>,
     pub stderr: bool,
     pub text: String,
@@ -125,7 +129,9 @@ impl LogStore {
                 self.matches.push_back((source, seq));
             }
         }
-        buf.push_back(Entry { seq, ts, stderr, text });
+        let t = ts.unwrap_or_else(Utc::now);
+        let key = t.timestamp_nanos_opt().unwrap_or(i64::MAX).max(buf.back().map_or(i64::MIN, |e| e.key));
+        buf.push_back(Entry { seq, key, ts, stderr, text });
         self.total += 1;
         while self.total > self.global_cap {
             self.evict_oldest();
@@ -255,7 +261,7 @@ impl LogStore {
             }
         }
         // Context from different matches may interleave; keep the merged order.
-        rows.sort_by(|a, b| b.0.entry.seq.cmp(&a.0.entry.seq));
+        rows.sort_by_key(|r| std::cmp::Reverse((r.0.entry.key, r.0.entry.seq)));
         rows
     }
 }
@@ -268,14 +274,15 @@ pub struct RevIter<'a> {
 impl<'a> Iterator for RevIter<'a> {
     type Item = LineRef<'a>;
     fn next(&mut self) -> Option<LineRef<'a>> {
-        let mut best: Option<(u64, usize)> = None;
+        let mut best: Option<((i64, u64), usize)> = None;
         for (i, &h) in self.heads.iter().enumerate() {
             if h == 0 {
                 continue;
             }
-            let seq = self.store.bufs[i][h - 1].seq;
-            if best.is_none_or(|(s, _)| seq > s) {
-                best = Some((seq, i));
+            let e = &self.store.bufs[i][h - 1];
+            let k = (e.key, e.seq);
+            if best.is_none_or(|(b, _)| k > b) {
+                best = Some((k, i));
             }
         }
         let (_, i) = best?;
@@ -321,6 +328,22 @@ mod tests {
         assert_eq!(all, vec!["3", "2", "1"]);
         let only_b: Vec<_> = s.iter_rev(&Scope::Host("b".into())).map(|l| l.entry.text.as_str()).collect();
         assert_eq!(only_b, vec!["2"]);
+    }
+
+    #[test]
+    fn late_history_is_merged_by_time() {
+        use chrono::TimeZone;
+        let t = |s: i64| Some(Utc.timestamp_opt(1_800_000_000 + s, 0).unwrap());
+        let mut s = LogStore::new(100, 100);
+        let a = s.source_id(&src("a"));
+        let b = s.source_id(&src("b"));
+        s.push(a, t(10), false, "a10".into());
+        s.push(a, t(20), false, "a20".into());
+        // b's history arrives after a's newer lines.
+        s.push(b, t(5), false, "b05".into());
+        s.push(b, t(15), false, "b15".into());
+        let all: Vec<_> = s.iter_rev(&Scope::All).map(|l| l.entry.text.as_str()).collect();
+        assert_eq!(all, vec!["a20", "b15", "a10", "b05"]);
     }
 
     #[test]

@@ -109,15 +109,14 @@ fn render_line<'a>(app: &App, t: &Theme, l: &LineRef<'a>, is_match: bool, curren
     let prefix = format!("{}/{}", s.host, s.role);
     spans.push(Span::styled(format!("{prefix:<prefix_w$}"), t.host(&s.host)));
     spans.push(Span::styled(" │ ", t.dim()));
+    // Context lines are dimmed so the matches stand out even without colour.
     let text_style = if is_match {
         t.matched()
-    } else if l.entry.stderr {
-        t.base()
+    } else if app.log_view.filter.is_some() {
+        t.dim()
     } else {
         t.base()
     };
-    // Context lines are dimmed so the matches stand out even without colour.
-    let text_style = if app.log_view.filter.is_some() && !is_match { t.dim() } else { text_style };
     spans.push(Span::styled(l.entry.text.as_str(), text_style));
     Line::from(spans)
 }
