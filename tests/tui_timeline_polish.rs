@@ -67,6 +67,8 @@ fn finished_line_is_plain() {
     assert!(!s.contains("{ version"), "{s}");
     let s = text(&run(ActionKind::Deploy, "deploy finished"), 160, 40);
     assert!(s.contains("✓ deploy v3 finished"), "{s}");
+    let s = text(&run(ActionKind::Prune, "prune finished"), 160, 40);
+    assert!(s.contains("✓ prune finished") && !s.contains("prune v3"), "{s}");
 }
 
 #[test]

@@ -44,9 +44,12 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         return;
     };
     // A rollback's name already carries its version.
+    // Only actions that ship a version name it (prune, lock, proxy and exec do not).
     let version = match action {
-        ActionKind::Rollback { .. } => String::new(),
-        _ => tl.version.as_deref().map(versions::short_version).unwrap_or_default(),
+        ActionKind::Setup | ActionKind::Deploy | ActionKind::Redeploy | ActionKind::AppBoot => {
+            tl.version.as_deref().map(versions::short_version).unwrap_or_default()
+        }
+        _ => String::new(),
     };
     let status = match &tl.finished {
         None => {
