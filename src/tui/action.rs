@@ -38,12 +38,14 @@ pub enum Action {
     Rollback,
     Lock,
     Abort,
+    HostResources,
+    Prune,
 }
 
 impl Action {
     /// Actions that change the servers; hidden with `--read-only`.
     pub fn is_mutating(self) -> bool {
-        matches!(self, Action::Deploy | Action::Redeploy | Action::Rollback | Action::Lock | Action::Abort | Action::ShowExec)
+        matches!(self, Action::Deploy | Action::Redeploy | Action::Rollback | Action::Lock | Action::Abort | Action::ShowExec | Action::Prune)
     }
 
     /// Name in the `:` palette.
@@ -81,6 +83,8 @@ impl Action {
             Action::Rollback => "rollback",
             Action::Lock => "lock",
             Action::Abort => "abort",
+            Action::HostResources => "host-resources",
+            Action::Prune => "prune",
         }
     }
 }
@@ -146,7 +150,7 @@ const MOVE: &[Binding] = &[
 const GLOBAL: &[Binding] = &[
     b!("Tab/S-Tab", "next / previous view", Action::NextView, false, [(KeyCode::Tab, N)]),
     h!("S-Tab", "previous view", Action::PrevView, [(KeyCode::BackTab, S), (KeyCode::BackTab, N)]),
-    b!("1-5", "fleet logs deploy exec audit", Action::ShowFleet, false, [(KeyCode::Char('1'), N)]),
+    b!("1-5", "views fleet…audit", Action::ShowFleet, false, [(KeyCode::Char('1'), N)]),
     h!("2", "logs view", Action::ShowLogs, [(KeyCode::Char('2'), N)]),
     h!("3", "deploy timeline", Action::ShowDeploy, [(KeyCode::Char('3'), N)]),
     h!("4", "exec", Action::ShowExec, [(KeyCode::Char('4'), N)]),
@@ -156,6 +160,7 @@ const GLOBAL: &[Binding] = &[
     b!("R", "redeploy", Action::Redeploy, false, [(KeyCode::Char('R'), S), (KeyCode::Char('R'), N)]),
     b!("B", "rollback", Action::Rollback, true, [(KeyCode::Char('B'), S), (KeyCode::Char('B'), N)]),
     b!("L", "lock / unlock", Action::Lock, false, [(KeyCode::Char('L'), S), (KeyCode::Char('L'), N)]),
+    b!("P", "prune old versions", Action::Prune, false, [(KeyCode::Char('P'), S), (KeyCode::Char('P'), N)]),
     b!("a", "audit log", Action::ShowAudit, false, [(KeyCode::Char('a'), N)]),
     b!(":", "command palette", Action::Palette, false, [(KeyCode::Char(':'), N), (KeyCode::Char(':'), S)]),
     b!("?", "help", Action::Help, true, [(KeyCode::Char('?'), N), (KeyCode::Char('?'), S)]),
@@ -167,6 +172,7 @@ const FLEET: &[Binding] = &[
     b!("l", "logs (all hosts)", Action::ShowLogs, true, [(KeyCode::Char('l'), N)]),
     b!("e", "exec", Action::ShowExec, true, [(KeyCode::Char('e'), N)]),
     b!("d", "deploy timeline", Action::ShowDeploy, false, [(KeyCode::Char('d'), N)]),
+    b!("m", "resources", Action::HostResources, true, [(KeyCode::Char('m'), N)]),
 ];
 
 const LOGS: &[Binding] = &[
@@ -231,6 +237,8 @@ pub fn palette_actions(view: View, read_only: bool) -> Vec<Action> {
         Action::Rollback,
         Action::Lock,
         Action::Abort,
+        Action::HostResources,
+        Action::Prune,
         Action::Filter,
         Action::Follow,
         Action::Wrap,

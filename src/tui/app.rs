@@ -6,7 +6,9 @@ use super::dispatch::{Dispatcher, ExecScope, Request, Since, Update};
 use super::logbuf::{LogStore, Scope};
 use super::timeline::Timeline;
 use super::versions::{self, looks_like_production, TreeRow};
-use crate::fleet::model::FleetSnapshot;
+use crate::fleet::model::{FleetSnapshot, ResourceSnapshot};
+use crate::fleet::prune::PrunePlan;
+use crate::fleet::resources::{room_check, RoomCheck};
 use chrono::{DateTime, Utc};
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use regex::Regex;
@@ -27,6 +29,8 @@ pub struct Confirm {
     pub require: Option<String>,
     pub typed: String,
     pub request: Request,
+    /// Deploy/redeploy/rollback: does each host have room for a second copy of its containers.
+    pub room: Vec<RoomCheck>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -38,6 +42,10 @@ pub enum Overlay {
     LockMessage { input: String },
     /// q while an action runs.
     Quit,
+    /// Resources page of one host: gauges, containers, sparklines.
+    HostPage { host: String },
+    /// What `kamal prune all` would remove; `y` runs it.
+    Prune,
 }
 
 pub struct LogView {
@@ -125,6 +133,11 @@ pub struct App {
     /// Set by Request::Shell; the loop suspends the terminal for it.
     pub pending_shell: Option<(String, bool)>,
     pub save_dir: PathBuf,
+    /// Latest live resources (None until the monitor's first snapshot).
+    pub resources: Option<ResourceSnapshot>,
+    pub prune_plans: Vec<PrunePlan>,
+    /// `retain_containers` of the config (shown in the prune preview).
+    pub retain_containers: usize,
 }
 
 impl App {
@@ -151,6 +164,9 @@ impl App {
             quit: false,
             pending_shell: None,
             save_dir: PathBuf::from("."),
+            resources: None,
+            prune_plans: Vec::new(),
+            retain_containers: 5,
         }
     }
 
@@ -219,6 +235,8 @@ impl App {
                 self.audit_scroll = 0;
             }
             Update::Notice { error, text } => self.notice = Some((error, text)),
+            Update::Resources(r) => self.resources = Some(*r),
+            Update::PrunePlans(p) => self.prune_plans = p,
         }
     }
 
@@ -369,10 +387,16 @@ impl App {
                         require: None,
                         typed: String::new(),
                         request: Request::LockRelease,
+                        room: vec![],
                     }))
                 }
                 None => self.overlay = Some(Overlay::LockMessage { input: String::new() }),
             },
+            Action::HostResources => match self.selected_host() {
+                Some(host) => self.overlay = Some(Overlay::HostPage { host }),
+                None => self.notice = Some((true, "no host selected".into())),
+            },
+            Action::Prune => self.overlay = Some(Overlay::Prune),
             Action::Abort => {
                 if self.timeline.is_running() {
                     d.dispatch(Request::Abort);
@@ -709,7 +733,7 @@ impl App {
                     }
                     KeyCode::Enter => match choices.get(selected) {
                         Some(ch) if ch.selectable() => {
-                            let mut c = self.confirm_for(
+                            let mut c = self.confirm_for_deploy(
                                 format!("Roll back to {}", versions::short_version(&ch.version)),
                                 Request::Rollback { version: ch.version.clone() },
                                 &ch.version,
@@ -733,6 +757,25 @@ impl App {
                     _ => self.overlay = Some(Overlay::Rollback { selected }),
                 }
             }
+            Overlay::HostPage { host } => {
+                if !matches!(code, KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('m') | KeyCode::Enter) {
+                    self.overlay = Some(Overlay::HostPage { host });
+                }
+            }
+            Overlay::Prune => match code {
+                KeyCode::Char('y') | KeyCode::Char('Y') => {
+                    if self.timeline.is_running() {
+                        self.notice = Some((true, "an action is already running".into()));
+                    } else {
+                        d.dispatch(Request::Prune);
+                        self.notice = Some((false, "prune requested".into()));
+                    }
+                }
+                KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Char('q') => {
+                    self.notice = Some((false, "cancelled".into()))
+                }
+                _ => self.overlay = Some(Overlay::Prune),
+            },
             Overlay::LockMessage { mut input } => match code {
                 KeyCode::Esc => {}
                 KeyCode::Enter if !input.trim().is_empty() => {
@@ -806,13 +849,44 @@ impl App {
             require,
             typed: String::new(),
             request,
+            room: vec![],
+        }
+    }
+
+    /// A confirmation for something that boots new containers: with the room check.
+    fn confirm_for_deploy(&self, title: String, request: Request, version: &str) -> Confirm {
+        let mut c = self.confirm_for(title, request, version);
+        c.room = self.room_checks();
+        c
+    }
+
+    /// Room for a second copy of every role's container, per host (empty without resources).
+    pub fn room_checks(&self) -> Vec<RoomCheck> {
+        let Some(snap) = &self.resources else { return vec![] };
+        let by_host: Vec<(String, Vec<String>)> = self
+            .all_hosts()
+            .into_iter()
+            .map(|h| {
+                let roles = self.fleet.roles.iter().filter(|(_, hs)| hs.contains(&h)).map(|(r, _)| r.clone()).collect();
+                (h, roles)
+            })
+            .collect();
+        room_check(snap, &by_host)
+    }
+
+    /// The host of the selected fleet row (a role row: its first host).
+    pub fn selected_host(&self) -> Option<String> {
+        let rows = versions::tree(&self.fleet);
+        match rows.get(self.fleet_selected)? {
+            TreeRow::Host { host, .. } => Some(host.clone()),
+            TreeRow::Role { role, .. } => self.fleet.roles.iter().find(|(r, _)| r == role).and_then(|(_, h)| h.first().cloned()),
         }
     }
 
     fn deploy_confirm(&self, redeploy: bool) -> Confirm {
         let version = self.next_version.clone().unwrap_or_else(|| "built from git HEAD".into());
         let (title, req) = if redeploy { ("Redeploy", Request::Redeploy) } else { ("Deploy", Request::Deploy) };
-        self.confirm_for(title.into(), req, &version)
+        self.confirm_for_deploy(title.into(), req, &version)
     }
 
     fn save_logs(&mut self) {

@@ -4,7 +4,8 @@
 //! return at once, spawning work as needed) and receives [`Update`]s on a channel.
 
 use crate::deploy::event::Event;
-use crate::fleet::model::FleetSnapshot;
+use crate::fleet::model::{FleetSnapshot, ResourceSnapshot};
+use crate::fleet::prune::PrunePlan;
 use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 
@@ -74,6 +75,8 @@ pub enum Request {
     /// (Re)subscribe logs with a since preset.
     Logs { since: Since },
     LoadAudit,
+    /// `kamal prune all` (retain_containers, only this service's images).
+    Prune,
 }
 
 impl Request {
@@ -100,6 +103,10 @@ pub enum Update {
     Engine(Event),
     Log(LogLine),
     Audit(Vec<String>),
+    /// Live host/container resources from `fleet::resources::Monitor`.
+    Resources(Box<ResourceSnapshot>),
+    /// The latest prune preview per host.
+    PrunePlans(Vec<PrunePlan>),
     /// A message for the status line (errors from the engine included).
     Notice { error: bool, text: String },
 }

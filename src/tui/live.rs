@@ -106,15 +106,42 @@ async fn dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<()> {
     let (up_tx, up_rx) = mpsc::channel::<Update>(8192);
 
     crate::fleet::feed::forward_fleet(snap_rx, up_tx.clone());
+    // Resources over the same connections; the forwarder owns the monitor (dropping it stops it).
+    let (res_rx, monitor) =
+        crate::fleet::resources::Monitor::spawn(pool.clone(), spec.clone(), crate::fleet::resources::ResourceOptions::default());
+    forward_resources(res_rx, monitor, up_tx.clone());
 
     let (req_tx, req_rx) = mpsc::unbounded_channel::<Request>();
     let worker = Worker { ctx: ctx.clone(), pool: pool.clone(), spec, up: up_tx.clone(), watcher: Arc::new(watcher), skip_push };
     tokio::spawn(worker.run(req_rx));
 
     let mut app = App::new(read_only);
+    app.retain_containers = ctx.full.retain_containers;
     app.next_version = Some(ctx.version.clone());
     let shell = shell_command(ctx.clone());
     super::term::run(app, up_rx, Box::new(ChannelDispatcher(req_tx)), Some(shell)).await
+}
+
+/// Sends each resource snapshot (and the prune preview that goes with it) to the dashboard.
+fn forward_resources(
+    mut rx: tokio::sync::watch::Receiver<crate::fleet::model::ResourceSnapshot>,
+    monitor: crate::fleet::resources::MonitorHandle,
+    tx: mpsc::Sender<Update>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let snap = rx.borrow_and_update().clone();
+            if tx.send(Update::Resources(Box::new(snap))).await.is_err() {
+                return;
+            }
+            if tx.send(Update::PrunePlans(monitor.prune_plans())).await.is_err() {
+                return;
+            }
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    })
 }
 
 /// `ssh -t` into a host with a shell in the role's running container (reuse) or a new one.
@@ -175,7 +202,12 @@ impl Worker {
         while let Some(req) = rx.recv().await {
             let busy = running.as_ref().is_some_and(|(_, j)| !j.is_finished());
             match req {
-                Request::Deploy | Request::Redeploy | Request::Rollback { .. } | Request::LockAcquire { .. } | Request::LockRelease => {
+                Request::Deploy
+                | Request::Redeploy
+                | Request::Rollback { .. }
+                | Request::LockAcquire { .. }
+                | Request::LockRelease
+                | Request::Prune => {
                     if busy {
                         self.notice(true, "an action is already running".into()).await;
                         continue;
@@ -222,6 +254,8 @@ impl Worker {
                 EngineRequest::Rollback { version: v }
             }
             Request::LockAcquire { message } => EngineRequest::LockAcquire { message },
+            // What `kamal prune all` does: containers beyond retain_containers, then images.
+            Request::Prune => EngineRequest::Prune { containers: true, images: true, retain: None },
             _ => EngineRequest::LockRelease,
         };
         let abort = AbortHandle::new();

@@ -44,9 +44,12 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         return;
     };
     // A rollback's name already carries its version.
+    // Only actions that ship a version name it (prune, lock, proxy and exec do not).
     let version = match action {
-        ActionKind::Rollback { .. } => String::new(),
-        _ => tl.version.as_deref().map(versions::short_version).unwrap_or_default(),
+        ActionKind::Setup | ActionKind::Deploy | ActionKind::Redeploy | ActionKind::AppBoot => {
+            tl.version.as_deref().map(versions::short_version).unwrap_or_default()
+        }
+        _ => String::new(),
     };
     let status = match &tl.finished {
         None => {
@@ -61,14 +64,21 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         Some(fin) if fin.ok => format!("done in {}", versions::elapsed(fin.elapsed)),
         Some(fin) => format!("FAILED after {}: {}", versions::elapsed(fin.elapsed), fin.summary),
     };
-    let title = format!(" {} · {status} ", [super::action_name(action), version].join(" ").trim_end());
+    let title = format!(" {} · {status} ", [super::action_name(action), version.clone()].join(" ").trim_end());
     let mut lines: Vec<Line> = Vec::new();
     if let Some(fin) = &tl.finished {
         let st = if fin.ok { t.ok() } else { t.err() };
         let mark = if fin.ok { "✓" } else { "✗" };
-        lines.push(Line::styled(format!("{mark} {}", fin.summary), st));
+        // The engine's summary names the action with Debug formatting; say it plainly instead.
+        let text = match (fin.ok, action) {
+            (true, ActionKind::Exec { .. }) | (false, _) => fin.summary.clone(),
+            (true, _) => format!("{} finished", [super::action_name(action), version.clone()].join(" ").trim_end()),
+        };
+        lines.push(Line::styled(format!("{mark} {text}"), st));
     }
-    let name_w = app.timeline.rows.iter().map(|r| row_label(r).chars().count()).max().unwrap_or(10).clamp(10, 28);
+    let name_w = app.timeline.rows.iter().map(|r| row_label(r).chars().count()).max().unwrap_or(10).max(10);
+    // Every elapsed time lines up: the column is as wide as the longest label (within reason).
+    let name_w = name_w.min((area.width as usize).saturating_sub(24).max(10));
     for host in tl.host_order() {
         let (done, total, failed) = tl.host_progress(&host);
         let mut head = vec![];
@@ -125,6 +135,8 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
 fn row_label(r: &StepRow) -> String {
     match (&r.role, r.kind) {
         (_, StepKind::Hook) | (_, StepKind::Other) => r.label.clone(),
+        // One kind covers both the `kamal` network (every host) and kamal-proxy itself.
+        (None, StepKind::ProxyBoot) if r.label.contains("network") => "network".into(),
         (Some(role), k) => format!("{} {role}", step_name(k)),
         (None, k) => step_name(k).to_string(),
     }

@@ -2,7 +2,10 @@
 //! for the selected row.
 
 use super::super::app::App;
+use super::super::resources;
 use super::super::theme::Theme;
+use crate::fleet::model::{ResourceWarning, WarningKind};
+use crate::fleet::resources::human_bytes as hb;
 use super::super::versions::{self, TreeRow};
 use crate::fleet::model::{ConnState, HostStatus};
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -91,6 +94,9 @@ fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
                 cells.push(Cell::from(Line::from(v)));
                 if dis && wide {
                     cells.extend([Cell::from(""), Cell::from(""), Cell::from(""), Cell::from("")]);
+                    if app.resources.is_some() {
+                        cells.push(Cell::from(""));
+                    }
                     cells.push(Cell::from(Span::styled("hosts run different versions", t.warn())));
                 }
                 rows.push(Row::new(cells));
@@ -116,10 +122,19 @@ fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
                     .map(|s| versions::span((app.now - s).num_seconds().max(0) as u64))
                     .unwrap_or_else(|| "-".into());
                 let proxy = proxy_text(hs, &app.fleet.service, role);
-                let mut cells = vec![
-                    Cell::from(Line::from(vec![Span::styled(branch, t.dim()), Span::styled(host.clone(), t.host(host))])),
-                    Cell::from(conn_cell(t, hs)),
-                ];
+                let mut name = vec![Span::styled(branch, t.dim()), Span::styled(host.clone(), t.host(host))];
+                let badges = row_badges(app, t, host, role);
+                if !wide {
+                    // Narrow: the most severe badge, and how many more the detail pane lists.
+                    if let Some(b) = badges.first() {
+                        name.push(Span::raw(" "));
+                        name.push(b.clone());
+                        if badges.len() > 1 {
+                            name.push(Span::styled(format!("+{}", badges.len() - 1), t.dim()));
+                        }
+                    }
+                }
+                let mut cells = vec![Cell::from(Line::from(name)), Cell::from(conn_cell(t, hs))];
                 if wide {
                     cells.push(Cell::from(c.map(|c| short_name(&c.name, &c.version)).unwrap_or_default()));
                 }
@@ -128,6 +143,9 @@ fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
                 cells.push(Cell::from(up));
                 cells.push(Cell::from(health_span(t, c.and_then(|c| c.health.as_deref()))));
                 cells.push(Cell::from(proxy));
+                if wide && app.resources.is_some() {
+                    cells.push(Cell::from(res_compact(app, t, host)));
+                }
                 if wide {
                     let fail = match hs.map(|h| &h.conn) {
                         Some(ConnState::Down { reason }) => Span::styled(reason.clone(), t.err()),
@@ -136,7 +154,13 @@ fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
                             .map(|s| Span::styled(s, t.err()))
                             .unwrap_or_else(|| Span::raw("")),
                     };
-                    cells.push(Cell::from(fail));
+                    let mut last: Vec<Span> = Vec::new();
+                    for b in badges {
+                        last.push(b);
+                        last.push(Span::raw(" "));
+                    }
+                    last.push(fail);
+                    cells.push(Cell::from(Line::from(last)));
                 }
                 rows.push(Row::new(cells));
             }
@@ -156,6 +180,11 @@ fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
         Constraint::Length(9),
         Constraint::Length(if wide { 12 } else { 8 }),
     ]);
+    // Only once the resource monitor reports (tests and `--no-resources`-like setups have none).
+    if wide && app.resources.is_some() {
+        header.push("CPU MEM DISK");
+        widths.push(Constraint::Length(14));
+    }
     if wide {
         header.push("Last failure");
         widths.push(Constraint::Min(10));
@@ -230,6 +259,23 @@ fn draw_detail(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
                 if !others.is_empty() {
                     lines.push(Line::from(vec![Span::styled("other versions ", t.dim()), Span::raw(others.join(", "))]));
                 }
+                if let Some(r) = app.resources.as_ref().and_then(|r| r.host(host)).filter(|r| r.sampled_at.is_some()) {
+                    let disk = r.disks.iter().map(|d| d.used_pct()).fold(None, |a: Option<f64>, p| Some(a.map_or(p, |a| a.max(p))));
+                    let mut spans = vec![
+                        Span::styled("cpu ", t.dim()),
+                        Span::raw(r.cpu_pct.map(|p| format!("{p:.0}%")).unwrap_or_else(|| "-".into())),
+                        Span::styled("  mem ", t.dim()),
+                        Span::raw(format!("{}/{} {:.0}%", hb(r.mem_used), hb(r.mem_total), r.mem_pct())),
+                        Span::styled("  disk ", t.dim()),
+                        Span::raw(disk.map(|p| format!("{p:.0}%")).unwrap_or_else(|| "-".into())),
+                        Span::raw("  "),
+                    ];
+                    if let Some(snap) = &app.resources {
+                        spans.extend(resources::warning_badges(t, snap, host, None));
+                    }
+                    spans.push(Span::styled("  m: resources", t.dim()));
+                    lines.push(Line::from(spans));
+                }
                 let routes: Vec<String> = h
                     .proxy_routes
                     .iter()
@@ -263,4 +309,65 @@ fn short_name(name: &str, version: &str) -> String {
         Some(prefix) if short != version => format!("{prefix}{short}…"),
         _ => name.to_string(),
     }
+}
+
+pub(crate) fn badge_word(w: &ResourceWarning) -> &'static str {
+    match w.kind {
+        WarningKind::HostMemory => "[MEM]",
+        WarningKind::ContainerMemory => "[CMEM]",
+        WarningKind::Disk => "[DISK]",
+        WarningKind::OomKilled => "[OOM]",
+        WarningKind::RestartLoop => "[LOOP]",
+    }
+}
+
+/// `12% 61% 40%!`: CPU, memory and the fullest disk of a host, `!` past a threshold.
+fn res_compact<'a>(app: &App, t: &Theme, host: &str) -> Line<'a> {
+    let Some(snap) = &app.resources else { return Line::raw("") };
+    let Some(r) = snap.host(host).filter(|r| r.sampled_at.is_some()) else { return Line::styled("-", t.dim()) };
+    let th = snap.thresholds;
+    let cell = |p: Option<f64>, limit: f64| -> Span<'a> {
+        match p {
+            Some(p) if p > limit => Span::styled(format!("{p:>3.0}%!"), t.err()),
+            Some(p) => Span::raw(format!("{p:>3.0}% ")),
+            None => Span::styled("  -  ", t.dim()),
+        }
+    };
+    let disk = r.disks.iter().map(|d| d.used_pct()).fold(None, |a: Option<f64>, p| Some(a.map_or(p, |a: f64| a.max(p))));
+    Line::from(vec![cell(r.cpu_pct, 100.0), cell(Some(r.mem_pct()), th.host_memory_pct), cell(disk, th.disk_pct)])
+}
+
+/// Warning badges of a host row, most severe first: host-wide ones and those of the row's
+/// role's containers on that host.
+fn row_badges(app: &App, t: &Theme, host: &str, role: &str) -> Vec<Span<'static>> {
+    let Some(snap) = &app.resources else { return vec![] };
+    let mut ws: Vec<&ResourceWarning> = snap
+        .warnings()
+        .filter(|w| w.host == host)
+        .filter(|w| {
+            w.container.as_ref().is_none_or(|c| {
+                snap.host(host).is_some_and(|h| h.containers.iter().any(|x| &x.name == c && x.role == role))
+            })
+        })
+        .collect();
+    let rank = |w: &ResourceWarning| match w.kind {
+        WarningKind::OomKilled => 0,
+        WarningKind::RestartLoop => 1,
+        WarningKind::Disk => 2,
+        WarningKind::HostMemory => 3,
+        WarningKind::ContainerMemory => 4,
+    };
+    ws.sort_by_key(|w| rank(w));
+    let mut seen: Vec<&str> = Vec::new();
+    let mut out = Vec::new();
+    for w in ws {
+        let b = badge_word(w);
+        if seen.contains(&b) {
+            continue;
+        }
+        seen.push(b);
+        let st = if rank(w) < 2 { t.err() } else { t.warn() };
+        out.push(Span::styled(b, st));
+    }
+    out
 }

@@ -4,7 +4,7 @@
 mod audit;
 mod deploy;
 mod exec;
-mod fleet;
+pub(crate) mod fleet;
 mod logs;
 mod overlay;
 
@@ -143,6 +143,8 @@ pub fn status_keys(app: &App) -> Vec<(String, String)> {
         Some(Overlay::Rollback { .. }) => vec![("j/k", "move"), ("Enter", "roll back"), ("Esc", "close")],
         Some(Overlay::LockMessage { .. }) => vec![("type", "message"), ("Enter", "lock"), ("Esc", "cancel")],
         Some(Overlay::Quit) => vec![("y", "quit and abort"), ("any", "stay")],
+        Some(Overlay::HostPage { .. }) => vec![("Esc/m", "close")],
+        Some(Overlay::Prune) => vec![("y", "prune"), ("n/Esc", "cancel")],
         None if app.view() == View::Logs && app.log_view.filter_input.is_some() => {
             vec![("type", "regex"), ("Enter", "keep"), ("Esc", "clear")]
         }

@@ -6,7 +6,9 @@ use super::super::app::{App, Overlay};
 use super::super::theme::Theme;
 use super::super::versions;
 use super::centered;
-use ratatui::layout::Rect;
+use super::super::resources;
+use crate::fleet::model::WarningKind;
+use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
@@ -20,6 +22,23 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
             let mut lines: Vec<Line> = vec![Line::raw("")];
             for l in &c.lines {
                 lines.push(Line::raw(format!("  {l}")));
+            }
+            if !c.room.is_empty() {
+                lines.push(Line::raw(""));
+                lines.push(Line::styled("  memory for a second copy during the deploy:", t.title()));
+                // Many hosts on a small terminal: list the ones without room, count the rest,
+                // so the confirm prompt stays on screen.
+                let many = c.room.len() + c.lines.len() + 8 > area.height as usize;
+                let shown: Vec<_> = if many { c.room.iter().filter(|r| !r.fits).cloned().collect() } else { c.room.clone() };
+                let ok = c.room.len() - shown.len();
+                if ok > 0 {
+                    lines.push(Line::styled(format!("  ✓ {ok} host(s) have room for a second copy"), t.ok()));
+                }
+                for l in resources::room_check_lines(t, &shown) {
+                    let mut spans = vec![Span::raw("  ")];
+                    spans.extend(l.spans.into_iter().map(|s| Span::styled(s.content.into_owned(), s.style)));
+                    lines.push(Line::from(spans));
+                }
             }
             lines.push(Line::raw(""));
             match &c.require {
@@ -39,9 +58,48 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
                     Span::raw(" cancel"),
                 ])),
             }
-            popup(f, area, 70, lines.len() as u16 + 2, &format!(" {}? ", c.title), t, lines);
+            let w = if c.room.is_empty() { 70 } else { 100 };
+            // Long room-check sentences wrap; leave them the rows they need.
+            let inner = w.min(area.width).saturating_sub(2).max(1) as usize;
+            let h: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+            popup(f, area, w, h as u16 + 2, &format!(" {}? ", c.title), t, lines);
         }
         Some(Overlay::Rollback { selected }) => rollback(app, t, f, area, *selected),
+        Some(Overlay::HostPage { host }) => {
+            f.render_widget(Clear, area);
+            match app.resources.as_ref().and_then(|r| r.host(host)) {
+                Some(h) => {
+                    let th = app.resources.as_ref().map(|r| r.thresholds).unwrap_or_default();
+                    let [page, warn] = Layout::vertical([Constraint::Min(6), Constraint::Length(warn_height(app, host))]).areas(area);
+                    resources::host_page(f, page, t, h, &th);
+                    if warn.height > 0 {
+                        host_warnings(app, t, f, warn, host);
+                    }
+                }
+                None => f.render_widget(
+                    Paragraph::new(vec![Line::raw(""), Line::styled("  No resource data for this host yet (sampling every 2 s).", t.dim())])
+                        .block(Block::bordered().title(format!(" {host} resources "))),
+                    area,
+                ),
+            }
+        }
+        Some(Overlay::Prune) => {
+            let items: usize = app
+                .prune_plans
+                .iter()
+                .map(|p| 1 + p.containers.len() + p.untagged.len() + p.dangling_images.len())
+                .sum();
+            let r = centered(area, 100, (items.max(1) + 4) as u16);
+            f.render_widget(Clear, r);
+            let [top, bottom] = Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(r);
+            resources::prune_preview(f, top, t, &app.prune_plans, app.retain_containers);
+            let hint = if app.prune_plans.is_empty() {
+                Line::from(vec![Span::styled(" no preview yet (it is computed every minute) ", t.dim()), Span::styled("Esc", t.key()), Span::raw(" close")])
+            } else {
+                Line::from(vec![Span::raw(" "), Span::styled("y", t.key()), Span::raw(" run kamal prune all   "), Span::styled("n/Esc", t.key()), Span::raw(" cancel")])
+            };
+            f.render_widget(Paragraph::new(hint), bottom);
+        }
         Some(Overlay::LockMessage { input }) => {
             let lines = vec![
                 Line::raw(""),
@@ -81,10 +139,16 @@ fn help(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
     } else {
         bindings(view, app.read_only).into_iter().filter(|b| b.help).map(|b| (b.label.to_string(), b.desc.to_string())).collect()
     };
-    let line = |(k, d): &(String, String)| Line::from(vec![Span::styled(format!("  {k:<12}"), t.key()), Span::raw(format!("{d:<26}"))]);
     // Two columns when one would not fit the height.
     let rows_fit = area.height.saturating_sub(2) as usize;
     let cols = if entries.len() > rows_fit && area.width >= 80 { 2 } else { 1 };
+    // Each column fits its share of the popup, so lines never wrap on narrow terminals.
+    let col_w = ((44 * cols as u16).min(area.width).saturating_sub(2) as usize) / cols;
+    let dw = col_w.saturating_sub(14).max(8);
+    let line = |(k, d): &(String, String)| {
+        let d: String = d.chars().take(dw).collect();
+        Line::from(vec![Span::styled(format!("  {k:<12}"), t.key()), Span::raw(format!("{d:<dw$}"))])
+    };
     let per_col = entries.len().div_ceil(cols);
     let mut lines: Vec<Line> = Vec::new();
     for i in 0..per_col {
@@ -140,4 +204,23 @@ fn rollback(app: &App, t: &Theme, f: &mut Frame, area: Rect, selected: usize) {
     lines.push(Line::styled("  Only versions present on every host of every role can be chosen.", t.dim()));
     let h = (lines.len() as u16 + 2).min(area.height);
     popup(f, area, 76, h, " Roll back to… ", t, lines);
+}
+
+fn warn_height(app: &App, host: &str) -> u16 {
+    let n = app.resources.as_ref().map_or(0, |r| r.warnings().filter(|w| w.host == host).count()) as u16;
+    if n == 0 { 0 } else { n.min(4) + 2 }
+}
+
+/// The host's warnings as sentences under its page.
+fn host_warnings(app: &App, t: &Theme, f: &mut Frame, area: Rect, host: &str) {
+    let Some(snap) = &app.resources else { return };
+    let lines: Vec<Line> = snap
+        .warnings()
+        .filter(|w| w.host == host)
+        .map(|w| {
+            let st = if matches!(w.kind, WarningKind::OomKilled | WarningKind::RestartLoop) { t.err() } else { t.warn() };
+            Line::from(vec![Span::styled(super::fleet::badge_word(w), st), Span::raw(format!(" {}", w.message))])
+        })
+        .collect();
+    f.render_widget(Paragraph::new(lines).block(Block::bordered().title(Span::styled(" warnings ", t.title()))), area);
 }
