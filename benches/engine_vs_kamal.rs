@@ -116,6 +116,7 @@ fn main() {
             d[i].push(t);
         }
     }
+    let _ = std::fs::remove_dir_all(kdeck_bin().parent().unwrap());
     println!("\n{hosts} hosts ({n_web} web + {} worker), {rounds} rounds, median seconds", hosts - n_web);
     println!("| operation | Kamal 2.11 | kdeck | speed-up |");
     println!("|---|---|---|---|");
