@@ -5,7 +5,6 @@
 //! for a 10-host lab (8 web + 2 worker; take the 3-host `engine` lab down first), `KDECK_BENCH_ROUNDS` (default 3).
 
 #[path = "../tests/support/lab.rs"]
-#[allow(dead_code)]
 mod lab;
 
 use std::path::Path;
