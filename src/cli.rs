@@ -113,6 +113,9 @@ pub struct DashboardArgs {
     /// Hide every mutating action
     #[arg(long = "read-only")]
     pub read_only: bool,
+    /// Deploys from the dashboard skip image build and push (as `kdeck deploy -P`)
+    #[arg(short = 'P', long = "skip-push")]
+    pub skip_push: bool,
 }
 
 #[derive(Debug, Args, Default)]

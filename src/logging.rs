@@ -27,3 +27,30 @@ pub fn init(path: Option<&Path>, verbose: bool) -> color_eyre::Result<PathBuf> {
         .try_init();
     Ok(path)
 }
+
+/// A remote command as it may appear in the log file: the registry password Kamal passes on
+/// `docker login`'s command line (`-p "…"` / `--password …`) is replaced, wherever it stands.
+pub fn redact_command(cmd: &str) -> std::borrow::Cow<'_, str> {
+    use std::sync::OnceLock;
+    static RE: OnceLock<regex::Regex> = OnceLock::new();
+    let re = RE.get_or_init(|| {
+        regex::Regex::new(r#"(docker\s+login\b[^;&|]*?\s(?:-p|--password)(?:\s+|=))("(?:[^"\\]|\\.)*"|'[^']*'|\S+)"#)
+            .expect("static regex")
+    });
+    re.replace_all(cmd, "${1}[REDACTED]")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_command;
+
+    #[test]
+    fn registry_password_never_reaches_the_log() {
+        let c = r#"docker login 10.0.0.1:5000 -u "lab" -p "s3cr\"et pw" && docker pull x"#;
+        let r = redact_command(c);
+        assert!(!r.contains("s3cr"), "{r}");
+        assert_eq!(r, r#"docker login 10.0.0.1:5000 -u "lab" -p [REDACTED] && docker pull x"#);
+        assert_eq!(redact_command("docker login r --password=hunter2"), "docker login r --password=[REDACTED]");
+        assert_eq!(redact_command("docker ps -p 1"), "docker ps -p 1");
+    }
+}

@@ -131,3 +131,11 @@ fn good_config_prints_without_secrets() {
     assert_eq!(code, 0);
     assert!(out.contains("s3cret"));
 }
+
+#[test]
+fn accessory_tags_without_role_hash() {
+    // Kamal gives this accessory a nil host (and fails at deploy); kdeck refuses it up front.
+    let cfg = format!("{GOOD}accessories:\n  db:\n    image: mysql\n    tags: [eu]\n").replace("  web:\n    - 192.0.2.10\n", "  - 192.0.2.10: eu\n");
+    let d = app(&[("config/deploy.yml", cfg.as_bytes())]);
+    assert_refused(d.path(), &["config", "--version", "v1"], "config/deploy.yml", &["accessories/db", "tag"]);
+}

@@ -144,7 +144,7 @@ fn error_matches(class: &str, msg: &str, e: &ConfigError) -> Result<(), String> 
     }
 }
 
-const RESOLVED_KEYS: &[&str] = &["raw_merged", "accepted", "secrets", "summary", "registry", "roles", "accessories", "aliases", "boot", "builder", "ssh", "sshkit", "env_tags"];
+const RESOLVED_KEYS: &[&str] = &["kamal_version", "destination", "raw_merged", "accepted", "secrets", "summary", "registry", "roles", "accessories", "aliases", "boot", "builder", "ssh", "sshkit", "env_tags"];
 
 fn check_run(dir: &Path, run: &Run, scratch_root: &Path) -> Result<(), String> {
     let case_dir = dir.join(&run.case);
@@ -164,16 +164,32 @@ fn check_run(dir: &Path, run: &Run, scratch_root: &Path) -> Result<(), String> {
     };
     let suffix = run.dest.as_deref().map(|d| format!(".{d}")).unwrap_or_default();
     let exit: i32 = std::fs::read_to_string(case_dir.join(format!("expected/config{suffix}.exit"))).map_err(|e| e.to_string())?.trim().parse().unwrap_or(1);
+    let volatile: Vec<String> = std::fs::read_to_string(case_dir.join("VOLATILE")).map(|s| s.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect()).unwrap_or_default();
     let loaded = Config::load(&opts);
     if exit != 0 {
         let (class, msg) = expected_error(&case_dir, run.dest.as_deref());
-        return match loaded {
-            Ok(_) => Err(format!("accepted, but Kamal refused: {class}: {msg}")),
-            Err(e) => error_matches(&class, &msg, &e),
-        };
+        match loaded {
+            Ok(_) => return Err(format!("accepted, but Kamal refused: {class}: {msg}")),
+            Err(e) => error_matches(&class, &msg, &e)?,
+        }
+        // Kamal's dump still has the merged raw config when validation refused it.
+        let res_src = std::fs::read_to_string(case_dir.join(format!("expected/resolved{suffix}.yml"))).unwrap_or_default();
+        if let Ok(want) = parse_norm(&res_src) {
+            let mut want_raw = want.as_map().and_then(|m| m.get("raw_merged")).cloned().unwrap_or(Value::Nil);
+            drop_keys(&mut want_raw, &volatile);
+            let is_err = want_raw.as_map().is_some_and(|m| m.get("__error__").is_some());
+            if !want_raw.is_nil() && !is_err {
+                let got = kdeck::config::Config::load_raw(&opts).map_err(|e| format!("raw config refused: {e}"))?;
+                let mut got = norm(&Value::Map(got));
+                drop_keys(&mut got, &volatile);
+                if let Some(d) = diff(&want_raw, &got, "raw_merged") {
+                    return Err(d);
+                }
+            }
+        }
+        return Ok(());
     }
     let cfg = loaded.map_err(|e| format!("refused, but Kamal accepted: {e}"))?;
-    let volatile: Vec<String> = std::fs::read_to_string(case_dir.join("VOLATILE")).map(|s| s.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect()).unwrap_or_default();
     // 1. `kamal config` output.
     let want_src = std::fs::read_to_string(case_dir.join(format!("expected/config{suffix}.yml"))).map_err(|e| e.to_string())?;
     let mut want = parse_norm(&want_src).map_err(|e| format!("expected config unreadable: {e}"))?;

@@ -104,7 +104,7 @@ fn mutated_configs_never_panic() {
     let iterations = if secs > 0 { usize::MAX } else { 1500 };
     let start = std::time::Instant::now();
     let seeds = seeds();
-    let mut rng = StdRng::seed_from_u64(0x6b64_6563_6b);
+    let mut rng = StdRng::seed_from_u64(0x006b_6465_636b);
     let dir = tempfile::Builder::new().prefix("kdeck-fuzz-").tempdir_in(std::env::temp_dir()).unwrap();
     let mut n = 0usize;
     while n < iterations {

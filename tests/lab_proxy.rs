@@ -167,6 +167,18 @@ fn standin_routes_survive_restart_and_stop_resume_work() {
         assert_eq!(c.get("spb.test", "/version", true).unwrap().0, 200);
     }
 
+    // a slow target is probed until it turns healthy, within the deploy timeout
+    let _ = l.docker("klab2", &["rm", "-f", "spb-slow"]);
+    let slow = l.image("spapp", "slow", "slow");
+    let r = l.docker("klab2", &["run", "-d", "--name", "spb-slow", "--network", "kamal", "-e", "UP_DELAY=2", &slow]).expect_ok("run slow");
+    let id_slow = r.stdout.trim()[..12].to_string();
+    let t = Instant::now();
+    p.cli(&["deploy", "spb-web", &format!("--target={id_slow}:80"), "--host=spb.test", "--deploy-timeout=15s", "--health-check-interval=200ms"])
+        .expect_ok("deploy slow");
+    assert!(t.elapsed() >= Duration::from_millis(1500), "slow target cannot be healthy yet: {:?}", t.elapsed());
+    assert_eq!(get(&p.addr(), "spb.test", "/version"), (200, "slow\n".into()));
+    p.cli(&["deploy", "spb-web", &format!("--target={id1}:80"), "--host=spb.test", "--health-check-interval=200ms"]).expect_ok("deploy back");
+
     // maintenance: stop answers 503 with the message, resume brings it back
     p.cli(&["stop", "spb-web", "--drain-timeout=1s", "--message=Back soon"]).expect_ok("stop");
     let (s, body) = get(&p.addr(), "spb.test", "/version");
@@ -205,5 +217,21 @@ fn standin_routes_survive_restart_and_stop_resume_work() {
     assert_eq!(get(&p.addr(), "spb.test", "/version").0, 404);
     let r = p.cli(&["remove", "spb-any"]);
     assert!(!r.ok && r.stderr.contains("service not found"), "{r:?}");
-    p.cleanup(&["spb-v1", "spb-wild"]);
+    p.cleanup(&["spb-v1", "spb-wild", "spb-slow"]);
+}
+
+/// The stand-in's own unit tests (flag and duration parsing) run with the suite.
+#[test]
+fn standin_unit_tests_pass() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/lab/kamal-proxy-standin");
+    let target = std::env::var("KDECK_STANDIN_TARGET").unwrap_or_else(|_| "/tmp/kdeck-lab/.cache/standin-target".into());
+    let out = std::process::Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .arg("test")
+        .arg("--quiet")
+        .arg("--manifest-path")
+        .arg(dir.join("Cargo.toml"))
+        .env("CARGO_TARGET_DIR", target)
+        .output()
+        .expect("run cargo test for the stand-in");
+    assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
 }

@@ -72,13 +72,13 @@ async fn memory_climb_oom_restart_and_disk_warning() {
         assert!(!h.warnings.iter().any(|w| w.kind == WarningKind::Disk), "{:#?}", h.warnings);
     }
     l.docker(&h1, &["exec", &filler, "sh", "-c", "head -c 7600000 /dev/zero > /data/fill"]).expect_ok("fill");
-    let took = wait_for(&mut rx, "disk warning", Duration::from_secs(10), |s| {
+    let took = wait_for(&mut rx, "disk warning", Duration::from_secs(20), |s| {
         s.hosts[0].warnings.iter().any(|w| w.kind == WarningKind::Disk && w.message.contains("volume kresfill"))
     })
     .await;
     println!("disk warning after {took:?}: {:?}", rx.borrow().hosts[0].warnings);
     l.docker(&h1, &["exec", &filler, "rm", "/data/fill"]).expect_ok("unfill");
-    wait_for(&mut rx, "disk warning cleared", Duration::from_secs(10), |s| !s.hosts[0].warnings.iter().any(|w| w.kind == WarningKind::Disk)).await;
+    wait_for(&mut rx, "disk warning cleared", Duration::from_secs(20), |s| !s.hosts[0].warnings.iter().any(|w| w.kind == WarningKind::Disk)).await;
     let _ = l.docker(&h1, &["rm", "-f", &filler]);
 
     // A container that keeps one more 1 MiB string every 0.3 s up to its 40 MiB limit, then

@@ -54,7 +54,7 @@ async fn prune_preview_matches_real_kamal_prune_all() {
     let orphan = l.image(SVC, "v9", "ok");
     let other = l.image("kother", "v1", "ok");
     let dir = tempfile::tempdir().unwrap();
-    let mut app = lab::AppSpec::new(SVC, &[h1.clone()], &[h2.clone()]);
+    let mut app = lab::AppSpec::new(SVC, std::slice::from_ref(&h1), std::slice::from_ref(&h2));
     let app_dir = l.write_app(dir.path(), &app);
     for v in versions {
         l.kamal(&app_dir, &["deploy", "-P", "--version", v]).expect_ok(&format!("kamal deploy {v}"));

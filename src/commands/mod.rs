@@ -15,7 +15,8 @@ use std::process::ExitCode;
 pub fn run(cli: Cli) -> color_eyre::Result<ExitCode> {
     match &cli.command {
         Some(Command::Config(args)) => config::run(&cli.global, args),
-        None | Some(Command::Dashboard(_)) => Err(color_eyre::eyre::eyre!("the dashboard is not built yet")),
+        None => crate::tui::live::run_dashboard(&cli.global, false, false),
+        Some(Command::Dashboard(d)) => crate::tui::live::run_dashboard(&cli.global, d.read_only, d.skip_push),
         Some(c) if engine_command(c) => run_engine_command(&cli),
         Some(other) => Err(color_eyre::eyre::eyre!("`{}` is not implemented yet", command_name(other))),
     }
@@ -43,6 +44,11 @@ async fn engine_dispatch(cli: &Cli) -> color_eyre::Result<ExitCode> {
         Command::Deploy(a) => actions::run_request(&ctx, Request::Deploy { skip_push: a.skip_push }, v).await,
         Command::Redeploy(a) => actions::run_request(&ctx, Request::Redeploy { skip_push: a.skip_push }, v).await,
         Command::Rollback(a) => actions::run_request(&ctx, Request::Rollback { version: a.version.clone() }, v).await,
+        Command::Details(d) if d.resources => {
+            let pool = crate::tui::live::pool_for(&ctx.app, g)?;
+            let spec = crate::tui::live::fleet_spec(&ctx.app, &ctx.lock_host);
+            resources::run(&pool, &spec, g.json, &mut std::io::stdout()).await
+        }
         Command::Details(_) => {
             let a = views::proxy_details(&ctx).await?;
             let b = views::app_details(&ctx).await?;

@@ -4,8 +4,9 @@
 //! `ENV.fetch("X") { d }`, `||`, `&&`, `!`, `==`, `!=`, `+ - * /`, local variables,
 //! `if/elsif/else/unless/end`, `list.each do |x| … end`, backticks and `%x()` (run like Ruby
 //! runs them: through `/bin/sh` when the command has shell metacharacters, directly otherwise),
-//! `File.read`, `File.expand_path(p, __dir__)`, `File.join`, `File.exist?`, `require "dotenv"`
-//! + `Dotenv.load(...)`, `begin … rescue … end`, and common String/Array methods.
+//! `File.read`, `File.expand_path(p, __dir__)`, `File.join`, `File.exist?`,
+//! `require "dotenv"` with `Dotenv.load(...)`, `begin … rescue … end`, and common
+//! String/Array methods.
 //! Anything else fails with "unsupported ERB at file:line", never renders silently.
 
 use super::error::{ConfigError, ErrorKind};
@@ -326,6 +327,7 @@ enum Expr {
 struct P<'t> {
     t: &'t [Tok],
     i: usize,
+    depth: usize,
 }
 
 type PResult<T> = Result<T, String>;
@@ -353,6 +355,15 @@ impl<'t> P<'t> {
         }
     }
     fn expr(&mut self) -> PResult<Expr> {
+        self.depth += 1;
+        if self.depth > 64 {
+            return Err("expression nested too deeply".into());
+        }
+        let r = self.expr_inner();
+        self.depth -= 1;
+        r
+    }
+    fn expr_inner(&mut self) -> PResult<Expr> {
         // assignment: ident = expr
         if let (Some(Tok::Ident(n)), Some(Tok::Op(o))) = (self.t.get(self.i), self.t.get(self.i + 1)) {
             if o == "=" {
@@ -400,7 +411,13 @@ impl<'t> P<'t> {
     }
     fn not(&mut self) -> PResult<Expr> {
         if self.eat_op("!") || self.eat_kw("not") {
-            return Ok(Expr::Not(Box::new(self.not()?)));
+            self.depth += 1;
+            if self.depth > 64 {
+                return Err("expression nested too deeply".into());
+            }
+            let r = self.not();
+            self.depth -= 1;
+            return Ok(Expr::Not(Box::new(r?)));
         }
         self.cmp()
     }
@@ -448,8 +465,8 @@ impl<'t> P<'t> {
     }
     fn args(&mut self) -> PResult<Vec<Expr>> {
         let mut a = Vec::new();
-        if self.eat_op("(") {
-            if !self.eat_op(")") {
+        if self.eat_op("(") && !self.eat_op(")") {
+            {
                 loop {
                     a.push(self.expr()?);
                     if self.eat_op(")") {
@@ -607,15 +624,19 @@ fn first_ident(t: &[Tok]) -> Option<&str> {
     }
 }
 
+/// A block-ending keyword statement (`end`, `else`, …) with its tokens and line.
+type Stop = Option<(String, Vec<Tok>, usize)>;
+
 struct TreeBuilder {
     items: Vec<Item>,
     i: usize,
     file: PathBuf,
+    depth: usize,
 }
 
 impl TreeBuilder {
     fn parse_expr(&self, toks: &[Tok], line: usize) -> Result<Expr, ConfigError> {
-        let mut p = P { t: toks, i: 0 };
+        let mut p = P { t: toks, i: 0, depth: 0 };
         let e = p.expr().map_err(|m| unsupported_in(&self.file, line, &m))?;
         if p.i != toks.len() {
             return Err(unsupported_in(&self.file, line, &format!("could not read `{}`", render_toks(toks))));
@@ -624,7 +645,17 @@ impl TreeBuilder {
     }
 
     /// Parse nodes until one of `stops` (a keyword statement) is found; returns it.
-    fn nodes(&mut self, stops: &[&str]) -> Result<(Vec<Node>, Option<(String, Vec<Tok>, usize)>), ConfigError> {
+    fn nodes(&mut self, stops: &[&str]) -> Result<(Vec<Node>, Stop), ConfigError> {
+        self.depth += 1;
+        if self.depth > 64 {
+            return Err(unsupported_in(&self.file, 1, "blocks nested too deeply"));
+        }
+        let r = self.nodes_inner(stops);
+        self.depth -= 1;
+        r
+    }
+
+    fn nodes_inner(&mut self, stops: &[&str]) -> Result<(Vec<Node>, Stop), ConfigError> {
         let mut out = Vec::new();
         while self.i < self.items.len() {
             let idx = self.i;
@@ -768,14 +799,14 @@ pub fn render(src: &str, ctx: &mut ErbContext) -> Result<String, ConfigError> {
         }
     }
     let nodes = {
-        let mut tb = TreeBuilder { items, i: 0, file: ctx.file.clone() };
+        let mut tb = TreeBuilder { items, i: 0, file: ctx.file.clone(), depth: 0 };
         let (nodes, stop) = tb.nodes(&[])?;
         if let Some((kw, _, line)) = stop {
             return Err(unsupported(ctx, line, &format!("unexpected `{kw}`")));
         }
         nodes
     };
-    let mut ev = Eval { ctx, vars: BTreeMap::new(), out: String::new(), steps: 0 };
+    let mut ev = Eval { ctx, vars: BTreeMap::new(), out: String::new(), steps: 0, depth: 0 };
     ev.run(&nodes)?;
     Ok(ev.out)
 }
@@ -787,6 +818,7 @@ struct Eval<'a, 'b> {
     vars: BTreeMap<String, Value>,
     out: String,
     steps: usize,
+    depth: usize,
 }
 
 /// A Ruby exception raised while evaluating (class + message), or an unsupported construct.
@@ -872,13 +904,20 @@ impl Eval<'_, '_> {
     }
 
     fn interp(&mut self, parts: &[StrPart], line: usize) -> Result<String, Raise> {
+        self.depth += 1;
+        let r = if self.depth > 16 { Err(self.unsup(line, "string interpolation nested too deeply")) } else { self.interp_inner(parts, line) };
+        self.depth -= 1;
+        r
+    }
+
+    fn interp_inner(&mut self, parts: &[StrPart], line: usize) -> Result<String, Raise> {
         let mut s = String::new();
         for p in parts {
             match p {
                 StrPart::Lit(l) => s.push_str(l),
                 StrPart::Interp(code) => {
                     let toks = lex(code).map_err(|m| self.unsup(line, &m))?;
-                    let mut p = P { t: &toks, i: 0 };
+                    let mut p = P { t: &toks, i: 0, depth: 0 };
                     let e = p.expr().map_err(|m| self.unsup(line, &m))?;
                     if p.i != toks.len() {
                         return Err(self.unsup(line, code));
@@ -995,7 +1034,7 @@ impl Eval<'_, '_> {
             ("+", Int(a), Int(b)) => Int(a.wrapping_add(b)),
             ("-", Int(a), Int(b)) => Int(a.wrapping_sub(b)),
             ("*", Int(a), Int(b)) => Int(a.wrapping_mul(b)),
-            ("*", Str(a), Int(b)) if (0..=10_000).contains(&b) => Str(a.repeat(b as usize)),
+            ("*", Str(a), Int(b)) if b >= 0 && (a.len() as u128) * (b as u128) <= MAX_OUTPUT as u128 => Str(a.repeat(b as usize)),
             ("/", Int(_), Int(0)) | ("%", Int(_), Int(0)) => return Err(Raise::Ruby("ZeroDivisionError".into(), "divided by 0".into(), line)),
             ("/", Int(a), Int(b)) => Int(a.wrapping_div_euclid(b)),
             ("%", Int(a), Int(b)) => Int(a.wrapping_rem_euclid(b)),
@@ -1322,6 +1361,9 @@ mod tests {
         assert_eq!(e.kind, ErrorKind::UnsupportedErb);
         assert_eq!(e.line, Some(2));
         assert_eq!(r("<%# c %>x <%% y", &[]).unwrap(), "x <% y");
+        assert!(r(&format!("<%= {}1{} %>", "(".repeat(5000), ")".repeat(5000)), &[]).is_err());
+        assert!(r(&"<% if true %>".repeat(5000), &[]).is_err());
+        assert!(r("<%= 'a' * 100000000000 %>", &[]).is_err());
         assert_eq!(r("  <%- if true -%>\nz\n<%- end -%>\n", &[]).unwrap(), "z\n");
     }
 }

@@ -27,7 +27,11 @@
 //! Loading: ERB (the subset in [`erb`]) → YAML as Psych reads it ([`yaml`]) → top-level keys
 //! symbolized → destination overlay deep-merged → validated like Kamal (errors name file and
 //! key path) → derived values. Secrets ([`secrets`]) are only read when asked for.
-//! Nothing here prints; nothing here touches the terminal.
+//! Nothing here prints; nothing here touches the terminal. `Config` is `Clone + Send + Sync`
+//! (secrets are shared and resolved once). Resolving secrets may run local commands
+//! (`$(…)` in `.kamal/secrets`): from async code call it inside `spawn_blocking`.
+//! Per-host env: `role.env_for(host)` (root env < role env < the host's env tags); its
+//! `secret_aliases()` / `resolve_secrets()` cover secrets added by tags too.
 
 pub mod dump;
 pub mod erb;
@@ -110,10 +114,15 @@ fn load_file(path: &Path, shown: &Path, cwd: &Path, env: &mut BTreeMap<String, S
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| cwd.to_path_buf());
     let mut ctx = erb::ErbContext { env, cwd, dir, file: shown.to_path_buf() };
     let rendered = erb::render(&text, &mut ctx).map_err(|e| e.with_file(shown))?;
+    let had_erb = text.contains("<%");
     let v = yaml::parse(&rendered).map_err(|e| {
-        ConfigError::new(ErrorKind::Yaml, format!("YAML syntax error: {} at line {} column {}", e.message, e.line, e.col))
-            .with_file(shown)
-            .with_line(e.line)
+        let note = if had_erb && rendered.lines().count() != text.lines().count() { " of the ERB-rendered text" } else { "" };
+        let err = ConfigError::new(ErrorKind::Yaml, format!("YAML syntax error: {} at line {} column {}{note}", e.message, e.line, e.col)).with_file(shown);
+        if note.is_empty() {
+            err.with_line(e.line)
+        } else {
+            err
+        }
     })?;
     match v {
         Value::Map(m) => {
@@ -164,7 +173,10 @@ impl Config {
         if let Some(d) = &opts.destination {
             files.push(destination_file(&opts.config_file, d));
         }
-        let version = resolve_version(opts.version.as_deref(), &env, &cwd);
+        // Kamal builds from a git clone unless builder.context is set; only then does a dirty
+        // tree add `_uncommitted_<hex>` to the version.
+        let context_set = raw.get("builder").and_then(Value::as_map).and_then(|b| b.get("context")).is_some_and(|c| !c.is_nil());
+        let version = resolve_version(opts.version.as_deref(), &env, &cwd, context_set);
         let shown = opts.config_file.clone();
         model::build(raw, opts.destination.clone(), version, cwd, shown, files, env).map_err(|e| {
             let f = e.file.clone();
@@ -226,7 +238,7 @@ impl Config {
         self.destination.as_deref()
     }
     /// The version to deploy: `--version` > `$VERSION` > `git rev-parse HEAD`
-    /// (with `_uncommitted_<hex>` when the tree is dirty).
+    /// (with `_uncommitted_<hex>` when the tree is dirty and `builder.context` is set).
     pub fn version(&self) -> Result<&str> {
         self.version.as_ref().map(String::as_str).map_err(Clone::clone)
     }
@@ -502,8 +514,9 @@ impl Config {
     }
 }
 
-/// `--version` > `$VERSION` > `git rev-parse HEAD` (+ `_uncommitted_<hex>` when dirty).
-fn resolve_version(declared: Option<&str>, env: &BTreeMap<String, String>, cwd: &Path) -> std::result::Result<String, ConfigError> {
+/// `--version` > `$VERSION` > `git rev-parse HEAD` (+ `_uncommitted_<hex>` when dirty and
+/// not building from a git clone).
+fn resolve_version(declared: Option<&str>, env: &BTreeMap<String, String>, cwd: &Path, builder_context_set: bool) -> std::result::Result<String, ConfigError> {
     if let Some(v) = declared.filter(|v| !v.trim().is_empty()) {
         return Ok(v.to_string());
     }
@@ -529,12 +542,78 @@ fn resolve_version(declared: Option<&str>, env: &BTreeMap<String, String>, cwd: 
         ));
     }
     let rev = git(&["rev-parse", "HEAD"]).map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
-    let dirty = git(&["status", "--porcelain"]).is_some_and(|o| !o.stdout.is_empty());
+    let dirty = builder_context_set && git(&["status", "--porcelain"]).is_some_and(|o| !String::from_utf8_lossy(&o.stdout).trim().is_empty());
     if dirty {
         use rand::Rng;
         let hex: String = (0..8).map(|_| format!("{:02x}", rand::thread_rng().gen::<u8>())).collect();
         Ok(format!("{rev}_uncommitted_{hex}"))
     } else {
         Ok(rev)
+    }
+}
+
+/// Kamal's `-h`/`-r` filtering: comma-separated patterns where `*` is the only wildcard;
+/// returns the matching items in pattern order, without duplicates.
+pub fn filter_specific(filters: &str, items: &[String]) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for f in filters.split(',').map(str::trim).filter(|f| !f.is_empty()) {
+        for it in items {
+            if glob_match(f, it) && !out.contains(it) {
+                out.push(it.clone());
+            }
+        }
+    }
+    out
+}
+
+fn glob_match(pat: &str, s: &str) -> bool {
+    let p: Vec<char> = pat.chars().collect();
+    let t: Vec<char> = s.chars().collect();
+    let (mut pi, mut ti, mut star, mut mark) = (0usize, 0usize, None::<usize>, 0usize);
+    while ti < t.len() {
+        if pi < p.len() && p[pi] != '*' && p[pi] == t[ti] {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == '*' {
+            star = Some(pi);
+            mark = ti;
+            pi += 1;
+        } else if let Some(sp) = star {
+            pi = sp + 1;
+            mark += 1;
+            ti = mark;
+        } else {
+            return false;
+        }
+    }
+    while pi < p.len() && p[pi] == '*' {
+        pi += 1;
+    }
+    pi == p.len()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn config_is_shareable_across_tasks() {
+        fn assert_send_sync<T: Send + Sync + Clone>() {}
+        assert_send_sync::<Config>();
+        assert_send_sync::<Secrets>();
+    }
+
+    #[test]
+    fn filters_like_kamal() {
+        let items: Vec<String> = ["web", "workers", "jobs"].iter().map(|s| s.to_string()).collect();
+        assert_eq!(filter_specific("w*", &items), vec!["web", "workers"]);
+        assert_eq!(filter_specific("jobs,web", &items), vec!["jobs", "web"]);
+        assert!(filter_specific("x", &items).is_empty());
+    }
+
+    #[test]
+    fn destination_file_names() {
+        assert_eq!(destination_file(Path::new("config/deploy.yml"), "staging"), PathBuf::from("config/deploy.staging.yml"));
+        assert_eq!(destination_file(Path::new("config/deploy.ws-echo.yml"), "eu"), PathBuf::from("config/deploy.ws-echo.eu.yml"));
     }
 }

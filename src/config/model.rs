@@ -405,7 +405,7 @@ impl Boot {
         let s = l.to_rstring();
         if s.ends_with('%') {
             let pct: i64 = s.trim().chars().take_while(|c| c.is_ascii_digit() || *c == '-').collect::<String>().parse().unwrap_or(0);
-            Value::Int(((self.host_count as i64) * pct).div_euclid(100).max(1))
+            Value::Int((self.host_count as i64).saturating_mul(pct).div_euclid(100).max(1))
         } else {
             l
         }
@@ -732,7 +732,7 @@ pub(super) fn build(
             } else {
                 None
             };
-            let hosts = accessory_hosts(&am, &c.roles, &servers);
+            let hosts = accessory_hosts(&am, &c.roles, &servers).map_err(|m| ConfigError::invalid(ctx.clone(), m))?;
             let service_name = am.get("service").filter(|v| !v.is_nil()).map(Value::to_rstring).unwrap_or_else(|| format!("{service}-{name}"));
             let image_part = am.get("image").map(Value::to_rstring).unwrap_or_default();
             let image = match registry.as_ref().and_then(Registry::server) {
@@ -947,42 +947,45 @@ const BUILTIN_COMMANDS: &[&str] = &[
     "redeploy", "registry", "remove", "rollback", "secrets", "server", "setup", "upgrade", "version",
 ];
 
-fn accessory_hosts(am: &Map, roles: &[Role], servers: &Value) -> Vec<String> {
+fn accessory_hosts(am: &Map, roles: &[Role], servers: &Value) -> std::result::Result<Vec<String>, String> {
     if let Some(h) = am.get("host") {
-        return vec![h.to_rstring()];
+        return Ok(vec![h.to_rstring()]);
     }
     if let Some(h) = am.get("hosts") {
-        return h.as_seq().map(|s| s.iter().map(host_name).collect()).unwrap_or_default();
+        return Ok(h.as_seq().map(|s| s.iter().map(host_name).collect()).unwrap_or_default());
     }
     let role_hosts = |n: &str| roles.iter().find(|r| r.name == n).map(|r| r.hosts.clone()).unwrap_or_default();
     if let Some(r) = am.get("role") {
-        return role_hosts(&r.to_rstring());
+        return Ok(role_hosts(&r.to_rstring()));
     }
     if let Some(Value::Seq(rs)) = am.get("roles") {
-        return rs.iter().flat_map(|r| role_hosts(&r.to_rstring())).collect();
+        return Ok(rs.iter().flat_map(|r| role_hosts(&r.to_rstring())).collect());
     }
     let tags: Vec<String> = match (am.get("tag"), am.get("tags")) {
         (Some(t), _) => vec![t.to_rstring()],
         (_, Some(Value::Seq(ts))) => ts.iter().map(Value::to_rstring).collect(),
-        _ => return vec![],
+        _ => return Ok(vec![]),
     };
-    // Kamal only finds tagged hosts in roles given as plain host lists.
+    // Kamal only finds tagged hosts in roles given as plain host lists; with `servers` as a
+    // plain list it finds no host at all (nil, which fails later), so that is refused here.
+    let Value::Map(sm) = servers else {
+        return Err("`tag`/`tags` select hosts by the tags of role host lists, but `servers` is not a hash of roles (Kamal finds no host)".into());
+    };
     let mut out = Vec::new();
-    if let Value::Map(sm) = servers {
-        for t in &tags {
-            for (_, role) in sm.iter() {
-                if let Value::Seq(entries) = role {
-                    for e in entries {
-                        if let Value::Map(hm) = e {
-                            if let Some((h, tv)) = hm.iter().next() {
-                                let has = match tv {
-                                    Value::Seq(s) => s.iter().any(|x| x.to_rstring() == *t),
-                                    Value::Str(s) => s.contains(t.as_str()),
-                                    _ => false,
-                                };
-                                if has {
-                                    out.push(h.to_rstring());
-                                }
+    for t in &tags {
+        for (_, role) in sm.iter() {
+            if let Value::Seq(entries) = role {
+                for e in entries {
+                    if let Value::Map(hm) = e {
+                        if let Some((h, tv)) = hm.iter().next() {
+                            let has = match tv {
+                                Value::Seq(s) => s.iter().any(|x| x.to_rstring() == *t),
+                                Value::Str(s) => s.contains(t.as_str()),
+                                Value::Nil => return Err(format!("host {} has an empty tag list", h.to_rstring())),
+                                _ => false,
+                            };
+                            if has {
+                                out.push(h.to_rstring());
                             }
                         }
                     }
@@ -990,7 +993,7 @@ fn accessory_hosts(am: &Map, roles: &[Role], servers: &Value) -> Vec<String> {
             }
         }
     }
-    out
+    Ok(out)
 }
 
 /// Kamal's Proxy validator (schema + host/ssl rules).

@@ -36,7 +36,7 @@ impl std::fmt::Debug for Secrets {
 
 impl Secrets {
     pub fn new(secrets_path: &str, destination: Option<&str>, cwd: &Path, env: BTreeMap<String, String>) -> Self {
-        let base = format!("{secrets_path}");
+        let base = secrets_path.to_string();
         let candidates = vec![
             PathBuf::from(format!("{base}-common")),
             PathBuf::from(match destination {
@@ -201,30 +201,43 @@ fn unescape(v: &str) -> String {
 }
 
 /// Matches Kamal's `\((?:\\.|[^()\\]|\g<cmd>)+\)` starting at `c[i] == '('`; returns the
-/// index after the closing paren.
+/// index after the closing paren. Iterative (no recursion on deeply nested input).
 fn match_parens(c: &[char], i: usize) -> Option<usize> {
     if c.get(i) != Some(&'(') {
         return None;
     }
+    // One counter of inner elements per open paren.
+    let mut counts: Vec<usize> = vec![0];
     let mut j = i + 1;
-    let mut n = 0;
     loop {
         match c.get(j)? {
             ')' => {
-                return if n > 0 { Some(j + 1) } else { None };
+                let n = counts.pop()?;
+                if n == 0 {
+                    return None;
+                }
+                j += 1;
+                match counts.last_mut() {
+                    None => return Some(j),
+                    Some(parent) => *parent += 1,
+                }
             }
             '\\' => {
                 if j + 1 >= c.len() || c[j + 1] == '\n' {
                     return None;
                 }
                 j += 2;
+                *counts.last_mut()? += 1;
             }
             '(' => {
-                j = match_parens(c, j)?;
+                counts.push(0);
+                j += 1;
             }
-            _ => j += 1,
+            _ => {
+                j += 1;
+                *counts.last_mut()? += 1;
+            }
         }
-        n += 1;
     }
 }
 
@@ -437,6 +450,13 @@ mod tests {
         assert_eq!(p["J"], "$(echo no)");
         assert_eq!(p["K"], "anb");
         assert_eq!(p["L"], "x");
+    }
+
+    #[test]
+    fn deeply_nested_command_is_not_a_crash() {
+        let env = BTreeMap::new();
+        let src = format!("A=$({}x{})\n", "(".repeat(200_000), ")".repeat(10));
+        let _ = parse_dotenv(&src, &env, true, Path::new("/"));
     }
 
     #[test]

@@ -498,9 +498,11 @@ impl Validator {
             }
             Ok(())
         } else {
-            match v {
-                Value::Str(_) | Value::Sym(_) => Ok(()),
-                _ => Err(self.error("should be a string or a symbol")),
+            // `validate_type! value, String, Symbol`: anything "stringish" passes.
+            if valid(v, Ty::Str) {
+                Ok(())
+            } else {
+                Err(self.error("should be a string or a symbol"))
             }
         }
     }

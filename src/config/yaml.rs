@@ -19,6 +19,8 @@ pub struct YamlError {
 
 /// Alias expansion budget: refuse "billion laughs" documents instead of exhausting memory.
 const MAX_NODES: usize = 2_000_000;
+/// Nesting limit: keeps every recursive walk of the tree (clone, compare, drop) shallow.
+const MAX_DEPTH: usize = 256;
 
 enum Frame {
     Seq(Vec<Value>, usize),
@@ -103,6 +105,9 @@ impl MarkedEventReceiver for Builder {
                 self.nodes += 1;
                 self.push_value(v, is_merge && in_key_position, anchor);
             }
+            Event::SequenceStart(..) | Event::MappingStart(..) if self.stack.len() >= MAX_DEPTH => {
+                self.error = Some(YamlError { message: "YAML nested too deeply".into(), line: mark.line(), col: mark.col() + 1 });
+            }
             Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq(Vec::new(), anchor)),
             Event::MappingStart(anchor, _) => {
                 self.stack.push(Frame::Map { map: Map::new(), key: None, anchor })
@@ -141,11 +146,7 @@ impl MarkedEventReceiver for Builder {
                     })
                 }
             },
-            Event::DocumentEnd => {
-                if self.root.is_some() {
-                    self.done = true;
-                }
-            }
+            Event::DocumentEnd if self.root.is_some() => self.done = true,
             _ => {}
         }
     }
@@ -154,6 +155,10 @@ impl MarkedEventReceiver for Builder {
 /// Parse the first document of `src` like `YAML.unsafe_load`. An empty document gives `false`
 /// in Psych (`YAML.load("")` is false); callers treat non-hash results themselves.
 pub fn parse(src: &str) -> Result<Value, YamlError> {
+    // yaml-rust2's loader recurses once per nesting level: refuse absurd nesting before it.
+    if let Some(line) = too_deep(src) {
+        return Err(YamlError { message: "YAML nested too deeply".into(), line, col: 1 });
+    }
     let mut b = Builder { stack: Vec::new(), anchors: HashMap::new(), root: None, error: None, nodes: 0, done: false };
     // yaml-rust2 has internal asserts; a panic there must become an error, never a crash.
     let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -176,6 +181,29 @@ pub fn parse(src: &str) -> Result<Value, YamlError> {
         return Err(e);
     }
     Ok(b.root.unwrap_or(Value::Bool(false)))
+}
+
+/// A cheap upper bound of the nesting depth (flow brackets, block indicators, indentation).
+fn too_deep(src: &str) -> Option<usize> {
+    let mut flow: i64 = 0;
+    for (n, line) in src.lines().enumerate() {
+        let indent = line.len() - line.trim_start().len();
+        let dashes = line.matches("- ").count() + line.matches("? ").count() + line.matches(": ").count();
+        if indent > 4 * MAX_DEPTH || dashes > MAX_DEPTH {
+            return Some(n + 1);
+        }
+        for ch in line.chars() {
+            match ch {
+                '[' | '{' => flow += 1,
+                ']' | '}' => flow -= 1,
+                _ => {}
+            }
+            if flow > MAX_DEPTH as i64 {
+                return Some(n + 1);
+            }
+        }
+    }
+    None
 }
 
 fn resolve_scalar(text: &str, style: TScalarStyle, tag: Option<&Tag>) -> Value {
@@ -553,6 +581,13 @@ mod tests {
         let v = parse("a: &a {k: 1}\nb: &b {k: 2, j: 1}\nc:\n  <<: [*a, *b]\n").unwrap();
         assert_eq!(m(&m(&v, "c"), "k"), Value::Int(1));
         assert!(parse("a: *nope\n").is_err());
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        assert!(parse(&"[".repeat(100_000)).is_err());
+        assert!(parse(&format!("{}x", "- ".repeat(10_000))).is_err());
+        assert!(parse(&format!("{}1{}", "[".repeat(200), "]".repeat(200))).is_ok());
     }
 
     #[test]

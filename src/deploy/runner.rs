@@ -1180,10 +1180,7 @@ pub fn exec_failure(host: &str, out: &ExecOutput) -> String {
 
 /// Hide registry passwords in anything that may be logged.
 pub fn redact(s: &str) -> String {
-    match s.find(" -p ") {
-        Some(i) if s.starts_with("docker login") => format!("{} -p [REDACTED]", &s[..i]),
-        _ => s.to_string(),
-    }
+    crate::logging::redact_command(s).into_owned()
 }
 
 /// Gem::Version-style comparison of dotted numeric versions (non-numeric parts compare as 0).

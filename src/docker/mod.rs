@@ -293,6 +293,25 @@ impl DockerHost {
         self.api.stop_container(id, Some(opts)).await
     }
 
+    /// `docker create --name name …` from a full API body; returns the id.
+    pub async fn create(&self, name: &str, body: bollard::models::ContainerCreateBody) -> Result<String, Error> {
+        let opts = bollard::query_parameters::CreateContainerOptions { name: Some(name.into()), platform: String::new() };
+        Ok(self.api.create_container(Some(opts), body).await?.id)
+    }
+
+    /// `docker run -d`: create + start; returns the id.
+    pub async fn run(&self, name: &str, body: bollard::models::ContainerCreateBody) -> Result<String, Error> {
+        let id = self.create(name, body).await?;
+        self.start(&id).await?;
+        Ok(id)
+    }
+
+    /// `docker rm [-f] id`.
+    pub async fn remove(&self, id: &str, force: bool) -> Result<(), Error> {
+        let opts = bollard::query_parameters::RemoveContainerOptions { force, ..Default::default() };
+        self.api.remove_container(id, Some(opts)).await
+    }
+
     pub async fn start(&self, id: &str) -> Result<(), Error> {
         self.api.start_container(id, None::<bollard::query_parameters::StartContainerOptions>).await
     }

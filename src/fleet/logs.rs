@@ -229,7 +229,7 @@ async fn follow_one(
         // A stopped container ends its stream: look again shortly instead of spinning.
         tokio::select! {
             _ = cancel.cancelled() => return,
-            _ = tokio::time::sleep(Duration::from_millis(if up { 500 } else { 100 })) => {}
+            _ = tokio::time::sleep(if up { opts.recheck } else { Duration::from_millis(100) }) => {}
         }
     }
 }

@@ -8,6 +8,7 @@
 //!
 //! Everything takes a plain-data [`FleetSpec`].
 
+pub mod feed;
 pub mod logs;
 pub mod model;
 pub mod prune;

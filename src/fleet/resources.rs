@@ -32,6 +32,13 @@ pub struct ResourceOptions {
     pub thresholds: Thresholds,
     /// Compute `system df` and the prune preview at all.
     pub with_df: bool,
+    /// `df` + log sizes every this many host samples (the rest read `/proc` only).
+    pub disk_every: u32,
+    /// Keep one exec running per host that prints a sample every `interval` using shell
+    /// builtins (no process per read but `sleep` and `df`), instead of one exec per sample.
+    pub stream: bool,
+    /// Re-inspect a container at least this often (events and state changes re-inspect at once).
+    pub inspect_every: Duration,
 }
 
 impl Default for ResourceOptions {
@@ -42,6 +49,9 @@ impl Default for ResourceOptions {
             history: 90,
             thresholds: Thresholds::default(),
             with_df: true,
+            disk_every: 5,
+            stream: true,
+            inspect_every: Duration::from_secs(30),
         }
     }
 }
@@ -85,6 +95,80 @@ pub fn proc_command(paths: &[String], files: &[String]) -> String {
     }
     c.push_str("; true");
     c
+}
+
+/// A shell loop printing one `@@S … @@E` block per `interval`, `/proc` read with builtins;
+/// `df` and `stat` every `disk_every` blocks. It dies on the first write after the channel
+/// closes (SIGPIPE), so dropping the stream ends it on the host.
+pub fn proc_loop_command(paths: &[String], files: &[String], interval: Duration, disk_every: u32) -> String {
+    let q = |v: &[String]| v.iter().map(|p| shell_words::quote(p).into_owned()).collect::<Vec<_>>().join(" ");
+    let mut disk = String::new();
+    for p in paths {
+        let qp = shell_words::quote(p);
+        disk.push_str(&format!("df -P -k {qp} 2>/dev/null | tail -n +2 | sed \"s|\\$| {}|\"; ", p.replace(['|', '"', '\\', '$', '`'], "")));
+    }
+    disk.push_str(&format!("echo {SEP}; "));
+    if !files.is_empty() {
+        disk.push_str(&format!("stat -c '%s %n' {} 2>/dev/null; ", q(files)));
+    }
+    let secs = format!("{:.1}", interval.as_secs_f64().max(0.2));
+    let script = format!(
+        "export LC_ALL=C; i=0; while :; do echo @@S; read l < /proc/loadavg; echo \"$l\"; echo {SEP}; \
+         while read l; do case $l in cpu*) echo \"$l\";; *) break;; esac; done < /proc/stat; echo {SEP}; \
+         while read k v u; do case $k in MemTotal:|MemAvailable:|SwapTotal:|SwapFree:) echo \"$k $v $u\";; esac; done < /proc/meminfo; echo {SEP}; \
+         if [ $((i % {n})) -eq 0 ]; then echo @@D; {disk}fi; echo @@E; i=$((i+1)); sleep {secs}; done",
+        n = disk_every.max(1)
+    );
+    format!("exec sh -c {}", shell_words::quote(&script))
+}
+
+/// The persistent reader of [`proc_loop_command`] output.
+struct ProcStream {
+    stream: crate::ssh::ExecStream,
+    key: (Vec<String>, Vec<String>),
+    block: Vec<String>,
+    ended: bool,
+    /// The newest block that carried `df`/`stat` data.
+    disk: Option<ProcSample>,
+}
+
+impl ProcStream {
+    /// The newest complete block available now; waits up to `wait` when none is. `Some(true)`
+    /// in the tuple = the block carries `df`/`stat` data.
+    async fn latest(&mut self, wait: Duration) -> Option<ProcSample> {
+        use crate::ssh::ExecEvent;
+        let mut last: Option<String> = None;
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            // Once a block is in hand, only drain what is already there.
+            let until = if last.is_some() { tokio::time::Instant::now() } else { deadline };
+            let next = match tokio::time::timeout_at(until, self.stream.next()).await {
+                Ok(e) => e,
+                Err(_) => break,
+            };
+            match next {
+                Some(ExecEvent::Stdout(l)) => match l.as_str() {
+                    "@@S" => self.block.clear(),
+                    "@@E" => {
+                        let disk = self.block.iter().any(|l| l == "@@D");
+                        let text = self.block.iter().filter(|l| *l != "@@D").cloned().collect::<Vec<_>>().join("\n");
+                        if disk {
+                            self.disk = Some(parse_proc(&text));
+                        }
+                        last = Some(text);
+                        self.block.clear();
+                    }
+                    _ => self.block.push(l),
+                },
+                Some(ExecEvent::Stderr(_)) => {}
+                Some(ExecEvent::Exit(_)) | None => {
+                    self.ended = true;
+                    break;
+                }
+            }
+        }
+        last.map(|t| parse_proc(&t))
+    }
 }
 
 pub fn parse_proc(out: &str) -> ProcSample {
@@ -360,6 +444,12 @@ pub struct HostSampler {
     image_layers: HashMap<String, Vec<String>>,
     pub last_plan: Option<prune::PrunePlan>,
     last: HostResources,
+    proc_stream: Option<ProcStream>,
+    /// Last disk/log-size reading (the stream reads them every `disk_every` samples).
+    last_disk: Option<ProcSample>,
+    /// id → (state, when, inspect)
+    inspects: HashMap<String, (String, Instant, bollard::models::ContainerInspectResponse)>,
+    list_cache: Option<(Instant, Vec<bollard::models::ContainerSummary>)>,
 }
 
 impl HostSampler {
@@ -380,7 +470,17 @@ impl HostSampler {
             image_layers: HashMap::new(),
             last_plan: None,
             last: HostResources { host: host.into(), ..Default::default() },
+            proc_stream: None,
+            last_disk: None,
+            inspects: HashMap::new(),
+            list_cache: None,
         }
+    }
+
+    /// A container event: its inspect data is stale.
+    pub fn note_event(&mut self, id: &str) {
+        self.inspects.remove(id);
+        self.list_cache = None;
     }
 
     /// Records an `oom` event for a container.
@@ -394,6 +494,48 @@ impl HostSampler {
         q.push_back(v);
         while q.len() > cap {
             q.pop_front();
+        }
+    }
+
+    /// `/proc` + disk data: from the persistent stream (restarted when the paths change or it
+    /// ended), or one exec when streaming is off.
+    async fn read_proc(&mut self, session: &Session, paths: Vec<String>, files: Vec<String>) -> Result<ProcSample, String> {
+        if !self.opts.stream {
+            let out = session.exec(&proc_command(&paths, &files)).await.map_err(|e| e.to_string())?;
+            return Ok(parse_proc(&out.stdout));
+        }
+        let key = (paths, files);
+        let restart = match &self.proc_stream {
+            Some(p) => p.ended || p.key != key,
+            None => true,
+        };
+        if restart {
+            self.proc_stream = None;
+            let cmd = proc_loop_command(&key.0, &key.1, self.opts.interval, self.opts.disk_every);
+            let stream = session.exec_stream(&cmd).await.map_err(|e| e.to_string())?;
+            self.proc_stream = Some(ProcStream { stream, key, block: Vec::new(), ended: false, disk: None });
+            self.last_disk = None;
+        }
+        let wait = self.opts.interval + Duration::from_secs(3);
+        let Some(ps) = self.proc_stream.as_mut() else { return Err("no proc stream".into()) };
+        let got = ps.latest(wait).await;
+        if let Some(d) = ps.disk.take() {
+            self.last_disk = Some(d);
+        }
+        match got {
+            Some(mut sample) => {
+                if let Some(d) = &self.last_disk {
+                    sample.df = d.df.clone();
+                    sample.files = d.files.clone();
+                }
+                Ok(sample)
+            }
+            None => {
+                if ps.ended {
+                    self.proc_stream = None;
+                }
+                Err("no /proc sample from the host".into())
+            }
         }
     }
 
@@ -420,7 +562,15 @@ impl HostSampler {
             let info = raw::get_json(session, "/v1.41/info").await?;
             self.docker_root = Some(raw::str_of(&info, "DockerRootDir")).filter(|s| !s.is_empty());
         }
-        let list = dh.containers(&self.spec.filter(None)).await.map_err(|e| e.to_string())?;
+        // The container list changes only with events (which drop the cache) — re-list rarely.
+        let list = match self.list_cache.as_ref().filter(|(at, _)| at.elapsed() < self.opts.inspect_every) {
+            Some((_, l)) => l.clone(),
+            None => {
+                let l = dh.containers(&self.spec.filter(None)).await.map_err(|e| e.to_string())?;
+                self.list_cache = Some((Instant::now(), l.clone()));
+                l
+            }
+        };
         // Inspect every container (limits, restarts, OOM, log path, mounts), stats for running ones.
         let mut conts = Vec::new();
         let mut disk_paths: Vec<(String, String)> = Vec::new(); // (path, what)
@@ -428,12 +578,29 @@ impl HostSampler {
             disk_paths.push((r.clone(), "docker data root".into()));
         }
         let mut log_paths = Vec::new();
-        let stats_futs = list.iter().map(|c| {
+        let inspect_every = self.opts.inspect_every;
+        let cached: Vec<Option<bollard::models::ContainerInspectResponse>> = list
+            .iter()
+            .map(|c| {
+                let id = c.id.clone().unwrap_or_default();
+                let state = c.state.map(|s| s.to_string()).unwrap_or_default();
+                self.inspects
+                    .get(&id)
+                    .filter(|(st, at, _)| *st == state && at.elapsed() < inspect_every)
+                    .map(|(_, _, i)| i.clone())
+            })
+            .collect();
+        let stats_futs = list.iter().zip(cached).map(|(c, cached)| {
             let id = c.id.clone().unwrap_or_default();
             let running = c.state.map(|s| s.to_string()).as_deref() == Some("running");
             let dh = dh.clone();
             async move {
-                let insp = dh.inspect(&id).await.ok();
+                let fresh = cached.is_none();
+                let insp = match cached {
+                    Some(i) => Some(i),
+                    None => dh.inspect(&id).await.ok(),
+                };
+                let insp = insp.map(|i| (i, fresh));
                 let stats = if running {
                     let o = bollard::query_parameters::StatsOptions { stream: false, one_shot: true };
                     dh.api.stats(&id, Some(o)).next().await.and_then(|r| r.ok())
@@ -451,6 +618,13 @@ impl HostSampler {
         for (c, (insp, stats)) in list.iter().zip(results) {
             let id = c.id.clone().unwrap_or_default();
             seen.push(id.clone());
+            let insp = insp.map(|(i, fresh)| {
+                if fresh {
+                    let state = c.state.map(|s| s.to_string()).unwrap_or_default();
+                    self.inspects.insert(id.clone(), (state, Instant::now(), i.clone()));
+                }
+                i
+            });
             let name = c.names.as_ref().and_then(|n| n.first()).map(|n| n.trim_start_matches('/').to_string()).unwrap_or_default();
             let role = c.labels.as_ref().and_then(|l| l.get("role").cloned()).unwrap_or_default();
             let state = c.state.map(|s| s.to_string()).unwrap_or_default();
@@ -531,12 +705,12 @@ impl HostSampler {
             conts.push(r);
         }
         self.cstate.retain(|k, _| seen.contains(k));
+        self.inspects.retain(|k, _| seen.contains(k));
 
         // One exec: /proc, df, log sizes.
         let paths: Vec<String> = disk_paths.iter().map(|(p, _)| p.clone()).collect();
         let files: Vec<String> = log_paths.iter().map(|(_, p)| p.clone()).collect();
-        let out = session.exec(&proc_command(&paths, &files)).await.map_err(|e| e.to_string())?;
-        let ps = parse_proc(&out.stdout);
+        let ps = self.read_proc(session, paths, files).await?;
         for c in conts.iter_mut() {
             if let Some((_, p)) = log_paths.iter().find(|(id, _)| *id == c.id) {
                 c.log_bytes = ps.files.get(p).copied();
@@ -751,6 +925,7 @@ async fn monitor_host(
                             let at = e.time.and_then(|t| DateTime::from_timestamp(t, 0)).unwrap_or_else(Utc::now);
                             sampler.note_oom(&id, at);
                         }
+                        sampler.note_event(&id);
                         if !matches!(action.as_str(), "oom" | "die" | "start" | "restart" | "destroy") {
                             continue;
                         }
@@ -762,6 +937,8 @@ async fn monitor_host(
                             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                         }
                         events = dh.events(&spec.service);
+                        // Events may have been missed meanwhile.
+                        sampler.note_event("");
                         continue;
                     }
                 },
@@ -796,7 +973,7 @@ pub async fn sample_once(pool: &Pool, spec: &FleetSpec, opts: ResourceOptions, g
         let spec = spec.clone();
         let opts = opts.clone();
         async move {
-            let mut s = HostSampler::new(&h, spec, opts);
+            let mut s = HostSampler::new(&h, spec, ResourceOptions { stream: false, ..opts });
             if let Err(e) = session.connected().await {
                 let r = HostResources {
                     host: h.clone(),
@@ -842,6 +1019,24 @@ mod tests {
         assert_eq!(s.df[1].5, "/var/lib/docker/volumes/fill/_data");
         assert_eq!(s.files.get("/var/lib/docker/containers/abc/abc-json.log"), Some(&1234));
         assert_eq!(parse_proc(""), ProcSample::default());
+    }
+
+    #[test]
+    fn loop_command_runs_in_posix_sh() {
+        let cmd = proc_loop_command(&["/".into(), "/no/such".into()], &["/proc/version".into()], Duration::from_millis(200), 2);
+        let mut child = std::process::Command::new("sh").arg("-c").arg(&cmd).stdout(std::process::Stdio::piped()).spawn().unwrap();
+        std::thread::sleep(Duration::from_millis(900));
+        let _ = child.kill();
+        let out = child.wait_with_output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        let blocks: Vec<&str> = text.split("@@S\n").filter(|b| b.contains("@@E")).collect();
+        assert!(blocks.len() >= 3, "{text}");
+        let first = parse_proc(&blocks[0].replace("@@D\n", "").replace("@@E", ""));
+        assert!(first.load.is_some() && first.cpu.is_some() && first.mem_total > 0, "{text}");
+        assert_eq!(first.df.len(), 1, "{text}");
+        assert_eq!(first.df[0].5, "/");
+        assert!(first.files.contains_key("/proc/version") || text.contains("stat"), "{text}");
+        assert!(blocks[0].contains("@@D") && !blocks[1].contains("@@D") && blocks[2].contains("@@D"), "{text}");
     }
 
     #[test]

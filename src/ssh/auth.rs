@@ -123,8 +123,9 @@ pub(crate) async fn authenticate<H: Handler>(handle: &mut Handle<H>, spec: &Host
             None => tried.push(format!("{} (missing)", path.display())),
         }
     }
-    if !spec.keys_only && spec.client.use_agent && std::env::var_os("SSH_AUTH_SOCK").is_some() {
-        match russh::keys::agent::client::AgentClient::connect_env().await {
+    let agent_socket = spec.client.agent_socket.clone().or_else(|| std::env::var_os("SSH_AUTH_SOCK").map(Into::into));
+    if let (false, true, Some(sock)) = (spec.keys_only, spec.client.use_agent, agent_socket) {
+        match russh::keys::agent::client::AgentClient::connect_uds(&sock).await {
             Ok(mut agent) => {
                 let ids = agent.request_identities().await.unwrap_or_default();
                 for id in ids {

@@ -6,6 +6,13 @@
 //! - [`Session`] (Clone, cheap): handle to the host's actor. `exec`, `exec_stream`, `upload`
 //!   (`scp -t` compatible), `docker()` (bollard over direct-streamlocal), `state()`.
 //! - [`Pool`]: one `Session` per host, created lazily, shared.
+//!
+//! `Session::new` / `Pool::get` spawn the actor, so call them inside a tokio runtime. The actor
+//! stops (and disconnects) when the last clone of the session is dropped.
+
+// SshError carries what the user needs to act (file, line, fingerprint, command); errors are
+// rare, so its size does not matter.
+#![allow(clippy::result_large_err)]
 
 pub mod auth;
 mod conn;
@@ -18,7 +25,7 @@ pub mod ssh_config;
 pub use auth::{NoPrompt, PassphrasePrompt, TerminalPrompt};
 pub use exec::{ExecEvent, ExecOutput, ExecStream};
 pub use pool::Pool;
-pub use session::{Session, Stats};
+pub use session::{HostStream, Session, Stats};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -31,6 +38,19 @@ pub enum HostKeyPolicy {
     Strict,
     /// Record unknown hosts (like OpenSSH's `StrictHostKeyChecking accept-new`).
     AcceptNew,
+}
+
+/// How `Session::docker()` reaches dockerd.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DockerTransport {
+    /// `direct-streamlocal` to `/var/run/docker.sock`; if the server refuses that channel
+    /// (`AllowStreamLocalForwarding no`), `docker system dial-stdio` over exec from then on.
+    #[default]
+    Auto,
+    StreamLocal,
+    /// One exec channel running `docker system dial-stdio` per request (slower, and each open
+    /// stream holds an exec slot, so long log streams are limited by `max_sessions`).
+    DialStdio,
 }
 
 /// Private key texts from Kamal's `ssh.key_data` (secrets): never printed.
@@ -75,8 +95,11 @@ pub struct ClientOptions {
     pub max_backoff: Duration,
     /// Default `~/.ssh/id_ed25519`, `~/.ssh/id_rsa` (overridable for tests).
     pub default_keys: Vec<PathBuf>,
-    /// Use `SSH_AUTH_SOCK` when set.
+    /// Ask the ssh-agent for keys.
     pub use_agent: bool,
+    /// Agent socket; `None` = `$SSH_AUTH_SOCK`.
+    pub agent_socket: Option<PathBuf>,
+    pub docker_transport: DockerTransport,
     /// Run `true` on a pty once per connection: sshd then sets TCP_NODELAY, which cuts the
     /// docker API latency tail (p99 ~45 ms → ~9 ms in the lab). Off by default because it is
     /// one extra command in the host's auth/command logs.
@@ -111,6 +134,8 @@ impl Default for ClientOptions {
             max_backoff: Duration::from_secs(30),
             default_keys: vec![home.join(".ssh/id_ed25519"), home.join(".ssh/id_rsa")],
             use_agent: true,
+            agent_socket: None,
+            docker_transport: DockerTransport::Auto,
             pty_warmup: false,
             prompt: Arc::new(NoPrompt),
         }

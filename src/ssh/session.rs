@@ -32,6 +32,8 @@ pub(crate) struct Shared {
     last_error: Mutex<Option<SshError>>,
     exec_sem: Arc<Semaphore>,
     kick: Notify,
+    /// The server refused direct-streamlocal once: use dial-stdio (DockerTransport::Auto).
+    streamlocal_refused: std::sync::atomic::AtomicBool,
     pub stats: Stats,
 }
 
@@ -59,6 +61,7 @@ impl Session {
             state,
             last_error: Mutex::new(None),
             kick: Notify::new(),
+            streamlocal_refused: Default::default(),
             stats: Stats::default(),
         });
         let cancel = CancellationToken::new();
@@ -162,7 +165,7 @@ impl Session {
     pub async fn exec(&self, cmd: &str) -> Result<ExecOutput, SshError> {
         let rx = self.start(cmd).await?;
         let out = exec::collect(rx).await;
-        tracing::debug!(host = %self.host(), status = out.status, "exec {cmd}");
+        tracing::debug!(host = %self.host(), status = out.status, "exec {}", crate::logging::redact_command(cmd));
         Ok(out)
     }
 
@@ -266,6 +269,30 @@ impl Session {
         Ok(ch.into_stream())
     }
 
+    /// A byte stream to the host's dockerd: `direct-streamlocal` to the socket, or
+    /// `docker system dial-stdio` over exec (see [`super::DockerTransport`]).
+    pub async fn open_docker_stream(&self) -> Result<HostStream, SshError> {
+        use super::DockerTransport::*;
+        let mode = self.shared.spec.client.docker_transport;
+        if mode == StreamLocal || (mode == Auto && !self.shared.streamlocal_refused.load(Ordering::Relaxed)) {
+            let c = self.conn().await?;
+            match c.handle.channel_open_direct_streamlocal(crate::docker::transport::DOCKER_SOCKET).await {
+                Ok(ch) => {
+                    self.shared.stats.stream_channels.fetch_add(1, Ordering::Relaxed);
+                    return Ok(HostStream { inner: ch.into_stream(), _permit: None });
+                }
+                Err(russh::Error::ChannelOpenFailure(f)) if mode == Auto => {
+                    tracing::warn!(host = %self.host(), "direct-streamlocal refused ({f:?}); using docker system dial-stdio");
+                    self.shared.streamlocal_refused.store(true, Ordering::Relaxed);
+                }
+                Err(e) => return Err(self.chan_err("open /var/run/docker.sock", e)),
+            }
+        }
+        let (ch, permit) = self.open_exec_channel().await?;
+        ch.exec(true, "docker system dial-stdio").await.map_err(|e| self.chan_err("docker system dial-stdio", e))?;
+        Ok(HostStream { inner: ch.into_stream(), _permit: Some(permit) })
+    }
+
     /// Opens a `direct-tcpip` channel to `host:port` as seen from the host.
     pub async fn open_tcp_stream(&self, host: &str, port: u16) -> Result<russh::ChannelStream<Msg>, SshError> {
         let c = self.conn().await?;
@@ -281,6 +308,41 @@ impl Session {
     /// bollard client talking to the host's `/var/run/docker.sock` over this connection.
     pub fn docker(&self) -> bollard::Docker {
         crate::docker::transport::docker_over_ssh(self.clone())
+    }
+}
+
+/// A channel used as a byte stream (docker API), holding an exec slot when it is an exec.
+pub struct HostStream {
+    inner: russh::ChannelStream<Msg>,
+    _permit: Option<tokio::sync::OwnedSemaphorePermit>,
+}
+
+impl tokio::io::AsyncRead for HostStream {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl tokio::io::AsyncWrite for HostStream {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
+    }
+    fn poll_flush(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_flush(cx)
+    }
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
 

@@ -185,9 +185,13 @@ const LOGS: &[Binding] = &[
 const DEPLOY: &[Binding] = &[
     b!("X", "abort (twice: force)", Action::Abort, true, [(KeyCode::Char('X'), S), (KeyCode::Char('X'), N)]),
     b!("l", "logs", Action::ShowLogs, true, [(KeyCode::Char('l'), N)]),
+    b!("e", "exec", Action::ShowExec, false, [(KeyCode::Char('e'), N)]),
 ];
 
-const AUDIT: &[Binding] = &[b!("l", "logs", Action::ShowLogs, false, [(KeyCode::Char('l'), N)])];
+const AUDIT: &[Binding] = &[
+    b!("l", "logs", Action::ShowLogs, false, [(KeyCode::Char('l'), N)]),
+    b!("e", "exec", Action::ShowExec, false, [(KeyCode::Char('e'), N)]),
+];
 
 /// Bindings of a view, most specific first (view keys shadow global ones).
 pub fn bindings(view: View, read_only: bool) -> Vec<&'static Binding> {

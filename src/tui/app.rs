@@ -91,7 +91,17 @@ impl Default for ExecState {
     }
 }
 
+/// What the render loop measured (for the benchmarks and the loop tests).
+#[derive(Debug, Default, Clone)]
+pub struct LoopStats {
+    pub frames: u64,
+    pub updates: u64,
+    /// Time from a key's arrival to the end of the first frame drawn after it (last 1000).
+    pub key_to_frame: Vec<std::time::Duration>,
+}
+
 pub struct App {
+    pub stats: LoopStats,
     pub fleet: FleetSnapshot,
     pub fleet_loaded: bool,
     pub fleet_selected: usize,
@@ -120,6 +130,7 @@ pub struct App {
 impl App {
     pub fn new(read_only: bool) -> Self {
         App {
+            stats: LoopStats::default(),
             fleet: FleetSnapshot::default(),
             fleet_loaded: false,
             fleet_selected: 0,
@@ -175,7 +186,15 @@ impl App {
                 }
             }
             Update::Engine(ev) => {
-                let first = matches!(ev, crate::deploy::event::Event::PlanReady { .. });
+                use crate::deploy::event::{ActionKind, Event};
+                // Lock and exec runs have their own places (header, exec view).
+                let first = matches!(&ev, Event::PlanReady { action, .. }
+                    if !matches!(action, ActionKind::Exec { .. } | ActionKind::LockAcquire | ActionKind::LockRelease));
+                if let Event::Finished { ok, summary, .. } = &ev {
+                    if matches!(self.timeline.action, Some(ActionKind::LockAcquire | ActionKind::LockRelease)) {
+                        self.notice = Some((!ok, summary.clone()));
+                    }
+                }
                 if let crate::deploy::event::Event::Lock { held, .. } = &ev {
                     self.fleet.lock = held.clone();
                 }
@@ -229,6 +248,17 @@ impl App {
     }
 
     pub fn handle_key(&mut self, key: KeyEvent, d: &mut dyn Dispatcher) {
+        self.handle_key_inner(key, d);
+        self.sync_filter();
+    }
+
+    /// Keep the log store's filter index in step with the view's filter and scope.
+    pub fn sync_filter(&mut self) {
+        let lv = &self.log_view;
+        self.logs.set_filter(lv.filter.as_ref().map(|r| (r, &lv.scope)));
+    }
+
+    fn handle_key_inner(&mut self, key: KeyEvent, d: &mut dyn Dispatcher) {
         self.notice = None;
         if self.overlay.is_some() {
             return self.overlay_key(key, d);
@@ -420,7 +450,8 @@ impl App {
             self.notice = Some((false, "no filter: press / first".into()));
             return;
         };
-        let rows = self.logs.filtered_rev(&self.log_view.scope, &re, FILTER_CONTEXT, usize::MAX);
+        let _ = re;
+        let rows = self.logs.filtered_rev(FILTER_CONTEXT, usize::MAX);
         let matches: Vec<usize> = rows.iter().enumerate().filter(|(_, r)| r.1).map(|(i, _)| i).collect();
         if matches.is_empty() {
             self.notice = Some((false, "no matches".into()));

@@ -1,7 +1,9 @@
 //! Bounded log storage: one ring buffer per source (host × role × container) and a global cap.
 //!
-//! Lines get a global sequence number on arrival, so the merged view is a k-way merge of the
-//! per-source buffers by sequence. A chatty source is bounded by its own cap and, when the
+//! Lines get a global sequence number on arrival and an order key (their timestamp, or the
+//! arrival time when they have none, never going back within a source), so the merged view is
+//! a k-way merge of the per-source buffers by time: history fetched late (a new container, a
+//! resumed stream) lands where it belongs. A chatty source is bounded by its own cap and, when the
 //! global cap is reached, the oldest line of any source goes first.
 
 use chrono::{DateTime, Utc};
@@ -19,6 +21,8 @@ pub struct Source {
 #[derive(Debug, Clone)]
 pub struct Entry {
     pub seq: u64,
+    /// Merge order: nanoseconds of `ts` (or of arrival), monotonic within a source.
+    pub key: i64,
     pub ts: Option<DateTime<Utc>>,
     pub stderr: bool,
     pub text: String,
@@ -62,6 +66,10 @@ pub struct LogStore {
     next_seq: u64,
     /// Lines ever ingested (for the status bar and benchmarks).
     pub ingested: u64,
+    /// The active filter and its matches (source, seq), oldest first, kept up to date on push
+    /// so drawing a filtered view never rescans the buffers.
+    filter: Option<(Regex, Scope)>,
+    matches: VecDeque<(usize, u64)>,
 }
 
 /// A line as a view sees it: source index + entry.
@@ -81,6 +89,8 @@ impl LogStore {
             total: 0,
             next_seq: 0,
             ingested: 0,
+            filter: None,
+            matches: VecDeque::new(),
         }
     }
 
@@ -114,10 +124,20 @@ impl LogStore {
             buf.pop_front();
             self.total -= 1;
         }
-        buf.push_back(Entry { seq, ts, stderr, text });
+        if let Some((re, scope)) = &self.filter {
+            if scope.admits(&self.sources[source]) && re.is_match(&text) {
+                self.matches.push_back((source, seq));
+            }
+        }
+        let t = ts.unwrap_or_else(Utc::now);
+        let key = t.timestamp_nanos_opt().unwrap_or(i64::MAX).max(buf.back().map_or(i64::MIN, |e| e.key));
+        buf.push_back(Entry { seq, key, ts, stderr, text });
         self.total += 1;
         while self.total > self.global_cap {
             self.evict_oldest();
+        }
+        while self.matches.front().is_some_and(|m| !self.live(m)) {
+            self.matches.pop_front();
         }
         seq
     }
@@ -140,6 +160,37 @@ impl LogStore {
             b.clear();
         }
         self.total = 0;
+        self.matches.clear();
+    }
+
+    /// Set (or clear) the filter; rescans only when the regex or the scope changed.
+    pub fn set_filter(&mut self, filter: Option<(&Regex, &Scope)>) {
+        let same = match (&self.filter, filter) {
+            (None, None) => true,
+            (Some((r, s)), Some((r2, s2))) => r.as_str() == r2.as_str() && s == s2,
+            _ => false,
+        };
+        if same {
+            return;
+        }
+        self.matches.clear();
+        self.filter = filter.map(|(r, s)| (r.clone(), s.clone()));
+        if let Some((re, scope)) = &self.filter {
+            let mut found: Vec<(usize, u64)> =
+                self.iter_rev(scope).filter(|l| re.is_match(&l.entry.text)).map(|l| (l.source, l.entry.seq)).collect();
+            found.reverse();
+            self.matches = found.into();
+        }
+    }
+
+    /// Drop matches whose lines were evicted.
+    fn live(&self, m: &(usize, u64)) -> bool {
+        self.bufs[m.0].front().is_some_and(|e| e.seq <= m.1)
+    }
+
+    /// Number of live matches of the active filter.
+    pub fn match_count(&self) -> usize {
+        self.matches.iter().filter(|m| self.live(m)).count()
     }
 
     /// Newest-first merged iterator over the sources `scope` admits.
@@ -180,28 +231,37 @@ impl LogStore {
         out
     }
 
-    /// Matching lines, newest first, with `context` lines of the same source around each.
-    /// Returns display rows (deduplicated) and the index within them of each match.
-    pub fn filtered_rev<'a>(&'a self, scope: &Scope, re: &Regex, context: usize, limit: usize) -> Vec<(LineRef<'a>, bool)> {
-        let mut rows: Vec<(LineRef<'a>, bool)> = Vec::new();
+    /// Matching lines of the active filter (see [`set_filter`](Self::set_filter)), newest
+    /// first, with `context` lines of the same source around each, deduplicated; at least
+    /// `limit` rows when there are that many. `true` marks a matching row.
+    pub fn filtered_rev(&self, context: usize, limit: usize) -> Vec<(LineRef<'_>, bool)> {
+        let mut rows: Vec<(LineRef<'_>, bool)> = Vec::new();
         let mut seen = std::collections::HashSet::new();
-        for l in self.iter_rev(scope) {
+        let match_set: std::collections::HashSet<u64> = if self.matches.len() < 100_000 {
+            self.matches.iter().map(|m| m.1).collect()
+        } else {
+            Default::default()
+        };
+        let re = self.filter.as_ref().map(|f| &f.0);
+        for m in self.matches.iter().rev() {
             if rows.len() >= limit {
                 break;
             }
-            if !re.is_match(&l.entry.text) {
+            if !self.live(m) {
                 continue;
             }
-            // After-context comes first (we build newest-first), then the match, then before.
-            let ctx = self.context(l.source, l.entry.seq, context, context);
+            let ctx = self.context(m.0, m.1, context, context);
             for c in ctx.iter().rev() {
                 if seen.insert(c.entry.seq) {
-                    rows.push((*c, c.entry.seq == l.entry.seq || re.is_match(&c.entry.text)));
+                    let is = c.entry.seq == m.1
+                        || match_set.contains(&c.entry.seq)
+                        || (match_set.is_empty() && re.is_some_and(|r| r.is_match(&c.entry.text)));
+                    rows.push((*c, is));
                 }
             }
         }
         // Context from different matches may interleave; keep the merged order.
-        rows.sort_by(|a, b| b.0.entry.seq.cmp(&a.0.entry.seq));
+        rows.sort_by_key(|r| std::cmp::Reverse((r.0.entry.key, r.0.entry.seq)));
         rows
     }
 }
@@ -214,14 +274,15 @@ pub struct RevIter<'a> {
 impl<'a> Iterator for RevIter<'a> {
     type Item = LineRef<'a>;
     fn next(&mut self) -> Option<LineRef<'a>> {
-        let mut best: Option<(u64, usize)> = None;
+        let mut best: Option<((i64, u64), usize)> = None;
         for (i, &h) in self.heads.iter().enumerate() {
             if h == 0 {
                 continue;
             }
-            let seq = self.store.bufs[i][h - 1].seq;
-            if best.is_none_or(|(s, _)| seq > s) {
-                best = Some((seq, i));
+            let e = &self.store.bufs[i][h - 1];
+            let k = (e.key, e.seq);
+            if best.is_none_or(|(b, _)| k > b) {
+                best = Some((k, i));
             }
         }
         let (_, i) = best?;
@@ -270,6 +331,22 @@ mod tests {
     }
 
     #[test]
+    fn late_history_is_merged_by_time() {
+        use chrono::TimeZone;
+        let t = |s: i64| Some(Utc.timestamp_opt(1_800_000_000 + s, 0).unwrap());
+        let mut s = LogStore::new(100, 100);
+        let a = s.source_id(&src("a"));
+        let b = s.source_id(&src("b"));
+        s.push(a, t(10), false, "a10".into());
+        s.push(a, t(20), false, "a20".into());
+        // b's history arrives after a's newer lines.
+        s.push(b, t(5), false, "b05".into());
+        s.push(b, t(15), false, "b15".into());
+        let all: Vec<_> = s.iter_rev(&Scope::All).map(|l| l.entry.text.as_str()).collect();
+        assert_eq!(all, vec!["a20", "b15", "a10", "b05"]);
+    }
+
+    #[test]
     fn filter_keeps_context_of_same_source() {
         let mut s = LogStore::new(100, 100);
         let a = s.source_id(&src("a"));
@@ -279,7 +356,8 @@ mod tests {
             s.push(b, None, false, format!("b{i}"));
         }
         let re = Regex::new("a3").unwrap();
-        let rows: Vec<_> = s.filtered_rev(&Scope::All, &re, 1, 100).iter().map(|(l, m)| (l.entry.text.clone(), *m)).collect();
+        s.set_filter(Some((&re, &Scope::All)));
+        let rows: Vec<_> = s.filtered_rev(1, 100).iter().map(|(l, m)| (l.entry.text.clone(), *m)).collect();
         assert_eq!(rows, vec![("a4".into(), false), ("a3".into(), true), ("a2".into(), false)]);
     }
 }

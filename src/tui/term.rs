@@ -49,6 +49,7 @@ where
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut updates_open = true;
+    let mut key_at: Option<std::time::Instant> = None;
     loop {
         if app.quit {
             return Ok(LoopExit::Quit);
@@ -65,6 +66,7 @@ where
                         terminal.autoresize()?;
                     }
                     app.now = Utc::now();
+                    key_at.get_or_insert_with(std::time::Instant::now);
                     app.handle_event(ev, d);
                     dirty = true;
                 }
@@ -76,15 +78,29 @@ where
                 terminal.draw(|f| draw(app, f))?;
                 last_draw = Instant::now();
                 dirty = false;
+                app.stats.frames += 1;
+                if let Some(k) = key_at.take() {
+                    if app.stats.key_to_frame.len() >= 1000 {
+                        app.stats.key_to_frame.remove(0);
+                    }
+                    app.stats.key_to_frame.push(k.elapsed());
+                }
             }
             u = updates.recv(), if updates_open => match u {
                 Some(u) => {
                     app.update(u);
+                    app.stats.updates += 1;
                     let start = std::time::Instant::now();
-                    while start.elapsed() < BATCH_BUDGET {
-                        match updates.try_recv() {
-                            Ok(u) => app.update(u),
-                            Err(_) => break,
+                    // Check the clock every 64 updates: cheap, and bounds the batch in time.
+                    'batch: while start.elapsed() < BATCH_BUDGET {
+                        for _ in 0..64 {
+                            match updates.try_recv() {
+                                Ok(u) => {
+                                    app.update(u);
+                                    app.stats.updates += 1;
+                                }
+                                Err(_) => break 'batch,
+                            }
                         }
                     }
                     dirty = true;

@@ -103,7 +103,8 @@ impl Timeline {
                     .position(|r| &r.host == host && &r.role == role && r.kind == *kind && r.state == StepState::Pending);
                 match pos {
                     Some(i) => self.rows[i].state = StepState::Running { since: *at },
-                    None => self.rows.push(StepRow {
+                    // Unplanned steps go where they ran: before the host's first pending step.
+                    None => self.rows.insert(self.insert_at(host), StepRow {
                         host: host.clone(),
                         role: role.clone(),
                         kind: *kind,
@@ -187,6 +188,13 @@ impl Timeline {
                 self.finished = Some(Finished { ok: *ok, elapsed: *elapsed, summary: summary.clone() });
             }
         }
+    }
+
+    fn insert_at(&self, host: &Option<String>) -> usize {
+        self.rows
+            .iter()
+            .position(|r| &r.host == host && r.state == StepState::Pending)
+            .unwrap_or(self.rows.len())
     }
 
     /// Hosts in plan order, then any host that appeared only in events.

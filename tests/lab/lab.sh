@@ -8,6 +8,7 @@
 #   lab.sh image --name NAME SERVICE VERSION [--variant ok|unhealthy|slow]
 #   lab.sh sshd-stop|sshd-start|link-down|link-up --name NAME HOST
 #   lab.sh status [--name NAME]
+#   lab.sh exec --name NAME HOST [-- CMD…]           (a command/shell inside a host, no SSH)
 #   lab.sh control-stop                            (stop the control dockerd if no lab is up)
 set -euo pipefail
 
@@ -97,7 +98,7 @@ control_up() {
     setsid /usr/sbin/dockerd --config-file "$CTL/daemon.json" --data-root "$CTL/data" \
       --exec-root "$CTL/exec" --pidfile "$CTL/dockerd.pid" -H "unix://$CTL/docker.sock" \
       --bridge=none --iptables=false --ip-masq=false --ip-forward=false \
-      --insecure-registry 10.77.0.0/16 --log-level warn </dev/null >>"$CTL/dockerd.log" 2>&1 &
+      --insecure-registry 10.77.0.0/16 --log-level warn </dev/null >>"$CTL/dockerd.log" 2>&1 6>&- 7>&- 8>&- &
     local i
     for i in $(seq 1 200); do ctl_docker version >/dev/null 2>&1 && break; sleep 0.1; done
     ctl_docker version >/dev/null 2>&1 || { tail -20 "$CTL/dockerd.log" >&2; die "control dockerd did not start"; }
@@ -152,6 +153,7 @@ EOF
       ctl_docker save -o "$tar.tmp" "$PROXY_IMAGE"
       mv "$tar.tmp" "$tar"
       rm -rf "$ctx"
+      find "$CACHE" -maxdepth 1 -name 'standin-*.tar' ! -name "standin-$h.tar" -mmin +10 -delete 2>/dev/null || true
     fi
     flock -u 7
   fi
@@ -220,7 +222,7 @@ if [[ $cmd == sftp || $cmd == internal-sftp ]]; then
   printf '%s\t%s\t%s\tSFTP\n' "$EPOCHREALTIME" "$host" "$$" >>"$log"
   exec /usr/lib/openssh/sftp-server
 fi
-flat=${cmd//\\/\\\\}; flat=${flat//$'\n'/\\n}
+flat=${cmd//$'\n'/\\n}
 printf '%s\t%s\t%s\tSTART\t%s\n' "$EPOCHREALTIME" "$host" "$$" "$flat" >>"$log"
 /bin/bash -c "$cmd"
 rc=$?
@@ -267,7 +269,7 @@ storage:
 http:
   addr: $REGISTRY
 EOF
-  setsid /usr/bin/docker-registry serve "$d/config.yml" </dev/null >>"$d/registry.log" 2>&1 &
+  setsid /usr/bin/docker-registry serve "$d/config.yml" </dev/null >>"$d/registry.log" 2>&1 6>&- 7>&- 8>&- &
   echo $! >"$d/registry.pid"
 }
 registry_wait() {
@@ -367,7 +369,7 @@ host_sshd_start() {
   local n=$1 h; h=$(hdir "$n")
   alive "$h/sshd.pid" && return 0
   rm -f "$h/sshd.pid"
-  in_host "$n" /usr/sbin/sshd -f "$h/sshd_config" -E "$h/sshd.log"
+  in_host "$n" /usr/sbin/sshd -f "$h/sshd_config" -E "$h/sshd.log" </dev/null 6>&- 7>&- 8>&-
   local i; for i in $(seq 1 50); do [[ -s $h/sshd.pid ]] && return 0; sleep 0.1; done
   tail -5 "$h/sshd.log" >&2; die "sshd on klab$n did not start"
 }
@@ -392,7 +394,7 @@ host_dockerd_start() {
 }
 EOF
   rm -f "$h/docker.sock"
-  in_host "$n" setsid /usr/sbin/dockerd --config-file "$h/daemon.json" </dev/null >>"$h/dockerd.log" 2>&1 &
+  in_host "$n" setsid /usr/sbin/dockerd --config-file "$h/daemon.json" </dev/null >>"$h/dockerd.log" 2>&1 6>&- 7>&- 8>&- &
 }
 host_dockerd_wait() {
   local n=$1 h; h=$(hdir "$n")
@@ -466,6 +468,7 @@ all_up() { # fast path: everything already running
   for n in $(seq 1 "$HOSTS"); do
     h=$(hdir "$n")
     alive "$h/sshd.pid" && alive "$h/dockerd.pid" && [[ -S $h/docker.sock ]] || return 1
+    [[ $(cat "/sys/class/net/$(veth_of "$n")/operstate" 2>/dev/null) == up ]] || return 1  # after link-down
   done
   if [[ -d $STANDIN_SRC ]]; then
     [[ -s $CACHE/standin-$(standin_hash).tar && $(cat "$LABDIR/standin" 2>/dev/null) == "$(standin_hash)" ]] || return 1
@@ -565,7 +568,21 @@ cmd_down() {
   need_name
   [[ -f $LABDIR/meta ]] && source "$LABDIR/meta"
   if [[ -z $NET ]]; then
-    [[ -d $LABDIR ]] && rm -rf "$LABDIR"
+    # no metadata (a crashed up?): remove what can be found by name
+    local ns pids
+    for ns in $(ip netns list 2>/dev/null | awk '{print $1}' | grep -E "^kdlab-$NAME-[0-9]+$" || true); do
+      pids=$(ip netns pids "$ns" 2>/dev/null || true)
+      [[ -z $pids ]] || kill -9 $pids 2>/dev/null || true
+      ip netns del "$ns" 2>/dev/null || true
+    done
+    local d; for d in /sys/fs/cgroup/*/kdeck-lab-"$NAME"-* /sys/fs/cgroup/kdeck-lab-"$NAME"-*; do
+      [[ -d $d ]] && { find "$d" -depth -type d -exec rmdir {} \; 2>/dev/null || true; }
+    done
+    if [[ -d $LABDIR ]]; then
+      local m
+      for m in $(awk -v d="$LABDIR/" 'index($2, d) == 1 {print $2}' /proc/self/mounts | sort -r); do umount -l "$m" 2>/dev/null || true; done
+      rm -rf "$LABDIR"
+    fi
     return 0
   fi
   set_names
@@ -695,7 +712,26 @@ cmd_status() {
 }
 
 cmd=${1:-}; shift || true
+if [[ $cmd == exec ]]; then
+  # exec --name NAME HOST [-- CMD...]: everything after -- is the command
+  pre=(); while (($#)) && [[ $1 != -- ]]; do pre+=("$1"); shift; done
+  [[ ${1:-} == -- ]] && shift
+  parse "${pre[@]}"
+  load_meta; set_names
+  ((${#POS[@]} == 1)) || die "usage: exec --name NAME HOST [-- CMD...]"
+  n=$(host_num "${POS[0]}")
+  (($#)) || set -- /bin/bash -l
+  in_host "$n" env HOME=/root "$@"
+  exit $?
+fi
 parse "$@"
+if [[ $cmd == up || $cmd == down ]]; then
+  need_name
+  mkdir -p "$ROOT"
+  exec 6>"$ROOT/.$NAME.lock"
+  flock 6   # one up/down of a lab at a time (daemons are started with fd 6 closed)
+  trap 'flock -u 6 2>/dev/null || true' EXIT
+fi
 case $cmd in
   up) cmd_up ;;
   down) cmd_down ;;

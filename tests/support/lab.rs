@@ -152,6 +152,10 @@ impl Lab {
         let mut reg = registry().lock().unwrap_or_else(|e| e.into_inner());
         let r = lab_sh(&["up", "--name", name, "--net", &net.to_string(), "--hosts", &hosts.to_string()]);
         if !r.ok {
+            // a half-started lab must not stay behind (unless kept for debugging)
+            if !std::env::var("KDECK_LAB_KEEP").map(|v| v == "1").unwrap_or(false) && !reg.contains_key(name) {
+                let _ = lab_sh(&["down", "--name", name]);
+            }
             drop(reg);
             return skip_or_panic(format!("lab.sh up --name {name} failed: {}{}", r.stderr.trim(), r.stdout.trim()));
         }
@@ -354,6 +358,14 @@ impl Lab {
     /// is written to the real `~/.ssh`).
     pub fn kamal_command(&self, app_dir: &Path) -> Command {
         let mut c = Command::new("kamal");
+        c.current_dir(app_dir).env("HOME", &self.home).stdin(Stdio::null());
+        c
+    }
+
+    /// A `kdeck` command (this package's binary) for an app dir, with the same `HOME` as
+    /// `kamal_command` (lab known_hosts, key, git identity).
+    pub fn kdeck_command(&self, app_dir: &Path) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_kdeck"));
         c.current_dir(app_dir).env("HOME", &self.home).stdin(Stdio::null());
         c
     }

@@ -5,7 +5,7 @@ use super::super::app::App;
 use super::super::theme::Theme;
 use super::super::timeline::{StepRow, StepState};
 use super::super::versions;
-use crate::deploy::event::{HealthReport, StepKind};
+use crate::deploy::event::{ActionKind, HealthReport, StepKind};
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
@@ -43,7 +43,11 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         f.render_widget(Paragraph::new(lines).block(Block::bordered().title(" Deploy ")), area);
         return;
     };
-    let version = tl.version.as_deref().map(versions::short_version).unwrap_or_default();
+    // A rollback's name already carries its version.
+    let version = match action {
+        ActionKind::Rollback { .. } => String::new(),
+        _ => tl.version.as_deref().map(versions::short_version).unwrap_or_default(),
+    };
     let status = match &tl.finished {
         None => {
             let el = tl.started_at.map(|s| (app.now - s).to_std().unwrap_or_default()).unwrap_or_default();
@@ -57,7 +61,7 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         Some(fin) if fin.ok => format!("done in {}", versions::elapsed(fin.elapsed)),
         Some(fin) => format!("FAILED after {}: {}", versions::elapsed(fin.elapsed), fin.summary),
     };
-    let title = format!(" {} {version} · {status} ", super::action_name(action));
+    let title = format!(" {} · {status} ", [super::action_name(action), version].join(" ").trim_end());
     let mut lines: Vec<Line> = Vec::new();
     if let Some(fin) = &tl.finished {
         let st = if fin.ok { t.ok() } else { t.err() };
@@ -102,7 +106,19 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
     }
     let inner_h = area.height.saturating_sub(2) as usize;
     let max_scroll = lines.len().saturating_sub(inner_h);
-    let scroll = app.deploy_scroll.min(max_scroll) as u16;
+    // Until the operator scrolls, keep the first failure (else the first running step) in view.
+    let scroll = if app.deploy_scroll == 0 {
+        let focus = lines
+            .iter()
+            .position(|l| l.spans.first().is_some_and(|s| s.content.starts_with("  ✗")))
+            .or_else(|| lines.iter().position(|l| l.spans.first().is_some_and(|s| s.content.starts_with("  ⠿"))));
+        match focus {
+            Some(i) if i + 8 > inner_h => (i + 8 - inner_h).min(max_scroll),
+            _ => 0,
+        }
+    } else {
+        app.deploy_scroll.min(max_scroll)
+    } as u16;
     f.render_widget(Paragraph::new(lines).scroll((scroll, 0)).block(Block::bordered().title(title)), area);
 }
 

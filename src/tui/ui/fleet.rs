@@ -64,11 +64,14 @@ fn health_span<'a>(t: &Theme, health: Option<&str>) -> Span<'a> {
 fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
     let wide = area.width >= 120;
     let rows_def = versions::tree(&app.fleet);
+    // Once per role, not per host row (50 hosts would make it quadratic).
+    let majority: std::collections::HashMap<&str, Option<String>> =
+        app.fleet.roles.iter().map(|(r, _)| (r.as_str(), versions::role_majority(&app.fleet, r))).collect();
     let mut rows = Vec::new();
     for (i, r) in rows_def.iter().enumerate() {
         match r {
             TreeRow::Role { role, hosts } => {
-                let maj = versions::role_majority(&app.fleet, role);
+                let maj = majority.get(role.as_str()).cloned().flatten();
                 let dis = versions::role_disagrees(&app.fleet, role);
                 let mut v = vec![Span::raw(maj.as_deref().map(versions::short_version).unwrap_or_else(|| "-".into()))];
                 if dis {
@@ -98,7 +101,7 @@ fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
                 let hs = versions::host(&app.fleet, host);
                 let c = hs.and_then(|h| versions::role_container(h, role));
                 let ver = hs.and_then(|h| versions::role_version(h, role));
-                let maj = versions::role_majority(&app.fleet, role);
+                let maj = majority.get(role.as_str()).cloned().flatten();
                 let mut vspans = vec![Span::raw(ver.as_deref().map(versions::short_version).unwrap_or_else(|| "-".into()))];
                 if ver.is_some() && ver != maj {
                     vspans.push(Span::styled(" ≠", t.warn()));

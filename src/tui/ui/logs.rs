@@ -32,7 +32,7 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
     // Enough rows to fill the screen even when wrapping splits none of them.
     let want = lv.offset + height;
     let rows: Vec<(LineRef, bool)> = match &lv.filter {
-        Some(re) => app.logs.filtered_rev(&lv.scope, re, FILTER_CONTEXT, want),
+        Some(_) => app.logs.filtered_rev(FILTER_CONTEXT, want),
         None => app.logs.iter_rev(&lv.scope).take(want).map(|l| (l, false)).collect(),
     };
     if rows.is_empty() {
@@ -109,15 +109,14 @@ fn render_line<'a>(app: &App, t: &Theme, l: &LineRef<'a>, is_match: bool, curren
     let prefix = format!("{}/{}", s.host, s.role);
     spans.push(Span::styled(format!("{prefix:<prefix_w$}"), t.host(&s.host)));
     spans.push(Span::styled(" │ ", t.dim()));
+    // Context lines are dimmed so the matches stand out even without colour.
     let text_style = if is_match {
         t.matched()
-    } else if l.entry.stderr {
-        t.base()
+    } else if app.log_view.filter.is_some() {
+        t.dim()
     } else {
         t.base()
     };
-    // Context lines are dimmed so the matches stand out even without colour.
-    let text_style = if app.log_view.filter.is_some() && !is_match { t.dim() } else { text_style };
     spans.push(Span::styled(l.entry.text.as_str(), text_style));
     Line::from(spans)
 }

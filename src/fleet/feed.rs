@@ -1,0 +1,45 @@
+//! Glue to the dashboard's update channel: forwards fleet snapshots and log lines as
+//! `tui::Update`s. Both tasks end when either side goes away.
+
+use super::logs::FleetLog;
+use super::model::FleetSnapshot;
+use crate::tui::Update;
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+/// Sends the current snapshot, then every change (intermediate states may be skipped: the
+/// dashboard only needs the latest).
+pub fn forward_fleet(mut rx: watch::Receiver<FleetSnapshot>, tx: mpsc::Sender<Update>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let snap = rx.borrow_and_update().clone();
+            if tx.send(Update::Fleet(snap)).await.is_err() {
+                return;
+            }
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// Log lines become `Update::Log`; interruptions and switches become status notices.
+pub fn forward_logs(mut rx: mpsc::Receiver<FleetLog>, tx: mpsc::Sender<Update>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Some(ev) = rx.recv().await {
+            let u = match ev {
+                FleetLog::Line(l) => Update::Log(l.into()),
+                FleetLog::Interrupted { host, role, reason } => {
+                    Update::Notice { error: true, text: format!("logs {host} {role}: interrupted ({reason}); resuming when the host is back") }
+                }
+                FleetLog::Resumed { host, role } => Update::Notice { error: false, text: format!("logs {host} {role}: resumed") },
+                FleetLog::Switched { host, role, container } => {
+                    Update::Notice { error: false, text: format!("logs {host} {role}: now following {container}") }
+                }
+            };
+            if tx.send(u).await.is_err() {
+                return;
+            }
+        }
+    })
+}

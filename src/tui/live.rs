@@ -1,0 +1,389 @@
+//! The dashboard wired to the real thing: the app's Kamal config, one ssh [`Pool`] (one
+//! connection per host, shared by the fleet watcher, the log fan-in, the engine and exec), and
+//! a task that turns the UI's [`Request`]s into engine runs. Nothing here blocks the UI: every
+//! request is handled in its own task and reports back through [`Update`]s.
+
+use super::dispatch::{ChannelDispatcher, ExecScope, Request, Since, Update};
+use super::term::ShellCommand;
+use super::App;
+use crate::cli::Global;
+use crate::commands::context::{self, Ctx};
+use crate::deploy::event::{ActionKind, Event, Stream};
+use crate::deploy::remote::Remote;
+use crate::deploy::{AbortHandle, Request as EngineRequest};
+use crate::fleet::logs::{self as fleet_logs, FollowHandle, FollowOptions, LogScope};
+use crate::fleet::{FleetSpec, Watcher, WatcherHandle};
+use crate::kamal::{cmd, AppSpec};
+use crate::ssh::Pool;
+use color_eyre::eyre::{eyre, Result};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+/// What `kdeck` / `kdeck dashboard` runs.
+pub fn run_dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<std::process::ExitCode> {
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    rt.block_on(dashboard(g, read_only, skip_push))?;
+    // Streams and watchers end with the runtime; do not wait for slow hosts.
+    rt.shutdown_timeout(Duration::from_millis(200));
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+fn git(root: &Path, args: &[&str]) -> Option<String> {
+    let out = std::process::Command::new("git").args(args).current_dir(root).output().ok()?;
+    let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    (out.status.success() && !s.is_empty()).then_some(s)
+}
+
+/// The shared pool, with the same options the headless commands use.
+pub fn pool_for(app: &AppSpec, g: &Global) -> Result<Pool> {
+    let keys: Vec<PathBuf> =
+        app.ssh_keys.iter().map(|k| if k.is_relative() { app.root.join(k) } else { k.clone() }).collect();
+    let kamal = crate::ssh::SshOptions {
+        user: Some(app.ssh_user.clone()),
+        port: Some(app.ssh_port),
+        keys_only: !keys.is_empty(),
+        keys,
+        ..Default::default()
+    };
+    let mut client = crate::ssh::ClientOptions::default();
+    if let Some(k) = std::env::var_os("KDECK_KNOWN_HOSTS") {
+        client.known_hosts = PathBuf::from(k);
+    }
+    if g.accept_new_host_keys {
+        client.host_key_policy = crate::ssh::HostKeyPolicy::AcceptNew;
+    }
+    crate::ssh::Pool::new(kamal, client).map_err(|e| eyre!("{e}"))
+}
+
+/// Everything the engine needs, on the dashboard's pool (not a second set of connections).
+fn ctx_on(pool: &Pool, g: &Global) -> Result<Ctx> {
+    let full = context::load_app(g)?;
+    let app = context::scope(&full, g)?;
+    let lock_host =
+        context::lock_host(&full, g).ok_or_else(|| eyre!("{}: servers: no hosts configured", g.config_file.display()))?;
+    let root = full.root.clone();
+    let version = g
+        .version
+        .clone()
+        .or_else(|| std::env::var("VERSION").ok().filter(|v| !v.is_empty()))
+        .or_else(|| git(&root, &["rev-parse", "HEAD"]))
+        .unwrap_or_else(|| "latest".into());
+    let performer = git(&root, &["config", "user.email"])
+        .or_else(|| std::env::var("USER").ok())
+        .or_else(|| git(&root, &["config", "user.name"]))
+        .unwrap_or_else(|| "unknown".into());
+    let lock_user = git(&root, &["config", "user.name"]).unwrap_or_else(|| "Unknown".into());
+    let mut hosts = full.all_hosts();
+    if !hosts.contains(&lock_host) {
+        hosts.push(lock_host.clone());
+    }
+    let remotes: BTreeMap<String, Arc<dyn Remote>> =
+        hosts.iter().map(|h| (h.clone(), Arc::new(pool.get(h)) as Arc<dyn Remote>)).collect();
+    Ok(Ctx { full, app: Arc::new(app), lock_host, version, performer, lock_user, remotes, global: g.clone() })
+}
+
+pub fn fleet_spec(app: &AppSpec, lock_host: &str) -> FleetSpec {
+    let roles = app.roles.iter().map(|r| (r.name.clone(), r.hosts.clone())).collect();
+    let mut spec = FleetSpec::new(&app.service, app.destination.as_deref(), &app.repository(), roles);
+    spec.primary_role = app.primary_role.clone();
+    spec.primary_host = lock_host.to_string();
+    spec.retain_containers = app.retain_containers;
+    spec.reconcile_every = Duration::from_secs(3);
+    spec
+}
+
+async fn dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<()> {
+    // Config errors surface here, before the terminal is taken over.
+    let full = context::load_app(g)?;
+    let pool = pool_for(&full, g)?;
+    let ctx = Arc::new(ctx_on(&pool, g)?);
+    // The watcher sees the whole fleet: -r/-h narrow what actions touch, not what is shown.
+    let spec = fleet_spec(&ctx.full, &ctx.lock_host);
+    let (snap_rx, watcher) = Watcher::spawn(pool.clone(), spec.clone());
+    let (up_tx, up_rx) = mpsc::channel::<Update>(8192);
+
+    crate::fleet::feed::forward_fleet(snap_rx, up_tx.clone());
+
+    let (req_tx, req_rx) = mpsc::unbounded_channel::<Request>();
+    let worker = Worker { ctx: ctx.clone(), pool: pool.clone(), spec, up: up_tx.clone(), watcher: Arc::new(watcher), skip_push };
+    tokio::spawn(worker.run(req_rx));
+
+    let mut app = App::new(read_only);
+    app.next_version = Some(ctx.version.clone());
+    let shell = shell_command(ctx.clone());
+    super::term::run(app, up_rx, Box::new(ChannelDispatcher(req_tx)), Some(shell)).await
+}
+
+/// `ssh -t` into a host with a shell in the role's running container (reuse) or a new one.
+fn shell_command(ctx: Arc<Ctx>) -> ShellCommand {
+    Box::new(move |host: &str, reuse: bool| {
+        let app = &ctx.full;
+        let role = app.roles_on(host).first().map(|r| (*r).clone())?;
+        let remote = if reuse {
+            format!(
+                "docker exec -it $(docker ps --latest --quiet {} --filter status=running) sh",
+                cmd::filters(app, Some(&role.name))
+            )
+        } else {
+            let v = ctx.version.clone();
+            cmd::app_exec_run(app, &role, host, &v, &crate::kamal::random_hex(6), &[], false, "sh")
+                .replacen("docker run --rm", "docker run -it --rm", 1)
+        };
+        let mut c = std::process::Command::new("ssh");
+        for k in &app.ssh_keys {
+            c.arg("-i").arg(if k.is_relative() { app.root.join(k) } else { k.clone() });
+        }
+        if !app.ssh_keys.is_empty() {
+            c.args(["-o", "IdentitiesOnly=yes"]);
+        }
+        // OpenSSH reads ~/.ssh from the passwd entry, not $HOME; use the file kdeck itself checks.
+        let known = std::env::var_os("KDECK_KNOWN_HOSTS")
+            .map(PathBuf::from)
+            .or_else(|| dirs::home_dir().map(|h| h.join(".ssh/known_hosts")));
+        if let Some(k) = known {
+            c.arg("-o").arg(format!("UserKnownHostsFile={}", k.display()));
+        }
+        if ctx.global.accept_new_host_keys {
+            c.args(["-o", "StrictHostKeyChecking=accept-new"]);
+        }
+        c.arg("-t").arg(format!("{}@{host}", app.ssh_user)).arg("-p").arg(app.ssh_port.to_string()).arg(remote);
+        Some(c)
+    })
+}
+
+struct Worker {
+    ctx: Arc<Ctx>,
+    pool: Pool,
+    spec: FleetSpec,
+    up: mpsc::Sender<Update>,
+    watcher: Arc<WatcherHandle>,
+    skip_push: bool,
+}
+
+impl Worker {
+    async fn notice(&self, error: bool, text: String) {
+        let _ = self.up.send(Update::Notice { error, text }).await;
+    }
+
+    async fn run(self, mut rx: mpsc::UnboundedReceiver<Request>) {
+        let mut logs = self.follow(Since::Tail100);
+        // The action in flight: its abort handle and whether it is still running.
+        let mut running: Option<(AbortHandle, tokio::task::JoinHandle<()>)> = None;
+        while let Some(req) = rx.recv().await {
+            let busy = running.as_ref().is_some_and(|(_, j)| !j.is_finished());
+            match req {
+                Request::Deploy | Request::Redeploy | Request::Rollback { .. } | Request::LockAcquire { .. } | Request::LockRelease => {
+                    if busy {
+                        self.notice(true, "an action is already running".into()).await;
+                        continue;
+                    }
+                    running = Some(self.start_action(req));
+                }
+                Request::Exec { cmd, scope, reuse } => {
+                    if busy {
+                        self.notice(true, "an action is already running".into()).await;
+                        continue;
+                    }
+                    let abort = AbortHandle::new();
+                    let j = tokio::spawn(exec(self.ctx.clone(), self.up.clone(), cmd, scope, reuse, abort.clone()));
+                    running = Some((abort, j));
+                }
+                Request::Abort => match &running {
+                    Some((a, j)) if !j.is_finished() => {
+                        a.request();
+                        let _ = self.up.send(Update::Engine(Event::Aborting { forced: a.is_forced() })).await;
+                    }
+                    _ => self.notice(false, "nothing is running".into()).await,
+                },
+                Request::Logs { since } => {
+                    drop(logs);
+                    logs = self.follow(since);
+                }
+                Request::LoadAudit => {
+                    tokio::spawn(audit(self.ctx.clone(), self.up.clone()));
+                }
+                // The render loop suspends the terminal and runs the shell itself.
+                Request::Shell { .. } => {}
+            }
+        }
+        drop(logs);
+    }
+
+    fn start_action(&self, req: Request) -> (AbortHandle, tokio::task::JoinHandle<()>) {
+        let mut version = self.ctx.version.clone();
+        let ereq = match req {
+            Request::Deploy => EngineRequest::Deploy { skip_push: self.skip_push },
+            Request::Redeploy => EngineRequest::Redeploy { skip_push: self.skip_push },
+            Request::Rollback { version: v } => {
+                version = v.clone();
+                EngineRequest::Rollback { version: v }
+            }
+            Request::LockAcquire { message } => EngineRequest::LockAcquire { message },
+            _ => EngineRequest::LockRelease,
+        };
+        let abort = AbortHandle::new();
+        let (etx, mut erx) = mpsc::unbounded_channel::<Event>();
+        let engine = self.ctx.engine(version, etx, abort.clone());
+        let up = self.up.clone();
+        let watcher = self.watcher.clone();
+        let j = tokio::spawn(async move {
+            let fwd_up = up.clone();
+            let fwd = tokio::spawn(async move {
+                while let Some(e) = erx.recv().await {
+                    let _ = fwd_up.send(Update::Engine(e)).await;
+                }
+            });
+            let res = engine.run(ereq).await;
+            drop(engine);
+            let _ = fwd.await;
+            if let Err(e) = res {
+                let _ = up.send(Update::Notice { error: true, text: e.to_string() }).await;
+            }
+            // Show the result now rather than at the next reconcile.
+            watcher.refresh();
+        });
+        (abort, j)
+    }
+
+    fn follow(&self, since: Since) -> (FollowHandle, tokio::task::JoinHandle<()>) {
+        let since_secs = match since {
+            Since::Tail100 => None,
+            Since::Minutes5 => Some(300),
+            Since::Hour1 => Some(3600),
+            Since::Day1 => Some(86400),
+        };
+        let opts = FollowOptions {
+            since: since_secs.map(|s| chrono::Utc::now().timestamp() - s),
+            tail: if since_secs.is_some() { None } else { Some(100) },
+            ..Default::default()
+        };
+        let (rx, handle) = fleet_logs::follow(&self.pool, &self.spec, LogScope::All, opts);
+        let j = crate::fleet::feed::forward_logs(rx, self.up.clone());
+        (handle, j)
+    }
+}
+
+/// `.kamal/<svc>-audit.log` of every host, each line prefixed with its host.
+async fn audit(ctx: Arc<Ctx>, up: mpsc::Sender<Update>) {
+    let c = cmd::audit_tail(&ctx.app);
+    let mut lines = Vec::new();
+    for h in ctx.full.all_hosts() {
+        let Some(r) = ctx.remotes.get(&h) else { continue };
+        match r.exec(&c).await {
+            Ok(o) if o.ok() => lines.extend(o.stdout.lines().map(|l| format!("{h}  {l}"))),
+            Ok(o) if o.stderr.contains("No such file") => {}
+            Ok(o) => lines.push(format!("{h}  (cannot read the audit log: {})", o.combined())),
+            Err(e) => lines.push(format!("{h}  ({e})")),
+        }
+    }
+    let _ = up.send(Update::Audit(lines)).await;
+}
+
+/// `app exec` from the dashboard: every (host, role) of the scope in parallel, output streamed
+/// per host as `Output` events between a plan and a finish, so the exec view draws panes.
+async fn exec(ctx: Arc<Ctx>, up: mpsc::Sender<Update>, command: String, scope: ExecScope, reuse: bool, abort: AbortHandle) {
+    let app = ctx.full.clone();
+    let primary = app.primary_host();
+    let mut jobs: Vec<(String, crate::kamal::RoleSpec)> = Vec::new();
+    for h in app.all_hosts() {
+        for role in app.roles_on(&h) {
+            let take = match &scope {
+                ExecScope::All => true,
+                ExecScope::Primary => Some(&h) == primary.as_ref() && role.name == app.primary_role,
+                ExecScope::Role(r) => &role.name == r,
+                ExecScope::Host(x) => &h == x,
+            };
+            if take {
+                jobs.push((h.clone(), role.clone()));
+            }
+        }
+    }
+    let hosts: Vec<String> = jobs.iter().map(|(h, _)| h.clone()).collect();
+    let _ = up
+        .send(Update::Engine(Event::PlanReady {
+            action: ActionKind::Exec { cmd: command.clone() },
+            version: Some(ctx.version.clone()),
+            hosts: hosts.clone(),
+            groups: vec![],
+            steps: vec![],
+        }))
+        .await;
+    let t0 = Instant::now();
+    if let Some(login) = cmd::docker_login(&app) {
+        for h in &hosts {
+            if let Some(r) = ctx.remotes.get(h) {
+                let _ = r.exec(&login).await;
+            }
+        }
+    }
+    let mut tasks = Vec::new();
+    for (h, role) in jobs {
+        let Some(r) = ctx.remotes.get(&h).cloned() else { continue };
+        let up = up.clone();
+        let app = app.clone();
+        let command = command.clone();
+        let performer = ctx.performer.clone();
+        let version = ctx.global.version.clone().unwrap_or_else(|| "latest".into());
+        let abort = abort.clone();
+        tasks.push(tokio::spawn(async move {
+            let c = if reuse {
+                let v = r.exec(&cmd::current_running_version(&app, &role.name)).await.map(|o| o.stdout.trim().to_string()).unwrap_or_default();
+                cmd::app_exec_reuse(&app, &role.name, &v, &[], &command)
+            } else {
+                cmd::app_exec_run(&app, &role, &h, &version, &crate::kamal::random_hex(6), &[], false, &command)
+            };
+            let line = crate::kamal::audit::line(
+                chrono::Utc::now(),
+                &performer,
+                app.destination.as_deref(),
+                Some(&role.name),
+                &crate::kamal::audit::executed(&command, &version),
+            );
+            let _ = r.exec(&cmd::audit_record(&app, &line)).await;
+            let (ltx, mut lrx) = mpsc::channel(256);
+            let host = h.clone();
+            let role_name = role.name.clone();
+            let up2 = up.clone();
+            let fwd = tokio::spawn(async move {
+                while let Some((stderr, l)) = lrx.recv().await {
+                    let ev = Event::Output {
+                        host: Some(host.clone()),
+                        role: Some(role_name.clone()),
+                        stream: if stderr { Stream::Stderr } else { Stream::Stdout },
+                        line: l,
+                    };
+                    let _ = up2.send(Update::Engine(ev)).await;
+                }
+            });
+            let status = tokio::select! {
+                s = r.exec_stream(&c, ltx) => s.map_err(|e| e.to_string()),
+                _ = abort.stopping() => Err("aborted".to_string()),
+            };
+            let _ = fwd.await;
+            let ok = matches!(status, Ok(0));
+            let tail = match status {
+                Ok(0) => "exit 0".to_string(),
+                Ok(n) => format!("exit {n}"),
+                Err(e) => e,
+            };
+            let _ = up
+                .send(Update::Engine(Event::Output { host: Some(h.clone()), role: Some(role.name.clone()), stream: Stream::Stderr, line: format!("── {tail}") }))
+                .await;
+            ok
+        }));
+    }
+    let mut all_ok = true;
+    for t in tasks {
+        all_ok &= t.await.unwrap_or(false);
+    }
+    let _ = up
+        .send(Update::Engine(Event::Finished {
+            ok: all_ok,
+            elapsed: t0.elapsed(),
+            summary: format!("exec on {} host(s): {}", hosts.len(), if all_ok { "ok" } else { "failed somewhere" }),
+        }))
+        .await;
+}
