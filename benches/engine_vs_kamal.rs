@@ -5,7 +5,6 @@
 //! for a 10-host lab (8 web + 2 worker; take the 3-host `engine` lab down first), `KDECK_BENCH_ROUNDS` (default 3).
 
 #[path = "../tests/support/lab.rs"]
-#[allow(dead_code)]
 mod lab;
 
 use std::path::Path;
@@ -116,6 +115,7 @@ fn main() {
             d[i].push(t);
         }
     }
+    let _ = std::fs::remove_dir_all(kdeck_bin().parent().unwrap());
     println!("\n{hosts} hosts ({n_web} web + {} worker), {rounds} rounds, median seconds", hosts - n_web);
     println!("| operation | Kamal 2.11 | kdeck | speed-up |");
     println!("|---|---|---|---|");

@@ -52,8 +52,8 @@ pub trait Remote: Send + Sync {
     fn exec<'a>(&'a self, cmd: &'a str) -> BoxFuture<'a, Result<ExecOutput, RemoteError>>;
     /// Run a command feeding `input` to its stdin (scp sink protocol).
     fn exec_input<'a>(&'a self, cmd: &'a str, input: Vec<u8>) -> BoxFuture<'a, Result<ExecOutput, RemoteError>>;
-    /// Run a command, sending output lines as they come; returns the exit status. Ends when
-    /// the command ends or `tx` is closed.
+    /// Run an endless command on a pty (output merged), sending lines as they come; returns the
+    /// exit status. Ends when the command ends or `tx` is closed (the remote command then ends).
     fn exec_stream<'a>(&'a self, cmd: &'a str, tx: mpsc::Sender<StreamLine>) -> BoxFuture<'a, Result<i32, RemoteError>>;
 }
 
@@ -240,7 +240,8 @@ impl Remote for crate::ssh::Session {
     fn exec_stream<'a>(&'a self, cmd: &'a str, tx: mpsc::Sender<StreamLine>) -> BoxFuture<'a, Result<i32, RemoteError>> {
         Box::pin(async move {
             use crate::ssh::ExecEvent;
-            let mut s = crate::ssh::Session::exec_stream(self, cmd)
+            // A pty: when the follower stops, sshd hangs up and `docker logs -f` ends too.
+            let mut s = crate::ssh::Session::exec_stream_pty(self, cmd)
                 .await
                 .map_err(|e| RemoteError::Connect { host: crate::ssh::Session::host(self).to_string(), message: e.to_string() })?;
             while let Some(ev) = s.next().await {

@@ -982,23 +982,40 @@ impl Engine {
                     self.hook("pre-build", &all, self.lock_is_held(), None).await?;
                     self.build_and_push().await?;
                 }
-                self.pull(&all).await?;
-                if !self.lock_is_held() {
-                    self.mkdir_kamal(&all).await?;
-                    self.acquire_lock(lock::DEFAULT_MESSAGE).await?;
-                }
-                self.hook("pre-deploy", &all, true, None).await?;
-                // Independent: the proxy and stale app containers.
-                let proxy = async {
-                    if full {
-                        self.proxy_boot(false).await
-                    } else {
-                        Ok(())
+                // Lock, proxy and stale containers do not depend on the pull. Kamal runs them
+                // after it; when no pre-deploy hook could observe the order, kdeck takes the lock
+                // while pulling (holding it longer is only safer) and runs them meanwhile.
+                let hook_sees_order = !self.opts.skip_hooks && hooks::exists(&self.app, "pre-deploy");
+                let locked_work = async {
+                    if !self.lock_is_held() {
+                        self.mkdir_kamal(&all).await?;
+                        self.acquire_lock(lock::DEFAULT_MESSAGE).await?;
                     }
+                    self.hook("pre-deploy", &all, true, None).await?;
+                    // Independent: the proxy and stale app containers.
+                    let proxy = async {
+                        if full {
+                            self.proxy_boot(false).await
+                        } else {
+                            Ok(())
+                        }
+                    };
+                    let (p, st) = tokio::join!(proxy, self.stale_containers(true));
+                    p?;
+                    st.map(|_| ())
                 };
-                let (p, st) = tokio::join!(proxy, self.stale_containers(true));
-                p?;
-                st?;
+                if hook_sees_order {
+                    self.pull(&all).await?;
+                    locked_work.await?;
+                } else {
+                    let (p, l) = tokio::join!(self.pull(&all), locked_work);
+                    // A held lock is the more useful error to report.
+                    if let Err(e @ EngineError::Locked(_)) = l {
+                        return Err(e);
+                    }
+                    p?;
+                    l?;
+                }
                 self.app_boot(&version).await?;
                 if full {
                     self.prune(true, true, None).await?;

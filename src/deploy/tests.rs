@@ -58,7 +58,9 @@ fn app() -> AppSpec {
     }
 }
 
-fn engine(app: AppSpec, rules: Vec<(&str, i32, &str, &str)>, delay_ms: u64) -> (Engine, mpsc::UnboundedReceiver<Event>, Arc<Mutex<Vec<(String, String)>>>) {
+type CmdLog = Arc<Mutex<Vec<(String, String)>>>;
+
+fn engine(app: AppSpec, rules: Vec<(&str, i32, &str, &str)>, delay_ms: u64) -> (Engine, mpsc::UnboundedReceiver<Event>, CmdLog) {
     let log = Arc::new(Mutex::new(vec![]));
     let rules: Vec<(String, i32, String, String)> = rules.into_iter().map(|(a, b, c, d)| (a.to_string(), b, c.to_string(), d.to_string())).collect();
     let mut remotes: BTreeMap<String, Arc<dyn Remote>> = BTreeMap::new();

@@ -27,9 +27,20 @@ pub fn kdeck_bin() -> PathBuf {
     static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BIN.get_or_init(|| {
         let p = PathBuf::from(env!("CARGO_BIN_EXE_kdeck"));
-        let dir = std::env::temp_dir().join(format!("kdeck-engine-tests-{}", std::process::id()));
+        let dir = std::env::temp_dir().join("kdeck-engine-tests");
         std::fs::create_dir_all(&dir).expect("mkdir");
-        let copy = dir.join("kdeck");
+        // Copies of test processes that are gone (a test process cannot clean up at exit).
+        if let Ok(rd) = std::fs::read_dir(&dir) {
+            for e in rd.flatten() {
+                let name = e.file_name().to_string_lossy().to_string();
+                if let Some(pid) = name.strip_prefix("kdeck-") {
+                    if !Path::new(&format!("/proc/{pid}")).exists() {
+                        let _ = std::fs::remove_file(e.path());
+                    }
+                }
+            }
+        }
+        let copy = dir.join(format!("kdeck-{}", std::process::id()));
         std::fs::copy(&p, &copy).expect("copy kdeck");
         let out = Command::new(&copy).args(["lock", "status", "-c", "/nonexistent/deploy.yml"]).output().expect("run kdeck");
         let err = String::from_utf8_lossy(&out.stderr);
