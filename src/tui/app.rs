@@ -130,6 +130,14 @@ pub struct App {
     pub notice: Option<(bool, String)>,
     pub color: bool,
     pub quit: bool,
+    /// Quit was confirmed while an action ran: the abort is requested and the loop keeps going
+    /// until the engine reports Finished (so the lock is released and old containers stopped).
+    pub quitting: bool,
+    /// q/ctrl-c presses since quitting began (1st forces the abort, 2nd leaves the loop; the
+    /// caller still waits for the engine before the process ends).
+    pub quit_presses: u8,
+    /// The action that was running at quit failed or was aborted: exit non-zero.
+    pub exit_failed: bool,
     /// Set by Request::Shell; the loop suspends the terminal for it.
     pub pending_shell: Option<(String, bool)>,
     pub save_dir: PathBuf,
@@ -162,6 +170,9 @@ impl App {
             notice: None,
             color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
             quit: false,
+            quitting: false,
+            quit_presses: 0,
+            exit_failed: false,
             pending_shell: None,
             save_dir: PathBuf::from("."),
             resources: None,
@@ -207,6 +218,10 @@ impl App {
                 let first = matches!(&ev, Event::PlanReady { action, .. }
                     if !matches!(action, ActionKind::Exec { .. } | ActionKind::LockAcquire | ActionKind::LockRelease));
                 if let Event::Finished { ok, summary, .. } = &ev {
+                    if self.quitting {
+                        self.exit_failed |= !ok;
+                        self.quit = true;
+                    }
                     if matches!(self.timeline.action, Some(ActionKind::LockAcquire | ActionKind::LockRelease)) {
                         self.notice = Some((!ok, summary.clone()));
                     }
@@ -235,6 +250,14 @@ impl App {
                 self.audit_scroll = 0;
             }
             Update::Notice { error, text } => self.notice = Some((error, text)),
+            // SIGTERM/SIGHUP: the sender has already asked the engine to abort.
+            Update::Terminate => {
+                if self.timeline.is_running() {
+                    self.quitting = true;
+                } else {
+                    self.quit = true;
+                }
+            }
             Update::Resources(r) => self.resources = Some(*r),
             Update::PrunePlans(p) => self.prune_plans = p,
         }
@@ -319,6 +342,17 @@ impl App {
             }
             Action::Enter => self.enter(d),
             Action::Back => self.back(),
+            Action::Quit if self.quitting => {
+                self.quit_presses = self.quit_presses.saturating_add(1);
+                if self.quit_presses == 1 {
+                    // Second abort request = forced: running steps are cut, clean-up still runs.
+                    d.dispatch(Request::Abort);
+                } else {
+                    // Leave the screen; the caller still waits for the engine to release the lock.
+                    self.exit_failed = true;
+                    self.quit = true;
+                }
+            }
             Action::Quit => {
                 if self.timeline.is_running() {
                     self.overlay = Some(Overlay::Quit);
@@ -413,6 +447,20 @@ impl App {
                 }
             }
         }
+    }
+
+    /// Quit; if an action runs, abort it safely first (no new steps start, running ones finish,
+    /// the lock is released) and stay until the engine reports Finished.
+    pub fn quit_safely(&mut self, d: &mut dyn Dispatcher) {
+        if !self.timeline.is_running() {
+            self.quit = true;
+            return;
+        }
+        // An abort already requested with X must not be escalated to a forced one here.
+        if self.timeline.aborting.is_none() {
+            d.dispatch(Request::Abort);
+        }
+        self.quitting = true;
     }
 
     fn open_view(&mut self, v: View, d: &mut dyn Dispatcher) {
@@ -654,11 +702,7 @@ impl App {
                 }
             }
             Overlay::Quit => match code {
-                KeyCode::Char('y') | KeyCode::Char('Y') => {
-                    // Quitting ends the engine too; ask it to stop safely first.
-                    d.dispatch(Request::Abort);
-                    self.quit = true;
-                }
+                KeyCode::Char('y') | KeyCode::Char('Y') => self.quit_safely(d),
                 _ => {}
             },
             Overlay::Palette { mut input, mut selected } => {

@@ -119,6 +119,15 @@ pub(crate) fn action_name(a: &crate::deploy::event::ActionKind) -> String {
 }
 
 fn draw_status(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
+    if app.quitting && !app.notice.as_ref().is_some_and(|n| n.0) {
+        let text = if app.quit_presses == 0 {
+            " quitting: aborting… no new steps start, running ones finish, then the lock is released · q again to force"
+        } else {
+            " quitting: forced abort… waiting for the engine to release the deploy lock · q again to leave the screen"
+        };
+        f.render_widget(Paragraph::new(Line::from(Span::styled(text, t.warn()))), area);
+        return;
+    }
     if let Some((err, text)) = &app.notice {
         let st = if *err { t.err() } else { t.title() };
         f.render_widget(Paragraph::new(Line::from(Span::styled(format!(" {text}"), st))), area);

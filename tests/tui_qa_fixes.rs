@@ -1,0 +1,147 @@
+//! Regression tests for the dashboard findings of the QA pass (F12 quit during a deploy, F9 log
+//! filter Esc, F13 two running containers of a role, F15 truncation).
+
+#[path = "support/tui_fixtures.rs"]
+mod fx;
+
+use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
+use futures::channel::mpsc as fmpsc;
+use kdeck::deploy::event::Event;
+use kdeck::tui::dispatch::{ChannelDispatcher, Recorder, Request};
+use kdeck::tui::{draw, run_loop, App, LoopExit, Update};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+fn text(app: &App, w: u16, h: u16) -> String {
+    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
+    t.draw(|f| draw(app, f)).unwrap();
+    t.backend().to_string()
+}
+
+fn ev(c: KeyCode) -> KeyEvent {
+    let m = if matches!(c, KeyCode::Char(ch) if ch.is_ascii_uppercase()) { KeyModifiers::SHIFT } else { KeyModifiers::NONE };
+    KeyEvent::new(c, m)
+}
+
+fn key(app: &mut App, d: &mut Recorder, c: KeyCode) {
+    app.handle_key(ev(c), d);
+}
+
+fn keys(app: &mut App, d: &mut Recorder, s: &str) {
+    for c in s.chars() {
+        key(app, d, KeyCode::Char(c));
+    }
+}
+
+fn running_app() -> App {
+    let mut app = fx::app_with(fx::fleet());
+    fx::feed(&mut app, fx::deploy_running());
+    assert!(app.timeline.is_running());
+    app
+}
+
+fn finished(ok: bool) -> Update {
+    Update::Engine(Event::Finished { ok, elapsed: Duration::from_secs(3), summary: "aborted".into() })
+}
+
+// ------------------------------------------------------------------------------------ F12
+
+/// The real loop: `q` `y` mid-deploy must ask the engine to abort and keep running until the
+/// engine reports Finished (before the fix it returned at once and the process died with the
+/// lock held).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quit_during_deploy_waits_for_the_engine_to_finish() {
+    let mut app = running_app();
+    let mut term = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    let (key_tx, mut keys) = fmpsc::unbounded::<std::io::Result<TermEvent>>();
+    let (up_tx, mut updates) = mpsc::channel::<Update>(64);
+    let (req_tx, mut reqs) = mpsc::unbounded_channel();
+    let mut d = ChannelDispatcher(req_tx);
+    let finished_sent = Arc::new(AtomicBool::new(false));
+
+    let flag = finished_sent.clone();
+    let script = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        for c in ['q', 'y'] {
+            key_tx.unbounded_send(Ok(TermEvent::Key(ev(KeyCode::Char(c))))).unwrap();
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        // The engine takes a while to finish the running steps and release the lock.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        let first = reqs.try_recv().ok();
+        let second = reqs.try_recv().ok();
+        flag.store(true, Ordering::SeqCst);
+        up_tx.send(finished(false)).await.unwrap();
+        (first, second, key_tx, up_tx)
+    });
+
+    let exit = tokio::time::timeout(Duration::from_secs(10), run_loop(&mut term, &mut app, &mut keys, &mut updates, &mut d, 60))
+        .await
+        .expect("the loop never quit after Finished")
+        .unwrap();
+    assert!(finished_sent.load(Ordering::SeqCst), "the dashboard quit before the engine finished the abort");
+    let (first, second, _k, _u) = script.await.unwrap();
+    assert_eq!(exit, LoopExit::Quit);
+    assert_eq!(first, Some(Request::Abort), "quit-and-abort did not ask the engine to abort");
+    assert_eq!(second, None, "one confirmation must be a safe (not forced) abort");
+    assert!(app.exit_failed, "an aborted action must make the dashboard exit non-zero");
+}
+
+#[test]
+fn quitting_shows_aborting_and_second_q_forces_but_stays() {
+    let mut app = running_app();
+    let mut d = Recorder::default();
+    keys(&mut app, &mut d, "qy");
+    assert_eq!(d.0, vec![Request::Abort]);
+    assert!(!app.quit, "must wait for the engine");
+    assert!(app.quitting);
+    let screen = text(&app, 160, 40);
+    assert!(screen.contains("aborting…"), "{screen}");
+    // Second q: a forced abort, still waiting for the lock release.
+    key(&mut app, &mut d, KeyCode::Char('q'));
+    assert_eq!(d.0, vec![Request::Abort, Request::Abort]);
+    assert!(!app.quit);
+    assert!(text(&app, 160, 40).contains("forced abort"));
+    // Ctrl-C behaves as q.
+    app.handle_key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL), &mut d);
+    assert!(app.quit, "third press leaves the screen (the caller still awaits the engine)");
+    assert!(app.exit_failed);
+}
+
+#[test]
+fn quit_after_x_abort_does_not_force() {
+    let mut app = running_app();
+    let mut d = Recorder::default();
+    key(&mut app, &mut d, KeyCode::Char('X'));
+    app.update(Update::Engine(Event::Aborting { forced: false }));
+    keys(&mut app, &mut d, "qy");
+    assert_eq!(d.0, vec![Request::Abort], "q+y after X must not escalate to a forced abort");
+    assert!(app.quitting && !app.quit);
+    app.update(finished(true));
+    assert!(app.quit);
+    assert!(!app.exit_failed, "the action finished fine");
+}
+
+#[test]
+fn quit_when_nothing_runs_is_immediate_and_clean() {
+    let mut app = fx::app_with(fx::fleet());
+    let mut d = Recorder::default();
+    key(&mut app, &mut d, KeyCode::Char('q'));
+    assert!(app.quit && !app.exit_failed && d.0.is_empty());
+}
+
+#[test]
+fn terminate_signal_waits_for_running_action() {
+    let mut app = running_app();
+    app.update(Update::Terminate);
+    assert!(app.quitting && !app.quit);
+    app.update(finished(false));
+    assert!(app.quit && app.exit_failed);
+    let mut idle = fx::app_with(fx::fleet());
+    idle.update(Update::Terminate);
+    assert!(idle.quit);
+}
