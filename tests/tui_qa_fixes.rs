@@ -145,3 +145,40 @@ fn terminate_signal_waits_for_running_action() {
     idle.update(Update::Terminate);
     assert!(idle.quit);
 }
+
+// ------------------------------------------------------------------------------------ F9
+
+#[test]
+fn logs_esc_clears_the_filter_before_leaving() {
+    let mut app = fx::app_with(fx::fleet());
+    fx::log_lines(&mut app, 50);
+    let mut d = Recorder::default();
+    keys(&mut app, &mut d, "2/tick");
+    key(&mut app, &mut d, KeyCode::Enter);
+    assert_eq!(app.view(), kdeck::tui::View::Logs);
+    assert!(app.log_view.filter.is_some());
+    // First Esc: the filter goes, the view stays.
+    key(&mut app, &mut d, KeyCode::Esc);
+    assert_eq!(app.view(), kdeck::tui::View::Logs, "Esc left the view with a filter active");
+    assert!(app.log_view.filter.is_none(), "Esc did not clear the filter");
+    // Second Esc: back.
+    key(&mut app, &mut d, KeyCode::Esc);
+    assert_eq!(app.view(), kdeck::tui::View::Fleet);
+}
+
+#[test]
+fn slash_starts_a_fresh_pattern() {
+    let mut app = fx::app_with(fx::fleet());
+    fx::log_lines(&mut app, 50);
+    let mut d = Recorder::default();
+    keys(&mut app, &mut d, "2/old");
+    key(&mut app, &mut d, KeyCode::Enter);
+    keys(&mut app, &mut d, "/new");
+    assert_eq!(app.log_view.filter_input.as_deref(), Some("new"));
+    assert_eq!(app.log_view.filter.as_ref().map(|r| r.as_str()), Some("new"));
+    // `/` then Enter on an empty prompt keeps the current filter.
+    key(&mut app, &mut d, KeyCode::Enter);
+    key(&mut app, &mut d, KeyCode::Char('/'));
+    key(&mut app, &mut d, KeyCode::Enter);
+    assert_eq!(app.log_view.filter.as_ref().map(|r| r.as_str()), Some("new"));
+}

@@ -341,6 +341,10 @@ impl App {
                 self.open_view(v, d);
             }
             Action::Enter => self.enter(d),
+            // Esc in Logs clears an active filter first (as the hint says); the next one goes back.
+            Action::Back if self.view() == View::Logs && (self.log_view.filter.is_some() || self.log_view.filter_error.is_some()) => {
+                self.clear_filter()
+            }
             Action::Back => self.back(),
             Action::Quit if self.quitting => {
                 self.quit_presses = self.quit_presses.saturating_add(1);
@@ -374,8 +378,9 @@ impl App {
             Action::ShowAudit => self.open_view(View::Audit, d),
             Action::Filter => {
                 self.open_view(View::Logs, d);
-                let cur = self.log_view.filter.as_ref().map(|r| r.as_str().to_string()).unwrap_or_default();
-                self.log_view.filter_input = Some(cur);
+                // A fresh pattern: typing must not append to the old one (which stays active
+                // until the first key of the new one, or after Enter on an empty prompt).
+                self.log_view.filter_input = Some(String::new());
             }
             Action::NextMatch | Action::PrevMatch => self.jump_match(a == Action::NextMatch),
             Action::Wrap => self.log_view.wrap = !self.log_view.wrap,
@@ -545,14 +550,7 @@ impl App {
     fn filter_key(&mut self, key: KeyEvent) {
         let input = self.log_view.filter_input.as_mut().expect("checked");
         match key.code {
-            KeyCode::Esc => {
-                self.log_view.filter_input = None;
-                self.log_view.filter = None;
-                self.log_view.filter_error = None;
-                self.log_view.match_cursor = None;
-                self.log_view.offset = 0;
-                self.log_view.follow = true;
-            }
+            KeyCode::Esc => self.clear_filter(),
             KeyCode::Enter => {
                 self.log_view.filter_input = None;
             }
@@ -566,6 +564,15 @@ impl App {
             }
             _ => {}
         }
+    }
+
+    fn clear_filter(&mut self) {
+        self.log_view.filter_input = None;
+        self.log_view.filter = None;
+        self.log_view.filter_error = None;
+        self.log_view.match_cursor = None;
+        self.log_view.offset = 0;
+        self.log_view.follow = true;
     }
 
     fn refresh_filter(&mut self) {
