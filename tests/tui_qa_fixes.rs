@@ -182,3 +182,53 @@ fn slash_starts_a_fresh_pattern() {
     key(&mut app, &mut d, KeyCode::Enter);
     assert_eq!(app.log_view.filter.as_ref().map(|r| r.as_str()), Some("new"));
 }
+
+// ------------------------------------------------------------------------------------ F13
+
+/// What an interrupted deploy leaves: the job host runs V1 and V1_replaced_… (both up).
+fn fleet_two_running() -> kdeck::fleet::model::FleetSnapshot {
+    let mut s = fx::fleet();
+    let mut c = fx::container("klabapp", "job", &format!("{}_replaced_b2a3a77519b51b8e", fx::V1), "running", 3);
+    c.name = format!("klabapp-job-{}_replaced_b2a3a77519b51b8e", fx::V1);
+    s.hosts[2].containers.push(c);
+    s
+}
+
+fn row_of<'a>(screen: &'a str, host: &str) -> &'a str {
+    screen.lines().find(|l| l.contains(host)).unwrap_or_else(|| panic!("no row for {host}:\n{screen}"))
+}
+
+#[test]
+fn two_running_containers_of_a_role_are_flagged() {
+    let mut app = fx::app_with(fleet_two_running());
+    for (w, h, marker) in [(160, 40, "[2 running]"), (80, 24, "[2 up]")] {
+        let screen = text(&app, w, h);
+        assert!(row_of(&screen, "10.77.4.13").contains(marker), "{w}x{h}: no marker on the host row:\n{screen}");
+        assert!(!row_of(&screen, "10.77.4.11").contains("[2"), "{screen}");
+    }
+    // The detail pane of that host names both containers.
+    let mut d = Recorder::default();
+    let idx = kdeck::tui::versions::tree(&app.fleet)
+        .iter()
+        .position(|r| matches!(r, kdeck::tui::versions::TreeRow::Host { host, .. } if host == "10.77.4.13"))
+        .unwrap();
+    for _ in 0..idx {
+        key(&mut app, &mut d, KeyCode::Char('j'));
+    }
+    let screen = text(&app, 160, 40);
+    assert!(screen.contains("2 job containers up"), "{screen}");
+    assert!(screen.contains("_replaced_b2a3"), "{screen}");
+}
+
+#[test]
+fn a_restarting_old_container_also_counts_but_exited_does_not() {
+    let app = fx::app_with(fx::fleet());
+    assert!(!text(&app, 160, 40).contains("running]"), "exited older containers are normal");
+    let mut s = fx::fleet();
+    let mut c = fx::container("klabapp", "web", fx::V2, "restarting", 30);
+    c.health = None;
+    s.hosts[0].containers.retain(|c| c.version != fx::V2);
+    s.hosts[0].containers.push(c);
+    let app = fx::app_with(s);
+    assert!(row_of(&text(&app, 160, 40), "10.77.4.11").contains("2 running"));
+}

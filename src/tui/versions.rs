@@ -46,6 +46,12 @@ pub fn role_version(h: &HostStatus, role: &str) -> Option<String> {
     role_container(h, role).filter(|c| c.state == "running").map(|c| c.version.clone())
 }
 
+/// A role's containers on a host that are up (running or restarting). More than one is the
+/// state an interrupted deploy leaves behind (new and old both up); the views must say so.
+pub fn live_containers<'a>(h: &'a HostStatus, role: &str) -> Vec<&'a ContainerInfo> {
+    h.containers.iter().filter(|c| c.role == role && matches!(c.state.as_str(), "running" | "restarting")).collect()
+}
+
 /// The container that represents a role on a host: the current version's, else the newest.
 pub fn role_container<'a>(h: &'a HostStatus, role: &str) -> Option<&'a ContainerInfo> {
     let cur = h.current.iter().find(|(r, _)| r == role).map(|(_, v)| v.as_str());

@@ -123,7 +123,13 @@ fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
                     .unwrap_or_else(|| "-".into());
                 let proxy = proxy_text(hs, &app.fleet.service, role);
                 let mut name = vec![Span::styled(branch, t.dim()), Span::styled(host.clone(), t.host(host))];
-                let badges = row_badges(app, t, host, role);
+                let mut badges = row_badges(app, t, host, role);
+                let live = hs.map(|h| versions::live_containers(h, role).len()).unwrap_or(0);
+                if live > 1 {
+                    // Short in the narrow layout: the name column is 24 cells.
+                    let b = if wide { format!("[{live} running]") } else { format!("[{live} up]") };
+                    badges.insert(0, Span::styled(b, t.err()));
+                }
                 if !wide {
                     // Narrow: the most severe badge, and how many more the detail pane lists.
                     if let Some(b) = badges.first() {
@@ -249,6 +255,15 @@ fn draw_detail(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
                         }
                     }
                     None => lines.push(Line::styled(format!("no {} container for role {role}", app.fleet.service), t.dim())),
+                }
+                let live = versions::live_containers(h, role);
+                if live.len() > 1 {
+                    let list: Vec<String> = live.iter().map(|c| format!("{} ({})", c.name, c.state)).collect();
+                    lines.push(Line::from(vec![
+                        Span::styled(format!("{} {role} containers up: ", live.len()), t.err()),
+                        Span::raw(list.join(", ")),
+                        Span::styled("  (interrupted deploy? run deploy or rollback)", t.dim()),
+                    ]));
                 }
                 let others: Vec<String> = h
                     .containers
