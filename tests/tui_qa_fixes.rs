@@ -217,7 +217,7 @@ fn two_running_containers_of_a_role_are_flagged() {
     }
     let screen = text(&app, 160, 40);
     assert!(screen.contains("2 job containers up"), "{screen}");
-    assert!(screen.contains("_replaced_b2a3"), "{screen}");
+    assert!(screen.contains("replaced (running)"), "{screen}");
 }
 
 #[test]
@@ -231,4 +231,53 @@ fn a_restarting_old_container_also_counts_but_exited_does_not() {
     s.hosts[0].containers.push(c);
     let app = fx::app_with(s);
     assert!(row_of(&text(&app, 160, 40), "10.77.4.11").contains("2 running"));
+}
+
+// ------------------------------------------------------------------------------ F10/F11/F15
+
+#[test]
+fn container_names_cut_at_120_columns_end_in_ellipsis() {
+    let app = fx::app_with(fx::fleet());
+    let screen = text(&app, 120, 40);
+    let row = row_of(&screen, "10.77.4.11");
+    let cell = row.split_whitespace().find(|w| w.starts_with("klabapp-")).unwrap_or_else(|| panic!("{screen}"));
+    assert!(cell.ends_with('…'), "container name cut without an ellipsis: {cell:?}\n{screen}");
+}
+
+#[test]
+fn long_step_labels_are_cut_and_times_stay_aligned() {
+    use kdeck::deploy::event::StepKind;
+    let mut app = fx::app_with(fx::fleet());
+    let mut evs = fx::deploy_running();
+    let label = "prepare (error pages, assets, and a rather long description of what happens)";
+    evs.push(Event::StepStarted { host: None, role: None, kind: StepKind::Other, label: label.into(), at: fx::now() });
+    evs.push(Event::StepFinished { host: None, role: None, kind: StepKind::Other, elapsed: Duration::from_millis(20) });
+    fx::feed(&mut app, evs);
+    let screen = text(&app, 80, 40);
+    let line = screen.lines().find(|l| l.contains("prepare (")).unwrap_or_else(|| panic!("{screen}"));
+    assert!(line.contains('…'), "{line}");
+    let hook = screen.lines().find(|l| l.contains("✓ hook")).unwrap_or_else(|| panic!("{screen}"));
+    // The elapsed columns end at the same cell.
+    let end = |l: &str, pat: &str| l[..l.find(pat).unwrap() + pat.len()].chars().count();
+    assert_eq!(end(line, "0.0s"), end(hook, "0.2s"), "\n{line}\n{hook}");
+}
+
+#[test]
+fn lock_release_notice_is_a_sentence() {
+    use kdeck::deploy::event::ActionKind;
+    let mut app = fx::app_with(fx::fleet());
+    app.update(Update::Engine(Event::PlanReady { action: ActionKind::LockRelease, version: None, hosts: vec![], groups: vec![], steps: vec![] }));
+    app.update(Update::Engine(Event::Finished { ok: true, elapsed: Duration::from_millis(90), summary: "lockrelease finished".into() }));
+    assert_eq!(app.notice, Some((false, "released the deploy lock".into())));
+}
+
+#[test]
+fn deploy_confirmation_says_push_is_skipped_and_room_unknown() {
+    let mut app = fx::app_with(fx::fleet());
+    app.skip_push = true;
+    let mut d = Recorder::default();
+    key(&mut app, &mut d, KeyCode::Char('D'));
+    let screen = text(&app, 160, 40);
+    assert!(screen.contains("push: skipped"), "{screen}");
+    assert!(screen.contains("room for a second copy: unknown"), "{screen}");
 }

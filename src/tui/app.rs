@@ -146,6 +146,8 @@ pub struct App {
     pub prune_plans: Vec<PrunePlan>,
     /// `retain_containers` of the config (shown in the prune preview).
     pub retain_containers: usize,
+    /// `-P`: deploys from the dashboard skip the build/push (said in the confirmation).
+    pub skip_push: bool,
 }
 
 impl App {
@@ -178,6 +180,7 @@ impl App {
             resources: None,
             prune_plans: Vec::new(),
             retain_containers: 5,
+            skip_push: false,
         }
     }
 
@@ -222,8 +225,11 @@ impl App {
                         self.exit_failed |= !ok;
                         self.quit = true;
                     }
-                    if matches!(self.timeline.action, Some(ActionKind::LockAcquire | ActionKind::LockRelease)) {
-                        self.notice = Some((!ok, summary.clone()));
+                    match (&self.timeline.action, ok) {
+                        (Some(ActionKind::LockAcquire), true) => self.notice = Some((false, "acquired the deploy lock".into())),
+                        (Some(ActionKind::LockRelease), true) => self.notice = Some((false, "released the deploy lock".into())),
+                        (Some(ActionKind::LockAcquire | ActionKind::LockRelease), _) => self.notice = Some((!ok, summary.clone())),
+                        _ => {}
                     }
                 }
                 if let crate::deploy::event::Event::Lock { held, .. } = &ev {
@@ -908,6 +914,9 @@ impl App {
     fn confirm_for_deploy(&self, title: String, request: Request, version: &str) -> Confirm {
         let mut c = self.confirm_for(title, request, version);
         c.room = self.room_checks();
+        if self.resources.is_none() {
+            c.lines.push("room for a second copy: unknown (no resource sample yet)".into());
+        }
         c
     }
 
@@ -937,7 +946,11 @@ impl App {
     fn deploy_confirm(&self, redeploy: bool) -> Confirm {
         let version = self.next_version.clone().unwrap_or_else(|| "built from git HEAD".into());
         let (title, req) = if redeploy { ("Redeploy", Request::Redeploy) } else { ("Deploy", Request::Deploy) };
-        self.confirm_for_deploy(title.into(), req, &version)
+        let mut c = self.confirm_for_deploy(title.into(), req, &version);
+        if self.skip_push {
+            c.lines.push("push: skipped (-P: the image must already be in the registry)".into());
+        }
+        c
     }
 
     fn save_logs(&mut self) {

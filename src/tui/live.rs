@@ -120,6 +120,7 @@ async fn dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<super
     let mut app = App::new(read_only);
     app.retain_containers = ctx.full.retain_containers;
     app.next_version = Some(ctx.version.clone());
+    app.skip_push = skip_push;
     let shell = shell_command(ctx.clone());
     let res = super::term::run(app, up_rx, Box::new(ChannelDispatcher(req_tx)), Some(shell)).await;
     // Whatever ended the screen (quit, a forced quit, a dead terminal, an error), the action in

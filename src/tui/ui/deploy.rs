@@ -163,7 +163,8 @@ fn health_line<'a>(t: &Theme, h: &HealthReport) -> Vec<Line<'a>> {
 }
 
 fn step_lines(app: &App, t: &Theme, r: &StepRow, w: usize, lines: &mut Vec<Line>) {
-    let label = format!("{:<w$}", row_label(r));
+    // Cut, never overflow: the elapsed column must stay aligned.
+    let label = super::fit(&row_label(r), w);
     match &r.state {
         StepState::Pending => lines.push(Line::styled(format!("  · {label}"), t.dim())),
         StepState::Running { since } => {

@@ -183,6 +183,21 @@ pub fn exec_keys() -> &'static [(&'static str, &'static str, bool)] {
     ]
 }
 
+/// `s` cut to `w` cells with `…` when longer (a cut name must not look like a real one),
+/// padded to `w` otherwise.
+pub(crate) fn fit(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n <= w {
+        format!("{s:<w$}")
+    } else if w == 0 {
+        String::new()
+    } else {
+        let mut out: String = s.chars().take(w - 1).collect();
+        out.push('…');
+        out
+    }
+}
+
 /// A centred rectangle of at most `w`×`h` inside `r`.
 pub(crate) fn centered(r: Rect, w: u16, h: u16) -> Rect {
     let w = w.min(r.width);
