@@ -281,3 +281,32 @@ fn deploy_confirmation_says_push_is_skipped_and_room_unknown() {
     assert!(screen.contains("push: skipped"), "{screen}");
     assert!(screen.contains("room for a second copy: unknown"), "{screen}");
 }
+
+#[test]
+fn header_marks_a_fleet_running_mixed_versions() {
+    assert!(!text(&fx::app_with(fx::fleet()), 160, 40).contains("≠ hosts differ"));
+    let mut s = fx::fleet();
+    // An aborted deploy: web moved on, the worker host still runs the old version.
+    s.hosts[2].current = vec![("job".into(), fx::V2.into())];
+    s.hosts[2].containers.iter_mut().for_each(|c| c.state = if c.version == fx::V2 { "running".into() } else { "exited".into() });
+    let screen = text(&fx::app_with(s), 160, 40);
+    assert!(screen.lines().next().unwrap().contains("≠ hosts differ"), "{screen}");
+}
+
+#[test]
+fn step_labels_come_from_the_run_and_name_checks_as_checks() {
+    use kdeck::deploy::event::{ActionKind, PlannedStep, StepKind};
+    let mut app = fx::app_with(fx::fleet());
+    let h = "10.77.4.13".to_string();
+    let steps = vec![
+        PlannedStep { host: Some(h.clone()), role: None, kind: StepKind::ProxyBoot, group: None, label: "proxy boot".into() },
+        PlannedStep { host: Some(h.clone()), role: Some("job".into()), kind: StepKind::Rename, group: None, label: "rename".into() },
+    ];
+    app.update(Update::Engine(Event::PlanReady { action: ActionKind::Deploy, version: Some("v3".into()), hosts: vec![h.clone()], groups: vec![], steps }));
+    app.update(Update::Engine(Event::StepStarted { host: Some(h.clone()), role: None, kind: StepKind::ProxyBoot, label: "docker network create kamal".into(), at: fx::now() }));
+    app.update(Update::Engine(Event::StepStarted { host: Some(h.clone()), role: Some("job".into()), kind: StepKind::Rename, label: "check name clash / current version".into(), at: fx::now() }));
+    let screen = text(&app, 120, 30);
+    assert!(screen.contains("⠿ network"), "{screen}");
+    assert!(!screen.contains("proxy boot"), "{screen}");
+    assert!(screen.contains("check names job") && !screen.contains("rename job"), "{screen}");
+}

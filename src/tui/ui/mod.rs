@@ -50,6 +50,7 @@ fn draw_header(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         Span::styled(dest, t.title()),
         Span::styled("  version ", t.dim()),
         Span::styled(version, t.title()),
+        Span::styled(if versions::fleet_mixed(s) { " ≠ hosts differ" } else { "" }, t.warn()),
         Span::styled("  image ", t.dim()),
         Span::raw(image),
     ]);
