@@ -131,7 +131,9 @@ async fn dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<super
     }
     drop(up_tx);
     if !worker.is_finished() {
-        eprintln!("kdeck: waiting for the running action to stop safely and release the deploy lock…");
+        // Not eprintln!: after SIGHUP the terminal is gone and a failed write must not panic.
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "kdeck: waiting for the running action to stop safely and release the deploy lock…");
     }
     let failed = worker.await.unwrap_or(false);
     res.map(|o| super::term::Outcome { failed: o.failed || failed })
