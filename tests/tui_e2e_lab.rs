@@ -221,6 +221,74 @@ fn dashboard_end_to_end_in_tmux() {
     assert!(!s.contains("Fleet ·"), "screen not restored:\n{s}");
     let tracing = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(!tracing.contains("lab-app-secret") && !tracing.contains("lab-registry-pass"), "a secret in the log");
+    drop(t);
+
+    // 7. Quit during a deploy (QA F12): the dashboard must abort safely and wait — no lock left,
+    // one running container per role and host — and exit non-zero.
+    l.image("klabapp", "v3slow", "slow");
+    let cmdline = format!(
+        "env HOME={} {} dashboard --skip-push --version v3slow --log-file {}; echo KDECK-EXITED rc=$?; sleep 600",
+        l.home.display(),
+        bin.display(),
+        log.display()
+    );
+    let t = Tmux::start(&format!("kdeck-e2e-quit-{}", std::process::id()), &app, &cmdline);
+    t.wait("3 hosts up on v1", 30, |s| hosts_on(s, &hosts, "v1"));
+    t.keys(&["D"]);
+    t.wait("deploy confirmation", 5, |s| s.contains("Deploy?") && s.contains("version: v3slow"));
+    t.keys(&["y"]);
+    // The slow image answers /up only after 10 s: quit while the web hosts wait for health.
+    t.wait("health wait", 60, |s| s.lines().any(|l| l.contains("⠿") && l.contains("health")));
+    t.keys(&["q"]);
+    t.wait("quit question", 5, |s| s.contains("Quit and abort"));
+    t.keys(&["y"]);
+    t.wait("aborting shown", 5, |s| s.contains("aborting…") && !s.contains("KDECK-EXITED"));
+    let exited = t.wait("kdeck exit after the abort", 120, |s| s.contains("KDECK-EXITED"));
+    eprintln!("figure: quit-and-abort to exit {exited:?}");
+    let s = t.screen();
+    assert!(s.contains("KDECK-EXITED rc=1"), "an aborted deploy must exit non-zero:\n{s}");
+    let lock = l.kamal(&app, &["lock", "status"]);
+    assert!(lock.stdout.contains("There is no deploy lock"), "lock left held:\n{}{}", lock.stdout, lock.stderr);
+    for h in l.hosts() {
+        let ps = l
+            .docker(&h.name, &["ps", "--filter", "label=service=klabapp", "--filter", "status=running", "--format", "{{.Names}}"])
+            .expect_ok("docker ps");
+        let names: Vec<&str> = ps.stdout.lines().filter(|n| n.starts_with("klabapp-")).collect();
+        assert!(names.len() <= 1, "{}: more than one running container after quit-and-abort: {names:?}", h.name);
+    }
+    drop(t);
+
+    // 8. SIGTERM mid-deploy (a closed terminal, `kill`): the same safe abort, not a dead process
+    // holding the lock.
+    let pidfile = tmp.path().join("kdeck.pid");
+    let cmdline = format!(
+        "sh -c 'echo $$ > {}; exec env HOME={} {} dashboard --skip-push --version v3slow --log-file {}'; echo KDECK-EXITED rc=$?; sleep 600",
+        pidfile.display(),
+        l.home.display(),
+        bin.display(),
+        log.display()
+    );
+    let t = Tmux::start(&format!("kdeck-e2e-term-{}", std::process::id()), &app, &cmdline);
+    t.wait("3 hosts up", 30, |s| hosts.iter().all(|h| row(s, h).contains("● up")));
+    t.keys(&["D"]);
+    t.wait("deploy confirmation", 5, |s| s.contains("Deploy?"));
+    t.keys(&["y"]);
+    t.wait("health wait", 60, |s| s.lines().any(|l| l.contains("⠿") && l.contains("health")));
+    let pid = std::fs::read_to_string(&pidfile).expect("pid file").trim().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    t.wait("aborting shown after SIGTERM", 5, |s| s.contains("aborting…") || s.contains("KDECK-EXITED"));
+    t.wait("kdeck exit after SIGTERM", 120, |s| s.contains("KDECK-EXITED"));
+    let s = t.screen();
+    assert!(s.contains("KDECK-EXITED rc=1"), "{s}");
+    let lock = l.kamal(&app, &["lock", "status"]);
+    assert!(lock.stdout.contains("There is no deploy lock"), "lock left held after SIGTERM:\n{}{}", lock.stdout, lock.stderr);
+    for h in l.hosts() {
+        let ps = l
+            .docker(&h.name, &["ps", "--filter", "label=service=klabapp", "--filter", "status=running", "--format", "{{.Names}}"])
+            .expect_ok("docker ps");
+        let names: Vec<&str> = ps.stdout.lines().filter(|n| n.starts_with("klabapp-")).collect();
+        assert!(names.len() <= 1, "{}: more than one running container after SIGTERM: {names:?}", h.name);
+    }
 }
 
 /// Benchmark figure (run with `--ignored`): time from starting kdeck to every host shown as

@@ -130,6 +130,14 @@ pub struct App {
     pub notice: Option<(bool, String)>,
     pub color: bool,
     pub quit: bool,
+    /// Quit was confirmed while an action ran: the abort is requested and the loop keeps going
+    /// until the engine reports Finished (so the lock is released and old containers stopped).
+    pub quitting: bool,
+    /// q/ctrl-c presses since quitting began (1st forces the abort, 2nd leaves the loop; the
+    /// caller still waits for the engine before the process ends).
+    pub quit_presses: u8,
+    /// The action that was running at quit failed or was aborted: exit non-zero.
+    pub exit_failed: bool,
     /// Set by Request::Shell; the loop suspends the terminal for it.
     pub pending_shell: Option<(String, bool)>,
     pub save_dir: PathBuf,
@@ -138,6 +146,8 @@ pub struct App {
     pub prune_plans: Vec<PrunePlan>,
     /// `retain_containers` of the config (shown in the prune preview).
     pub retain_containers: usize,
+    /// `-P`: deploys from the dashboard skip the build/push (said in the confirmation).
+    pub skip_push: bool,
 }
 
 impl App {
@@ -162,11 +172,15 @@ impl App {
             notice: None,
             color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
             quit: false,
+            quitting: false,
+            quit_presses: 0,
+            exit_failed: false,
             pending_shell: None,
             save_dir: PathBuf::from("."),
             resources: None,
             prune_plans: Vec::new(),
             retain_containers: 5,
+            skip_push: false,
         }
     }
 
@@ -207,8 +221,15 @@ impl App {
                 let first = matches!(&ev, Event::PlanReady { action, .. }
                     if !matches!(action, ActionKind::Exec { .. } | ActionKind::LockAcquire | ActionKind::LockRelease));
                 if let Event::Finished { ok, summary, .. } = &ev {
-                    if matches!(self.timeline.action, Some(ActionKind::LockAcquire | ActionKind::LockRelease)) {
-                        self.notice = Some((!ok, summary.clone()));
+                    if self.quitting {
+                        self.exit_failed |= !ok;
+                        self.quit = true;
+                    }
+                    match (&self.timeline.action, ok) {
+                        (Some(ActionKind::LockAcquire), true) => self.notice = Some((false, "acquired the deploy lock".into())),
+                        (Some(ActionKind::LockRelease), true) => self.notice = Some((false, "released the deploy lock".into())),
+                        (Some(ActionKind::LockAcquire | ActionKind::LockRelease), _) => self.notice = Some((!ok, summary.clone())),
+                        _ => {}
                     }
                 }
                 if let crate::deploy::event::Event::Lock { held, .. } = &ev {
@@ -235,6 +256,14 @@ impl App {
                 self.audit_scroll = 0;
             }
             Update::Notice { error, text } => self.notice = Some((error, text)),
+            // SIGTERM/SIGHUP: the sender has already asked the engine to abort.
+            Update::Terminate => {
+                if self.timeline.is_running() {
+                    self.quitting = true;
+                } else {
+                    self.quit = true;
+                }
+            }
             Update::Resources(r) => self.resources = Some(*r),
             Update::PrunePlans(p) => self.prune_plans = p,
         }
@@ -318,7 +347,22 @@ impl App {
                 self.open_view(v, d);
             }
             Action::Enter => self.enter(d),
+            // Esc in Logs clears an active filter first (as the hint says); the next one goes back.
+            Action::Back if self.view() == View::Logs && (self.log_view.filter.is_some() || self.log_view.filter_error.is_some()) => {
+                self.clear_filter()
+            }
             Action::Back => self.back(),
+            Action::Quit if self.quitting => {
+                self.quit_presses = self.quit_presses.saturating_add(1);
+                if self.quit_presses == 1 {
+                    // Second abort request = forced: running steps are cut, clean-up still runs.
+                    d.dispatch(Request::Abort);
+                } else {
+                    // Leave the screen; the caller still waits for the engine to release the lock.
+                    self.exit_failed = true;
+                    self.quit = true;
+                }
+            }
             Action::Quit => {
                 if self.timeline.is_running() {
                     self.overlay = Some(Overlay::Quit);
@@ -340,8 +384,9 @@ impl App {
             Action::ShowAudit => self.open_view(View::Audit, d),
             Action::Filter => {
                 self.open_view(View::Logs, d);
-                let cur = self.log_view.filter.as_ref().map(|r| r.as_str().to_string()).unwrap_or_default();
-                self.log_view.filter_input = Some(cur);
+                // A fresh pattern: typing must not append to the old one (which stays active
+                // until the first key of the new one, or after Enter on an empty prompt).
+                self.log_view.filter_input = Some(String::new());
             }
             Action::NextMatch | Action::PrevMatch => self.jump_match(a == Action::NextMatch),
             Action::Wrap => self.log_view.wrap = !self.log_view.wrap,
@@ -413,6 +458,20 @@ impl App {
                 }
             }
         }
+    }
+
+    /// Quit; if an action runs, abort it safely first (no new steps start, running ones finish,
+    /// the lock is released) and stay until the engine reports Finished.
+    pub fn quit_safely(&mut self, d: &mut dyn Dispatcher) {
+        if !self.timeline.is_running() {
+            self.quit = true;
+            return;
+        }
+        // An abort already requested with X must not be escalated to a forced one here.
+        if self.timeline.aborting.is_none() {
+            d.dispatch(Request::Abort);
+        }
+        self.quitting = true;
     }
 
     fn open_view(&mut self, v: View, d: &mut dyn Dispatcher) {
@@ -497,14 +556,7 @@ impl App {
     fn filter_key(&mut self, key: KeyEvent) {
         let input = self.log_view.filter_input.as_mut().expect("checked");
         match key.code {
-            KeyCode::Esc => {
-                self.log_view.filter_input = None;
-                self.log_view.filter = None;
-                self.log_view.filter_error = None;
-                self.log_view.match_cursor = None;
-                self.log_view.offset = 0;
-                self.log_view.follow = true;
-            }
+            KeyCode::Esc => self.clear_filter(),
             KeyCode::Enter => {
                 self.log_view.filter_input = None;
             }
@@ -518,6 +570,15 @@ impl App {
             }
             _ => {}
         }
+    }
+
+    fn clear_filter(&mut self) {
+        self.log_view.filter_input = None;
+        self.log_view.filter = None;
+        self.log_view.filter_error = None;
+        self.log_view.match_cursor = None;
+        self.log_view.offset = 0;
+        self.log_view.follow = true;
     }
 
     fn refresh_filter(&mut self) {
@@ -654,11 +715,7 @@ impl App {
                 }
             }
             Overlay::Quit => match code {
-                KeyCode::Char('y') | KeyCode::Char('Y') => {
-                    // Quitting ends the engine too; ask it to stop safely first.
-                    d.dispatch(Request::Abort);
-                    self.quit = true;
-                }
+                KeyCode::Char('y') | KeyCode::Char('Y') => self.quit_safely(d),
                 _ => {}
             },
             Overlay::Palette { mut input, mut selected } => {
@@ -857,6 +914,9 @@ impl App {
     fn confirm_for_deploy(&self, title: String, request: Request, version: &str) -> Confirm {
         let mut c = self.confirm_for(title, request, version);
         c.room = self.room_checks();
+        if self.resources.is_none() {
+            c.lines.push("room for a second copy: unknown (no resource sample yet)".into());
+        }
         c
     }
 
@@ -886,7 +946,11 @@ impl App {
     fn deploy_confirm(&self, redeploy: bool) -> Confirm {
         let version = self.next_version.clone().unwrap_or_else(|| "built from git HEAD".into());
         let (title, req) = if redeploy { ("Redeploy", Request::Redeploy) } else { ("Deploy", Request::Deploy) };
-        self.confirm_for_deploy(title.into(), req, &version)
+        let mut c = self.confirm_for_deploy(title.into(), req, &version);
+        if self.skip_push {
+            c.lines.push("push: skipped (-P: the image must already be in the registry)".into());
+        }
+        c
     }
 
     fn save_logs(&mut self) {

@@ -109,6 +109,9 @@ pub enum Update {
     PrunePlans(Vec<PrunePlan>),
     /// A message for the status line (errors from the engine included).
     Notice { error: bool, text: String },
+    /// The process got SIGTERM/SIGHUP: quit, after the running action (already told to abort)
+    /// has finished.
+    Terminate,
 }
 
 /// Implemented by the engine. Must not block.

@@ -25,10 +25,11 @@ use tokio::sync::mpsc;
 /// What `kdeck` / `kdeck dashboard` runs.
 pub fn run_dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<std::process::ExitCode> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    rt.block_on(dashboard(g, read_only, skip_push))?;
-    // Streams and watchers end with the runtime; do not wait for slow hosts.
+    let res = rt.block_on(dashboard(g, read_only, skip_push));
+    // Streams and watchers end with the runtime; do not wait for slow hosts (the engine has
+    // already finished: `dashboard` waits for it).
     rt.shutdown_timeout(Duration::from_millis(200));
-    Ok(std::process::ExitCode::SUCCESS)
+    Ok(if res?.failed { std::process::ExitCode::FAILURE } else { std::process::ExitCode::SUCCESS })
 }
 
 fn git(root: &Path, args: &[&str]) -> Option<String> {
@@ -95,7 +96,7 @@ pub fn fleet_spec(app: &AppSpec, lock_host: &str) -> FleetSpec {
     spec
 }
 
-async fn dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<()> {
+async fn dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<super::term::Outcome> {
     // Config errors surface here, before the terminal is taken over.
     let full = context::load_app(g)?;
     let pool = pool_for(&full, g)?;
@@ -113,13 +114,45 @@ async fn dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<()> {
 
     let (req_tx, req_rx) = mpsc::unbounded_channel::<Request>();
     let worker = Worker { ctx: ctx.clone(), pool: pool.clone(), spec, up: up_tx.clone(), watcher: Arc::new(watcher), skip_push };
-    tokio::spawn(worker.run(req_rx));
+    let worker = tokio::spawn(worker.run(req_rx));
+    let signals = on_terminate(req_tx.clone(), up_tx.clone());
 
     let mut app = App::new(read_only);
     app.retain_containers = ctx.full.retain_containers;
     app.next_version = Some(ctx.version.clone());
+    app.skip_push = skip_push;
     let shell = shell_command(ctx.clone());
-    super::term::run(app, up_rx, Box::new(ChannelDispatcher(req_tx)), Some(shell)).await
+    let res = super::term::run(app, up_rx, Box::new(ChannelDispatcher(req_tx)), Some(shell)).await;
+    // Whatever ended the screen (quit, a forced quit, a dead terminal, an error), the action in
+    // flight must stop safely and release the lock before the process (and its runtime) ends:
+    // the worker aborts it once every request sender is gone and waits for it.
+    if let Some(s) = signals {
+        s.abort();
+    }
+    drop(up_tx);
+    if !worker.is_finished() {
+        // Not eprintln!: after SIGHUP the terminal is gone and a failed write must not panic.
+        use std::io::Write;
+        let _ = writeln!(std::io::stderr(), "kdeck: waiting for the running action to stop safely and release the deploy lock…");
+    }
+    let failed = worker.await.unwrap_or(false);
+    res.map(|o| super::term::Outcome { failed: o.failed || failed })
+}
+
+/// SIGTERM/SIGHUP (terminal closed): abort the running action safely and let the screen quit
+/// once it has finished, instead of dying with the lock held.
+fn on_terminate(req: mpsc::UnboundedSender<Request>, up: mpsc::Sender<Update>) -> Option<tokio::task::JoinHandle<()>> {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).ok()?;
+    let mut hup = signal(SignalKind::hangup()).ok()?;
+    Some(tokio::spawn(async move {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = hup.recv() => {}
+        }
+        let _ = req.send(Request::Abort);
+        let _ = up.send(Update::Terminate).await;
+    }))
 }
 
 /// Sends each resource snapshot (and the prune preview that goes with it) to the dashboard.
@@ -195,7 +228,9 @@ impl Worker {
         let _ = self.up.send(Update::Notice { error, text }).await;
     }
 
-    async fn run(self, mut rx: mpsc::UnboundedReceiver<Request>) {
+    /// Serve requests until the dashboard is gone, then stop the action in flight safely and wait
+    /// for it. Returns true when an action had to be aborted that way.
+    async fn run(self, mut rx: mpsc::UnboundedReceiver<Request>) -> bool {
         let mut logs = self.follow(Since::Tail100);
         // The action in flight: its abort handle and whether it is still running.
         let mut running: Option<(AbortHandle, tokio::task::JoinHandle<()>)> = None;
@@ -242,6 +277,16 @@ impl Worker {
             }
         }
         drop(logs);
+        match running {
+            Some((a, j)) if !j.is_finished() => {
+                if !a.is_stopping() {
+                    a.request();
+                }
+                let _ = j.await;
+                true
+            }
+            _ => false,
+        }
     }
 
     fn start_action(&self, req: Request) -> (AbortHandle, tokio::task::JoinHandle<()>) {

@@ -107,6 +107,11 @@ where
                 }
                 None => {
                     updates_open = false;
+                    // Nothing more can arrive: a pending safe quit has nothing left to wait for.
+                    if app.quitting {
+                        app.exit_failed = true;
+                        app.quit = true;
+                    }
                     app.notice = Some((true, "the engine stopped; press q to quit".into()));
                     dirty = true;
                 }
@@ -124,13 +129,20 @@ where
 /// Something that turns a shell request into a local command (the engine knows ssh options).
 pub type ShellCommand = Box<dyn FnMut(&str, bool) -> Option<std::process::Command> + Send>;
 
+/// How the dashboard ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// An action was running at quit and failed or was aborted.
+    pub failed: bool,
+}
+
 /// Own the terminal for the dashboard's lifetime; restore it on every exit path.
 pub async fn run(
     mut app: App,
     mut updates: mpsc::Receiver<Update>,
     mut d: Box<dyn Dispatcher>,
     mut shell: Option<ShellCommand>,
-) -> color_eyre::Result<()> {
+) -> color_eyre::Result<Outcome> {
     loop {
         let mut terminal = ratatui::init();
         let _ = crossterm::execute!(io::stdout(), EnableBracketedPaste);
@@ -141,7 +153,7 @@ pub async fn run(
         let _ = crossterm::execute!(io::stdout(), DisableBracketedPaste);
         ratatui::restore();
         match res? {
-            LoopExit::Quit | LoopExit::Disconnected => return Ok(()),
+            LoopExit::Quit | LoopExit::Disconnected => return Ok(Outcome { failed: app.exit_failed }),
             LoopExit::Shell { host, reuse } => {
                 let cmd = shell.as_mut().and_then(|s| s(&host, reuse));
                 match cmd {

@@ -102,7 +102,14 @@ impl Timeline {
                     .iter()
                     .position(|r| &r.host == host && &r.role == role && r.kind == *kind && r.state == StepState::Pending);
                 match pos {
-                    Some(i) => self.rows[i].state = StepState::Running { since: *at },
+                    Some(i) => {
+                        self.rows[i].state = StepState::Running { since: *at };
+                        // The run knows better than the plan what the step does on this host
+                        // (e.g. only `docker network create` on a host without the proxy).
+                        if !label.is_empty() {
+                            self.rows[i].label = label.clone();
+                        }
+                    }
                     // Unplanned steps go where they ran: before the host's first pending step.
                     None => self.rows.insert(self.insert_at(host), StepRow {
                         host: host.clone(),

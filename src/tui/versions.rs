@@ -46,6 +46,30 @@ pub fn role_version(h: &HostStatus, role: &str) -> Option<String> {
     role_container(h, role).filter(|c| c.state == "running").map(|c| c.version.clone())
 }
 
+/// Some host runs another version of its role than the rest (e.g. after an aborted deploy the
+/// worker still runs the old one): the header's single "version" would hide it.
+pub fn fleet_mixed(s: &FleetSnapshot) -> bool {
+    let mut seen: Option<String> = None;
+    for h in &s.hosts {
+        for r in &h.roles {
+            if let Some(v) = role_version(h, r) {
+                match &seen {
+                    None => seen = Some(v),
+                    Some(x) if *x != v => return true,
+                    _ => {}
+                }
+            }
+        }
+    }
+    false
+}
+
+/// A role's containers on a host that are up (running or restarting). More than one is the
+/// state an interrupted deploy leaves behind (new and old both up); the views must say so.
+pub fn live_containers<'a>(h: &'a HostStatus, role: &str) -> Vec<&'a ContainerInfo> {
+    h.containers.iter().filter(|c| c.role == role && matches!(c.state.as_str(), "running" | "restarting")).collect()
+}
+
 /// The container that represents a role on a host: the current version's, else the newest.
 pub fn role_container<'a>(h: &'a HostStatus, role: &str) -> Option<&'a ContainerInfo> {
     let cur = h.current.iter().find(|(r, _)| r == role).map(|(_, v)| v.as_str());

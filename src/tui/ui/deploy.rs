@@ -137,6 +137,8 @@ fn row_label(r: &StepRow) -> String {
         (_, StepKind::Hook) | (_, StepKind::Other) => r.label.clone(),
         // One kind covers both the `kamal` network (every host) and kamal-proxy itself.
         (None, StepKind::ProxyBoot) if r.label.contains("network") => "network".into(),
+        // A check; a rename happens only on a name clash, and its output says so.
+        (Some(role), StepKind::Rename) => format!("check names {role}"),
         (Some(role), k) => format!("{} {role}", step_name(k)),
         (None, k) => step_name(k).to_string(),
     }
@@ -163,7 +165,8 @@ fn health_line<'a>(t: &Theme, h: &HealthReport) -> Vec<Line<'a>> {
 }
 
 fn step_lines(app: &App, t: &Theme, r: &StepRow, w: usize, lines: &mut Vec<Line>) {
-    let label = format!("{:<w$}", row_label(r));
+    // Cut, never overflow: the elapsed column must stay aligned.
+    let label = super::fit(&row_label(r), w);
     match &r.state {
         StepState::Pending => lines.push(Line::styled(format!("  · {label}"), t.dim())),
         StepState::Running { since } => {

@@ -66,6 +66,12 @@ fn health_span<'a>(t: &Theme, health: Option<&str>) -> Span<'a> {
 
 fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
     let wide = area.width >= 120;
+    let with_res = wide && app.resources.is_some();
+    // The Container column gets what the fixed columns leave (ratatui would otherwise shrink it
+    // silently and cut names mid-word); names longer than that end in `…`.
+    let fixed: u16 = 30 + 7 + 10 + 12 + 6 + 9 + 12 + if with_res { 14 } else { 0 } + 10;
+    let ncols: u16 = 9 + u16::from(with_res);
+    let container_w = area.width.saturating_sub(2 + 1 + (ncols - 1) + fixed).clamp(8, 28);
     let rows_def = versions::tree(&app.fleet);
     // Once per role, not per host row (50 hosts would make it quadratic).
     let majority: std::collections::HashMap<&str, Option<String>> =
@@ -123,7 +129,13 @@ fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
                     .unwrap_or_else(|| "-".into());
                 let proxy = proxy_text(hs, &app.fleet.service, role);
                 let mut name = vec![Span::styled(branch, t.dim()), Span::styled(host.clone(), t.host(host))];
-                let badges = row_badges(app, t, host, role);
+                let mut badges = row_badges(app, t, host, role);
+                let live = hs.map(|h| versions::live_containers(h, role).len()).unwrap_or(0);
+                if live > 1 {
+                    // Short in the narrow layout: the name column is 24 cells.
+                    let b = if wide { format!("[{live} running]") } else { format!("[{live} up]") };
+                    badges.insert(0, Span::styled(b, t.err()));
+                }
                 if !wide {
                     // Narrow: the most severe badge, and how many more the detail pane lists.
                     if let Some(b) = badges.first() {
@@ -136,7 +148,10 @@ fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
                 }
                 let mut cells = vec![Cell::from(Line::from(name)), Cell::from(conn_cell(t, hs))];
                 if wide {
-                    cells.push(Cell::from(c.map(|c| short_name(&c.name, &c.version)).unwrap_or_default()));
+                    cells.push(Cell::from(
+                        c.map(|c| super::fit(&short_name(&c.name, &c.version), container_w as usize).trim_end().to_string())
+                            .unwrap_or_default(),
+                    ));
                 }
                 cells.push(Cell::from(Line::from(vspans)));
                 cells.push(Cell::from(state));
@@ -170,7 +185,7 @@ fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
     let mut widths = vec![Constraint::Length(if wide { 30 } else { 24 }), Constraint::Length(7)];
     if wide {
         header.push("Container");
-        widths.push(Constraint::Length(28));
+        widths.push(Constraint::Length(container_w));
     }
     header.extend(["Version", "State", "Up", "Health", "Proxy"]);
     widths.extend([
@@ -249,6 +264,24 @@ fn draw_detail(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
                         }
                     }
                     None => lines.push(Line::styled(format!("no {} container for role {role}", app.fleet.service), t.dim())),
+                }
+                let live = versions::live_containers(h, role);
+                if live.len() > 1 {
+                    let list: Vec<String> = live
+                        .iter()
+                        .map(|c| {
+                            let (v, replaced) = match c.version.split_once("_replaced_") {
+                                Some((v, _)) => (v, " replaced"),
+                                None => (c.version.as_str(), ""),
+                            };
+                            format!("{}{replaced} ({})", versions::short_version(v), c.state)
+                        })
+                        .collect();
+                    lines.push(Line::from(vec![
+                        Span::styled(format!("{} {role} containers up: ", live.len()), t.err()),
+                        Span::raw(list.join(", ")),
+                        Span::styled(" · interrupted deploy? deploy or roll back", t.dim()),
+                    ]));
                 }
                 let others: Vec<String> = h
                     .containers

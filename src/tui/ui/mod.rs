@@ -50,6 +50,7 @@ fn draw_header(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         Span::styled(dest, t.title()),
         Span::styled("  version ", t.dim()),
         Span::styled(version, t.title()),
+        Span::styled(if versions::fleet_mixed(s) { " ≠ hosts differ" } else { "" }, t.warn()),
         Span::styled("  image ", t.dim()),
         Span::raw(image),
     ]);
@@ -119,6 +120,15 @@ pub(crate) fn action_name(a: &crate::deploy::event::ActionKind) -> String {
 }
 
 fn draw_status(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
+    if app.quitting && !app.notice.as_ref().is_some_and(|n| n.0) {
+        let text = if app.quit_presses == 0 {
+            " quitting: aborting… no new steps start, running ones finish, then the lock is released · q again to force"
+        } else {
+            " quitting: forced abort… waiting for the engine to release the deploy lock · q again to leave the screen"
+        };
+        f.render_widget(Paragraph::new(Line::from(Span::styled(text, t.warn()))), area);
+        return;
+    }
     if let Some((err, text)) = &app.notice {
         let st = if *err { t.err() } else { t.title() };
         f.render_widget(Paragraph::new(Line::from(Span::styled(format!(" {text}"), st))), area);
@@ -172,6 +182,21 @@ pub fn exec_keys() -> &'static [(&'static str, &'static str, bool)] {
         ("Esc", "back", true),
         ("ctrl-c", "quit", false),
     ]
+}
+
+/// `s` cut to `w` cells with `…` when longer (a cut name must not look like a real one),
+/// padded to `w` otherwise.
+pub(crate) fn fit(s: &str, w: usize) -> String {
+    let n = s.chars().count();
+    if n <= w {
+        format!("{s:<w$}")
+    } else if w == 0 {
+        String::new()
+    } else {
+        let mut out: String = s.chars().take(w - 1).collect();
+        out.push('…');
+        out
+    }
 }
 
 /// A centred rectangle of at most `w`×`h` inside `r`.
