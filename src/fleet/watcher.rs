@@ -320,34 +320,9 @@ pub async fn lock_status(session: &Session, lock_dir: &str) -> Option<LockInfo> 
     if out.status != 0 && out.stdout.trim().is_empty() {
         return None;
     }
-    Some(parse_lock_details(&out.stdout))
+    Some(crate::kamal::lock::parse_details(&out.stdout))
 }
 
-/// The decoded details text: `Locked by: <who> at <time>` / `Version: <v>` / `Message: <m>`.
-pub fn parse_lock_details(text: &str) -> LockInfo {
-    let mut info = LockInfo { holder: String::new(), at: None, version: None, message: String::new() };
-    let mut in_message = false;
-    for line in text.lines() {
-        if in_message {
-            info.message.push('\n');
-            info.message.push_str(line);
-        } else if let Some(rest) = line.strip_prefix("Locked by: ") {
-            match rest.rsplit_once(" at ") {
-                Some((who, at)) => {
-                    info.holder = who.to_string();
-                    info.at = chrono::DateTime::parse_from_rfc3339(at.trim()).ok().map(|d| d.with_timezone(&chrono::Utc));
-                }
-                None => info.holder = rest.to_string(),
-            }
-        } else if let Some(v) = line.strip_prefix("Version: ") {
-            info.version = Some(v.to_string());
-        } else if let Some(m) = line.strip_prefix("Message: ") {
-            info.message = m.to_string();
-            in_message = true;
-        }
-    }
-    info
-}
 
 #[cfg(test)]
 mod tests {
@@ -387,7 +362,7 @@ mod tests {
 
     #[test]
     fn lock_details_and_proxy_list() {
-        let l = parse_lock_details("Locked by: Lab Tester at 2026-11-22T14:12:14Z\nVersion: v3\nMessage: hold on\nsecond line");
+        let l = crate::kamal::lock::parse_details("Locked by: Lab Tester at 2026-11-22T14:12:14Z\nVersion: v3\nMessage: hold on\nsecond line");
         assert_eq!(l.holder, "Lab Tester");
         assert_eq!(l.at.unwrap().to_rfc3339(), "2026-11-22T14:12:14+00:00");
         assert_eq!(l.version.as_deref(), Some("v3"));
