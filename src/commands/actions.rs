@@ -40,13 +40,13 @@ pub async fn run_request(ctx: &Ctx, req: Request, version: String) -> Result<Exi
     match res {
         Ok(()) => Ok(ExitCode::SUCCESS),
         Err(EngineError::VersionUnavailable(v)) => {
-            println!("The app version '{v}' is not available as a container (use 'kamal app containers' for available versions)");
+            crate::outln!("The app version '{v}' is not available as a container (use 'kamal app containers' for available versions)");
             Ok(ExitCode::SUCCESS)
         }
         Err(EngineError::Locked(info)) => {
             if !ctx.global.json {
-                println!("Deploy lock already in place!");
-                println!(
+                crate::outln!("Deploy lock already in place!");
+                crate::outln!(
                     "Locked by: {} at {}\nVersion: {}\nMessage: {}",
                     info.holder,
                     info.at.map(|a| a.format("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_default(),
@@ -54,11 +54,11 @@ pub async fn run_request(ctx: &Ctx, req: Request, version: String) -> Result<Exi
                     info.message
                 );
             }
-            eprintln!("ERROR (LockError): Deploy lock found. Run 'kdeck lock help' for more information");
+            crate::errln!("ERROR (LockError): Deploy lock found. Run 'kdeck lock help' for more information");
             Ok(ExitCode::from(1))
         }
         Err(e) => {
-            eprintln!("ERROR: {e}");
+            crate::errln!("ERROR: {e}");
             Ok(ExitCode::from(1))
         }
     }
@@ -66,13 +66,19 @@ pub async fn run_request(ctx: &Ctx, req: Request, version: String) -> Result<Exi
 
 /// After an interrupted action: what runs where now.
 async fn report_host_states(ctx: &Ctx) {
-    println!("Host states after interruption:");
+    // With stdout gone (`| tee` killed by the same Ctrl-C) the report goes to stderr.
+    let say = |s: String| {
+        if !super::out::out(&s) {
+            super::out::err(&s);
+        }
+    };
+    say("Host states after interruption:".into());
     for h in ctx.hosts() {
         let Some(r) = ctx.remotes.get(&h) else { continue };
         for role in ctx.app.roles_on(&h) {
             let running = r.exec(&cmd::list_running_versions(&ctx.app, &role.name)).await.map(|o| o.stdout).unwrap_or_default();
             let list: Vec<&str> = running.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-            println!("  {h} [{}]: running {}", role.name, if list.is_empty() { "nothing".to_string() } else { list.join(", ") });
+            say(format!("  {h} [{}]: running {}", role.name, if list.is_empty() { "nothing".to_string() } else { list.join(", ") }));
         }
     }
 }

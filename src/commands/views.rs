@@ -28,22 +28,22 @@ async fn per_host(ctx: &Ctx, jobs: Vec<(String, String)>) -> Vec<(String, Result
 fn print_blocks(kind: &str, results: Vec<(String, Result<ExecOutput, String>)>, nothing: Option<&str>) -> ExitCode {
     let mut code = ExitCode::SUCCESS;
     for (h, r) in results {
-        println!("{kind} Host: {h}");
+        crate::outln!("{kind} Host: {h}");
         match r {
-            Ok(o) if o.ok() => println!("{}", o.stdout.trim_end()),
+            Ok(o) if o.ok() => crate::outln!("{}", o.stdout.trim_end()),
             Ok(o) => match nothing {
-                Some(n) => println!("{n}"),
+                Some(n) => crate::outln!("{n}"),
                 None => {
-                    println!("{}", o.combined());
+                    crate::outln!("{}", o.combined());
                     code = ExitCode::from(1);
                 }
             },
             Err(e) => {
-                println!("{e}");
+                crate::outln!("{e}");
                 code = ExitCode::from(1);
             }
         }
-        println!();
+        crate::outln!();
     }
     code
 }
@@ -93,11 +93,11 @@ pub async fn stale_containers(ctx: &Ctx) -> Result<ExitCode> {
                 (Ok(run), Ok(cur)) => {
                     let cur = cur.stdout.trim().to_string();
                     for v in run.stdout.lines().map(str::trim).filter(|v| !v.is_empty() && *v != cur) {
-                        println!("Detected stale container for role {} with version {v} on {h}", role.name);
+                        crate::outln!("Detected stale container for role {} with version {v} on {h}", role.name);
                     }
                 }
                 (Err(e), _) | (_, Err(e)) => {
-                    eprintln!("{e}");
+                    crate::errln!("{e}");
                     code = ExitCode::from(1);
                 }
             }
@@ -116,14 +116,14 @@ pub async fn lock_status(ctx: &Ctx) -> Result<ExitCode> {
     let out = r.exec(&cmd::lock_status(&ctx.full)).await?;
     if out.ok() {
         if ctx.global.json {
-            println!("{}", serde_json::to_string(&lock::parse_details(&out.stdout))?);
+            crate::outln!("{}", serde_json::to_string(&lock::parse_details(&out.stdout))?);
         } else {
-            println!("{}", out.stdout.trim_end());
+            crate::outln!("{}", out.stdout.trim_end());
         }
     } else if out.stderr.contains("No such file or directory") {
-        println!("There is no deploy lock");
+        crate::outln!("There is no deploy lock");
     } else {
-        eprintln!("{}", out.combined());
+        crate::errln!("{}", out.combined());
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
