@@ -237,6 +237,10 @@ pub async fn app_exec(ctx: &Ctx, a: &crate::cli::ExecArgs) -> Result<ExitCode> {
             }
         }
     } else {
+        // A new container needs the registry login (secrets are resolved lazily, as in Kamal).
+        if let Some(e) = ctx.app.secret_error(false, true) {
+            return Err(color_eyre::eyre::eyre!("{e}"));
+        }
         let v = ctx.global.version.clone().unwrap_or_else(|| "latest".into());
         for h in ctx.hosts() {
             for role in ctx.app.roles_on(&h) {
@@ -269,6 +273,9 @@ pub async fn app_exec_interactive(ctx: &Ctx, a: &crate::cli::ExecArgs) -> Result
         let v = r.exec(&cmd::current_running_version(&ctx.app, &role.name)).await?.stdout.trim().to_string();
         cmd::app_exec_reuse(&ctx.app, &role.name, &v, &env, &command).replacen("docker exec", &format!("docker exec {it}"), 1)
     } else {
+        if let Some(e) = ctx.app.secret_error(false, true) {
+            return Err(color_eyre::eyre::eyre!("{e}"));
+        }
         let v = ctx.global.version.clone().unwrap_or_else(|| "latest".into());
         if let (Some(login), Some(r)) = (cmd::docker_login(&ctx.app), ctx.remotes.get(&host)) {
             let _ = r.exec(&login).await;

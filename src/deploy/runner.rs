@@ -701,7 +701,7 @@ impl Engine {
             .await?;
         // 5–6 first: the env file does not depend on the barrier (Kamal rewrites it on every boot).
         self.sh_ok(h, &cmd::mkdir_env_dir(app)).await?;
-        self.upload(h, &cmd::env_file(app, r), envfile::encode(&role.env_secret).as_bytes(), 0o600).await?;
+        self.upload(h, &cmd::env_file(app, r), envfile::encode(role.env_secret_for(h)).as_bytes(), 0o600).await?;
         // 3: barrier
         if let (Some(b), false) = (barrier, primary) {
             let t0 = Instant::now();
@@ -966,6 +966,13 @@ impl Engine {
     }
 
     async fn run_inner(&self, req: &Request) -> R<()> {
+        // Secrets are lazy (as in Kamal): only actions writing env files or logging in to the
+        // registry need them, and they fail before touching a host.
+        let env = matches!(req, Request::Setup { .. } | Request::Deploy { .. } | Request::Redeploy { .. } | Request::Rollback { .. } | Request::AppBoot);
+        let registry = env && !matches!(req, Request::Rollback { .. }) || matches!(req, Request::ProxyBoot | Request::ProxyReboot);
+        if let Some(e) = self.app.secret_error(env, registry) {
+            return Err(EngineError::Failed { host: None, message: e });
+        }
         let all = self.app.all_hosts();
         let version = self.opts.version.clone();
         match req {
