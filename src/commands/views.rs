@@ -8,7 +8,6 @@ use crate::kamal::{cmd, lock};
 use color_eyre::eyre::Result;
 use futures::future::join_all;
 use std::process::ExitCode;
-use tokio::sync::mpsc;
 
 /// Run one command per (host, key) in parallel; results in host order.
 async fn per_host(ctx: &Ctx, jobs: Vec<(String, String)>) -> Vec<(String, Result<ExecOutput, String>)> {
@@ -137,9 +136,9 @@ pub async fn proxy_details(ctx: &Ctx) -> Result<ExitCode> {
 pub async fn proxy_logs(ctx: &Ctx, a: &LogsArgs) -> Result<ExitCode> {
     let c = cmd::proxy_logs(a.since.as_deref(), a.lines.or(if a.since.is_none() && a.grep.is_none() { Some(100) } else { None }), a.grep.as_deref(), !a.skip_timestamps);
     if a.follow {
-        let c = c.replace("docker logs kamal-proxy", "docker logs kamal-proxy --follow");
-        let jobs = ctx.app.proxy_hosts().into_iter().map(|h| (h, None, c.clone())).collect();
-        return follow(ctx, jobs).await;
+        let grep = a.grep.as_deref().map(|g| super::follow::Grep::new(g, a.grep_options.as_deref()));
+        let tail = a.lines.map(u64::from).or(Some(100));
+        return super::follow::run(ctx, super::follow::Follow::Proxy(ctx.app.proxy_hosts()), tail, !a.skip_timestamps, grep).await;
     }
     let jobs = ctx.app.proxy_hosts().into_iter().map(|h| (h, c.clone())).collect();
     Ok(print_blocks("Proxy", per_host(ctx, jobs).await, Some("Nothing found")))
@@ -147,71 +146,15 @@ pub async fn proxy_logs(ctx: &Ctx, a: &LogsArgs) -> Result<ExitCode> {
 
 pub async fn app_logs(ctx: &Ctx, a: &LogsArgs) -> Result<ExitCode> {
     if a.follow {
-        let lines = a.lines.unwrap_or(10);
-        let mut jobs = vec![];
-        for h in ctx.hosts() {
-            for role in ctx.app.roles_on(&h) {
-                let c = match &a.grep {
-                    Some(g) => format!("{} | grep --line-buffered '{g}'", cmd::app_logs_follow(&ctx.app, &role.name, lines, !a.skip_timestamps)),
-                    None => cmd::app_logs_follow(&ctx.app, &role.name, lines, !a.skip_timestamps),
-                };
-                jobs.push((h.clone(), Some(role.name.clone()), c));
-            }
-        }
-        return follow(ctx, jobs).await;
+        // Kamal follows with `--tail 10` unless -n is given.
+        let grep = a.grep.as_deref().map(|g| super::follow::Grep::new(g, a.grep_options.as_deref()));
+        let tail = Some(u64::from(a.lines.unwrap_or(10)));
+        return super::follow::run(ctx, super::follow::Follow::App, tail, !a.skip_timestamps, grep).await;
     }
     let jobs = host_role_jobs(ctx, |r| {
         cmd::app_logs(&ctx.app, r, a.since.as_deref(), a.lines, a.grep.as_deref(), a.grep_options.as_deref(), !a.skip_timestamps, a.container_id.as_deref())
     });
     Ok(print_blocks("App", per_host(ctx, jobs).await, Some("Nothing found")))
-}
-
-/// Follow several streams, merged, each line prefixed `host [role]`. Ends on Ctrl-C or when all end.
-async fn follow(ctx: &Ctx, jobs: Vec<(String, Option<String>, String)>) -> Result<ExitCode> {
-    let (tx, mut rx) = mpsc::channel::<(String, String)>(1024);
-    let mut tasks = vec![];
-    for (h, role, c) in jobs {
-        let Some(r) = ctx.remotes.get(&h).cloned() else { continue };
-        let tx = tx.clone();
-        let prefix = match role {
-            Some(ro) => format!("{h} [{ro}]"),
-            None => h.clone(),
-        };
-        tasks.push(tokio::spawn(async move {
-            let (ltx, mut lrx) = mpsc::channel(256);
-            let p2 = prefix.clone();
-            let fwd = tokio::spawn(async move {
-                while let Some((_, line)) = lrx.recv().await {
-                    if tx.send((p2.clone(), line)).await.is_err() {
-                        break;
-                    }
-                }
-            });
-            let _ = r.exec_stream(&c, ltx).await;
-            let _ = fwd.await;
-        }));
-    }
-    drop(tx);
-    let mut stdout = std::io::stdout();
-    loop {
-        tokio::select! {
-            m = rx.recv() => match m {
-                Some((p, l)) => {
-                    use std::io::Write;
-                    // A closed pipe (`| head`) ends the follow quietly.
-                    if writeln!(stdout, "{p}: {l}").and_then(|_| stdout.flush()).is_err() {
-                        break;
-                    }
-                }
-                None => break,
-            },
-            _ = tokio::signal::ctrl_c() => break,
-        }
-    }
-    for t in tasks {
-        t.abort();
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// `app exec`: in parallel on every selected host × role, output per host.
