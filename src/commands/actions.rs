@@ -8,12 +8,20 @@ use color_eyre::eyre::Result;
 use std::process::ExitCode;
 use tokio::sync::mpsc;
 
+const NO_LOCK: &str = "There is no deploy lock";
+
 /// Run a request with Ctrl-C handling; returns Kamal's exit code.
 pub async fn run_request(ctx: &Ctx, req: Request, version: String) -> Result<ExitCode> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let abort = AbortHandle::new();
     let engine = ctx.engine(version, tx.clone(), abort.clone());
-    let mut printer = Printer::new(ctx.global.json, ctx.global.quiet);
+    // Lock commands print Kamal's one-line result, not the engine's steps.
+    let lock_req = match &req {
+        Request::LockAcquire { .. } => Some("Acquired the deploy lock"),
+        Request::LockRelease => Some("Released the deploy lock"),
+        _ => None,
+    };
+    let mut printer = Printer::new(ctx.global.json, ctx.global.quiet || lock_req.is_some());
     let printer_task = tokio::spawn(async move {
         let mut out = std::io::stdout();
         while let Some(e) = rx.recv().await {
@@ -38,7 +46,17 @@ pub async fn run_request(ctx: &Ctx, req: Request, version: String) -> Result<Exi
         report_host_states(ctx).await;
     }
     match res {
-        Ok(()) => Ok(ExitCode::SUCCESS),
+        Ok(()) => {
+            if let (Some(m), false) = (lock_req, ctx.global.json) {
+                crate::outln!("{m}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        // Kamal's `lock release` without a lock: the message, exit 0.
+        Err(EngineError::Failed { host: None, message }) if lock_req.is_some() && message == NO_LOCK => {
+            crate::outln!("{NO_LOCK}");
+            Ok(ExitCode::SUCCESS)
+        }
         Err(EngineError::VersionUnavailable(v)) => {
             crate::outln!("The app version '{v}' is not available as a container (use 'kamal app containers' for available versions)");
             Ok(ExitCode::SUCCESS)
