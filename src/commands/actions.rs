@@ -8,6 +8,11 @@ use color_eyre::eyre::Result;
 use std::process::ExitCode;
 use tokio::sync::mpsc;
 
+enum Kind {
+    Rollout,
+    Other,
+}
+
 const NO_LOCK: &str = "There is no deploy lock";
 
 /// Run a request with Ctrl-C handling; returns Kamal's exit code.
@@ -16,6 +21,7 @@ pub async fn run_request(ctx: &Ctx, req: Request, version: String) -> Result<Exi
     let abort = AbortHandle::new();
     let engine = ctx.engine(version, tx.clone(), abort.clone());
     // Lock commands print Kamal's one-line result, not the engine's steps.
+    let req_kind = if matches!(req, Request::Setup { .. } | Request::Deploy { .. } | Request::Redeploy { .. } | Request::Rollback { .. } | Request::AppBoot) { Kind::Rollout } else { Kind::Other };
     let lock_req = match &req {
         Request::LockAcquire { .. } => Some("Acquired the deploy lock"),
         Request::LockRelease => Some("Released the deploy lock"),
@@ -42,8 +48,11 @@ pub async fn run_request(ctx: &Ctx, req: Request, version: String) -> Result<Exi
     drop(engine);
     drop(tx);
     let _ = printer_task.await;
-    if aborted && !ctx.global.json {
-        report_host_states(ctx).await;
+    // After an interruption or a failed rollout: what runs where now (hosts may run two
+    // versions of a role, or be unreachable).
+    let rollout = matches!(req_kind, Kind::Rollout);
+    if !ctx.global.json && (aborted || (rollout && matches!(res, Err(EngineError::Failed { .. })))) {
+        report_host_states(ctx, if aborted { "interruption" } else { "failure" }).await;
     }
     match res {
         Ok(()) => {
@@ -83,18 +92,28 @@ pub async fn run_request(ctx: &Ctx, req: Request, version: String) -> Result<Exi
 }
 
 /// After an interrupted action: what runs where now.
-async fn report_host_states(ctx: &Ctx) {
+async fn report_host_states(ctx: &Ctx, after: &str) {
     // With stdout gone (`| tee` killed by the same Ctrl-C) the report goes to stderr.
     let say = |s: String| {
         if !super::out::out(&s) {
             super::out::err(&s);
         }
     };
-    say("Host states after interruption:".into());
+    say(format!("Host states after {after}:"));
     for h in ctx.hosts() {
         let Some(r) = ctx.remotes.get(&h) else { continue };
         for role in ctx.app.roles_on(&h) {
-            let running = r.exec(&cmd::list_running_versions(&ctx.app, &role.name)).await.map(|o| o.stdout).unwrap_or_default();
+            let running = match r.exec(&cmd::list_running_versions(&ctx.app, &role.name)).await {
+                Ok(o) if o.status != 255 => o.stdout,
+                Ok(o) => {
+                    say(format!("  {h} [{}]: state unknown (unreachable: {})", role.name, o.stderr.trim()));
+                    continue;
+                }
+                Err(e) => {
+                    say(format!("  {h} [{}]: state unknown ({e})", role.name));
+                    continue;
+                }
+            };
             let list: Vec<&str> = running.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
             say(format!("  {h} [{}]: running {}", role.name, if list.is_empty() { "nothing".to_string() } else { list.join(", ") }));
         }

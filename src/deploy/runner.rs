@@ -740,6 +740,26 @@ impl Engine {
                                 b.close();
                             }
                         }
+                        // A dropped connection is not an unhealthy container: say so, state unknown.
+                        let lost = match self.sh_always(h, "echo kdeck-alive").await {
+                            Ok(o) => o.status == 255,
+                            Err(_) => true,
+                        };
+                        if lost {
+                            let name = app.container_name(r, version);
+                            let mut msg = format!(
+                                "connection to {h} lost while waiting for health ({}); state unknown: {name} may still be running next to the old container. Re-run the deploy or a rollback once {h} is reachable",
+                                e.to_string().lines().next().unwrap_or("")
+                            );
+                            if primary && barrier.is_some() {
+                                msg = format!("{msg}\nNot booting any other roles (first {r} container not confirmed healthy)");
+                            }
+                            return Err(StepFail {
+                                err: failed(h, msg),
+                                last_logs: vec![],
+                                health: Some(HealthReport { docker: None, proxy: None, reason: Some(format!("host unreachable ({h})")) }),
+                            });
+                        }
                         // Diagnostics Kamal prints, then stop only the new container.
                         let logs = self.sh_always(h, &cmd::container_logs_dump(app, r, version)).await.map(|o| o.stdout).unwrap_or_default();
                         let hjson = self.sh_always(h, &cmd::container_health_json(app, r, version)).await.map(|o| o.stdout.trim().to_string()).unwrap_or_default();

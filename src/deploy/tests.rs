@@ -199,3 +199,28 @@ async fn missing_secret_fails_only_actions_that_need_it() {
     e.run(Request::AppStop).await.expect("app stop needs no secret");
     assert!(!log.lock().unwrap().is_empty());
 }
+
+/// F16: a connection lost during the health wait is reported as such (state unknown, the new
+/// container may still run), not as an unhealthy container; the lock is still released.
+#[tokio::test]
+async fn lost_connection_during_health_is_not_unhealthy() {
+    let rules = vec![
+        ("echo kdeck-alive", 255, "", "Connection closed"),
+        ("--filter 'name=^svc-web-v2$' --quiet", 0, "abc123\n", ""),
+        ("kamal-proxy deploy", 255, "", ""),
+        HEALTH_OK,
+    ];
+    let (e, mut rx, log) = engine(app(), rules, 0);
+    let res = e.run(Request::Redeploy { skip_push: true }).await;
+    assert!(matches!(res, Err(EngineError::Failed { .. })), "{res:?}");
+    let ev = drain(&mut rx);
+    let (error, health) = ev
+        .iter()
+        .find_map(|e| if let Event::StepFailed { kind: StepKind::Health, error, health, .. } = e { Some((error.clone(), health.clone())) } else { None })
+        .expect("health failure event");
+    assert!(error.contains("connection to h1 lost") && error.contains("svc-web-v2 may still be running"), "{error}");
+    assert!(!error.contains("unhealthy"), "{error}");
+    assert!(health.unwrap().reason.unwrap().contains("unreachable"));
+    let log = log.lock().unwrap();
+    assert!(log.iter().any(|(h, c)| h == "h1" && c.contains("rm .kamal/lock-svc/details")), "lock not released");
+}
