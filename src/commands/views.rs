@@ -201,6 +201,45 @@ pub async fn app_exec(ctx: &Ctx, a: &crate::cli::ExecArgs) -> Result<ExitCode> {
     Ok(print_blocks("App", per_host(ctx, jobs).await, None))
 }
 
+/// OpenSSH arguments for `app exec -i` that make the same trust decision as kdeck's own
+/// connections: the known_hosts file kdeck reads (not the passwd home's), its host-key policy,
+/// the configured keys, and Kamal's `ssh.proxy`/`ssh.proxy_command`.
+pub fn ssh_args(app: &crate::kamal::AppSpec, host: &str, accept_new: bool) -> Vec<String> {
+    let mut a: Vec<String> = vec![];
+    for k in &app.ssh_keys {
+        a.push("-i".into());
+        a.push((if k.is_relative() { app.root.join(k) } else { k.clone() }).display().to_string());
+    }
+    if !app.ssh_keys.is_empty() {
+        a.extend(["-o".into(), "IdentitiesOnly=yes".into()]);
+    }
+    let known_hosts = std::env::var_os("KDECK_KNOWN_HOSTS").map(std::path::PathBuf::from).unwrap_or_else(crate::ssh::known_hosts::default_path);
+    a.extend(["-o".into(), format!("UserKnownHostsFile={}", known_hosts.display())]);
+    a.extend(["-o".into(), format!("StrictHostKeyChecking={}", if accept_new { "accept-new" } else { "yes" })]);
+    a.extend(app.ssh_proxy_args.iter().cloned());
+    a.extend(["-t".into(), format!("{}@{host}", app.ssh_user), "-p".into(), app.ssh_port.to_string()]);
+    a
+}
+
+#[cfg(test)]
+#[test]
+fn exec_interactive_ssh_uses_kdecks_trust_and_proxy() {
+    let app = crate::kamal::AppSpec {
+        ssh_user: "deploy".into(),
+        ssh_port: 2222,
+        ssh_keys: vec!["k/id".into()],
+        root: "/app".into(),
+        ssh_proxy_args: vec!["-J".into(), "root@bastion".into()],
+        ..Default::default()
+    };
+    let a = ssh_args(&app, "10.0.0.1", false).join(" ");
+    assert!(a.contains("-i /app/k/id -o IdentitiesOnly=yes"), "{a}");
+    assert!(a.contains("-o UserKnownHostsFile=") && a.contains("StrictHostKeyChecking=yes"), "{a}");
+    assert!(a.contains("-J root@bastion"), "{a}");
+    assert!(a.ends_with("-t deploy@10.0.0.1 -p 2222"), "{a}");
+    assert!(ssh_args(&app, "h", true).join(" ").contains("StrictHostKeyChecking=accept-new"));
+}
+
 /// `app exec -i`: an interactive session on the primary host of the scope, through the local
 /// OpenSSH client with a pty (as Kamal does).
 pub async fn app_exec_interactive(ctx: &Ctx, a: &crate::cli::ExecArgs) -> Result<ExitCode> {
@@ -226,16 +265,7 @@ pub async fn app_exec_interactive(ctx: &Ctx, a: &crate::cli::ExecArgs) -> Result
         cmd::app_exec_run(&ctx.app, &role, &host, &v, &random_hex(6), &env, false, &command).replacen("docker run --rm", &format!("docker run {it} --rm"), 1)
     };
     let mut c = std::process::Command::new("ssh");
-    for k in &ctx.full.ssh_keys {
-        c.arg("-i").arg(if k.is_relative() { ctx.full.root.join(k) } else { k.clone() });
-    }
-    if !ctx.full.ssh_keys.is_empty() {
-        c.args(["-o", "IdentitiesOnly=yes"]);
-    }
-    if let Some(k) = std::env::var_os("KDECK_KNOWN_HOSTS") {
-        c.arg("-o").arg(format!("UserKnownHostsFile={}", std::path::PathBuf::from(k).display()));
-    }
-    c.arg("-t").arg(format!("{}@{host}", ctx.full.ssh_user)).arg("-p").arg(ctx.full.ssh_port.to_string()).arg(remote_cmd);
+    c.args(ssh_args(&ctx.full, &host, ctx.global.accept_new_host_keys)).arg(remote_cmd);
     let st = c.status()?;
     Ok(ExitCode::from(st.code().unwrap_or(1).clamp(0, 255) as u8))
 }

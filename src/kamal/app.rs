@@ -131,6 +131,8 @@ pub struct AppSpec {
     pub registry_secret_error: Option<String>,
     pub ssh_user: String,
     pub ssh_port: u16,
+    /// `ssh.proxy` / `ssh.proxy_command` as OpenSSH arguments (for `app exec -i`).
+    pub ssh_proxy_args: Vec<String>,
     pub ssh_keys: Vec<PathBuf>,
     /// Build: Dockerfile and context (relative to the app dir).
     pub dockerfile: String,
@@ -163,6 +165,7 @@ impl Default for AppSpec {
             registry_secret_error: None,
             ssh_user: "root".into(),
             ssh_port: 22,
+            ssh_proxy_args: vec![],
             ssh_keys: vec![],
             dockerfile: "Dockerfile".into(),
             context: ".".into(),
