@@ -20,6 +20,17 @@ fn who(host: &Option<String>, role: &Option<String>) -> String {
     }
 }
 
+/// The health verdict inside an exec failure ("… docker stderr: Error: target failed to become
+/// healthy …"), not the exception header that the error lines already show.
+pub fn verdict(reason: &str) -> &str {
+    reason
+        .lines()
+        .filter_map(|l| l.strip_prefix("docker stderr: "))
+        .find(|l| !l.trim().is_empty() && *l != "Nothing written")
+        .or_else(|| reason.lines().next())
+        .unwrap_or("")
+}
+
 /// Human title of a plan; none for actions that are not a rollout (lock, prune, stop …).
 pub fn header(action: &ActionKind, version: Option<&str>, hosts: usize, groups: usize) -> Option<String> {
     let v = version.unwrap_or("");
@@ -89,7 +100,7 @@ impl Printer {
                         out,
                         "      health: docker={} {}",
                         h.docker.clone().unwrap_or_else(|| "-".into()),
-                        h.reason.clone().map(|r| format!("reason={}", r.lines().next().unwrap_or(""))).unwrap_or_default()
+                        h.reason.as_deref().map(|r| format!("reason={}", verdict(r))).unwrap_or_default()
                     );
                 }
                 if !last_logs.is_empty() {
@@ -143,6 +154,13 @@ impl Printer {
 mod tests {
     use super::*;
     use std::time::Duration;
+
+    #[test]
+    fn health_reason_is_the_verdict_not_the_exception() {
+        let r = "Exception while executing on host 10.0.0.1: docker exit status: 1\ndocker stdout: Nothing written\ndocker stderr: Error: target failed to become healthy within configured timeout (20s)";
+        assert_eq!(verdict(r), "Error: target failed to become healthy within configured timeout (20s)");
+        assert_eq!(verdict("{\"Status\":\"unhealthy\"}"), "{\"Status\":\"unhealthy\"}");
+    }
 
     #[test]
     fn no_internal_plan_header_for_lock_requests() {
