@@ -353,3 +353,44 @@ fn engine_missing_secret_is_lazy_and_lock_release_without_lock() {
     assert_eq!(r.code, Some(0), "{}{}", r.stdout, r.stderr);
     assert!(r.stdout.contains("There is no deploy lock"), "{}", r.stdout);
 }
+
+/// F6: `kdeck deploy | tee` with tee gone (Ctrl-C reaches both): no panic/abort, the safe stop
+/// still runs (no lock, one version per role) and the host-state report goes to stderr.
+#[test]
+fn engine_sigint_with_closed_stdout_still_stops_safely() {
+    let Some(lab) = lab() else { return };
+    let svc = "epipe";
+    fresh(&lab, svc);
+    lab.image(svc, "v1", "ok");
+    lab.image(svc, "v2", "slow");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = app(&lab, tmp.path(), svc, |s| s.deploy_timeout = 20);
+    ok(kdeck(&lab, &dir, &["deploy", "-P", "--version", "v1"]), "kdeck deploy v1");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let child = kdeck_command(&lab, &dir)
+        .args(["deploy", "-P", "--version", "v2"])
+        .stdout(std::process::Stdio::from(writer))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    let first = lab.ips(0..1)[0].clone();
+    while t0.elapsed() < Duration::from_secs(60) {
+        if running(&lab, &first, svc, "web").iter().any(|n| n.ends_with("-v2")) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("Host states after interruption"), "{stderr}");
+    assert!(!lock_dir_exists(&lab, &first, svc), "lock left behind:\n{stderr}");
+    for (i, h) in lab.ips(0..3).iter().enumerate() {
+        let role = if i == 2 { "worker" } else { "web" };
+        assert_eq!(running(&lab, h, svc, role).len(), 1, "{h}\n{stderr}");
+    }
+}
