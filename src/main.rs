@@ -8,7 +8,10 @@ fn main() -> std::process::ExitCode {
         Err(e) => {
             // Help/version print to stdout and exit 0; usage errors exit 1 like Kamal (clap uses 2).
             let _ = e.print();
-            return std::process::ExitCode::from(if e.use_stderr() { 1 } else { 0 });
+            // A bare group (`kdeck app`) shows its help and exits 0, as Thor does.
+            use clap::error::ErrorKind;
+            let help = !e.use_stderr() || matches!(e.kind(), ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand);
+            return std::process::ExitCode::from(if help { 0 } else { 1 });
         }
     };
     if !cli.global.verbose {

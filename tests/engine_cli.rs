@@ -52,6 +52,10 @@ fn usage_errors_exit_1_help_exits_0() {
     assert!(out.contains("Usage"), "{out}");
     let (code, _, _) = run(d.path(), &["app", "--help"]);
     assert_eq!(code, 0);
+    // Thor shows a group's commands and exits 0.
+    let (code, out, err) = run(d.path(), &["app"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(format!("{out}{err}").contains("stale_containers"));
 }
 
 /// F14: Kamal's spellings of multi-word subcommands (Thor accepts both `_` and `-`).
