@@ -44,13 +44,13 @@ pub struct Global {
     #[arg(short = 'r', long, global = true, value_name = "ROLES")]
     pub roles: Option<String>,
     /// Path to config file
-    #[arg(short = 'c', long = "config-file", global = true, default_value = "config/deploy.yml")]
+    #[arg(short = 'c', long = "config-file", alias = "config_file", global = true, default_value = "config/deploy.yml")]
     pub config_file: PathBuf,
     /// Specify destination to be used for config file (staging -> deploy.staging.yml)
     #[arg(short = 'd', long, global = true)]
     pub destination: Option<String>,
     /// Don't run hooks
-    #[arg(short = 'H', long = "skip-hooks", global = true)]
+    #[arg(short = 'H', long = "skip-hooks", alias = "skip_hooks", global = true)]
     pub skip_hooks: bool,
     /// Print the event stream as JSON lines (headless commands)
     #[arg(long, global = true)]
@@ -114,14 +114,14 @@ pub struct DashboardArgs {
     #[arg(long = "read-only")]
     pub read_only: bool,
     /// Deploys from the dashboard skip image build and push (as `kdeck deploy -P`)
-    #[arg(short = 'P', long = "skip-push")]
+    #[arg(short = 'P', long = "skip-push", alias = "skip_push")]
     pub skip_push: bool,
 }
 
 #[derive(Debug, Args, Default)]
 pub struct DeployArgs {
     /// Skip image build and push
-    #[arg(short = 'P', long = "skip-push")]
+    #[arg(short = 'P', long = "skip-push", alias = "skip_push")]
     pub skip_push: bool,
 }
 
@@ -158,6 +158,8 @@ pub enum AppCommand {
     /// Execute a custom command on servers within the app container
     Exec(ExecArgs),
     /// Detect app stale containers
+    // Kamal's spelling first; Thor accepts the dashed form too.
+    #[command(name = "stale_containers", alias = "stale-containers")]
     StaleContainers(StaleArgs),
 }
 
@@ -173,16 +175,16 @@ pub struct LogsArgs {
     #[arg(short = 'g', long)]
     pub grep: Option<String>,
     /// Additional options supplied to grep
-    #[arg(long = "grep-options")]
+    #[arg(long = "grep-options", alias = "grep_options")]
     pub grep_options: Option<String>,
     /// Follow log on all hosts and roles, merged
     #[arg(short = 'f', long)]
     pub follow: bool,
     /// Skip appending timestamps to logging output
-    #[arg(short = 'T', long = "skip-timestamps")]
+    #[arg(short = 'T', long = "skip-timestamps", alias = "skip_timestamps")]
     pub skip_timestamps: bool,
     /// Docker container ID to fetch logs
-    #[arg(long = "container-id")]
+    #[arg(long = "container-id", alias = "container_id")]
     pub container_id: Option<String>,
 }
 

@@ -1,8 +1,19 @@
 use clap::Parser;
+
 use kdeck::cli::Cli;
 
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            // Help/version print to stdout and exit 0; usage errors exit 1 like Kamal (clap uses 2).
+            let _ = e.print();
+            // A bare group (`kdeck app`) shows its help and exits 0, as Thor does.
+            use clap::error::ErrorKind;
+            let help = !e.use_stderr() || matches!(e.kind(), ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand | ErrorKind::MissingSubcommand);
+            return std::process::ExitCode::from(if help { 0 } else { 1 });
+        }
+    };
     if !cli.global.verbose {
         // One-paragraph errors for operators; backtraces only with -v.
         std::env::set_var("RUST_BACKTRACE", "0");
@@ -20,9 +31,9 @@ fn main() -> std::process::ExitCode {
         Ok(code) => code,
         Err(e) => {
             if cli_verbose() {
-                eprintln!("Error: {e:?}");
+                kdeck::commands::out::err(&format!("Error: {e:?}"));
             } else {
-                eprintln!("Error: {e:#}");
+                kdeck::commands::out::err(&format!("Error: {e:#}"));
             }
             std::process::ExitCode::from(1)
         }

@@ -235,3 +235,162 @@ fn engine_sigint_leaves_no_lock_and_one_version() {
         assert_eq!(r.len(), 1, "{h} runs {r:?}\n{stdout}");
     }
 }
+
+/// Collects a child's output lines as they come (tests look for them with a deadline).
+struct Lines(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl Lines {
+    fn read(r: impl std::io::Read + Send + 'static) -> Lines {
+        use std::io::BufRead;
+        let v = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
+        let w = v.clone();
+        std::thread::spawn(move || {
+            for l in std::io::BufReader::new(r).lines().map_while(Result::ok) {
+                w.lock().unwrap().push(l);
+            }
+        });
+        Lines(v)
+    }
+    fn len(&self) -> usize {
+        self.0.lock().unwrap().len()
+    }
+    fn all(&self) -> String {
+        self.0.lock().unwrap().join("\n")
+    }
+    /// Index of the first line at or after `from` matching `pred`, waiting up to `secs`.
+    fn wait(&self, from: usize, secs: u64, pred: impl Fn(&str) -> bool) -> Option<usize> {
+        let t0 = Instant::now();
+        while t0.elapsed() < Duration::from_secs(secs) {
+            if let Some(i) = self.0.lock().unwrap().iter().skip(from).position(|l| pred(l)) {
+                return Some(from + i);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
+    }
+}
+
+/// F3: `app logs -f` announces a host that is down at start and follows it once it is up,
+/// announces a host whose connection dies and resumes it without repeating lines.
+#[test]
+fn engine_logs_follow_survives_host_loss() {
+    let Some(lab) = lab() else { return };
+    let svc = "efollow";
+    fresh(&lab, svc);
+    lab.image(svc, "v1", "ok");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = app(&lab, tmp.path(), svc, |_| {});
+    ok(kdeck(&lab, &dir, &["deploy", "-P", "--version", "v1"]), "kdeck deploy v1");
+    let h3 = lab.ips(2..3)[0].clone();
+    let klab3 = lab.hosts()[2].name.clone();
+    lab.sshd_stop(&klab3);
+    let mut child = kdeck_command(&lab, &dir)
+        .args(["app", "logs", "-f", "-n", "0"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let out = Lines::read(child.stdout.take().unwrap());
+    let err = Lines::read(child.stderr.take().unwrap());
+    let worker = format!("{h3} [worker]: ");
+    let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        assert!(err.wait(0, 30, |l| l.starts_with(&format!("cannot reach {h3}"))).is_some(), "no notice for the down host:\n{}", err.all());
+        lab.sshd_start(&klab3);
+        assert!(err.wait(0, 40, |l| l.contains(&format!("{h3}: reachable again"))).is_some(), "no notice when up:\n{}", err.all());
+        assert!(out.wait(0, 30, |l| l.starts_with(&worker) && l.contains(" job ")).is_some(), "host down at start never followed:\n{}", out.all());
+        lab.sshd_stop(&klab3);
+        assert!(err.wait(0, 30, |l| l.contains(&format!("{h3}: connection lost"))).is_some(), "no notice on loss:\n{}", err.all());
+        std::thread::sleep(Duration::from_secs(3));
+        let mark = out.len();
+        lab.sshd_start(&klab3);
+        assert!(out.wait(mark, 40, |l| l.starts_with(&worker) && l.contains(" job ")).is_some(), "worker never resumed:\n{}\n{}", out.all(), err.all());
+        // Resumed from where it stopped: no line twice.
+        std::thread::sleep(Duration::from_secs(2));
+        let all = out.all();
+        let jobs: Vec<&str> = all.lines().filter(|l| l.starts_with(&worker) && l.contains(" job ")).collect();
+        let mut uniq = jobs.clone();
+        uniq.sort();
+        uniq.dedup();
+        assert_eq!(uniq.len(), jobs.len(), "duplicated lines after resume:\n{all}");
+    }));
+    lab.sshd_start(&klab3);
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let st = child.wait().unwrap();
+    if let Err(e) = res {
+        std::panic::resume_unwind(e);
+    }
+    assert_eq!(st.code(), Some(0));
+}
+
+/// F7 + F1 on real hosts: a missing secret leaves read-only commands working and fails deploy
+/// naming the key; `lock release` without a lock is Kamal's message and exit 0.
+#[test]
+fn engine_missing_secret_is_lazy_and_lock_release_without_lock() {
+    let Some(lab) = lab() else { return };
+    let svc = "esecret";
+    fresh(&lab, svc);
+    lab.image(svc, "v1", "ok");
+    let tmp = tempfile::tempdir().unwrap();
+    // The lab app lists APP_SECRET in env.secret; deploy with it, then lose it.
+    let dir = app(&lab, tmp.path(), svc, |_| {});
+    let secrets = dir.join(".kamal/secrets");
+    ok(kdeck(&lab, &dir, &["deploy", "-P", "--version", "v1"]), "kdeck deploy v1");
+    let all = std::fs::read_to_string(&secrets).unwrap();
+    assert!(all.contains("APP_SECRET="));
+    std::fs::write(&secrets, all.lines().filter(|l| !l.starts_with("APP_SECRET=")).map(|l| format!("{l}\n")).collect::<String>()).unwrap();
+    let v = ok(kdeck(&lab, &dir, &["app", "version"]), "app version with a missing secret");
+    assert!(v.stdout.contains("v1"), "{}", v.stdout);
+    ok(kdeck(&lab, &dir, &["app", "exec", "--reuse", "hostname"]), "app exec --reuse with a missing secret");
+    ok(kdeck(&lab, &dir, &["lock", "status"]), "lock status with a missing secret");
+    let d = kdeck(&lab, &dir, &["deploy", "-P", "--version", "v1"]);
+    assert_eq!(d.code, Some(1));
+    let text = format!("{}{}", d.stdout, d.stderr);
+    assert!(text.contains("APP_SECRET") && text.contains(".kamal/secrets"), "{text}");
+    assert!(!text.contains("lab-app-secret"));
+    assert!(!lock_dir_exists(&lab, &lab.ips(0..1)[0], svc), "deploy left a lock");
+
+    let r = kdeck(&lab, &dir, &["lock", "release"]);
+    assert_eq!(r.code, Some(0), "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("There is no deploy lock"), "{}", r.stdout);
+}
+
+/// F6: `kdeck deploy | tee` with tee gone (Ctrl-C reaches both): no panic/abort, the safe stop
+/// still runs (no lock, one version per role) and the host-state report goes to stderr.
+#[test]
+fn engine_sigint_with_closed_stdout_still_stops_safely() {
+    let Some(lab) = lab() else { return };
+    let svc = "epipe";
+    fresh(&lab, svc);
+    lab.image(svc, "v1", "ok");
+    lab.image(svc, "v2", "slow");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = app(&lab, tmp.path(), svc, |s| s.deploy_timeout = 20);
+    ok(kdeck(&lab, &dir, &["deploy", "-P", "--version", "v1"]), "kdeck deploy v1");
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let child = kdeck_command(&lab, &dir)
+        .args(["deploy", "-P", "--version", "v2"])
+        .stdout(std::process::Stdio::from(writer))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    let first = lab.ips(0..1)[0].clone();
+    while t0.elapsed() < Duration::from_secs(60) {
+        if running(&lab, &first, svc, "web").iter().any(|n| n.ends_with("-v2")) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("Host states after interruption"), "{stderr}");
+    assert!(!lock_dir_exists(&lab, &first, svc), "lock left behind:\n{stderr}");
+    for (i, h) in lab.ips(0..3).iter().enumerate() {
+        let role = if i == 2 { "worker" } else { "web" };
+        assert_eq!(running(&lab, h, svc, role).len(), 1, "{h}\n{stderr}");
+    }
+}

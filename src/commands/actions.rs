@@ -8,12 +8,26 @@ use color_eyre::eyre::Result;
 use std::process::ExitCode;
 use tokio::sync::mpsc;
 
+enum Kind {
+    Rollout,
+    Other,
+}
+
+const NO_LOCK: &str = "There is no deploy lock";
+
 /// Run a request with Ctrl-C handling; returns Kamal's exit code.
 pub async fn run_request(ctx: &Ctx, req: Request, version: String) -> Result<ExitCode> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let abort = AbortHandle::new();
     let engine = ctx.engine(version, tx.clone(), abort.clone());
-    let mut printer = Printer::new(ctx.global.json, ctx.global.quiet);
+    // Lock commands print Kamal's one-line result, not the engine's steps.
+    let req_kind = if matches!(req, Request::Setup { .. } | Request::Deploy { .. } | Request::Redeploy { .. } | Request::Rollback { .. } | Request::AppBoot) { Kind::Rollout } else { Kind::Other };
+    let lock_req = match &req {
+        Request::LockAcquire { .. } => Some("Acquired the deploy lock"),
+        Request::LockRelease => Some("Released the deploy lock"),
+        _ => None,
+    };
+    let mut printer = Printer::new(ctx.global.json, ctx.global.quiet || lock_req.is_some());
     let printer_task = tokio::spawn(async move {
         let mut out = std::io::stdout();
         while let Some(e) = rx.recv().await {
@@ -34,19 +48,32 @@ pub async fn run_request(ctx: &Ctx, req: Request, version: String) -> Result<Exi
     drop(engine);
     drop(tx);
     let _ = printer_task.await;
-    if aborted && !ctx.global.json {
-        report_host_states(ctx).await;
+    // After an interruption or a failed rollout: what runs where now (hosts may run two
+    // versions of a role, or be unreachable).
+    let rollout = matches!(req_kind, Kind::Rollout);
+    if !ctx.global.json && (aborted || (rollout && matches!(res, Err(EngineError::Failed { .. })))) {
+        report_host_states(ctx, if aborted { "interruption" } else { "failure" }).await;
     }
     match res {
-        Ok(()) => Ok(ExitCode::SUCCESS),
+        Ok(()) => {
+            if let (Some(m), false) = (lock_req, ctx.global.json) {
+                crate::outln!("{m}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        // Kamal's `lock release` without a lock: the message, exit 0.
+        Err(EngineError::Failed { host: None, message }) if lock_req.is_some() && message == NO_LOCK => {
+            crate::outln!("{NO_LOCK}");
+            Ok(ExitCode::SUCCESS)
+        }
         Err(EngineError::VersionUnavailable(v)) => {
-            println!("The app version '{v}' is not available as a container (use 'kamal app containers' for available versions)");
+            crate::outln!("The app version '{v}' is not available as a container (use 'kamal app containers' for available versions)");
             Ok(ExitCode::SUCCESS)
         }
         Err(EngineError::Locked(info)) => {
             if !ctx.global.json {
-                println!("Deploy lock already in place!");
-                println!(
+                crate::outln!("Deploy lock already in place!");
+                crate::outln!(
                     "Locked by: {} at {}\nVersion: {}\nMessage: {}",
                     info.holder,
                     info.at.map(|a| a.format("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_default(),
@@ -54,25 +81,41 @@ pub async fn run_request(ctx: &Ctx, req: Request, version: String) -> Result<Exi
                     info.message
                 );
             }
-            eprintln!("ERROR (LockError): Deploy lock found. Run 'kdeck lock help' for more information");
+            crate::errln!("ERROR (LockError): Deploy lock found. Run 'kdeck lock help' for more information");
             Ok(ExitCode::from(1))
         }
         Err(e) => {
-            eprintln!("ERROR: {e}");
+            crate::errln!("ERROR: {e}");
             Ok(ExitCode::from(1))
         }
     }
 }
 
 /// After an interrupted action: what runs where now.
-async fn report_host_states(ctx: &Ctx) {
-    println!("Host states after interruption:");
+async fn report_host_states(ctx: &Ctx, after: &str) {
+    // With stdout gone (`| tee` killed by the same Ctrl-C) the report goes to stderr.
+    let say = |s: String| {
+        if !super::out::out(&s) {
+            super::out::err(&s);
+        }
+    };
+    say(format!("Host states after {after}:"));
     for h in ctx.hosts() {
         let Some(r) = ctx.remotes.get(&h) else { continue };
         for role in ctx.app.roles_on(&h) {
-            let running = r.exec(&cmd::list_running_versions(&ctx.app, &role.name)).await.map(|o| o.stdout).unwrap_or_default();
+            let running = match r.exec(&cmd::list_running_versions(&ctx.app, &role.name)).await {
+                Ok(o) if o.status != 255 => o.stdout,
+                Ok(o) => {
+                    say(format!("  {h} [{}]: state unknown (unreachable: {})", role.name, o.stderr.trim()));
+                    continue;
+                }
+                Err(e) => {
+                    say(format!("  {h} [{}]: state unknown ({e})", role.name));
+                    continue;
+                }
+            };
             let list: Vec<&str> = running.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-            println!("  {h} [{}]: running {}", role.name, if list.is_empty() { "nothing".to_string() } else { list.join(", ") });
+            say(format!("  {h} [{}]: running {}", role.name, if list.is_empty() { "nothing".to_string() } else { list.join(", ") }));
         }
     }
 }

@@ -26,6 +26,6 @@ pub fn run(g: &Global, args: &ConfigArgs) -> color_eyre::Result<ExitCode> {
     } else {
         dump::kamal_config_with(&cfg, args.show_secrets)?
     };
-    print!("{}", yaml::emit(&v));
+    super::out::out_raw(&yaml::emit(&v));
     Ok(ExitCode::SUCCESS)
 }

@@ -3,6 +3,8 @@
 pub mod actions;
 pub mod config;
 pub mod context;
+pub mod follow;
+pub mod out;
 pub mod printer;
 pub mod resources;
 pub mod views;

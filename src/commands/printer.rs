@@ -1,7 +1,7 @@
 //! Headless consumer of engine events: one line per finished step per host with elapsed time,
 //! or the raw event stream as JSON lines (`--json`).
 
-use crate::deploy::{Event, StepKind};
+use crate::deploy::{ActionKind, Event, StepKind};
 use std::collections::HashMap;
 use std::io::Write;
 
@@ -20,6 +20,32 @@ fn who(host: &Option<String>, role: &Option<String>) -> String {
     }
 }
 
+/// The health verdict inside an exec failure ("… docker stderr: Error: target failed to become
+/// healthy …"), not the exception header that the error lines already show.
+pub fn verdict(reason: &str) -> &str {
+    reason
+        .lines()
+        .filter_map(|l| l.strip_prefix("docker stderr: "))
+        .find(|l| !l.trim().is_empty() && *l != "Nothing written")
+        .or_else(|| reason.lines().next())
+        .unwrap_or("")
+}
+
+/// Human title of a plan; none for actions that are not a rollout (lock, prune, stop …).
+pub fn header(action: &ActionKind, version: Option<&str>, hosts: usize, groups: usize) -> Option<String> {
+    let v = version.unwrap_or("");
+    let what = match action {
+        ActionKind::Setup => format!("Setting up and deploying {v}"),
+        ActionKind::Deploy => format!("Deploying {v}"),
+        ActionKind::Redeploy => format!("Redeploying {v}"),
+        ActionKind::Rollback { version } => format!("Rolling back to {version}"),
+        ActionKind::AppBoot => format!("Booting {v}"),
+        _ => return None,
+    };
+    let groups = if groups > 1 { format!(" in {groups} boot groups") } else { String::new() };
+    Some(format!("{what} on {hosts} host(s){groups}"))
+}
+
 impl Printer {
     pub fn new(json: bool, quiet: bool) -> Self {
         Printer { json, quiet, labels: HashMap::new() }
@@ -35,20 +61,8 @@ impl Printer {
         }
         match e {
             Event::PlanReady { action, version, hosts, groups, .. } => {
-                if !self.quiet {
-                    let a = serde_json::to_value(action).ok().map(|v| match v {
-                        serde_json::Value::String(s) => s,
-                        serde_json::Value::Object(m) => m.keys().next().cloned().unwrap_or_default(),
-                        _ => String::new(),
-                    });
-                    let _ = writeln!(
-                        out,
-                        "{} {} on {} host(s) in {} boot group(s)",
-                        a.unwrap_or_default(),
-                        version.clone().unwrap_or_default(),
-                        hosts.len(),
-                        groups.len()
-                    );
+                if let (false, Some(h)) = (self.quiet, header(action, version.as_deref(), hosts.len(), groups.len())) {
+                    let _ = writeln!(out, "{h}");
                 }
             }
             Event::GroupStarted { index, hosts } => {
@@ -71,7 +85,12 @@ impl Printer {
                 }
             }
             Event::StepFailed { host, role, kind, elapsed, error, last_logs, health } => {
-                let label = self.labels.get(&(host.clone(), role.clone(), *kind)).cloned().unwrap_or_default();
+                // A step that never started (halted before it) has no label yet: name its kind.
+                let label = self
+                    .labels
+                    .get(&(host.clone(), role.clone(), *kind))
+                    .cloned()
+                    .unwrap_or_else(|| format!("{} (not started)", serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()));
                 let _ = writeln!(out, "  ✗ {:<24} {} ({:.1}s)", who(host, role), label, elapsed.as_secs_f64());
                 for l in error.lines() {
                     let _ = writeln!(out, "      {l}");
@@ -81,7 +100,7 @@ impl Printer {
                         out,
                         "      health: docker={} {}",
                         h.docker.clone().unwrap_or_else(|| "-".into()),
-                        h.reason.clone().map(|r| format!("reason={}", r.lines().next().unwrap_or(""))).unwrap_or_default()
+                        h.reason.as_deref().map(|r| format!("reason={}", verdict(r))).unwrap_or_default()
                     );
                 }
                 if !last_logs.is_empty() {
@@ -117,14 +136,59 @@ impl Printer {
                     if *forced { "Aborting running steps (the lock is still released)…" } else { "Stopping: no new steps start; Ctrl-C again to abort running ones…" }
                 );
             }
-            Event::Finished { ok, elapsed, summary } => {
-                if *ok {
+            Event::Finished { ok, elapsed, .. } => {
+                // The error itself is printed once, by the command (`ERROR: …`).
+                if self.quiet {
+                } else if *ok {
                     let _ = writeln!(out, "Finished all in {:.1} seconds", elapsed.as_secs_f64());
                 } else {
-                    let _ = writeln!(out, "Failed after {:.1} seconds: {}", elapsed.as_secs_f64(), summary.lines().next().unwrap_or(""));
+                    let _ = writeln!(out, "Failed after {:.1} seconds", elapsed.as_secs_f64());
                 }
             }
         }
         let _ = out.flush();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn health_reason_is_the_verdict_not_the_exception() {
+        let r = "Exception while executing on host 10.0.0.1: docker exit status: 1\ndocker stdout: Nothing written\ndocker stderr: Error: target failed to become healthy within configured timeout (20s)";
+        assert_eq!(verdict(r), "Error: target failed to become healthy within configured timeout (20s)");
+        assert_eq!(verdict("{\"Status\":\"unhealthy\"}"), "{\"Status\":\"unhealthy\"}");
+    }
+
+    #[test]
+    fn no_internal_plan_header_for_lock_requests() {
+        assert_eq!(header(&ActionKind::LockAcquire, Some("a090d88a712f869700a4d5cc0ac08ca53befddba"), 3, 1), None);
+        assert_eq!(header(&ActionKind::LockRelease, Some("abc"), 3, 1), None);
+        assert_eq!(header(&ActionKind::Deploy, Some("v2"), 3, 1).unwrap(), "Deploying v2 on 3 host(s)");
+        assert_eq!(header(&ActionKind::Deploy, Some("v2"), 3, 3).unwrap(), "Deploying v2 on 3 host(s) in 3 boot groups");
+    }
+
+    #[test]
+    fn failed_step_without_start_is_labelled_and_error_not_repeated() {
+        let mut p = Printer::new(false, false);
+        let mut out = Vec::new();
+        p.print(
+            &Event::StepFailed {
+                host: Some("h3".into()),
+                role: Some("worker".into()),
+                kind: StepKind::Boot,
+                elapsed: Duration::from_secs(1),
+                error: "Halted at barrier".into(),
+                last_logs: vec![],
+                health: None,
+            },
+            &mut out,
+        );
+        p.print(&Event::Finished { ok: false, elapsed: Duration::from_secs(2), summary: "Exceptions on 3 hosts: boom".into() }, &mut out);
+        let s = String::from_utf8(out).unwrap();
+        assert!(s.contains("h3 [worker]") && s.contains("boot (not started)"), "{s}");
+        assert!(!s.contains("boom"), "summary is printed by the command once: {s}");
     }
 }

@@ -8,7 +8,6 @@ use crate::kamal::{cmd, lock};
 use color_eyre::eyre::Result;
 use futures::future::join_all;
 use std::process::ExitCode;
-use tokio::sync::mpsc;
 
 /// Run one command per (host, key) in parallel; results in host order.
 async fn per_host(ctx: &Ctx, jobs: Vec<(String, String)>) -> Vec<(String, Result<ExecOutput, String>)> {
@@ -28,22 +27,22 @@ async fn per_host(ctx: &Ctx, jobs: Vec<(String, String)>) -> Vec<(String, Result
 fn print_blocks(kind: &str, results: Vec<(String, Result<ExecOutput, String>)>, nothing: Option<&str>) -> ExitCode {
     let mut code = ExitCode::SUCCESS;
     for (h, r) in results {
-        println!("{kind} Host: {h}");
+        crate::outln!("{kind} Host: {h}");
         match r {
-            Ok(o) if o.ok() => println!("{}", o.stdout.trim_end()),
+            Ok(o) if o.ok() => crate::outln!("{}", o.stdout.trim_end()),
             Ok(o) => match nothing {
-                Some(n) => println!("{n}"),
+                Some(n) => crate::outln!("{n}"),
                 None => {
-                    println!("{}", o.combined());
+                    crate::outln!("{}", o.combined());
                     code = ExitCode::from(1);
                 }
             },
             Err(e) => {
-                println!("{e}");
+                crate::outln!("{e}");
                 code = ExitCode::from(1);
             }
         }
-        println!();
+        crate::outln!();
     }
     code
 }
@@ -93,11 +92,11 @@ pub async fn stale_containers(ctx: &Ctx) -> Result<ExitCode> {
                 (Ok(run), Ok(cur)) => {
                     let cur = cur.stdout.trim().to_string();
                     for v in run.stdout.lines().map(str::trim).filter(|v| !v.is_empty() && *v != cur) {
-                        println!("Detected stale container for role {} with version {v} on {h}", role.name);
+                        crate::outln!("Detected stale container for role {} with version {v} on {h}", role.name);
                     }
                 }
                 (Err(e), _) | (_, Err(e)) => {
-                    eprintln!("{e}");
+                    crate::errln!("{e}");
                     code = ExitCode::from(1);
                 }
             }
@@ -116,14 +115,14 @@ pub async fn lock_status(ctx: &Ctx) -> Result<ExitCode> {
     let out = r.exec(&cmd::lock_status(&ctx.full)).await?;
     if out.ok() {
         if ctx.global.json {
-            println!("{}", serde_json::to_string(&lock::parse_details(&out.stdout))?);
+            crate::outln!("{}", serde_json::to_string(&lock::parse_details(&out.stdout))?);
         } else {
-            println!("{}", out.stdout.trim_end());
+            crate::outln!("{}", out.stdout.trim_end());
         }
     } else if out.stderr.contains("No such file or directory") {
-        println!("There is no deploy lock");
+        crate::outln!("There is no deploy lock");
     } else {
-        eprintln!("{}", out.combined());
+        crate::errln!("{}", out.combined());
         return Ok(ExitCode::from(1));
     }
     Ok(ExitCode::SUCCESS)
@@ -137,9 +136,9 @@ pub async fn proxy_details(ctx: &Ctx) -> Result<ExitCode> {
 pub async fn proxy_logs(ctx: &Ctx, a: &LogsArgs) -> Result<ExitCode> {
     let c = cmd::proxy_logs(a.since.as_deref(), a.lines.or(if a.since.is_none() && a.grep.is_none() { Some(100) } else { None }), a.grep.as_deref(), !a.skip_timestamps);
     if a.follow {
-        let c = c.replace("docker logs kamal-proxy", "docker logs kamal-proxy --follow");
-        let jobs = ctx.app.proxy_hosts().into_iter().map(|h| (h, None, c.clone())).collect();
-        return follow(ctx, jobs).await;
+        let grep = a.grep.as_deref().map(|g| super::follow::Grep::new(g, a.grep_options.as_deref()));
+        let tail = a.lines.map(u64::from).or(Some(100));
+        return super::follow::run(ctx, super::follow::Follow::Proxy(ctx.app.proxy_hosts()), tail, !a.skip_timestamps, grep).await;
     }
     let jobs = ctx.app.proxy_hosts().into_iter().map(|h| (h, c.clone())).collect();
     Ok(print_blocks("Proxy", per_host(ctx, jobs).await, Some("Nothing found")))
@@ -147,71 +146,15 @@ pub async fn proxy_logs(ctx: &Ctx, a: &LogsArgs) -> Result<ExitCode> {
 
 pub async fn app_logs(ctx: &Ctx, a: &LogsArgs) -> Result<ExitCode> {
     if a.follow {
-        let lines = a.lines.unwrap_or(10);
-        let mut jobs = vec![];
-        for h in ctx.hosts() {
-            for role in ctx.app.roles_on(&h) {
-                let c = match &a.grep {
-                    Some(g) => format!("{} | grep --line-buffered '{g}'", cmd::app_logs_follow(&ctx.app, &role.name, lines, !a.skip_timestamps)),
-                    None => cmd::app_logs_follow(&ctx.app, &role.name, lines, !a.skip_timestamps),
-                };
-                jobs.push((h.clone(), Some(role.name.clone()), c));
-            }
-        }
-        return follow(ctx, jobs).await;
+        // Kamal follows with `--tail 10` unless -n is given.
+        let grep = a.grep.as_deref().map(|g| super::follow::Grep::new(g, a.grep_options.as_deref()));
+        let tail = Some(u64::from(a.lines.unwrap_or(10)));
+        return super::follow::run(ctx, super::follow::Follow::App, tail, !a.skip_timestamps, grep).await;
     }
     let jobs = host_role_jobs(ctx, |r| {
         cmd::app_logs(&ctx.app, r, a.since.as_deref(), a.lines, a.grep.as_deref(), a.grep_options.as_deref(), !a.skip_timestamps, a.container_id.as_deref())
     });
     Ok(print_blocks("App", per_host(ctx, jobs).await, Some("Nothing found")))
-}
-
-/// Follow several streams, merged, each line prefixed `host [role]`. Ends on Ctrl-C or when all end.
-async fn follow(ctx: &Ctx, jobs: Vec<(String, Option<String>, String)>) -> Result<ExitCode> {
-    let (tx, mut rx) = mpsc::channel::<(String, String)>(1024);
-    let mut tasks = vec![];
-    for (h, role, c) in jobs {
-        let Some(r) = ctx.remotes.get(&h).cloned() else { continue };
-        let tx = tx.clone();
-        let prefix = match role {
-            Some(ro) => format!("{h} [{ro}]"),
-            None => h.clone(),
-        };
-        tasks.push(tokio::spawn(async move {
-            let (ltx, mut lrx) = mpsc::channel(256);
-            let p2 = prefix.clone();
-            let fwd = tokio::spawn(async move {
-                while let Some((_, line)) = lrx.recv().await {
-                    if tx.send((p2.clone(), line)).await.is_err() {
-                        break;
-                    }
-                }
-            });
-            let _ = r.exec_stream(&c, ltx).await;
-            let _ = fwd.await;
-        }));
-    }
-    drop(tx);
-    let mut stdout = std::io::stdout();
-    loop {
-        tokio::select! {
-            m = rx.recv() => match m {
-                Some((p, l)) => {
-                    use std::io::Write;
-                    // A closed pipe (`| head`) ends the follow quietly.
-                    if writeln!(stdout, "{p}: {l}").and_then(|_| stdout.flush()).is_err() {
-                        break;
-                    }
-                }
-                None => break,
-            },
-            _ = tokio::signal::ctrl_c() => break,
-        }
-    }
-    for t in tasks {
-        t.abort();
-    }
-    Ok(ExitCode::SUCCESS)
 }
 
 /// `app exec`: in parallel on every selected host × role, output per host.
@@ -237,6 +180,10 @@ pub async fn app_exec(ctx: &Ctx, a: &crate::cli::ExecArgs) -> Result<ExitCode> {
             }
         }
     } else {
+        // A new container needs the registry login (secrets are resolved lazily, as in Kamal).
+        if let Some(e) = ctx.app.secret_error(false, true) {
+            return Err(color_eyre::eyre::eyre!("{e}"));
+        }
         let v = ctx.global.version.clone().unwrap_or_else(|| "latest".into());
         for h in ctx.hosts() {
             for role in ctx.app.roles_on(&h) {
@@ -254,6 +201,45 @@ pub async fn app_exec(ctx: &Ctx, a: &crate::cli::ExecArgs) -> Result<ExitCode> {
     Ok(print_blocks("App", per_host(ctx, jobs).await, None))
 }
 
+/// OpenSSH arguments for `app exec -i` that make the same trust decision as kdeck's own
+/// connections: the known_hosts file kdeck reads (not the passwd home's), its host-key policy,
+/// the configured keys, and Kamal's `ssh.proxy`/`ssh.proxy_command`.
+pub fn ssh_args(app: &crate::kamal::AppSpec, host: &str, accept_new: bool) -> Vec<String> {
+    let mut a: Vec<String> = vec![];
+    for k in &app.ssh_keys {
+        a.push("-i".into());
+        a.push((if k.is_relative() { app.root.join(k) } else { k.clone() }).display().to_string());
+    }
+    if !app.ssh_keys.is_empty() {
+        a.extend(["-o".into(), "IdentitiesOnly=yes".into()]);
+    }
+    let known_hosts = std::env::var_os("KDECK_KNOWN_HOSTS").map(std::path::PathBuf::from).unwrap_or_else(crate::ssh::known_hosts::default_path);
+    a.extend(["-o".into(), format!("UserKnownHostsFile={}", known_hosts.display())]);
+    a.extend(["-o".into(), format!("StrictHostKeyChecking={}", if accept_new { "accept-new" } else { "yes" })]);
+    a.extend(app.ssh_proxy_args.iter().cloned());
+    a.extend(["-t".into(), format!("{}@{host}", app.ssh_user), "-p".into(), app.ssh_port.to_string()]);
+    a
+}
+
+#[cfg(test)]
+#[test]
+fn exec_interactive_ssh_uses_kdecks_trust_and_proxy() {
+    let app = crate::kamal::AppSpec {
+        ssh_user: "deploy".into(),
+        ssh_port: 2222,
+        ssh_keys: vec!["k/id".into()],
+        root: "/app".into(),
+        ssh_proxy_args: vec!["-J".into(), "root@bastion".into()],
+        ..Default::default()
+    };
+    let a = ssh_args(&app, "10.0.0.1", false).join(" ");
+    assert!(a.contains("-i /app/k/id -o IdentitiesOnly=yes"), "{a}");
+    assert!(a.contains("-o UserKnownHostsFile=") && a.contains("StrictHostKeyChecking=yes"), "{a}");
+    assert!(a.contains("-J root@bastion"), "{a}");
+    assert!(a.ends_with("-t deploy@10.0.0.1 -p 2222"), "{a}");
+    assert!(ssh_args(&app, "h", true).join(" ").contains("StrictHostKeyChecking=accept-new"));
+}
+
 /// `app exec -i`: an interactive session on the primary host of the scope, through the local
 /// OpenSSH client with a pty (as Kamal does).
 pub async fn app_exec_interactive(ctx: &Ctx, a: &crate::cli::ExecArgs) -> Result<ExitCode> {
@@ -269,6 +255,9 @@ pub async fn app_exec_interactive(ctx: &Ctx, a: &crate::cli::ExecArgs) -> Result
         let v = r.exec(&cmd::current_running_version(&ctx.app, &role.name)).await?.stdout.trim().to_string();
         cmd::app_exec_reuse(&ctx.app, &role.name, &v, &env, &command).replacen("docker exec", &format!("docker exec {it}"), 1)
     } else {
+        if let Some(e) = ctx.app.secret_error(false, true) {
+            return Err(color_eyre::eyre::eyre!("{e}"));
+        }
         let v = ctx.global.version.clone().unwrap_or_else(|| "latest".into());
         if let (Some(login), Some(r)) = (cmd::docker_login(&ctx.app), ctx.remotes.get(&host)) {
             let _ = r.exec(&login).await;
@@ -276,16 +265,7 @@ pub async fn app_exec_interactive(ctx: &Ctx, a: &crate::cli::ExecArgs) -> Result
         cmd::app_exec_run(&ctx.app, &role, &host, &v, &random_hex(6), &env, false, &command).replacen("docker run --rm", &format!("docker run {it} --rm"), 1)
     };
     let mut c = std::process::Command::new("ssh");
-    for k in &ctx.full.ssh_keys {
-        c.arg("-i").arg(if k.is_relative() { ctx.full.root.join(k) } else { k.clone() });
-    }
-    if !ctx.full.ssh_keys.is_empty() {
-        c.args(["-o", "IdentitiesOnly=yes"]);
-    }
-    if let Some(k) = std::env::var_os("KDECK_KNOWN_HOSTS") {
-        c.arg("-o").arg(format!("UserKnownHostsFile={}", std::path::PathBuf::from(k).display()));
-    }
-    c.arg("-t").arg(format!("{}@{host}", ctx.full.ssh_user)).arg("-p").arg(ctx.full.ssh_port.to_string()).arg(remote_cmd);
+    c.args(ssh_args(&ctx.full, &host, ctx.global.accept_new_host_keys)).arg(remote_cmd);
     let st = c.status()?;
     Ok(ExitCode::from(st.code().unwrap_or(1).clamp(0, 255) as u8))
 }

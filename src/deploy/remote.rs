@@ -36,10 +36,24 @@ impl ExecOutput {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RemoteError {
-    #[error("cannot reach {host}: {message}")]
+    #[error("cannot reach {host}: {}", without_host(.host, .message))]
     Connect { host: String, message: String },
     #[error("{host}: {message}")]
     Io { host: String, message: String },
+}
+
+/// The ssh layer's errors already start with the host ("h: unreachable: …"); name it once.
+fn without_host<'a>(host: &str, message: &'a str) -> &'a str {
+    message.strip_prefix(host).and_then(|m| m.strip_prefix(": ")).unwrap_or(message)
+}
+
+#[cfg(test)]
+#[test]
+fn connect_error_names_the_host_once() {
+    let e = RemoteError::Connect { host: "10.0.0.3".into(), message: "10.0.0.3: unreachable: Connection refused".into() };
+    assert_eq!(e.to_string(), "cannot reach 10.0.0.3: unreachable: Connection refused");
+    let e = RemoteError::Connect { host: "h".into(), message: "ssh: connect to host h port 22: refused".into() };
+    assert_eq!(e.to_string(), "cannot reach h: ssh: connect to host h port 22: refused");
 }
 
 /// A line of streamed output: (is_stderr, line).

@@ -701,7 +701,7 @@ impl Engine {
             .await?;
         // 5–6 first: the env file does not depend on the barrier (Kamal rewrites it on every boot).
         self.sh_ok(h, &cmd::mkdir_env_dir(app)).await?;
-        self.upload(h, &cmd::env_file(app, r), envfile::encode(&role.env_secret).as_bytes(), 0o600).await?;
+        self.upload(h, &cmd::env_file(app, r), envfile::encode(role.env_secret_for(h)).as_bytes(), 0o600).await?;
         // 3: barrier
         if let (Some(b), false) = (barrier, primary) {
             let t0 = Instant::now();
@@ -739,6 +739,26 @@ impl Engine {
                             if let Some(b) = barrier {
                                 b.close();
                             }
+                        }
+                        // A dropped connection is not an unhealthy container: say so, state unknown.
+                        let lost = match self.sh_always(h, "echo kdeck-alive").await {
+                            Ok(o) => o.status == 255,
+                            Err(_) => true,
+                        };
+                        if lost {
+                            let name = app.container_name(r, version);
+                            let mut msg = format!(
+                                "connection to {h} lost while waiting for health ({}); state unknown: {name} may still be running next to the old container. Re-run the deploy or a rollback once {h} is reachable",
+                                e.to_string().lines().next().unwrap_or("")
+                            );
+                            if primary && barrier.is_some() {
+                                msg = format!("{msg}\nNot booting any other roles (first {r} container not confirmed healthy)");
+                            }
+                            return Err(StepFail {
+                                err: failed(h, msg),
+                                last_logs: vec![],
+                                health: Some(HealthReport { docker: None, proxy: None, reason: Some(format!("host unreachable ({h})")) }),
+                            });
                         }
                         // Diagnostics Kamal prints, then stop only the new container.
                         let logs = self.sh_always(h, &cmd::container_logs_dump(app, r, version)).await.map(|o| o.stdout).unwrap_or_default();
@@ -966,6 +986,13 @@ impl Engine {
     }
 
     async fn run_inner(&self, req: &Request) -> R<()> {
+        // Secrets are lazy (as in Kamal): only actions writing env files or logging in to the
+        // registry need them, and they fail before touching a host.
+        let env = matches!(req, Request::Setup { .. } | Request::Deploy { .. } | Request::Redeploy { .. } | Request::Rollback { .. } | Request::AppBoot);
+        let registry = env && !matches!(req, Request::Rollback { .. }) || matches!(req, Request::ProxyBoot | Request::ProxyReboot);
+        if let Some(e) = self.app.secret_error(env, registry) {
+            return Err(EngineError::Failed { host: None, message: e });
+        }
         let all = self.app.all_hosts();
         let version = self.opts.version.clone();
         match req {

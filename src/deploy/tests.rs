@@ -182,3 +182,45 @@ async fn rollback_to_missing_version_exits_clean() {
     assert!(matches!(r, Err(EngineError::VersionUnavailable(_))));
     assert!(log.lock().unwrap().iter().any(|(_, c)| c.contains("rm .kamal/lock-svc/details")));
 }
+
+/// F7: a missing secret fails deploy/boot before any host is touched, naming the key; actions
+/// that need no secret (lock release, app stop) still run.
+#[tokio::test]
+async fn missing_secret_fails_only_actions_that_need_it() {
+    let mut a = app();
+    a.roles[0].env_secret_error = Some("servers.web.env.secret: .kamal/secrets: Secret 'APP_SECRET' not found in .kamal/secrets".into());
+    let (e, _rx, log) = engine(a.clone(), vec![], 0);
+    let err = e.run(Request::Deploy { skip_push: true }).await.unwrap_err().to_string();
+    assert!(err.contains("APP_SECRET") && err.contains(".kamal/secrets"), "{err}");
+    assert!(log.lock().unwrap().is_empty(), "nothing may run on a host: {:?}", log.lock().unwrap());
+    let (e, _rx, _) = engine(a.clone(), vec![], 0);
+    assert!(e.run(Request::AppBoot).await.unwrap_err().to_string().contains("APP_SECRET"));
+    let (e, _rx, log) = engine(a, vec![], 0);
+    e.run(Request::AppStop).await.expect("app stop needs no secret");
+    assert!(!log.lock().unwrap().is_empty());
+}
+
+/// F16: a connection lost during the health wait is reported as such (state unknown, the new
+/// container may still run), not as an unhealthy container; the lock is still released.
+#[tokio::test]
+async fn lost_connection_during_health_is_not_unhealthy() {
+    let rules = vec![
+        ("echo kdeck-alive", 255, "", "Connection closed"),
+        ("--filter 'name=^svc-web-v2$' --quiet", 0, "abc123\n", ""),
+        ("kamal-proxy deploy", 255, "", ""),
+        HEALTH_OK,
+    ];
+    let (e, mut rx, log) = engine(app(), rules, 0);
+    let res = e.run(Request::Redeploy { skip_push: true }).await;
+    assert!(matches!(res, Err(EngineError::Failed { .. })), "{res:?}");
+    let ev = drain(&mut rx);
+    let (error, health) = ev
+        .iter()
+        .find_map(|e| if let Event::StepFailed { kind: StepKind::Health, error, health, .. } = e { Some((error.clone(), health.clone())) } else { None })
+        .expect("health failure event");
+    assert!(error.contains("connection to h1 lost") && error.contains("svc-web-v2 may still be running"), "{error}");
+    assert!(!error.contains("unhealthy"), "{error}");
+    assert!(health.unwrap().reason.unwrap().contains("unreachable"));
+    let log = log.lock().unwrap();
+    assert!(log.iter().any(|(h, c)| h == "h1" && c.contains("rm .kamal/lock-svc/details")), "lock not released");
+}

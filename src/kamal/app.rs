@@ -79,6 +79,12 @@ pub struct RoleSpec {
     pub host_env: BTreeMap<String, Vec<(String, String)>>,
     /// Secret env (name, value) written to the role's env file.
     pub env_secret: Vec<(String, String)>,
+    /// Secret env of a host whose env tags add or change secrets (replaces `env_secret` there).
+    pub host_env_secret: BTreeMap<String, Vec<(String, String)>>,
+    /// A secret of this role (or of one of its hosts' env tags) could not be resolved. Kamal
+    /// resolves secrets lazily, so only what writes the env file fails on it (naming the key
+    /// and the secrets file); read-only commands keep working.
+    pub env_secret_error: Option<String>,
     /// Global labels then role labels (later wins; kept in order).
     pub labels: Vec<(String, String)>,
     /// Role `options:` as `--k "v"` (value `None` = bare flag).
@@ -121,8 +127,12 @@ pub struct AppSpec {
     pub hooks_path: PathBuf,
     /// All secrets from the secrets files (exported to pre-connect/pre-deploy/post-deploy hooks).
     pub secrets: Vec<(String, String)>,
+    /// The registry username/password secret could not be resolved (raised at login only).
+    pub registry_secret_error: Option<String>,
     pub ssh_user: String,
     pub ssh_port: u16,
+    /// `ssh.proxy` / `ssh.proxy_command` as OpenSSH arguments (for `app exec -i`).
+    pub ssh_proxy_args: Vec<String>,
     pub ssh_keys: Vec<PathBuf>,
     /// Build: Dockerfile and context (relative to the app dir).
     pub dockerfile: String,
@@ -152,8 +162,10 @@ impl Default for AppSpec {
             boot_wait: None,
             hooks_path: PathBuf::from(".kamal/hooks"),
             secrets: vec![],
+            registry_secret_error: None,
             ssh_user: "root".into(),
             ssh_port: 22,
+            ssh_proxy_args: vec![],
             ssh_keys: vec![],
             dockerfile: "Dockerfile".into(),
             context: ".".into(),
@@ -162,7 +174,28 @@ impl Default for AppSpec {
     }
 }
 
+impl RoleSpec {
+    /// The secret env written to this host's env file.
+    pub fn env_secret_for(&self, host: &str) -> &[(String, String)] {
+        self.host_env_secret.get(host).map(Vec::as_slice).unwrap_or(&self.env_secret)
+    }
+}
+
 impl AppSpec {
+    /// The first unresolved secret among what an action needs: the env files of the roles in
+    /// scope (`env`) and/or the registry login (`registry`).
+    pub fn secret_error(&self, env: bool, registry: bool) -> Option<String> {
+        if registry && !self.local_registry() {
+            if let Some(e) = &self.registry_secret_error {
+                return Some(e.clone());
+            }
+        }
+        if env {
+            return self.roles.iter().find_map(|r| r.env_secret_error.clone());
+        }
+        None
+    }
+
     /// `<svc>` or `<svc>-<dest>`.
     pub fn service_and_destination(&self) -> String {
         match &self.destination {

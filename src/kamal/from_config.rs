@@ -12,19 +12,29 @@ fn err(c: &Config, e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-/// Resolve everything the engine needs, including secrets (errors name the file and key).
+/// Resolve everything the engine needs. Secrets are resolved here but, as in Kamal (lazy), a
+/// missing one is only recorded (`registry_secret_error`, `env_secret_error`; the messages name
+/// the key and the secrets file) and raised by the actions that need it.
 pub fn from_config(c: &Config) -> Result<AppSpec, String> {
     let secrets = c.secrets();
     let registry = c.registry();
+    let username = registry.username(secrets).map_err(|e| err(c, e));
+    let password = registry.password(secrets).map_err(|e| err(c, e));
+    let registry_secret_error = match (&username, &password) {
+        (Err(e), _) => Some(format!("registry.username: {e}")),
+        (_, Err(e)) => Some(format!("registry.password: {e}")),
+        _ => None,
+    };
     let mut app = AppSpec {
         service: c.service().to_string(),
         destination: c.destination().map(str::to_string),
         image: c.image(),
         registry: Registry {
             server: registry.server(),
-            username: registry.username(secrets).map_err(|e| err(c, e))?,
-            password: registry.password(secrets).map_err(|e| err(c, e))?,
+            username: username.unwrap_or(None),
+            password: password.unwrap_or(None),
         },
+        registry_secret_error,
         primary_role: c.primary_role_name(),
         error_pages_path: c.error_pages_path(),
         deploy_timeout: c.deploy_timeout().max(0) as u64,
@@ -36,6 +46,11 @@ pub fn from_config(c: &Config) -> Result<AppSpec, String> {
         hooks_path: PathBuf::from(c.hooks_path()),
         ssh_user: c.ssh().user(),
         ssh_port: c.ssh().port(),
+        ssh_proxy_args: match c.ssh().proxy() {
+            Some(crate::config::model::SshProxy::Jump(j)) => vec!["-J".into(), j],
+            Some(crate::config::model::SshProxy::Command(cmd)) => vec!["-o".into(), format!("ProxyCommand={cmd}")],
+            None => vec![],
+        },
         ssh_keys: c.ssh().keys().into_iter().map(PathBuf::from).collect(),
         root: c.cwd().to_path_buf(),
         ..Default::default()
@@ -55,12 +70,30 @@ pub fn from_config(c: &Config) -> Result<AppSpec, String> {
     }
     for r in c.roles() {
         let mut host_env = BTreeMap::new();
+        let mut host_env_secret = BTreeMap::new();
+        let mut env_secret_error = None;
         for h in r.hosts() {
             if !r.env_tags(h).is_empty() {
-                host_env.insert(h.clone(), r.env_for(h).clear_strings());
+                let e = r.env_for(h);
+                host_env.insert(h.clone(), e.clear_strings());
+                // Env tags can add secrets for some hosts only.
+                match e.resolve_secrets(secrets) {
+                    Ok(v) => {
+                        host_env_secret.insert(h.clone(), v);
+                    }
+                    Err(e) => {
+                        env_secret_error.get_or_insert(format!("servers.{}.env.secret (env tags of {h}): {e}", r.name));
+                    }
+                }
             }
         }
-        let env_secret = r.env.resolve_secrets(secrets).map_err(|e| format!("servers.{}.env.secret: {e}", r.name))?;
+        let env_secret = match r.env.resolve_secrets(secrets) {
+            Ok(v) => v,
+            Err(e) => {
+                env_secret_error = Some(format!("servers.{}.env.secret: {e}", r.name));
+                vec![]
+            }
+        };
         let labels = r
             .label_strings()
             .into_iter()
@@ -89,6 +122,8 @@ pub fn from_config(c: &Config) -> Result<AppSpec, String> {
             env_clear: r.env.clear_strings(),
             host_env,
             env_secret,
+            host_env_secret,
+            env_secret_error,
             labels,
             options: vec![],
             asset_path: r.asset_path.clone(),
@@ -97,4 +132,58 @@ pub fn from_config(c: &Config) -> Result<AppSpec, String> {
         });
     }
     Ok(app)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(secrets: &str) -> AppSpec {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("config")).unwrap();
+        std::fs::create_dir_all(dir.path().join(".kamal")).unwrap();
+        std::fs::write(
+            dir.path().join("config/deploy.yml"),
+            "service: app\nimage: acme/app\nservers:\n  web:\n    hosts:\n      - 10.0.0.1\n      - 10.0.0.2: [eu]\nenv:\n  secret: [APP_SECRET]\n  tags:\n    eu:\n      secret: [EU_SECRET]\nregistry:\n  username: acme\n  password: [KAMAL_REGISTRY_PASSWORD]\nbuilder:\n  arch: amd64\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join(".kamal/secrets"), secrets).unwrap();
+        let opts = crate::config::LoadOptions {
+            config_file: dir.path().join("config/deploy.yml"),
+            version: Some("v1".into()),
+            cwd: Some(dir.path().to_path_buf()),
+            ..Default::default()
+        };
+        let c = Config::load(&opts).expect("config loads");
+        from_config(&c).expect("a missing secret must not fail loading (Kamal is lazy)")
+    }
+
+    /// F7: missing secrets are recorded, named with key and file, and raised only on demand.
+    #[test]
+    fn missing_secrets_are_lazy() {
+        let app = load("KAMAL_REGISTRY_PASSWORD=pw\nEU_SECRET=eu\n");
+        assert_eq!(app.secret_error(false, true), None, "registry resolved");
+        let e = app.secret_error(true, false).expect("env secret missing");
+        assert!(e.contains("APP_SECRET") && e.contains(".kamal/secrets") && e.contains("servers.web"), "{e}");
+        assert!(!e.contains("pw") && !e.contains("=eu"), "no secret values: {e}");
+
+        let app = load("APP_SECRET=a\nEU_SECRET=eu\n");
+        let e = app.secret_error(false, true).expect("registry password missing");
+        assert!(e.contains("KAMAL_REGISTRY_PASSWORD"), "{e}");
+        assert_eq!(app.secret_error(true, false), None);
+    }
+
+    /// Env tags add secrets per host: the tagged host's env file has them, the other does not,
+    /// and a missing tag secret is an error of the role.
+    #[test]
+    fn env_tag_secrets_per_host() {
+        let app = load("KAMAL_REGISTRY_PASSWORD=pw\nAPP_SECRET=a\nEU_SECRET=eu\n");
+        let web = app.role("web").unwrap();
+        assert_eq!(web.env_secret_for("10.0.0.1"), &[("APP_SECRET".to_string(), "a".to_string())]);
+        assert!(web.env_secret_for("10.0.0.2").contains(&("EU_SECRET".to_string(), "eu".to_string())), "{:?}", web.env_secret_for("10.0.0.2"));
+        assert!(web.env_secret_for("10.0.0.2").contains(&("APP_SECRET".to_string(), "a".to_string())));
+        let app = load("KAMAL_REGISTRY_PASSWORD=pw\nAPP_SECRET=a\n");
+        let e = app.secret_error(true, false).expect("tag secret missing");
+        assert!(e.contains("EU_SECRET"), "{e}");
+    }
 }
