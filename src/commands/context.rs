@@ -4,7 +4,7 @@
 use crate::cli::Global;
 use crate::deploy::remote::{OpenSsh, Remote};
 use crate::deploy::{AbortHandle, Engine, Event, RunOptions};
-use crate::kamal::{load, AppSpec};
+use crate::kamal::AppSpec;
 use color_eyre::eyre::{eyre, Result, WrapErr};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -84,12 +84,9 @@ pub fn lock_host(app: &AppSpec, g: &Global) -> Option<String> {
 }
 
 /// The app from the shared `config` module (ERB, validation, secrets; errors name file and
-/// key). `KDECK_CONFIG_LOADER=interim` uses the engine's small loader instead.
+/// key).
 pub fn load_app(g: &Global) -> Result<AppSpec> {
     let path: PathBuf = g.config_file.clone();
-    if std::env::var("KDECK_CONFIG_LOADER").is_ok_and(|v| v == "interim") {
-        return load::load(&path, g.destination.as_deref()).map_err(|e| eyre!("{e}"));
-    }
     let opts = crate::config::LoadOptions {
         config_file: path,
         destination: g.destination.clone(),
@@ -176,25 +173,24 @@ pub fn connect(app: &AppSpec, hosts: &[String], g: &Global) -> Result<BTreeMap<S
         }
         return Ok(m);
     }
-    let kamal = crate::ssh::SshOptions {
-        user: Some(app.ssh_user.clone()),
-        port: Some(app.ssh_port),
-        keys_only: !keys.is_empty(),
-        keys,
-        ..Default::default()
-    };
-    let mut client = crate::ssh::ClientOptions::default();
-    if let Some(k) = known_hosts {
-        client.known_hosts = k;
-    }
-    if g.accept_new_host_keys {
-        client.host_key_policy = crate::ssh::HostKeyPolicy::AcceptNew;
-    }
-    let pool = crate::ssh::Pool::new(kamal, client).map_err(|e| eyre!("{e}"))?;
+    let pool = pool(app, g)?;
     for h in hosts {
         m.insert(h.clone(), Arc::new(pool.get(h)));
     }
     Ok(m)
+}
+
+/// The shared russh pool for `app` (one connection per host, reused by every view and action):
+/// Kamal's `ssh:` options plus kdeck's known_hosts (`KDECK_KNOWN_HOSTS`) and host-key policy.
+pub fn pool(app: &AppSpec, g: &Global) -> Result<crate::ssh::Pool> {
+    let mut client = crate::ssh::ClientOptions::default();
+    if let Some(k) = std::env::var_os("KDECK_KNOWN_HOSTS") {
+        client.known_hosts = PathBuf::from(k);
+    }
+    if g.accept_new_host_keys {
+        client.host_key_policy = crate::ssh::HostKeyPolicy::AcceptNew;
+    }
+    crate::ssh::Pool::new(app.ssh.clone(), client).map_err(|e| eyre!("{e}"))
 }
 
 /// Close multiplexed connections and remove the control dir.

@@ -134,6 +134,9 @@ pub struct AppSpec {
     /// `ssh.proxy` / `ssh.proxy_command` as OpenSSH arguments (for `app exec -i`).
     pub ssh_proxy_args: Vec<String>,
     pub ssh_keys: Vec<PathBuf>,
+    /// Kamal's whole `ssh:` section for kdeck's own connections (proxy jump, keys_only,
+    /// key_data, config files); `ssh_user`/`ssh_port`/`ssh_keys` above are its plain parts.
+    pub ssh: crate::ssh::SshOptions,
     /// Build: Dockerfile and context (relative to the app dir).
     pub dockerfile: String,
     pub context: String,
@@ -167,6 +170,7 @@ impl Default for AppSpec {
             ssh_port: 22,
             ssh_proxy_args: vec![],
             ssh_keys: vec![],
+            ssh: Default::default(),
             dockerfile: "Dockerfile".into(),
             context: ".".into(),
             root: PathBuf::from("."),

@@ -52,6 +52,7 @@ pub fn from_config(c: &Config) -> Result<AppSpec, String> {
             None => vec![],
         },
         ssh_keys: c.ssh().keys().into_iter().map(PathBuf::from).collect(),
+        ssh: ssh_options(c),
         root: c.cwd().to_path_buf(),
         ..Default::default()
     };
@@ -185,5 +186,35 @@ mod tests {
         let app = load("KAMAL_REGISTRY_PASSWORD=pw\nAPP_SECRET=a\n");
         let e = app.secret_error(true, false).expect("tag secret missing");
         assert!(e.contains("EU_SECRET"), "{e}");
+    }
+}
+
+/// The backend's view of Kamal's `ssh:` section. Relative key and config paths are taken from
+/// the app dir; `key_data` naming a missing secret is left out (the connection then fails
+/// with the usual auth error instead of every command failing at load time).
+fn ssh_options(c: &Config) -> crate::ssh::SshOptions {
+    let ssh = c.ssh();
+    let abs = |p: String| {
+        let p = PathBuf::from(p);
+        if p.is_relative() { c.cwd().join(p) } else { p }
+    };
+    let keys: Vec<PathBuf> = ssh.keys().into_iter().map(abs).collect();
+    let config_files = match ssh.config_value() {
+        Some(crate::config::value::Value::Bool(false)) => Some(vec![]),
+        Some(crate::config::value::Value::Seq(files)) => Some(files.iter().map(|f| abs(f.to_rstring())).collect()),
+        Some(crate::config::value::Value::Str(f)) => Some(vec![abs(f)]),
+        _ => None,
+    };
+    crate::ssh::SshOptions {
+        user: Some(ssh.user()),
+        port: Some(ssh.port()),
+        keys_only: ssh.keys_only().unwrap_or(!keys.is_empty()),
+        keys,
+        key_data: crate::ssh::KeyData(ssh.key_data(c.secrets()).unwrap_or_default()),
+        proxy: match ssh.proxy() {
+            Some(crate::config::model::SshProxy::Jump(j)) => Some(j),
+            _ => None,
+        },
+        config_files,
     }
 }

@@ -8,7 +8,6 @@ pub mod cmd;
 pub mod envfile;
 pub mod from_config;
 pub mod hooks;
-pub mod load;
 pub mod lock;
 pub mod ruby;
 

@@ -40,23 +40,7 @@ fn git(root: &Path, args: &[&str]) -> Option<String> {
 
 /// The shared pool, with the same options the headless commands use.
 pub fn pool_for(app: &AppSpec, g: &Global) -> Result<Pool> {
-    let keys: Vec<PathBuf> =
-        app.ssh_keys.iter().map(|k| if k.is_relative() { app.root.join(k) } else { k.clone() }).collect();
-    let kamal = crate::ssh::SshOptions {
-        user: Some(app.ssh_user.clone()),
-        port: Some(app.ssh_port),
-        keys_only: !keys.is_empty(),
-        keys,
-        ..Default::default()
-    };
-    let mut client = crate::ssh::ClientOptions::default();
-    if let Some(k) = std::env::var_os("KDECK_KNOWN_HOSTS") {
-        client.known_hosts = PathBuf::from(k);
-    }
-    if g.accept_new_host_keys {
-        client.host_key_policy = crate::ssh::HostKeyPolicy::AcceptNew;
-    }
-    crate::ssh::Pool::new(kamal, client).map_err(|e| eyre!("{e}"))
+    context::pool(app, g)
 }
 
 /// Everything the engine needs, on the dashboard's pool (not a second set of connections).
