@@ -274,7 +274,7 @@ impl Lines {
 /// announces a host whose connection dies and resumes it without repeating lines.
 #[test]
 fn engine_logs_follow_survives_host_loss() {
-    let Some(lab) = lab() else { return };
+    let Some(lab) = lab_exclusive() else { return };
     let svc = "efollow";
     fresh(&lab, svc);
     lab.image(svc, "v1", "ok");

@@ -15,10 +15,43 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// The engine lab. Copies this build's kdeck first (see `kdeck_bin`).
-pub fn lab() -> Option<Lab> {
+/// Tests share the lab's hosts and run in parallel; a test that takes a host down holds this
+/// exclusively so no other test sees the outage as its own failure.
+static FAULTS: std::sync::RwLock<()> = std::sync::RwLock::new(());
+
+/// The lab plus this test's share of it (see `FAULTS`); derefs to [`Lab`].
+pub struct LabGuard {
+    lab: Lab,
+    _share: Share,
+}
+
+#[allow(dead_code)]
+enum Share {
+    Read(std::sync::RwLockReadGuard<'static, ()>),
+    Write(std::sync::RwLockWriteGuard<'static, ()>),
+}
+
+impl std::ops::Deref for LabGuard {
+    type Target = Lab;
+    fn deref(&self) -> &Lab {
+        &self.lab
+    }
+}
+
+/// The engine lab, shared with the other non-disruptive tests. Copies this build's kdeck first
+/// (see `kdeck_bin`).
+pub fn lab() -> Option<LabGuard> {
+    let share = Share::Read(FAULTS.read().unwrap_or_else(|e| e.into_inner()));
     kdeck_bin();
-    Lab::up("engine", 3, 3)
+    Lab::up("engine", 3, 3).map(|lab| LabGuard { lab, _share: share })
+}
+
+/// The engine lab for a test that stops sshd or cuts links: no other test runs meanwhile.
+#[allow(dead_code)]
+pub fn lab_exclusive() -> Option<LabGuard> {
+    let share = Share::Write(FAULTS.write().unwrap_or_else(|e| e.into_inner()));
+    kdeck_bin();
+    Lab::up("engine", 3, 3).map(|lab| LabGuard { lab, _share: share })
 }
 
 /// The kdeck binary of this build, copied once to a private path: the target dir may be shared
