@@ -98,7 +98,20 @@ pub fn load_app(g: &Global) -> Result<AppSpec> {
 }
 
 impl Ctx {
+    /// The app in scope with its own connections (headless commands).
     pub fn new(g: &Global) -> Result<Ctx> {
+        Self::build(g, |full, hosts| connect(full, hosts, g))
+    }
+
+    /// The same, on an existing pool (the dashboard's; no second set of connections).
+    pub fn on_pool(pool: &crate::ssh::Pool, g: &Global) -> Result<Ctx> {
+        Self::build(g, |_, hosts| Ok(hosts.iter().map(|h| (h.clone(), Arc::new(pool.get(h)) as Arc<dyn Remote>)).collect()))
+    }
+
+    fn build(
+        g: &Global,
+        remotes: impl FnOnce(&AppSpec, &[String]) -> Result<BTreeMap<String, Arc<dyn Remote>>>,
+    ) -> Result<Ctx> {
         let full = load_app(g)?;
         let app = scope(&full, g)?;
         let lock_host = lock_host(&full, g).ok_or_else(|| eyre!("{}: servers: no hosts configured", g.config_file.display()))?;
@@ -118,7 +131,7 @@ impl Ctx {
         if !hosts.contains(&lock_host) {
             hosts.push(lock_host.clone());
         }
-        let remotes = connect(&full, &hosts, g)?;
+        let remotes = remotes(&full, &hosts)?;
         Ok(Ctx { full, app: Arc::new(app), lock_host, version, performer, lock_user, remotes, global: g.clone() })
     }
 

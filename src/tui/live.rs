@@ -9,15 +9,13 @@ use super::App;
 use crate::cli::Global;
 use crate::commands::context::{self, Ctx};
 use crate::deploy::event::{ActionKind, Event, Stream};
-use crate::deploy::remote::Remote;
 use crate::deploy::{AbortHandle, Request as EngineRequest};
 use crate::fleet::logs::{self as fleet_logs, FollowHandle, FollowOptions, LogScope};
 use crate::fleet::{FleetSpec, Watcher, WatcherHandle};
 use crate::kamal::{cmd, AppSpec};
 use crate::ssh::Pool;
-use color_eyre::eyre::{eyre, Result};
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use color_eyre::eyre::Result;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -32,43 +30,12 @@ pub fn run_dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<std
     Ok(if res?.failed { std::process::ExitCode::FAILURE } else { std::process::ExitCode::SUCCESS })
 }
 
-fn git(root: &Path, args: &[&str]) -> Option<String> {
-    let out = std::process::Command::new("git").args(args).current_dir(root).output().ok()?;
-    let s = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    (out.status.success() && !s.is_empty()).then_some(s)
-}
 
 /// The shared pool, with the same options the headless commands use.
 pub fn pool_for(app: &AppSpec, g: &Global) -> Result<Pool> {
     context::pool(app, g)
 }
 
-/// Everything the engine needs, on the dashboard's pool (not a second set of connections).
-fn ctx_on(pool: &Pool, g: &Global) -> Result<Ctx> {
-    let full = context::load_app(g)?;
-    let app = context::scope(&full, g)?;
-    let lock_host =
-        context::lock_host(&full, g).ok_or_else(|| eyre!("{}: servers: no hosts configured", g.config_file.display()))?;
-    let root = full.root.clone();
-    let version = g
-        .version
-        .clone()
-        .or_else(|| std::env::var("VERSION").ok().filter(|v| !v.is_empty()))
-        .or_else(|| git(&root, &["rev-parse", "HEAD"]))
-        .unwrap_or_else(|| "latest".into());
-    let performer = git(&root, &["config", "user.email"])
-        .or_else(|| std::env::var("USER").ok())
-        .or_else(|| git(&root, &["config", "user.name"]))
-        .unwrap_or_else(|| "unknown".into());
-    let lock_user = git(&root, &["config", "user.name"]).unwrap_or_else(|| "Unknown".into());
-    let mut hosts = full.all_hosts();
-    if !hosts.contains(&lock_host) {
-        hosts.push(lock_host.clone());
-    }
-    let remotes: BTreeMap<String, Arc<dyn Remote>> =
-        hosts.iter().map(|h| (h.clone(), Arc::new(pool.get(h)) as Arc<dyn Remote>)).collect();
-    Ok(Ctx { full, app: Arc::new(app), lock_host, version, performer, lock_user, remotes, global: g.clone() })
-}
 
 pub fn fleet_spec(app: &AppSpec, lock_host: &str) -> FleetSpec {
     let roles = app.roles.iter().map(|r| (r.name.clone(), r.hosts.clone())).collect();
@@ -84,7 +51,7 @@ async fn dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<super
     // Config errors surface here, before the terminal is taken over.
     let full = context::load_app(g)?;
     let pool = pool_for(&full, g)?;
-    let ctx = Arc::new(ctx_on(&pool, g)?);
+    let ctx = Arc::new(Ctx::on_pool(&pool, g)?);
     // The watcher sees the whole fleet: -r/-h narrow what actions touch, not what is shown.
     let spec = fleet_spec(&ctx.full, &ctx.lock_host);
     let (snap_rx, watcher) = Watcher::spawn(pool.clone(), spec.clone());
