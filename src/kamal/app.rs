@@ -4,6 +4,20 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+/// `builder:` beyond dockerfile/context.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BuildOptions {
+    /// `builder.arch` (one or more of amd64, arm64).
+    pub arch: Vec<String>,
+    /// `builder.args`, as `--build-arg K=V`.
+    pub args: Vec<(String, String)>,
+    /// `builder.secrets`: secret names passed to the build.
+    pub secrets: Vec<String>,
+    pub target: Option<String>,
+    /// `builder.context` was set: build the app dir as it is instead of a clean git clone.
+    pub context_set: bool,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
     /// `registry.server`; `None` means Docker Hub.
@@ -140,6 +154,7 @@ pub struct AppSpec {
     /// Build: Dockerfile and context (relative to the app dir).
     pub dockerfile: String,
     pub context: String,
+    pub build: BuildOptions,
     /// App dir (where deploy.yml's `config/` lives); hooks and builds run here.
     pub root: PathBuf,
 }
@@ -173,6 +188,7 @@ impl Default for AppSpec {
             ssh: Default::default(),
             dockerfile: "Dockerfile".into(),
             context: ".".into(),
+            build: BuildOptions::default(),
             root: PathBuf::from("."),
         }
     }

@@ -68,7 +68,20 @@ pub fn from_config(c: &Config) -> Result<AppSpec, String> {
     }
     if let Some(v) = b.get("context").filter(|v| !v.is_nil()) {
         app.context = v.to_rstring();
+        app.build.context_set = true;
     }
+    app.build.arch = match b.get("arch") {
+        Some(crate::config::value::Value::Seq(s)) => s.iter().map(|v| v.to_rstring()).collect(),
+        Some(v) if !v.is_nil() => vec![v.to_rstring()],
+        _ => vec![],
+    };
+    if let Some(crate::config::value::Value::Map(m)) = b.get("args") {
+        app.build.args = m.0.iter().map(|(k, v)| (k.to_rstring(), v.to_rstring())).collect();
+    }
+    if let Some(crate::config::value::Value::Seq(s)) = b.get("secrets") {
+        app.build.secrets = s.iter().map(|v| v.to_rstring()).collect();
+    }
+    app.build.target = b.get("target").filter(|v| !v.is_nil()).map(|v| v.to_rstring());
     for r in c.roles() {
         let mut host_env = BTreeMap::new();
         let mut host_env_secret = BTreeMap::new();
