@@ -83,6 +83,8 @@ impl Env {
 
 struct Tmux {
     socket: String,
+    /// kdeck's log file, shown when a wait times out.
+    log: PathBuf,
 }
 
 impl Tmux {
@@ -92,7 +94,7 @@ impl Tmux {
         c
     }
     fn start(name: &str, dir: &Path, script: &Path, cols: u16, rows: u16) -> Tmux {
-        let t = Tmux { socket: format!("kdeck-pty-{name}-{}", std::process::id()) };
+        let t = Tmux { socket: format!("kdeck-pty-{name}-{}", std::process::id()), log: dir.join(format!("{name}.log")) };
         let st = t
             .cmd()
             .args(["new-session", "-d", "-s", "main", "-x", &cols.to_string(), "-y", &rows.to_string(), "-c"])
@@ -142,7 +144,9 @@ impl Tmux {
                 return s;
             }
             if start.elapsed() > Duration::from_secs(secs) {
-                panic!("timed out after {secs}s waiting for {what}; screen:\n{s}");
+                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
+                let tail: Vec<&str> = log.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect();
+                panic!("timed out after {secs}s waiting for {what}; screen:\n{s}\nkdeck log ({}):\n{}", self.log.display(), tail.join("\n"));
             }
             std::thread::sleep(Duration::from_millis(150));
         }
@@ -170,7 +174,7 @@ fn exec_i_new_container_pty_size_resize_exit_status_and_restore() {
     let Some(e) = env() else { return };
     let script = e.script("new", &["app", "exec", "-i", "sh"]);
     let t = Tmux::start("new", &e.app, &script, 100, 30);
-    t.wait("Kamal's launch line", 30, |s| {
+    t.wait("Kamal's launch line", 60, |s| {
         s.contains("Get most recent version available as an image...")
             && s.contains(&format!("Launching interactive command with version latest via SSH from new container on {}...", e.web))
     });
@@ -190,6 +194,15 @@ fn exec_i_new_container_pty_size_resize_exit_status_and_restore() {
     std::thread::sleep(Duration::from_millis(500));
     t.line("echo resized=$(stty size)");
     t.wait("the new size inside", 15, |s| s.contains(&format!("resized={rows2} {cols2}")));
+
+    // ctrl-c goes to the remote side (raw mode): it stops the remote `sleep`, not kdeck.
+    t.line("sleep 30");
+    std::thread::sleep(Duration::from_millis(500));
+    t.keys(&["C-c"]);
+    let started = Instant::now();
+    t.line("echo alive=$((1+1))");
+    let s = t.wait("the remote shell after ctrl-c", 15, |s| s.contains("alive=2") || exit_line(s).is_some());
+    assert!(exit_line(&s).is_none() && started.elapsed() < Duration::from_secs(15), "ctrl-c ended kdeck:\n{s}");
 
     // The remote exit status becomes kdeck's, and the terminal is given back as it was.
     t.line("exit 7");
@@ -213,7 +226,7 @@ fn exec_i_reuse_shell_in_running_container_ends_with_ctrl_d() {
     let Some(e) = env() else { return };
     let script = e.script("reuse", &["app", "exec", "-i", "--reuse", "sh"]);
     let t = Tmux::start("reuse", &e.app, &script, 90, 25);
-    t.wait("Kamal's launch line", 30, |s| {
+    t.wait("Kamal's launch line", 60, |s| {
         s.contains("Get current version of running container...")
             && s.contains(&format!("Launching interactive command with version v1 via SSH from existing container on {}...", e.web))
     });
@@ -231,6 +244,24 @@ fn exec_i_reuse_shell_in_running_container_ends_with_ctrl_d() {
     assert!(s.contains("TTY-RESTORED"), "terminal settings not restored:\n{s}");
     e.assert_no_openssh();
     assert_eq!(ran(e.lab, &e.web, "docker exec -it ptyapp-web-v1 sh").len(), 1, "{:?}", e.lab.ssh_commands(&e.web));
+}
+
+#[test]
+fn exec_i_sigterm_closes_the_session_and_restores_the_terminal() {
+    let Some(e) = env() else { return };
+    let script = e.script("term", &["app", "exec", "-i", "--reuse", "sh"]);
+    let t = Tmux::start("term", &e.app, &script, 80, 24);
+    t.wait("the container's shell prompt", 60, |s| s.lines().any(|l| l.trim_end().ends_with('#')));
+    // kdeck is the child of the pane's shell.
+    let o = t.cmd().args(["display-message", "-p", "-t", "main", "#{pane_pid}"]).output().unwrap();
+    let shell_pid = String::from_utf8_lossy(&o.stdout).trim().to_string();
+    let o = Command::new("pgrep").args(["-P", &shell_pid]).output().unwrap();
+    let kdeck_pid = String::from_utf8_lossy(&o.stdout).split_whitespace().next().expect("kdeck's pid").to_string();
+    assert!(Command::new("kill").args(["-TERM", &kdeck_pid]).status().unwrap().success());
+    let s = t.wait("kdeck to exit", 30, |s| exit_line(s).is_some() && (s.contains("TTY-RESTORED") || s.contains("TTY-CHANGED")));
+    assert_eq!(exit_line(&s), Some(255), "{s}");
+    assert!(s.contains("TTY-RESTORED"), "terminal settings not restored:\n{s}");
+    e.assert_no_openssh();
 }
 
 /// Runs kdeck with `stdin_text` piped in; kills it after 90 s.
