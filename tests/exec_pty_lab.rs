@@ -37,7 +37,7 @@ fn env() -> Option<&'static Env> {
         std::fs::create_dir_all(&dir).unwrap();
         lab.image("ptyapp", "v1", "ok");
         let (web, worker) = (lab.ips(0..1)[0].clone(), lab.ips(1..2)[0].clone());
-        let mut spec = engine_support::lab::AppSpec::new("ptyapp", &[web.clone()], &[worker.clone()]);
+        let mut spec = engine_support::lab::AppSpec::new("ptyapp", std::slice::from_ref(&web), std::slice::from_ref(&worker));
         (spec.deploy_timeout, spec.drain_timeout, spec.readiness_delay) = (10, 2, 1);
         let app = lab.write_app(&dir.join("app"), &spec);
         let r = engine_support::kdeck(lab, &app, &["deploy", "-P", "--version", "v1"]);

@@ -204,17 +204,38 @@ pub async fn app_exec(ctx: &Ctx, a: &crate::cli::ExecArgs) -> Result<ExitCode> {
 /// Kamal's target for `app exec -i`: its primary host (the first `-h` host in config order,
 /// else the first host of the primary role — or of the first `-r` role when the primary role is
 /// not selected) and the primary (else first) role on that host.
-fn interactive_target(ctx: &Ctx) -> Result<(String, crate::kamal::RoleSpec)> {
-    let app = &ctx.app;
+fn interactive_target(full: &crate::kamal::AppSpec, app: &crate::kamal::AppSpec, g: &crate::cli::Global) -> Result<(String, crate::kamal::RoleSpec)> {
     let scoped = app.all_hosts();
-    let host = if ctx.global.hosts.is_some() || ctx.global.primary {
-        ctx.full.all_hosts().into_iter().find(|h| scoped.contains(h))
+    let host = if g.hosts.is_some() || g.primary {
+        full.all_hosts().into_iter().find(|h| scoped.contains(h))
     } else {
         app.role(&app.primary_role).or(app.roles.first()).and_then(|r| r.hosts.first().cloned())
     }
     .ok_or_else(|| color_eyre::eyre::eyre!("no host in scope"))?;
     let role = app.roles_on(&host).first().map(|r| (*r).clone()).ok_or_else(|| color_eyre::eyre::eyre!("no role on {host}"))?;
     Ok((host, role))
+}
+
+#[cfg(test)]
+#[test]
+fn interactive_target_is_kamals_primary_host_and_role() {
+    use crate::kamal::{AppSpec, RoleSpec};
+    let role = |n: &str, hosts: &[&str]| RoleSpec { name: n.into(), hosts: hosts.iter().map(|h| h.to_string()).collect(), ..Default::default() };
+    // deploy.yml lists the worker first; web is the primary role.
+    let full = AppSpec { primary_role: "web".into(), roles: vec![role("worker", &["w1"]), role("web", &["a", "b"])], ..Default::default() };
+    let pick = |hosts: Option<&str>, roles: Option<&str>, primary: bool| {
+        let g = crate::cli::Global { hosts: hosts.map(Into::into), roles: roles.map(Into::into), primary, ..Default::default() };
+        let app = super::context::scope(&full, &g).unwrap();
+        let (h, r) = interactive_target(&full, &app, &g).unwrap();
+        format!("{h}/{}", r.name)
+    };
+    assert_eq!(pick(None, None, false), "a/web");
+    assert_eq!(pick(None, Some("worker"), false), "w1/worker");
+    assert_eq!(pick(None, Some("worker,web"), false), "a/web");
+    assert_eq!(pick(Some("b"), None, false), "b/web");
+    // The first -h host in config order, as Kamal's specific_hosts.
+    assert_eq!(pick(Some("b,w1"), None, false), "w1/worker");
+    assert_eq!(pick(None, None, true), "a/web");
 }
 
 /// Kamal's progress lines (`say …, :magenta`): coloured only on a terminal.
@@ -240,7 +261,7 @@ pub async fn app_exec_interactive(ctx: &Ctx, a: &crate::cli::ExecArgs) -> Result
     }
     let command = a.cmd.join(" ");
     let env: Vec<(String, String)> = a.env.iter().filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))).collect();
-    let (host, role) = interactive_target(ctx)?;
+    let (host, role) = interactive_target(&ctx.full, &ctx.app, &ctx.global)?;
     let remote = ctx.remotes.get(&host).cloned().ok_or_else(|| color_eyre::eyre::eyre!("no connection to {host}"))?;
     let tty = std::io::stdin().is_terminal();
     let it = if tty { "-it" } else { "-i" };
