@@ -267,8 +267,13 @@ fn exec_i_sigterm_closes_the_session_and_restores_the_terminal() {
 /// Runs kdeck with `stdin_text` piped in; kills it after 90 s.
 fn piped(e: &Env, args: &[&str], stdin_text: &str) -> (Option<i32>, String, String) {
     let mut c = kdeck_command(e.lab, &e.app);
-    c.env("PATH", e.path()).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
-    let mut child = c.spawn().expect("run kdeck");
+    c.env("PATH", e.path()).args(args);
+    run_piped(c, stdin_text)
+}
+
+fn run_piped(mut c: Command, stdin_text: &str) -> (Option<i32>, String, String) {
+    c.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped());
+    let mut child = c.spawn().expect("run command");
     child.stdin.take().unwrap().write_all(stdin_text.as_bytes()).unwrap();
     let pid = child.id();
     let (tx, rx) = std::sync::mpsc::channel::<()>();
@@ -341,4 +346,41 @@ fn dashboard_ctrl_o_shell_over_the_pool_connection() {
     assert!(s.contains("TTY-RESTORED"), "terminal settings not restored:\n{s}");
     e.assert_no_openssh();
     assert!(!ran(e.lab, &e.web, "docker exec -it $(docker ps --latest --quiet --filter label=service=ptyapp").is_empty());
+}
+
+#[test]
+fn exec_i_piped_same_remote_command_output_and_status_as_real_kamal() {
+    let Some(e) = env() else { return };
+    if Command::new("kamal").arg("version").output().map(|o| !o.status.success()).unwrap_or(true) {
+        assert!(std::env::var("KDECK_LAB_REQUIRED").is_err(), "real Kamal is not installed (scripts/install-deps)");
+        eprintln!("SKIP: real Kamal not installed");
+        return;
+    }
+    // Kamal execs the OpenSSH client; point it at the lab's known_hosts (OpenSSH reads the
+    // passwd entry's ~/.ssh, not $HOME's).
+    let bin = e.app.join("kamal-bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let wrapper = format!("#!/bin/sh\nexec /usr/bin/ssh -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes \"$@\"\n", e.lab.known_hosts.display());
+    std::fs::write(bin.join("ssh"), wrapper).unwrap();
+    Command::new("chmod").arg("+x").arg(bin.join("ssh")).status().unwrap();
+    let input = "echo same-out-$((20+3)); echo same-err >&2; exit 3\n";
+    let mut k = e.lab.kamal_command(&e.app);
+    k.env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default())).args(["app", "exec", "-i", "sh -s"]);
+    let (kcode, kout, kerr) = run_piped(k, input);
+    let (code, out, err) = piped(e, &["app", "exec", "-i", "sh -s"], input);
+
+    assert_eq!(kcode, Some(3), "kamal:\n{kout}\n{kerr}");
+    assert_eq!(code, kcode, "kdeck:\n{out}\n{err}");
+    // Kamal's own lines and the command's output, in order (Kamal adds its SSHKit INFO lines).
+    let lines = |s: &str| -> Vec<String> { s.lines().filter(|l| !l.trim_start().starts_with("INFO") && !l.trim().is_empty()).map(|l| l.to_string()).collect() };
+    assert_eq!(lines(&out), lines(&kout), "kdeck:\n{out}\nkamal:\n{kout}");
+    assert!(out.contains("same-out-23") && err.contains("same-err") && kerr.contains("same-err"), "{out}\n{err}\n{kerr}");
+    e.assert_no_openssh();
+
+    // Byte for byte the same docker command on the same host (the name's random hex aside).
+    let norm = |c: &String| regex::Regex::new(r"exec-latest-[0-9a-f]{6}").unwrap().replace(c, "exec-latest-HEX").into_owned();
+    let runs: Vec<String> = ran(e.lab, &e.web, "docker run -i --rm --name ptyapp-web-exec-latest-").into_iter().filter(|c| c.ends_with(" sh -s")).collect();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+    assert_eq!(norm(&runs[0]), norm(&runs[1]));
+    assert!(ran(e.lab, &e.worker, "docker run -i").iter().all(|c| !c.ends_with(" sh -s")));
 }
