@@ -9,12 +9,42 @@
 mod engine_support;
 
 use engine_support::lab::Lab;
-use engine_support::{kdeck_bin, kdeck_command};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+/// The kdeck binary under test, copied to a private path. Several worktrees share the target
+/// dir and replace `target/debug/kdeck` at any time, so the copy must be this tree's build: it
+/// has the interactive session's stdin thread. `KDECK_E2E_BIN` names a binary to use instead.
+fn kdeck_bin() -> PathBuf {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let src = std::env::var_os("KDECK_E2E_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kdeck")));
+        let dst = std::env::temp_dir().join(format!("kdeck-pty-test-{}", std::process::id()));
+        std::fs::copy(&src, &dst).expect("copy kdeck");
+        let ours = Command::new("grep").args(["-q", "-a", "kdeck-stdin"]).arg(&dst).status().map(|s| s.success()).unwrap_or(false);
+        if !ours {
+            let _ = std::fs::remove_file(&dst);
+            panic!("{} is not this tree's kdeck (shared target dir overwritten by another branch's build); rebuild and rerun, or set KDECK_E2E_BIN", src.display());
+        }
+        dst
+    })
+    .clone()
+}
+
+/// kdeck (this tree's) for an app dir, with the lab's HOME and known_hosts.
+fn kdeck_cmd(lab: &Lab, app: &Path) -> Command {
+    let mut c = Command::new(kdeck_bin());
+    c.current_dir(app)
+        .env("HOME", &lab.home)
+        .env("KDECK_KNOWN_HOSTS", &lab.known_hosts)
+        .env_remove("SSH_AUTH_SOCK")
+        .env_remove("VERSION")
+        .stdin(Stdio::null());
+    c
+}
 
 struct Env {
     lab: &'static Lab,
@@ -40,8 +70,8 @@ fn env() -> Option<&'static Env> {
         let mut spec = engine_support::lab::AppSpec::new("ptyapp", std::slice::from_ref(&web), std::slice::from_ref(&worker));
         (spec.deploy_timeout, spec.drain_timeout, spec.readiness_delay) = (10, 2, 1);
         let app = lab.write_app(&dir.join("app"), &spec);
-        let r = engine_support::kdeck(lab, &app, &["deploy", "-P", "--version", "v1"]);
-        assert!(r.ok, "kdeck deploy v1 failed:\n{}\n{}", r.stdout, r.stderr);
+        let r = kdeck_cmd(lab, &app).args(["deploy", "-P", "--version", "v1"]).output().expect("run kdeck");
+        assert!(r.status.success(), "kdeck deploy v1 failed:\n{}\n{}", String::from_utf8_lossy(&r.stdout), String::from_utf8_lossy(&r.stderr));
         let fake_bin = dir.join("fake-bin");
         std::fs::create_dir_all(&fake_bin).unwrap();
         let marker = dir.join("openssh-was-run");
@@ -266,7 +296,7 @@ fn exec_i_sigterm_closes_the_session_and_restores_the_terminal() {
 
 /// Runs kdeck with `stdin_text` piped in; kills it after 90 s.
 fn piped(e: &Env, args: &[&str], stdin_text: &str) -> (Option<i32>, String, String) {
-    let mut c = kdeck_command(e.lab, &e.app);
+    let mut c = kdeck_cmd(e.lab, &e.app);
     c.env("PATH", e.path()).args(args);
     run_piped(c, stdin_text)
 }
