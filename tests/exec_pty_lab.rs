@@ -17,12 +17,12 @@ use std::time::{Duration, Instant};
 
 /// The kdeck binary under test, copied to a private path. Several worktrees share the target
 /// dir and replace `target/debug/kdeck` at any time, so the copy must be this tree's build: it
-/// has the interactive session's stdin thread. `KDECK_E2E_BIN` names a binary to use instead.
-fn kdeck_bin() -> PathBuf {
+/// has the interactive session's stdin thread. Copied into the lab's dir (removed with the lab). `KDECK_E2E_BIN` names a binary to use instead.
+fn kdeck_bin(lab: &Lab) -> PathBuf {
     static BIN: OnceLock<PathBuf> = OnceLock::new();
     BIN.get_or_init(|| {
         let src = std::env::var_os("KDECK_E2E_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kdeck")));
-        let dst = std::env::temp_dir().join(format!("kdeck-pty-test-{}", std::process::id()));
+        let dst = lab.dir.join("kdeck-under-test");
         std::fs::copy(&src, &dst).expect("copy kdeck");
         let ours = Command::new("grep").args(["-q", "-a", "kdeck-stdin"]).arg(&dst).status().map(|s| s.success()).unwrap_or(false);
         if !ours {
@@ -36,7 +36,7 @@ fn kdeck_bin() -> PathBuf {
 
 /// kdeck (this tree's) for an app dir, with the lab's HOME and known_hosts.
 fn kdeck_cmd(lab: &Lab, app: &Path) -> Command {
-    let mut c = Command::new(kdeck_bin());
+    let mut c = Command::new(kdeck_bin(lab));
     c.current_dir(app)
         .env("HOME", &lab.home)
         .env("KDECK_KNOWN_HOSTS", &lab.known_hosts)
@@ -92,7 +92,7 @@ impl Env {
     /// the terminal settings are what they were, then stay open for capture-pane.
     fn script(&self, name: &str, args: &[&str]) -> PathBuf {
         let log = self.app.join(format!("{name}.log"));
-        let mut argv = vec![kdeck_bin().display().to_string(), "--log-file".into(), log.display().to_string()];
+        let mut argv = vec![kdeck_bin(self.lab).display().to_string(), "--log-file".into(), log.display().to_string()];
         argv.extend(args.iter().map(|s| s.to_string()));
         let text = format!(
             "S0=$(stty -g)\nenv HOME={} KDECK_KNOWN_HOSTS={} PATH={} {}\necho \"KDECK-EXIT=$?\"\nif [ \"$(stty -g)\" = \"$S0\" ]; then echo TTY-RESTORED; else echo TTY-CHANGED; fi\nsleep 600\n",
