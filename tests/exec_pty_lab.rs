@@ -342,6 +342,19 @@ fn exec_i_with_piped_stdin_runs_without_pty() {
     assert_eq!(code, Some(0), "{out}\n{err}");
     assert!(out.contains(&format!("from new container on {}...", e.worker)) && out.contains("on-worker"), "{out}");
     assert!(!ran(e.lab, &e.worker, "docker run -i --rm --name ptyapp-worker-exec-latest-").is_empty());
+
+    // `-e` and `--reuse`: Kamal's `docker exec -i --env K="v" <container> CMD`.
+    let (code, out, err) = piped(e, &["app", "exec", "-i", "--reuse", "-e", "PTYVAR=from-e", "env"], "");
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(out.lines().any(|l| l == "PTYVAR=from-e"), "{out}");
+    assert_eq!(ran(e.lab, &e.web, "docker exec -i --env PTYVAR=\"from-e\" ptyapp-web-v1 env").len(), 1, "{:?}", e.lab.ssh_commands(&e.web));
+
+    // `--version`: no lookup line, that version's image and exec container name.
+    let (code, out, err) = piped(e, &["app", "exec", "-i", "--version", "v1", "echo", "versioned"], "");
+    assert_eq!(code, Some(0), "{out}\n{err}");
+    assert!(!out.contains("Get most recent version") && out.contains("Launching interactive command with version v1 via SSH from new container on"), "{out}");
+    let runs: Vec<String> = ran(e.lab, &e.web, "docker run -i --rm --name ptyapp-web-exec-v1-").into_iter().filter(|c| c.ends_with("/ptyapp:v1 echo versioned")).collect();
+    assert_eq!(runs.len(), 1, "{:?}", e.lab.ssh_commands(&e.web));
     e.assert_no_openssh();
 }
 
