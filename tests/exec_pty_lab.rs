@@ -185,8 +185,12 @@ impl Tmux {
 
 impl Drop for Tmux {
     fn drop(&mut self) {
-        // Only the server on our own socket.
+        // Only the server on our own socket; tmux leaves the socket file behind.
+        let path = self.cmd().args(["display-message", "-p", "#{socket_path}"]).output().ok();
         let _ = self.cmd().args(["kill-server"]).status();
+        if let Some(p) = path.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).filter(|p| p.contains("kdeck-pty-")) {
+            let _ = std::fs::remove_file(p);
+        }
     }
 }
 
