@@ -145,8 +145,6 @@ pub struct AppSpec {
     pub registry_secret_error: Option<String>,
     pub ssh_user: String,
     pub ssh_port: u16,
-    /// `ssh.proxy` / `ssh.proxy_command` as OpenSSH arguments (for `app exec -i`).
-    pub ssh_proxy_args: Vec<String>,
     pub ssh_keys: Vec<PathBuf>,
     /// Kamal's whole `ssh:` section for kdeck's own connections (proxy jump, keys_only,
     /// key_data, config files); `ssh_user`/`ssh_port`/`ssh_keys` above are its plain parts.
@@ -183,7 +181,6 @@ impl Default for AppSpec {
             registry_secret_error: None,
             ssh_user: "root".into(),
             ssh_port: 22,
-            ssh_proxy_args: vec![],
             ssh_keys: vec![],
             ssh: Default::default(),
             dockerfile: "Dockerfile".into(),

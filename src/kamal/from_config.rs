@@ -46,11 +46,6 @@ pub fn from_config(c: &Config) -> Result<AppSpec, String> {
         hooks_path: PathBuf::from(c.hooks_path()),
         ssh_user: c.ssh().user(),
         ssh_port: c.ssh().port(),
-        ssh_proxy_args: match c.ssh().proxy() {
-            Some(crate::config::model::SshProxy::Jump(j)) => vec!["-J".into(), j],
-            Some(crate::config::model::SshProxy::Command(cmd)) => vec!["-o".into(), format!("ProxyCommand={cmd}")],
-            None => vec![],
-        },
         ssh_keys: c.ssh().keys().into_iter().map(PathBuf::from).collect(),
         ssh: ssh_options(c),
         root: c.cwd().to_path_buf(),
