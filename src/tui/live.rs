@@ -139,7 +139,9 @@ fn shell_command(ctx: Arc<Ctx>, pool: Pool) -> ShellCommand {
                 cmd::filters(app, Some(&role.name))
             )
         } else {
-            let v = ctx.version.clone();
+            // As `kamal app exec -i` (and `kdeck app exec -i`) without --version: the image
+            // tagged latest on the host, i.e. the last version fully deployed there.
+            let v = app.latest_tag();
             cmd::app_exec_run(app, &role, host, &v, &crate::kamal::random_hex(6), &[], false, "sh")
                 .replacen("docker run --rm", "docker run -it --rm", 1)
         };
