@@ -25,7 +25,7 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
             }
             if !c.room.is_empty() {
                 lines.push(Line::raw(""));
-                lines.push(Line::styled("  memory for a second copy during the deploy:", t.title()));
+                lines.push(Line::styled("  room for a second copy during the deploy (memory, disk):", t.title()));
                 // Many hosts on a small terminal: list the ones without room, count the rest,
                 // so the confirm prompt stays on screen.
                 let many = c.room.len() + c.lines.len() + 8 > area.height as usize;
