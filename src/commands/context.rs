@@ -60,6 +60,15 @@ pub fn scope(app: &AppSpec, g: &Global) -> Result<AppSpec> {
         }
     }
     a.roles.retain(|r| !r.hosts.is_empty());
+    // Accessories: `-h`/`-p` narrow their hosts, `-r` does not (Kamal's accessory_hosts).
+    for acc in &mut a.accessories {
+        if g.primary {
+            acc.hosts.retain(|h| Some(h) == primary.as_ref());
+        }
+        if let Some(hs) = &hosts_filter {
+            acc.hosts.retain(|h| hs.iter().any(|p| matches(p, h)));
+        }
+    }
     if a.roles.is_empty() {
         return Err(eyre!("No --hosts match for {}", g.hosts.clone().unwrap_or_default()));
     }
@@ -130,6 +139,11 @@ impl Ctx {
         let mut hosts = full.all_hosts();
         if !hosts.contains(&lock_host) {
             hosts.push(lock_host.clone());
+        }
+        for h in full.accessories.iter().flat_map(|a| a.hosts.iter()) {
+            if !hosts.contains(h) {
+                hosts.push(h.clone());
+            }
         }
         let remotes = remotes(&full, &hosts)?;
         Ok(Ctx { full, app: Arc::new(app), lock_host, version, performer, lock_user, remotes, global: g.clone() })

@@ -13,6 +13,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
+#[path = "accessory.rs"]
+mod accessory;
+pub use accessory::AccessoryAction;
+
 /// What the operator asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
@@ -29,6 +33,8 @@ pub enum Request {
     LockRelease,
     ProxyBoot,
     ProxyReboot,
+    /// `accessory boot|reboot|start|stop|restart|remove NAME` (`all` = every accessory).
+    Accessory { action: AccessoryAction, name: String },
 }
 
 impl Request {
@@ -46,6 +52,7 @@ impl Request {
             Request::LockRelease => ActionKind::LockRelease,
             Request::ProxyBoot => ActionKind::ProxyBoot,
             Request::ProxyReboot => ActionKind::ProxyReboot,
+            Request::Accessory { action, name } => ActionKind::Accessory { action: action.as_str().into(), name: name.clone() },
         }
     }
     /// `KAMAL_COMMAND` as Kamal sets it.
@@ -59,6 +66,7 @@ impl Request {
             Request::Prune { .. } => "prune",
             Request::LockAcquire { .. } | Request::LockRelease => "lock",
             Request::ProxyBoot | Request::ProxyReboot => "proxy",
+            Request::Accessory { .. } => "accessory",
         }
     }
 }
@@ -1022,10 +1030,13 @@ impl Engine {
                     // Independent: the proxy and stale app containers.
                     let proxy = async {
                         if full {
-                            self.proxy_boot(false).await
-                        } else {
-                            Ok(())
+                            self.proxy_boot(false).await?;
                         }
+                        // `setup`: every accessory after the proxy (existing ones are skipped).
+                        if matches!(req, Request::Setup { .. }) {
+                            self.accessories_boot_all().await?;
+                        }
+                        Ok(())
                     };
                     let (p, st) = tokio::join!(proxy, self.stale_containers(true));
                     p?;
@@ -1108,6 +1119,7 @@ impl Engine {
                 })
                 .await
             }
+            Request::Accessory { action, name } => self.accessory_request(*action, name).await,
         }
     }
 

@@ -142,6 +142,8 @@ pub struct AppSpec {
     pub context: String,
     /// App dir (where deploy.yml's `config/` lives); hooks and builds run here.
     pub root: PathBuf,
+    /// `accessories:`, deploy.yml order (hosts not narrowed by `-r`; `-h` narrows them).
+    pub accessories: Vec<super::accessory::AccessorySpec>,
 }
 
 impl Default for AppSpec {
@@ -174,6 +176,7 @@ impl Default for AppSpec {
             dockerfile: "Dockerfile".into(),
             context: ".".into(),
             root: PathBuf::from("."),
+            accessories: vec![],
         }
     }
 }

@@ -2,6 +2,7 @@
 //! config module already renders in Kamal's format (role options, logging, kamal-proxy deploy
 //! flags) are taken verbatim so both agree byte for byte.
 
+use super::accessory::{AccessoryDir, AccessoryFile, AccessorySpec};
 use super::app::{AppSpec, BootLimit, ProxySpec, Registry, RoleSpec};
 use crate::config::{Config, Value};
 use std::collections::BTreeMap;
@@ -132,7 +133,115 @@ pub fn from_config(c: &Config) -> Result<AppSpec, String> {
             logging_args: Some(r.logging_args.clone()),
         });
     }
+    for a in c.accessories() {
+        app.accessories.push(accessory(c, a));
+    }
     Ok(app)
+}
+
+/// Split `local:remote[:options]` or read `{local, remote, mode, owner, options}`.
+fn path_config(v: &Value) -> (String, String, Option<String>, Option<String>, Option<String>) {
+    match v.as_map() {
+        Some(m) => {
+            let s = |k: &str| m.get(k).filter(|x| !x.is_nil()).map(Value::to_rstring);
+            (s("local").unwrap_or_default(), s("remote").unwrap_or_default(), s("options"), s("mode"), s("owner"))
+        }
+        None => {
+            let text = v.to_rstring();
+            let mut it = text.splitn(3, ':');
+            let local = it.next().unwrap_or("").to_string();
+            let remote = it.next().unwrap_or("").to_string();
+            (local, remote, it.next().map(str::to_string), None, None)
+        }
+    }
+}
+
+/// One accessory as Kamal 2.11's `Configuration::Accessory` renders it.
+fn accessory(c: &Config, a: &crate::config::model::Accessory) -> AccessorySpec {
+    let secrets = c.secrets();
+    let (env_secret, env_secret_error) = match a.env.resolve_secrets(secrets) {
+        Ok(v) => (v, None),
+        Err(e) => (vec![], Some(format!("accessories.{}.env.secret: {e}", a.name))),
+    };
+    let (registry, registry_secret_error) = match &a.registry {
+        None => (None, None),
+        Some(r) => {
+            let u = r.username(secrets);
+            let p = r.password(secrets);
+            let e = match (&u, &p) {
+                (Err(e), _) => Some(format!("accessories.{}.registry.username: {e}", a.name)),
+                (_, Err(e)) => Some(format!("accessories.{}.registry.password: {e}", a.name)),
+                _ => None,
+            };
+            (Some(Registry { server: r.server(), username: u.unwrap_or(None), password: p.unwrap_or(None) }), e)
+        }
+    };
+    let seq = |k: &str| a.config.get(k).and_then(Value::as_seq).cloned().unwrap_or_default();
+    let files = seq("files")
+        .iter()
+        .map(|v| {
+            let (local, remote, options, mode, owner) = path_config(v);
+            let lp = std::path::Path::new(&local);
+            AccessoryFile {
+                local: if lp.is_absolute() { lp.to_path_buf() } else { c.cwd().join(lp) },
+                host_path: format!("{}{remote}", a.service_name),
+                container_path: remote,
+                options,
+                mode: mode.unwrap_or_else(|| "755".into()),
+                owner,
+            }
+        })
+        .collect();
+    let directories = seq("directories")
+        .iter()
+        .map(|v| {
+            let (local, remote, options, mode, owner) = path_config(v);
+            let abs = local.starts_with('/');
+            AccessoryDir {
+                make_path: if abs { local.clone() } else { format!("$PWD/{}/{local}", a.service_name) },
+                host_path: if abs { local.clone() } else { format!("{}/{local}", a.service_name) },
+                container_path: remote,
+                options,
+                mode,
+                owner,
+            }
+        })
+        .collect();
+    AccessorySpec {
+        name: a.name.clone(),
+        service_name: a.service_name.clone(),
+        image: a.image.clone(),
+        hosts: a.hosts.clone(),
+        port: a.port(),
+        network: a.network(),
+        env_clear_args: pairs(a.env.clear_args()),
+        env_secret,
+        env_secret_error,
+        volumes: seq("volumes").iter().map(Value::to_rstring).collect(),
+        files,
+        directories,
+        label_args: pairs(crate::config::shell::argumentize("--label", &Value::Map(a.labels()))),
+        option_args: a.option_args(),
+        cmd: a.cmd().filter(|v| !v.is_nil()).map(|v| v.to_rstring()),
+        registry,
+        registry_secret_error,
+        logging_args: pairs(c.logging_args()),
+    }
+}
+
+/// `["--env", "K=\"v\""]` → `["--env K=\"v\""]` (flag and value joined as Kamal logs them).
+fn pairs(tokens: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = vec![];
+    for t in tokens {
+        match out.last_mut() {
+            Some(last) if last.starts_with("--") && !last.contains(' ') && !t.starts_with("--") => {
+                last.push(' ');
+                last.push_str(&t);
+            }
+            _ => out.push(t),
+        }
+    }
+    out
 }
 
 #[cfg(test)]

@@ -1,0 +1,274 @@
+//! Accessory actions (`kdeck accessory boot|reboot|start|stop|restart|remove`), run as Kamal
+//! 2.11 runs them: under the deploy lock, one accessory after the other (`all` = deploy.yml
+//! order), each step in parallel on the accessory's hosts. A child of `runner` so it uses the
+//! engine's private step/exec primitives.
+
+use super::{failed, Engine, EngineError, StepKind, R};
+use crate::kamal::accessory::{self as acc, audit_msg, AccessorySpec};
+use crate::kamal::{envfile, lock};
+use serde::Serialize;
+
+/// What to do with an accessory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AccessoryAction {
+    Boot,
+    Reboot,
+    Start,
+    Stop,
+    Restart,
+    Remove,
+}
+
+impl AccessoryAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessoryAction::Boot => "boot",
+            AccessoryAction::Reboot => "reboot",
+            AccessoryAction::Start => "start",
+            AccessoryAction::Stop => "stop",
+            AccessoryAction::Restart => "restart",
+            AccessoryAction::Remove => "remove",
+        }
+    }
+}
+
+impl Engine {
+    /// The accessory's hosts (already narrowed by `-h`/`-p` in the app in scope; Kamal ignores
+    /// `-r` for accessories).
+    fn accessory_hosts(&self, a: &AccessorySpec) -> Vec<String> {
+        a.hosts.clone()
+    }
+
+    /// A whole `accessory <action> NAME|all` request, lock included.
+    pub(super) async fn accessory_request(&self, action: AccessoryAction, name: &str) -> R<()> {
+        let list: Vec<AccessorySpec> = self
+            .app
+            .select_accessories(name)
+            .map_err(|m| EngineError::Failed { host: None, message: m })?
+            .into_iter()
+            .cloned()
+            .collect();
+        if matches!(action, AccessoryAction::Boot | AccessoryAction::Reboot) {
+            self.accessory_secrets(&list)?;
+        }
+        // Kamal's lock step: `mkdir -p .kamal` on the app's hosts, the lock on the lock host.
+        let all = self.app.all_hosts();
+        self.mkdir_kamal(&all).await?;
+        self.acquire_lock(lock::DEFAULT_MESSAGE).await?;
+        let res = async {
+            for a in &list {
+                self.accessory_one(action, a).await?;
+            }
+            Ok(())
+        }
+        .await;
+        let rel = self.release_lock().await;
+        res.and(rel)
+    }
+
+    /// `setup`: boot every accessory while the caller holds the lock.
+    pub(super) async fn accessories_boot_all(&self) -> R<()> {
+        let list = self.app.accessories.clone();
+        self.accessory_secrets(&list)?;
+        for a in &list {
+            self.accessory_boot(a, true).await?;
+        }
+        Ok(())
+    }
+
+    fn accessory_secrets(&self, list: &[AccessorySpec]) -> R<()> {
+        // Lazy secrets, as Kamal: only what writes env files or logs in needs them.
+        for a in list {
+            if let Some(e) = a.env_secret_error.clone().or_else(|| a.registry_secret_error.clone()) {
+                return Err(EngineError::Failed { host: None, message: e });
+            }
+            if a.registry.is_none() {
+                if let Some(e) = self.app.secret_error(false, true) {
+                    return Err(EngineError::Failed { host: None, message: e });
+                }
+            }
+        }
+        Ok(())
+    }
+
+    async fn accessory_one(&self, action: AccessoryAction, a: &AccessorySpec) -> R<()> {
+        match action {
+            AccessoryAction::Boot => self.accessory_boot(a, true).await,
+            AccessoryAction::Reboot => {
+                self.accessory_prepare(a).await?;
+                self.accessory_pull(a).await?;
+                self.accessory_stop(a).await?;
+                self.accessory_remove_container(a).await?;
+                self.accessory_boot(a, false).await
+            }
+            AccessoryAction::Start => self.accessory_start(a).await,
+            AccessoryAction::Stop => self.accessory_stop(a).await,
+            AccessoryAction::Restart => {
+                self.accessory_stop(a).await?;
+                self.accessory_start(a).await
+            }
+            AccessoryAction::Remove => {
+                self.accessory_stop(a).await?;
+                self.accessory_remove_container(a).await?;
+                self.accessory_each(a, StepKind::Other, "remove image", |h| async move {
+                    self.audit(h, None, &audit_msg::removed_image(&a.name)).await?;
+                    self.sh_ok(h, &acc::remove_image(a)).await.map(|_| ())
+                })
+                .await?;
+                self.accessory_each(a, StepKind::Other, "remove service directory", |h| async move {
+                    self.sh_ok(h, &acc::remove_service_directory(a)).await.map(|_| ())
+                })
+                .await
+            }
+        }
+    }
+
+    /// One visible step per host of the accessory, in parallel; the first error (host order) wins.
+    async fn accessory_each<'a, F, Fut>(&'a self, a: &'a AccessorySpec, kind: StepKind, what: &'a str, f: F) -> R<()>
+    where
+        F: Fn(&'a str) -> Fut,
+        Fut: std::future::Future<Output = R<()>> + 'a,
+    {
+        let role = format!("accessory {}", a.name);
+        let label = format!("{what} {}", a.service_name);
+        let results = futures::future::join_all(a.hosts.iter().map(|h| self.step(Some(h.as_str()), Some(role.as_str()), kind, &label, async { f(h.as_str()).await.map_err(Into::into) }))).await;
+        let errs: Vec<EngineError> = results.into_iter().filter_map(Result::err).collect();
+        match errs.len() {
+            0 => Ok(()),
+            1 => Err(errs.into_iter().next().unwrap_or(EngineError::Aborted)),
+            n => {
+                let lines: Vec<String> = errs.iter().filter(|e| !matches!(e, EngineError::Aborted)).map(|e| e.to_string()).collect();
+                if lines.is_empty() {
+                    return Err(EngineError::Aborted);
+                }
+                Err(EngineError::Failed { host: None, message: format!("Exceptions on {n} hosts:\n{}", lines.join("\n")) })
+            }
+        }
+    }
+
+    /// Registry login and the network (an existing network is fine).
+    async fn accessory_prepare(&self, a: &AccessorySpec) -> R<()> {
+        self.accessory_each(a, StepKind::Other, "docker login + network", |h| async move {
+            if let Some(login) = acc::registry_login(&self.app, a) {
+                self.sh_ok(h, &login).await?;
+            }
+            let out = self.sh(h, &crate::kamal::cmd::network_create()).await?;
+            if !out.ok() && !out.stderr.contains("already exists") {
+                return Err(failed(h, super::exec_failure(h, &out)));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    async fn accessory_boot(&self, a: &AccessorySpec, prepare: bool) -> R<()> {
+        if prepare {
+            self.accessory_prepare(a).await?;
+        }
+        // Hosts that already have the container are skipped (Kamal's yellow notice).
+        let skipped = std::sync::Mutex::new(Vec::<String>::new());
+        self.accessory_each(a, StepKind::Other, "check existing", |h| {
+            let skipped = &skipped;
+            async move {
+                let out = self.sh_ok(h, &acc::existing_container(a)).await?;
+                if !out.stdout.trim().is_empty() {
+                    if let Ok(mut s) = skipped.lock() {
+                        s.push(h.to_string());
+                    }
+                }
+                Ok(())
+            }
+        })
+        .await?;
+        let mut skipped = skipped.into_inner().unwrap_or_default();
+        skipped.sort();
+        if !skipped.is_empty() {
+            self.emit(super::Event::Output {
+                host: None,
+                role: None,
+                stream: super::super::event::Stream::Stdout,
+                line: format!("Skipping booting `{}` on {}, a container already exists", a.name, skipped.join(", ")),
+            });
+        }
+        let a2 = AccessorySpec { hosts: a.hosts.iter().filter(|h| !skipped.contains(h)).cloned().collect(), ..a.clone() };
+        let a = &a2;
+        if self.accessory_hosts(a).is_empty() {
+            return Ok(());
+        }
+        // Kamal: directories, then files, then per host the env file and the container.
+        self.accessory_each(a, StepKind::Other, "directories", |h| async move {
+            for c in acc::directory_commands(a) {
+                self.sh_ok(h, &c).await?;
+            }
+            Ok(())
+        })
+        .await?;
+        let mut files = vec![];
+        for f in &a.files {
+            if f.local.to_string_lossy().ends_with("erb") {
+                return Err(EngineError::Failed {
+                    host: None,
+                    message: format!("accessories/{}/files: {}: ERB templates are not supported by kdeck yet (render the file first)", a.name, f.local.display()),
+                });
+            }
+            let data = std::fs::read(&f.local).map_err(|_| EngineError::Failed { host: None, message: format!("Missing file: {}", f.local.display()) })?;
+            files.push((f, data));
+        }
+        let files = &files;
+        self.accessory_each(a, StepKind::Other, "upload files", |h| async move {
+            for (f, data) in files {
+                self.sh_ok(h, &acc::file_mkdir(f)).await?;
+                // The mode is set by chmod right after (Kamal uploads with the default mode).
+                self.upload(h, &f.host_path, data, 0o644).await?;
+                for c in acc::file_after_upload(f) {
+                    self.sh_ok(h, &c).await?;
+                }
+            }
+            Ok(())
+        })
+        .await?;
+        let env = envfile::encode(&a.env_secret);
+        let env = &env;
+        self.accessory_each(a, StepKind::Boot, "boot", |h| async move {
+            self.audit(h, None, &audit_msg::booted(&a.name)).await?;
+            self.sh_ok(h, &acc::mkdir_env_dir(&self.app)).await?;
+            self.upload(h, &acc::env_file(&self.app, a), env.as_bytes(), 0o600).await?;
+            self.sh_ok(h, &acc::run(&self.app, a, h)).await.map(|_| ())
+        })
+        .await
+    }
+
+    async fn accessory_pull(&self, a: &AccessorySpec) -> R<()> {
+        self.accessory_each(a, StepKind::Pull, "pull", |h| async move {
+            self.audit(h, None, &audit_msg::pulled(&a.name)).await?;
+            self.sh_ok(h, &acc::pull_image(a)).await.map(|_| ())
+        })
+        .await
+    }
+
+    async fn accessory_stop(&self, a: &AccessorySpec) -> R<()> {
+        self.accessory_each(a, StepKind::StopOld, "stop", |h| async move {
+            self.audit(h, None, &audit_msg::stopped(&a.name)).await?;
+            // Errors ignored, as Kamal (`raise_on_non_zero_exit: false`).
+            self.sh(h, &acc::stop(a)).await.map(|_| ())
+        })
+        .await
+    }
+
+    async fn accessory_start(&self, a: &AccessorySpec) -> R<()> {
+        self.accessory_each(a, StepKind::Boot, "start", |h| async move {
+            self.audit(h, None, &audit_msg::started(&a.name)).await?;
+            self.sh_ok(h, &acc::start(a)).await.map(|_| ())
+        })
+        .await
+    }
+
+    async fn accessory_remove_container(&self, a: &AccessorySpec) -> R<()> {
+        self.accessory_each(a, StepKind::Other, "remove container", |h| async move {
+            self.audit(h, None, &audit_msg::removed_container(&a.name)).await?;
+            self.sh_ok(h, &acc::remove_container(a)).await.map(|_| ())
+        })
+        .await
+    }
+}
