@@ -55,7 +55,9 @@ async fn engine_dispatch(cli: &Cli) -> color_eyre::Result<ExitCode> {
         Command::Details(_) => {
             let a = views::proxy_details(&ctx).await?;
             let b = views::app_details(&ctx).await?;
-            Ok(if a == ExitCode::SUCCESS { b } else { a })
+            // Kamal's `details` ends with `accessory details all`.
+            let c = if ctx.app.accessories.is_empty() { ExitCode::SUCCESS } else { accessory::details(&ctx, "all").await? };
+            Ok([a, b, c].into_iter().find(|x| *x != ExitCode::SUCCESS).unwrap_or(ExitCode::SUCCESS))
         }
         Command::Audit => views::audit(&ctx).await,
         Command::App(a) => match a {
