@@ -234,7 +234,8 @@ impl Engine {
             self.audit(h, None, &audit_msg::booted(&a.name)).await?;
             self.sh_ok(h, &acc::mkdir_env_dir(&self.app)).await?;
             self.upload(h, &acc::env_file(&self.app, a), env.as_bytes(), 0o600).await?;
-            self.sh_ok(h, &acc::run(&self.app, a, h)).await.map(|_| ())
+            self.sh_ok(h, &acc::run(&self.app, a, h)).await?;
+            self.accessory_proxy_deploy(h, a).await
         })
         .await
     }
@@ -251,7 +252,13 @@ impl Engine {
         self.accessory_each(a, StepKind::StopOld, "stop", |h| async move {
             self.audit(h, None, &audit_msg::stopped(&a.name)).await?;
             // Errors ignored, as Kamal (`raise_on_non_zero_exit: false`).
-            self.sh(h, &acc::stop(a)).await.map(|_| ())
+            self.sh(h, &acc::stop(a)).await?;
+            if a.proxy.is_some() {
+                // Kamal looks the container up and removes the route whatever it finds.
+                self.sh_ok(h, &acc::running_container_id(a)).await?;
+                self.sh_ok(h, &acc::proxy_remove(a)).await?;
+            }
+            Ok(())
         })
         .await
     }
@@ -259,9 +266,22 @@ impl Engine {
     async fn accessory_start(&self, a: &AccessorySpec) -> R<()> {
         self.accessory_each(a, StepKind::Boot, "start", |h| async move {
             self.audit(h, None, &audit_msg::started(&a.name)).await?;
-            self.sh_ok(h, &acc::start(a)).await.map(|_| ())
+            self.sh_ok(h, &acc::start(a)).await?;
+            self.accessory_proxy_deploy(h, a).await
         })
         .await
+    }
+
+    /// `proxy:` accessories: point kamal-proxy at the running container.
+    async fn accessory_proxy_deploy(&self, h: &str, a: &AccessorySpec) -> R<()> {
+        if a.proxy.is_none() {
+            return Ok(());
+        }
+        let id = self.sh_ok(h, &acc::running_container_id(a)).await?.stdout.trim().to_string();
+        if let Some(c) = acc::proxy_deploy(a, &id) {
+            self.sh_ok(h, &c).await?;
+        }
+        Ok(())
     }
 
     async fn accessory_remove_container(&self, a: &AccessorySpec) -> R<()> {

@@ -67,6 +67,9 @@ pub struct AccessorySpec {
     pub registry_secret_error: Option<String>,
     /// The app's logging arguments (Kamal uses `config.logging_args` for accessories).
     pub logging_args: Vec<String>,
+    /// `proxy:`: kamal-proxy deploy flags as the config module renders them (without
+    /// `--target`), and the app port the target points at.
+    pub proxy: Option<(Vec<String>, String)>,
 }
 
 impl AppSpec {
@@ -199,6 +202,26 @@ pub fn run(app: &AppSpec, a: &AccessorySpec, host: &str) -> String {
         v.push(c.clone());
     }
     v.join(" ")
+}
+
+/// The running container's id (kamal-proxy's target; Kamal's `only_running: true` lookup).
+pub fn running_container_id(a: &AccessorySpec) -> String {
+    format!("docker container ls --filter 'name=^{}$' --quiet", a.service_name)
+}
+
+/// `kamal-proxy deploy` of an accessory with `proxy:` (None without).
+pub fn proxy_deploy(a: &AccessorySpec, container_id: &str) -> Option<String> {
+    let (args, port) = a.proxy.as_ref()?;
+    let mut s = format!("docker exec kamal-proxy kamal-proxy deploy {} --target=\"{container_id}:{port}\"", a.service_name);
+    for x in args {
+        s.push(' ');
+        s.push_str(x);
+    }
+    Some(s)
+}
+
+pub fn proxy_remove(a: &AccessorySpec) -> String {
+    format!("docker exec kamal-proxy kamal-proxy remove {}", a.service_name)
 }
 
 pub fn pull_image(a: &AccessorySpec) -> String {
@@ -405,6 +428,27 @@ mod tests {
         assert_eq!(default_lines(None, Some("1h"), None, false), None);
         assert_eq!(default_lines(None, None, None, true), Some(10));
         assert_eq!(audit_msg::booted("db"), "Booted db accessory");
+    }
+
+    #[test]
+    fn proxy_commands_match_kamal_trace() {
+        let a = AccessorySpec {
+            service_name: "accrec-site".into(),
+            proxy: Some((
+                ["--host=\"site.test\"", "--deploy-timeout=\"10s\"", "--drain-timeout=\"2s\"", "--health-check-interval=\"1s\"", "--health-check-path=\"/up\"", "--buffer-requests", "--buffer-responses", "--log-request-header=\"Cache-Control\"", "--log-request-header=\"Last-Modified\"", "--log-request-header=\"User-Agent\""]
+                    .map(String::from)
+                    .to_vec(),
+                "80".into(),
+            )),
+            ..Default::default()
+        };
+        assert_eq!(running_container_id(&a), "docker container ls --filter 'name=^accrec-site$' --quiet");
+        assert_eq!(
+            proxy_deploy(&a, "cff6b9d76e1c").unwrap(),
+            "docker exec kamal-proxy kamal-proxy deploy accrec-site --target=\"cff6b9d76e1c:80\" --host=\"site.test\" --deploy-timeout=\"10s\" --drain-timeout=\"2s\" --health-check-interval=\"1s\" --health-check-path=\"/up\" --buffer-requests --buffer-responses --log-request-header=\"Cache-Control\" --log-request-header=\"Last-Modified\" --log-request-header=\"User-Agent\""
+        );
+        assert_eq!(proxy_remove(&a), "docker exec kamal-proxy kamal-proxy remove accrec-site");
+        assert_eq!(proxy_deploy(&AccessorySpec::default(), "x"), None);
     }
 
     #[test]

@@ -226,6 +226,11 @@ fn accessory(c: &Config, a: &crate::config::model::Accessory) -> AccessorySpec {
         registry,
         registry_secret_error,
         logging_args: pairs(c.logging_args()),
+        proxy: a.proxy.as_ref().map(|p| {
+            let mut args = p.deploy_command_args("x");
+            args.retain(|x| !x.starts_with("--target="));
+            (args, p.app_port().to_rstring())
+        }),
     }
 }
 
