@@ -20,7 +20,7 @@ fn acc_lab() -> Option<(Lab, std::sync::MutexGuard<'static, ()>)> {
 }
 
 /// The app: web on hosts 1–2, worker on 3; accessory `db` on hosts 1 and 3 with every kind of
-/// setting, accessory `cache` placed by `roles: [worker]`.
+/// setting, accessory `cache` placed by `roles: [worker]`, accessory `site` behind kamal-proxy.
 fn write_app(lab: &Lab, dir: &Path, svc: &str, image: &str) -> std::path::PathBuf {
     let mut spec = lab::AppSpec::new(svc, &lab.ips(0..2), &lab.ips(2..3));
     spec.deploy_timeout = 10;
@@ -56,6 +56,15 @@ fn write_app(lab: &Lab, dir: &Path, svc: &str, image: &str) -> std::path::PathBu
     image: {image}
     roles:
       - worker
+  site:
+    image: {image}
+    host: {h1}
+    proxy:
+      host: {svc}-site.test
+      app_port: 80
+      healthcheck:
+        path: /up
+        interval: 1
 "#,
         h1 = ips[0],
         h3 = ips[2]
@@ -73,7 +82,7 @@ fn write_app(lab: &Lab, dir: &Path, svc: &str, image: &str) -> std::path::PathBu
 /// Remove every trace of the accessories of `svc` (a kept lab may hold an earlier run's).
 fn fresh(lab: &Lab, svc: &str) {
     for h in lab.hosts() {
-        for name in ["db", "cache"] {
+        for name in ["db", "cache", "site"] {
             let _ = lab.docker(&h.ip, &["rm", "-f", &format!("{svc}-{name}")]);
             let _ = std::fs::remove_file(h.root.join(format!(".kamal/apps/{svc}/env/accessories/{name}.env")));
         }
@@ -90,6 +99,7 @@ fn fresh(lab: &Lab, svc: &str) {
 fn normalize(cmd: &str) -> String {
     let s = cmd.replace("\\n", "\n");
     let s = Regex::new(r"\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\]").unwrap().replace_all(&s, "[TIME]").into_owned();
+    let s = Regex::new(r#"--target="[0-9a-f]{12}:"#).unwrap().replace_all(&s, "--target=\"ID:").into_owned();
     Regex::new(r#"echo "[A-Za-z0-9+/=\n]+" > \.kamal/lock"#).unwrap().replace_all(&s, "echo \"B64\" > .kamal/lock").into_owned()
 }
 
@@ -167,11 +177,12 @@ fn accessory_boot_reboot_details_logs_interchangeable_with_kamal() {
     for args in [&["accessory", "boot", "nope"][..], &["accessory", "reboot", "nope"], &["accessory", "details", "nope"], &["accessory", "logs", "nope"]] {
         let r = kdeck(&lab, &dir, args);
         assert_eq!(r.code, Some(1), "{args:?}: {r:?}");
-        assert!(r.stderr.contains("No accessory by the name of 'nope' (options: db and cache)"), "{args:?}: {r:?}");
+        assert!(r.stderr.contains("No accessory by the name of 'nope' (options: db, cache, and site)"), "{args:?}: {r:?}");
     }
     assert!(trace(&lab).iter().all(BTreeSet::is_empty), "an unknown accessory touched a host: {:?}", trace(&lab));
 
-    // kdeck boots; real Kamal sees both accessories running under the same names.
+    // kdeck boots; real Kamal sees the accessories running under the same names.
+    ok(kdeck(&lab, &dir, &["proxy", "boot"]), "kdeck proxy boot");
     lab.clear_ssh_logs();
     ok(kdeck(&lab, &dir, &["accessory", "boot", "all"]), "kdeck accessory boot all");
     let kdeck_boot = trace(&lab);
@@ -183,7 +194,8 @@ fn accessory_boot_reboot_details_logs_interchangeable_with_kamal() {
     let k = ok(lab.kamal(&dir, &["accessory", "details", "all"]), "kamal accessory details all");
     let kamal_view = details_blocks(&k.stdout);
     let names: Vec<(String, String)> = kamal_view.iter().map(|(n, h, _)| (n.clone(), h.clone())).collect();
-    assert_eq!(names, vec![("cache".into(), h3.clone()), ("db".into(), h1.clone()), ("db".into(), h3.clone())], "{}", k.stdout);
+    assert_eq!(names, vec![("cache".into(), h3.clone()), ("db".into(), h1.clone()), ("db".into(), h3.clone()), ("site".into(), h1.clone())], "{}", k.stdout);
+    assert_eq!(engine_support::version_via_proxy(&h1, &format!("{svc}-site.test")).as_deref(), Some("v1"), "site through kamal-proxy");
     for (n, h, body) in &kamal_view {
         assert!(body.contains(&format!("{svc}-{n}")) && body.contains(&image), "Kamal does not see {svc}-{n} on {h}: {}", k.stdout);
     }
@@ -255,7 +267,7 @@ fn setup_boots_accessories_after_the_proxy() {
     ok(kdeck(&lab, &dir, &["setup", "-P", "--version", "v1"]), "kdeck setup");
     let k = ok(lab.kamal(&dir, &["accessory", "details", "all"]), "kamal accessory details all");
     let view = details_blocks(&k.stdout);
-    assert_eq!(view.len(), 3, "{}", k.stdout);
+    assert_eq!(view.len(), 4, "{}", k.stdout);
     assert!(view.iter().all(|(n, _, body)| body.contains(&format!("{svc}-{n}"))), "{}", k.stdout);
     // Order on the accessory hosts: proxy/network first, the accessory, then the app.
     let h1 = lab.hosts()[0].name.clone();
