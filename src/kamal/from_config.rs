@@ -301,6 +301,84 @@ mod tests {
         let e = app.secret_error(true, false).expect("tag secret missing");
         assert!(e.contains("EU_SECRET"), "{e}");
     }
+
+    /// `accessories:` → the specs the command builders use (Kamal's path and host rules).
+    #[test]
+    fn accessories_from_config() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("config")).unwrap();
+        std::fs::create_dir_all(dir.path().join(".kamal")).unwrap();
+        std::fs::write(
+            dir.path().join("config/deploy.yml"),
+            r#"service: app
+image: acme/app
+servers:
+  web: [10.0.0.1, 10.0.0.2]
+  jobs:
+    hosts: [10.0.0.3]
+registry:
+  username: acme
+  password: [KAMAL_REGISTRY_PASSWORD]
+builder:
+  arch: amd64
+logging:
+  options:
+    max-size: 5m
+accessories:
+  db:
+    image: mysql:8
+    host: 10.0.0.9
+    port: 3306
+    service: mydb
+    env:
+      clear:
+        MYSQL_DATABASE: app
+      secret: [MYSQL_ROOT_PASSWORD]
+    files:
+      - local: config/my.cnf
+        remote: /etc/mysql/my.cnf
+        mode: "0644"
+        owner: "999:999"
+    directories:
+      - /srv/mysql:/var/lib/mysql:z
+      - data:/data
+    options:
+      memory: 1g
+      privileged: true
+  redis:
+    image: private/redis:7
+    roles: [jobs]
+    registry:
+      server: ghcr.io
+      username: bot
+      password: [GHCR_TOKEN]
+"#,
+        )
+        .unwrap();
+        std::fs::write(dir.path().join(".kamal/secrets"), "KAMAL_REGISTRY_PASSWORD=pw\nMYSQL_ROOT_PASSWORD=root\n").unwrap();
+        let opts = crate::config::LoadOptions { config_file: dir.path().join("config/deploy.yml"), cwd: Some(dir.path().to_path_buf()), ..Default::default() };
+        let app = from_config(&Config::load(&opts).unwrap()).unwrap();
+        let db = app.accessory("db").unwrap();
+        assert_eq!(db.service_name, "mydb");
+        assert_eq!(db.hosts, vec!["10.0.0.9"]);
+        assert_eq!(db.port.as_deref(), Some("3306:3306"));
+        assert_eq!(db.env_secret, vec![("MYSQL_ROOT_PASSWORD".to_string(), "root".to_string())]);
+        assert_eq!(db.env_clear_args, vec!["--env MYSQL_DATABASE=\"app\""]);
+        assert_eq!(db.label_args, vec!["--label service=\"mydb\""]);
+        assert_eq!(db.logging_args, vec!["--log-opt max-size=\"5m\""]);
+        assert_eq!(db.option_args.join(" "), "--memory \"1g\" --privileged");
+        assert_eq!(db.files[0].local, dir.path().join("config/my.cnf"));
+        assert_eq!((db.files[0].host_path.as_str(), db.files[0].mode.as_str(), db.files[0].owner.as_deref()), ("mydb/etc/mysql/my.cnf", "0644", Some("999:999")));
+        assert_eq!((db.directories[0].make_path.as_str(), db.directories[0].options.as_deref()), ("/srv/mysql", Some("z")));
+        assert_eq!((db.directories[1].make_path.as_str(), db.directories[1].host_path.as_str()), ("$PWD/mydb/data", "mydb/data"));
+        let redis = app.accessory("redis").unwrap();
+        assert_eq!(redis.hosts, vec!["10.0.0.3"]);
+        assert_eq!(redis.image, "ghcr.io/private/redis:7");
+        assert_eq!(redis.service_name, "app-redis");
+        // Its registry secret is missing: recorded, raised only by boot (Kamal is lazy).
+        assert!(redis.registry_secret_error.as_deref().is_some_and(|e| e.contains("GHCR_TOKEN")), "{:?}", redis.registry_secret_error);
+        assert_eq!(db.registry_secret_error, None);
+    }
 }
 
 /// The backend's view of Kamal's `ssh:` section. Relative key and config paths are taken from
