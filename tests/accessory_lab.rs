@@ -15,7 +15,13 @@ static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 fn acc_lab() -> Option<(Lab, std::sync::MutexGuard<'static, ()>)> {
     let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
-    engine_support::kdeck_bin();
+    let bin = engine_support::kdeck_bin();
+    let help = std::process::Command::new(&bin).args(["accessory", "--help"]).output().expect("run kdeck");
+    assert!(
+        String::from_utf8_lossy(&help.stdout).contains("restart"),
+        "{} is not this worktree's build (shared target dir overwritten by another branch); rebuild and rerun",
+        bin.display()
+    );
     Lab::up("acc", 6, 3).map(|l| (l, guard))
 }
 
@@ -247,6 +253,20 @@ fn accessory_boot_reboot_details_logs_interchangeable_with_kamal() {
     let d = ok(kdeck(&lab, &dir, &["accessory", "logs", "db", "-n", "2", "-T", "-g", "job"]), "kdeck accessory logs -T -g");
     let dl = log_lines(&d.stdout);
     assert!(!dl.is_empty() && dl.iter().all(|l| l.starts_with("worker ") && l.contains("job")), "{}", d.stdout);
+
+    // -f follows every host of the accessory (Kamal: the first only), lines prefixed by host.
+    let mut child = engine_support::kdeck_command(&lab, &dir)
+        .args(["accessory", "logs", "db", "-f", "-n", "1"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn kdeck logs -f");
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let _ = child.kill();
+    let out = child.wait_with_output().expect("kdeck logs -f output");
+    let text = String::from_utf8_lossy(&out.stdout);
+    for h in [&h1, &h3] {
+        assert!(text.lines().filter(|l| l.starts_with(&format!("{h}: ")) && l.contains("job")).count() >= 2, "{h} not followed:\n{text}");
+    }
 
     fresh(&lab, svc);
 }
