@@ -12,5 +12,6 @@ pub mod docker;
 pub mod fleet;
 pub mod kamal;
 pub mod logging;
+pub mod pattern;
 pub mod ssh;
 pub mod tui;

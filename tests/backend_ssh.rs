@@ -254,6 +254,37 @@ fn proxy_jump_via_kamal_ssh_proxy() {
 }
 
 #[test]
+fn proxy_command_via_kamal_ssh_proxy_command() {
+    let Some(lab) = lab() else { return };
+    rt().block_on(async {
+        let ips = lab.ips(0..3);
+        // OpenSSH as the proxy command (what operators write for a bastion): through host 1.
+        let cmd = format!("ssh -F {} -W %h:%p {}", lab.ssh_config.display(), lab.hosts()[0].name);
+        let kamal = SshOptions { proxy_command: Some(cmd), ..kamal_ssh(lab) };
+        let cspec = HostSpec::resolve_with(&ips[2], &kamal, &client(&lab.known_hosts), None);
+        assert!(cspec.describe().contains("via proxy command"), "{}", cspec.describe());
+        let c = Session::new(cspec);
+        let out = c.exec("hostname; echo $SSH_CONNECTION").await.unwrap();
+        let mut l = out.stdout.lines();
+        assert_eq!(l.next(), Some(lab.hosts()[2].name.as_str()));
+        assert!(l.next().unwrap_or_default().starts_with(&format!("{} ", ips[0])), "target saw the proxy host as client: {}", out.stdout);
+        // The same connection carries Docker too.
+        assert!(c.docker().version().await.unwrap().api_version.is_some());
+
+        // A proxy command that fails says why (its stderr), naming the command.
+        let kamal = SshOptions { proxy_command: Some("echo no route to bastion.example >&2; exit 1".into()), ..kamal_ssh(lab) };
+        let bad = Session::new(HostSpec::resolve_with(&ips[1], &kamal, &client(&lab.known_hosts), None));
+        let err = bad.exec("true").await.unwrap_err().to_string();
+        assert!(err.contains("no route to bastion.example") && err.contains("proxy command"), "{err}");
+        // Unknown % tokens are refused before anything runs.
+        let kamal = SshOptions { proxy_command: Some("nc %x %p".into()), ..kamal_ssh(lab) };
+        let bad = Session::new(HostSpec::resolve_with(&ips[1], &kamal, &client(&lab.known_hosts), None));
+        let err = bad.exec("true").await.unwrap_err().to_string();
+        assert!(err.contains("unknown token %x"), "{err}");
+    });
+}
+
+#[test]
 fn proxy_jump_from_ssh_config() {
     let Some(lab) = lab() else { return };
     let tmp = tempfile::tempdir().unwrap();

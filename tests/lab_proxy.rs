@@ -205,8 +205,12 @@ fn standin_routes_survive_restart_and_stop_resume_work() {
     l.docker("klab2", &["restart", "-t", "5", &p.name]).expect_ok("restart");
     p.wait_ready();
     let list = p.cli(&["list"]).expect_ok("list").stdout;
-    assert!(list.contains(&format!("spb-web\tspb.test\t/\t{id1}:80\trunning")), "{list}");
-    assert!(list.contains("spb-any\t*\t/"), "{list}");
+    let rows = list_rows(&list);
+    assert!(rows.contains(&vec!["spb-web".to_string(), "spb.test".into(), format!("{id1}:80"), "running".into(), "no".into()]), "{list}");
+    assert!(rows.iter().any(|r| r[0] == "spb-any" && r[3] == "stopped"), "{list}");
+    // kdeck's dashboard reads the same table
+    let routes = kdeck::fleet::watcher::parse_proxy_list(&list, "spb-");
+    assert!(routes.iter().any(|r| r.service == "spb-web" && r.target.as_deref() == Some(&format!("{id1}:80")[..])), "{routes:?}");
     assert_eq!(get(&p.addr(), "spb.test", "/version"), (200, "v1\n".into()));
     assert_eq!(get(&p.addr(), "other.test", "/version").0, 503);
 
@@ -234,4 +238,11 @@ fn standin_unit_tests_pass() {
         .output()
         .expect("run cargo test for the stand-in");
     assert!(out.status.success(), "{}\n{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+}
+
+/// `kamal-proxy list` rows: [service, host (blank for none), target, state, tls]. Every cell is
+/// wrapped in an ANSI style, so the cells are the odd pieces between escape sequences.
+fn list_rows(out: &str) -> Vec<Vec<String>> {
+    let re = regex::Regex::new("\x1b\\[[0-9;]*m").unwrap();
+    out.lines().skip(1).map(|l| re.split(l).skip(1).step_by(2).map(|c| c.to_string()).collect()).collect()
 }

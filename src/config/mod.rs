@@ -558,38 +558,12 @@ pub fn filter_specific(filters: &str, items: &[String]) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     for f in filters.split(',').map(str::trim).filter(|f| !f.is_empty()) {
         for it in items {
-            if glob_match(f, it) && !out.contains(it) {
+            if crate::pattern::wildcard(f, it, false) && !out.contains(it) {
                 out.push(it.clone());
             }
         }
     }
     out
-}
-
-fn glob_match(pat: &str, s: &str) -> bool {
-    let p: Vec<char> = pat.chars().collect();
-    let t: Vec<char> = s.chars().collect();
-    let (mut pi, mut ti, mut star, mut mark) = (0usize, 0usize, None::<usize>, 0usize);
-    while ti < t.len() {
-        if pi < p.len() && p[pi] != '*' && p[pi] == t[ti] {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == '*' {
-            star = Some(pi);
-            mark = ti;
-            pi += 1;
-        } else if let Some(sp) = star {
-            pi = sp + 1;
-            mark += 1;
-            ti = mark;
-        } else {
-            return false;
-        }
-    }
-    while pi < p.len() && p[pi] == '*' {
-        pi += 1;
-    }
-    pi == p.len()
 }
 
 #[cfg(test)]

@@ -160,6 +160,9 @@ pub struct Engine {
     started: Instant,
     lock_held: std::sync::atomic::AtomicBool,
     current_command: std::sync::Mutex<String>,
+    /// Answers to `container_id_for(host, role, version)` already asked under the lock (rollback
+    /// asks it before booting): boot takes them instead of asking again.
+    known_ids: std::sync::Mutex<BTreeMap<(String, String, String), String>>,
 }
 
 impl Engine {
@@ -170,7 +173,7 @@ impl Engine {
         abort: AbortHandle,
         opts: RunOptions,
     ) -> Self {
-        Engine { app, remotes, tx, abort, opts, started: Instant::now(), lock_held: Default::default(), current_command: Default::default() }
+        Engine { app, remotes, tx, abort, opts, started: Instant::now(), lock_held: Default::default(), current_command: Default::default(), known_ids: Default::default() }
     }
 
     fn emit(&self, e: Event) {
@@ -689,27 +692,40 @@ impl Engine {
         let r = role.name.as_str();
         let app = &self.app;
         let primary = r == app.primary_role;
-        // 1–2: rename a clash, find the old version.
-        let old = self
-            .step(Some(h), Some(r), StepKind::Rename, "check name clash / current version", async {
-                let (c1, c2) = (cmd::container_id_for(app, r, version), cmd::current_running_version(app, r));
-                let (id, old) = tokio::join!(self.sh(h, &c1), self.sh(h, &c2));
-                let mut old = old?.stdout.trim().to_string();
-                if !id?.stdout.trim().is_empty() {
-                    let replaced = cmd::replaced_version(version, &kamal::random_hex(16));
-                    let (msg, ren) = (audit::renaming(version, &replaced), cmd::rename(app, r, version, &replaced));
-                    let (a, b) = tokio::join!(self.audit(h, Some(r), &msg), self.sh_ok(h, &ren));
-                    a?;
-                    b?;
-                    // The rename changes the running container's name: ask again, as Kamal does it after the rename.
-                    old = self.sh(h, &cmd::current_running_version(app, r)).await?.stdout.trim().to_string();
+        // 1–2: rename a clash, find the old version. 5–6 meanwhile: the env file depends on
+        // neither (Kamal rewrites it on every boot) nor on the barrier.
+        let clash = self.step(Some(h), Some(r), StepKind::Rename, "check name clash / current version", async {
+            let (c1, c2) = (cmd::container_id_for(app, r, version), cmd::current_running_version(app, r));
+            let known = self.known_ids.lock().unwrap().remove(&(h.to_string(), r.to_string(), version.to_string()));
+            let (id, old) = match known {
+                Some(id) => (id, self.sh(h, &c2).await?.stdout),
+                None => {
+                    let (id, old) = tokio::join!(self.sh(h, &c1), self.sh(h, &c2));
+                    (id?.stdout, old?.stdout)
                 }
-                Ok(if old.is_empty() { None } else { Some(old) })
-            })
-            .await?;
-        // 5–6 first: the env file does not depend on the barrier (Kamal rewrites it on every boot).
-        self.sh_ok(h, &cmd::mkdir_env_dir(app)).await?;
-        self.upload(h, &cmd::env_file(app, r), envfile::encode(role.env_secret_for(h)).as_bytes(), 0o600).await?;
+            };
+            let mut old = old.trim().to_string();
+            if !id.trim().is_empty() {
+                let replaced = cmd::replaced_version(version, &kamal::random_hex(16));
+                let (msg, ren) = (audit::renaming(version, &replaced), cmd::rename(app, r, version, &replaced));
+                let (a, b) = tokio::join!(self.audit(h, Some(r), &msg), self.sh_ok(h, &ren));
+                a?;
+                b?;
+                // Kamal asks for the current version again after the rename; the answer only
+                // changes when the renamed container was the current one.
+                if old == version {
+                    old = replaced;
+                }
+            }
+            Ok(if old.is_empty() { None } else { Some(old) })
+        });
+        let env = async {
+            self.sh_ok(h, &cmd::mkdir_env_dir(app)).await?;
+            self.upload(h, &cmd::env_file(app, r), envfile::encode(role.env_secret_for(h)).as_bytes(), 0o600).await
+        };
+        let (old, env) = tokio::join!(clash, env);
+        let old = old?;
+        env?;
         // 3: barrier
         if let (Some(b), false) = (barrier, primary) {
             let t0 = Instant::now();
@@ -721,13 +737,12 @@ impl Engine {
             }
         }
         // 4–7: audit, env file, docker run.
-        self.step(Some(h), Some(r), StepKind::Boot, &format!("start {}", app.container_name(r, version)), async {
+        let (started, run_id) = self.step(Some(h), Some(r), StepKind::Boot, &format!("start {}", app.container_name(r, version)), async {
             let run = cmd::app_run(app, role, h, version, &kamal::random_hex(12));
             let msg = audit::booted(version);
             let (a, b) = tokio::join!(self.audit(h, Some(r), &msg), self.sh_ok(h, &run));
             a?;
-            b?;
-            Ok(())
+            Ok((Instant::now(), short_container_id(&b?.stdout)))
         })
         .await
         .inspect_err(|_| {
@@ -740,7 +755,7 @@ impl Engine {
         // 8: readiness.
         let health = self
             .step_finish(Some(h), Some(r), StepKind::Health, "wait for health", async {
-                match self.wait_ready(h, role, version).await {
+                match self.wait_ready(h, role, version, started, run_id).await {
                     Ok(()) => Ok(()),
                     Err(e) => {
                         if primary {
@@ -816,12 +831,17 @@ impl Engine {
     }
 
     /// Proxy roles: kamal-proxy deploy (blocks until healthy). Others: Docker state polling.
-    async fn wait_ready(&self, h: &str, role: &RoleSpec, version: &str) -> R<()> {
+    /// `started`: when `docker run` returned; `run_id`: the short id it printed, if any.
+    async fn wait_ready(&self, h: &str, role: &RoleSpec, version: &str, started: Instant, run_id: Option<String>) -> R<()> {
         let app = &self.app;
         let r = role.name.as_str();
         let t0 = Instant::now();
         if let Some(p) = &role.proxy {
-            let id = self.sh(h, &cmd::container_id_for(app, r, version)).await?.stdout.trim().to_string();
+            // `docker run --detach` printed the id Kamal asks for next (its first 12 characters).
+            let id = match run_id {
+                Some(id) => id,
+                None => self.sh(h, &cmd::container_id_for(app, r, version)).await?.stdout.trim().to_string(),
+            };
             if id.is_empty() {
                 return Err(failed(h, format!("Failed to get endpoint for {r} on {h}, did the container boot?")));
             }
@@ -839,7 +859,11 @@ impl Engine {
             let mut status = self.sh(h, &cmd::container_health_status(app, r, version)).await?.stdout.trim().to_string();
             if status == "running" && app.readiness_delay > 0 {
                 self.progress(h, Some(r), StepKind::Health, t0, format!("Container is running, waiting for readiness delay of {} seconds", app.readiness_delay));
-                tokio::time::sleep(Duration::from_secs(app.readiness_delay)).await;
+                // The delay counts from the start: the container must still run `readiness_delay`
+                // seconds after `docker run`, which is what Kamal's check after its sleep proves.
+                // (After a retry, the container only now runs: the whole delay again.)
+                let from = if attempt == 1 { started } else { Instant::now() };
+                tokio::time::sleep_until((from + Duration::from_secs(app.readiness_delay)).into()).await;
                 status = self.sh(h, &cmd::container_health_status(app, r, version)).await?.stdout.trim().to_string();
             }
             if status == "running" || status == "healthy" {
@@ -919,7 +943,7 @@ impl Engine {
                     self.audit(h, None, &audit::started(version)).await?;
                     self.sh(h, &cmd::app_start(&self.app, r, version)).await?;
                     if role.proxy.is_some() {
-                        self.wait_ready(h, role, version).await?;
+                        self.wait_ready(h, role, version, Instant::now(), None).await?;
                     }
                     Ok(())
                 })
@@ -1075,6 +1099,7 @@ impl Engine {
                             if id.trim().is_empty() {
                                 missing.store(true, std::sync::atomic::Ordering::SeqCst);
                             }
+                            self.known_ids.lock().unwrap().insert((h.to_string(), role.name.clone(), target.clone()), id);
                         }
                         Ok(())
                     }
@@ -1208,6 +1233,13 @@ impl Engine {
 }
 
 /// Kamal's failure text for a command: status plus both streams.
+/// The short (12-character) container id from `docker run --detach` output: its last line,
+/// when that is a full 64-hex-digit id.
+fn short_container_id(stdout: &str) -> Option<String> {
+    let last = stdout.lines().rev().map(str::trim).find(|l| !l.is_empty())?;
+    (last.len() == 64 && last.bytes().all(|b| b.is_ascii_hexdigit())).then(|| last[..12].to_string())
+}
+
 pub fn exec_failure(host: &str, out: &ExecOutput) -> String {
     format!(
         "Exception while executing on host {host}: docker exit status: {}\ndocker stdout: {}\ndocker stderr: {}",
@@ -1245,4 +1277,20 @@ pub fn spawn(app: Arc<AppSpec>, remotes: BTreeMap<String, Arc<dyn Remote>>, opts
     let engine = Engine::new(app, remotes, tx, abort.clone(), opts);
     let handle = tokio::spawn(async move { engine.run(req).await });
     Running { events, abort, handle }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::short_container_id;
+
+    #[test]
+    fn short_id_from_docker_run_output() {
+        let id = "c055c1a0c56c9f2d3c4b5a69788766554433221100ffeeddccbbaa9988776655";
+        assert_eq!(short_container_id(&format!("{id}\n")).as_deref(), Some("c055c1a0c56c"));
+        // docker run pulling first prints progress on stdout before the id
+        assert_eq!(short_container_id(&format!("Status: Downloaded\n{id}\n\n")).as_deref(), Some("c055c1a0c56c"));
+        assert_eq!(short_container_id(""), None);
+        assert_eq!(short_container_id("not-an-id\n"), None);
+        assert_eq!(short_container_id(&id[..12]), None);
+    }
 }

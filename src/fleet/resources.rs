@@ -348,6 +348,9 @@ pub struct RoomCheck {
     pub available_bytes: u64,
     /// Role → bytes of its estimated second copy.
     pub per_role: Vec<(String, u64)>,
+    /// Disk the new image needs (the average size of the service's images on the host) and
+    /// what the filesystem of Docker's data root has free; `None` without disk data.
+    pub disk: Option<(u64, u64)>,
     pub fits: bool,
     /// Plain sentence for the confirmation dialog.
     pub message: String,
@@ -355,7 +358,9 @@ pub struct RoomCheck {
 
 /// Before a deploy the old and new container of each role run side by side for a while:
 /// estimate a second copy per role from the running containers and compare with what the
-/// host has available (MemAvailable). Hosts without data say so.
+/// host has available (MemAvailable). The new image is pulled first: compare its likely size
+/// (the service's images on the host, on average) with the free space where Docker keeps it.
+/// Hosts without data say so.
 pub fn room_check(snap: &ResourceSnapshot, roles_by_host: &[(String, Vec<String>)]) -> Vec<RoomCheck> {
     roles_by_host
         .iter()
@@ -366,6 +371,7 @@ pub fn room_check(snap: &ResourceSnapshot, roles_by_host: &[(String, Vec<String>
                     needed_bytes: 0,
                     available_bytes: 0,
                     per_role: vec![],
+                    disk: None,
                     fits: false,
                     message: format!("{host}: no resource data (host unreachable?) — cannot tell whether a second copy fits"),
                 };
@@ -385,9 +391,12 @@ pub fn room_check(snap: &ResourceSnapshot, roles_by_host: &[(String, Vec<String>
                 .collect();
             let needed: u64 = per_role.iter().map(|(_, b)| b).sum();
             let available = h.mem_total.saturating_sub(h.mem_used);
-            let fits = needed <= available;
+            let mem_fits = needed <= available;
+            let root = h.disks.iter().find(|d| d.holds.iter().any(|x| x == "docker data root"));
+            let disk = root.filter(|_| h.kamal.images > 0).map(|d| (h.kamal.images_bytes / h.kamal.images, d.avail_bytes));
+            let disk_fits = disk.is_none_or(|(need, free)| need <= free);
             let detail = per_role.iter().map(|(r, b)| format!("{r} {}", human_bytes(*b))).collect::<Vec<_>>().join(", ");
-            let message = if fits {
+            let mut message = if mem_fits {
                 format!("{host}: room for a second copy ({} needed: {detail}; {} available)", human_bytes(needed), human_bytes(available))
             } else {
                 format!(
@@ -396,7 +405,18 @@ pub fn room_check(snap: &ResourceSnapshot, roles_by_host: &[(String, Vec<String>
                     human_bytes(available)
                 )
             };
-            RoomCheck { host: host.clone(), needed_bytes: needed, available_bytes: available, per_role, fits, message }
+            if let (Some((need, free)), Some(d)) = (disk, root) {
+                if !disk_fits {
+                    message = format!(
+                        "{message}; NOT ENOUGH DISK for the new image: about {} needed, only {} free on {}",
+                        human_bytes(need),
+                        human_bytes(free),
+                        d.mount
+                    );
+                }
+            }
+            let fits = mem_fits && disk_fits;
+            RoomCheck { host: host.clone(), needed_bytes: needed, available_bytes: available, per_role, disk, fits, message }
         })
         .collect()
 }
@@ -1090,6 +1110,21 @@ mod tests {
         assert!(r[0].message.contains("NOT ENOUGH MEMORY"), "{}", r[0].message);
         assert!(r[0].message.contains("1.5 GiB"), "{}", r[0].message);
         assert!(!r[1].fits && r[1].message.contains("no resource data"));
+
+        // Enough memory, but the image (2 images, 3 GiB) does not fit on the data root's disk.
+        let mut h = snap.hosts[0].clone();
+        h.kamal.images = 2;
+        h.kamal.images_bytes = 3 * gib;
+        h.disks = vec![DiskUsage { mount: "/var".into(), avail_bytes: gib, holds: vec!["docker data root".into()], ..Default::default() }];
+        let snap = ResourceSnapshot { hosts: vec![h.clone()], ..Default::default() };
+        let r = room_check(&snap, &[("h1".into(), vec!["web".into()])]);
+        assert!(!r[0].fits, "{}", r[0].message);
+        assert!(r[0].message.contains("NOT ENOUGH DISK") && r[0].message.contains("1.5 GiB needed, only 1.0 GiB free on /var"), "{}", r[0].message);
+        assert_eq!(r[0].disk, Some((3 * gib / 2, gib)));
+        h.disks[0].avail_bytes = 2 * gib;
+        let snap = ResourceSnapshot { hosts: vec![h], ..Default::default() };
+        let r = room_check(&snap, &[("h1".into(), vec!["web".into()])]);
+        assert!(r[0].fits && !r[0].message.contains("DISK"), "{}", r[0].message);
     }
 
     #[test]

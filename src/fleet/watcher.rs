@@ -287,28 +287,76 @@ async fn proxy_view(dh: &DockerHost, spec: &FleetSpec) -> (Option<bool>, Vec<Pro
     (Some(true), routes)
 }
 
-/// Parses `kamal-proxy list`'s table (`Service  Host  Path  Target  State  TLS`), keeping the
-/// rows whose service starts with `service_prefix`. Unknown layouts give no routes.
+/// Parses `kamal-proxy list`'s table, keeping the rows whose service starts with
+/// `service_prefix`. kamal-proxy prints `Service Host Target State TLS` with ANSI styles, as a
+/// fixed-width table (30/10 columns) in older releases and as a padded table in newer ones; an
+/// empty Host cell is blank. Columns are therefore cut at the header's offsets (after dropping
+/// the styles), or at tabs when the header has them. Unknown layouts give no routes.
 pub fn parse_proxy_list(out: &str, service_prefix: &str) -> Vec<ProxyRoute> {
-    let mut lines = out.lines().filter(|l| !l.trim().is_empty());
+    let plain = strip_ansi(out);
+    let mut lines = plain.lines().filter(|l| !l.trim().is_empty());
     let Some(header) = lines.next() else { return vec![] };
-    let cols: Vec<String> = header.split_whitespace().map(|c| c.to_ascii_lowercase()).collect();
+    let cells = |line: &str| -> Vec<String> {
+        if header.contains('\t') {
+            return line.split('\t').map(|c| c.trim().to_string()).collect();
+        }
+        let chars: Vec<char> = line.chars().collect();
+        let starts = column_starts(header);
+        starts
+            .iter()
+            .enumerate()
+            .map(|(i, &st)| {
+                let end = starts.get(i + 1).copied().unwrap_or(usize::MAX).min(chars.len());
+                chars.get(st.min(chars.len())..end).map(|c| c.iter().collect::<String>().trim().to_string()).unwrap_or_default()
+            })
+            .collect()
+    };
+    let cols: Vec<String> = cells(header).iter().map(|c| c.to_ascii_lowercase()).collect();
     let idx = |n: &str| cols.iter().position(|c| c == n);
     let (Some(si), ti, sti) = (idx("service"), idx("target"), idx("state")) else { return vec![] };
     lines
         .filter_map(|l| {
-            let f: Vec<&str> = l.split_whitespace().collect();
-            let service = f.get(si)?.to_string();
-            if !service.starts_with(service_prefix) {
+            let f = cells(l);
+            let service = f.get(si)?.clone();
+            if service.is_empty() || !service.starts_with(service_prefix) {
                 return None;
             }
-            // Trailing columns may be empty, so index from the end when the row is short.
-            let pick = |i: Option<usize>| i.and_then(|i| f.get(i)).map(|s| s.to_string());
-            let target = if f.len() == cols.len() { pick(ti) } else { f.iter().find(|x| x.contains(':')).map(|s| s.to_string()) };
-            let state = if f.len() == cols.len() { pick(sti) } else { None };
-            Some(ProxyRoute { service, target, state: state.unwrap_or_else(|| "unknown".into()) })
+            let pick = |i: Option<usize>| i.and_then(|i| f.get(i)).filter(|s| !s.is_empty()).cloned();
+            Some(ProxyRoute { service, target: pick(ti), state: pick(sti).unwrap_or_else(|| "unknown".into()) })
         })
         .collect()
+}
+
+/// Character offsets where the header's words start.
+fn column_starts(header: &str) -> Vec<usize> {
+    let mut starts = vec![];
+    let mut prev_space = true;
+    for (i, c) in header.chars().enumerate() {
+        if !c.is_whitespace() && prev_space {
+            starts.push(i);
+        }
+        prev_space = c.is_whitespace();
+    }
+    starts
+}
+
+/// Drops ANSI CSI sequences (`ESC [ … letter`).
+fn strip_ansi(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    let mut it = s.chars().peekable();
+    while let Some(c) = it.next() {
+        if c == '\u{1b}' && it.peek() == Some(&'[') {
+            it.next();
+            for c in it.by_ref() {
+                if c.is_ascii_alphabetic() {
+                    break;
+                }
+            }
+            continue;
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// Kamal's `lock status`: `stat <dir> && cat <dir>/details | base64 -d`; `None` = unlocked or
@@ -368,9 +416,29 @@ mod tests {
         assert_eq!(l.version.as_deref(), Some("v3"));
         assert_eq!(l.message, "hold on\nsecond line");
 
-        let out = "Service       Host          Path  Target           State    TLS\napp-web       app.test      /     e5d03b25accc:80  running  no\nother-web     o.test        /     aa:80            running  no\n";
-        let r = parse_proxy_list(out, "app-");
-        assert_eq!(r, vec![ProxyRoute { service: "app-web".into(), target: Some("e5d03b25accc:80".into()), state: "running".into() }]);
+        let want = vec![ProxyRoute { service: "app-web".into(), target: Some("e5d03b25accc:80".into()), state: "running".into() }];
+        // kamal-proxy's padded table: every cell styled, two spaces between columns, blank Host.
+        let st = |style: &str, v: &str| format!("\u{1b}[{style}m{v}\u{1b}[0m");
+        let row = |cells: [&str; 5], header: bool| -> String {
+            let w = [9, 8, 15, 7, 3];
+            let mut s = String::new();
+            for (i, c) in cells.iter().enumerate() {
+                let style = if header { "3;94" } else if i == 0 { "1;34" } else { "" };
+                s.push_str(&format!("{}{}  ", st(style, c), " ".repeat(w[i] - c.len())));
+            }
+            s + "\n"
+        };
+        let out = row(["Service", "Host", "Target", "State", "TLS"], true)
+            + &row(["other-web", "o.test", "aa:80", "running", "no"], false)
+            + &row(["app-web", "", "e5d03b25accc:80", "running", "no"], false);
+        assert_eq!(parse_proxy_list(&out, "app-"), want);
+        // Older fixed-width layout (30/10 columns).
+        let fixed = |c: [&str; 5]| format!("{:<30}{:<30}{:<30}{:<10}{:<10}\n", c[0], c[1], c[2], c[3], c[4]);
+        let out = fixed(["Service", "Host", "Target", "State", "TLS"]) + &fixed(["app-web", "", "e5d03b25accc:80", "running", "no"]);
+        assert_eq!(parse_proxy_list(&out, "app-"), want);
+        // Tab-separated (the lab stand-in before it printed kamal-proxy's table).
+        let out = "Service\tHost\tPath\tTarget\tState\tTLS\napp-web\t*\t/\te5d03b25accc:80\trunning\tno\n";
+        assert_eq!(parse_proxy_list(out, "app-"), want);
         assert!(parse_proxy_list("garbage", "app-").is_empty());
     }
 }

@@ -407,6 +407,10 @@ fn ssh_options(c: &Config) -> crate::ssh::SshOptions {
             Some(crate::config::model::SshProxy::Jump(j)) => Some(j),
             _ => None,
         },
+        proxy_command: match ssh.proxy() {
+            Some(crate::config::model::SshProxy::Command(c)) => Some(c),
+            _ => None,
+        },
         config_files,
     }
 }

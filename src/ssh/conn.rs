@@ -110,6 +110,8 @@ pub(crate) struct Conn {
     pub handle: Handle<Client>,
     /// Keeps the jump connection alive as long as this one.
     pub _jump: Option<Arc<Conn>>,
+    /// The proxy command carrying this connection; killed with it.
+    pub _proxy_child: Option<Mutex<tokio::process::Child>>,
 }
 
 pub(crate) struct Connected {
@@ -167,6 +169,14 @@ pub(crate) fn connect(spec: &HostSpec) -> Pin<Box<dyn Future<Output = Result<Con
                     .map_err(|e| map_connect_error(spec, &refusal, e))?;
                 (h, Some(j.conn))
             }
+            None if spec.proxy_command.is_some() => {
+                let template = spec.proxy_command.as_deref().unwrap_or_default();
+                let (h, child) = connect_via_command(spec, template, config, handler, &refusal).await?;
+                let mut handle = h;
+                super::auth::authenticate(&mut handle, spec).await?;
+                let conn = Conn { handle, _jump: None, _proxy_child: Some(Mutex::new(child)) };
+                return Ok(Connected { conn: Arc::new(conn), dead: dead_rx });
+            }
             None => {
                 let h = client::connect(config, (spec.hostname.as_str(), spec.port), handler)
                     .await
@@ -176,6 +186,89 @@ pub(crate) fn connect(spec: &HostSpec) -> Pin<Box<dyn Future<Output = Result<Con
         };
         let mut handle = handle;
         super::auth::authenticate(&mut handle, spec).await?;
-        Ok(Connected { conn: Arc::new(Conn { handle, _jump: jump }), dead: dead_rx })
+        Ok(Connected { conn: Arc::new(Conn { handle, _jump: jump, _proxy_child: None }), dead: dead_rx })
     })
+}
+
+/// Expands a proxy command's tokens as net-ssh and OpenSSH do: `%h` host, `%p` port, `%r`
+/// user, `%%` a percent sign. Unknown tokens are an error (net-ssh raises on them too).
+pub(crate) fn expand_proxy_command(template: &str, spec: &HostSpec) -> Result<String, String> {
+    let mut out = String::with_capacity(template.len());
+    let mut it = template.chars();
+    while let Some(c) = it.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        match it.next() {
+            Some('h') => out.push_str(&spec.hostname),
+            Some('p') => out.push_str(&spec.port.to_string()),
+            Some('r') => out.push_str(&spec.user),
+            Some('%') => out.push('%'),
+            Some(other) => return Err(format!("unknown token %{other} in ssh proxy_command `{template}` (known: %h %p %r %%)")),
+            None => return Err(format!("ssh proxy_command `{template}` ends with a lone %")),
+        }
+    }
+    Ok(out)
+}
+
+/// Runs the proxy command (`sh -c`, as net-ssh's popen does) and speaks SSH over its
+/// stdin/stdout. Its stderr is kept to explain a failed connection.
+async fn connect_via_command(
+    spec: &HostSpec,
+    template: &str,
+    config: Arc<client::Config>,
+    handler: Client,
+    refusal: &Arc<Mutex<Option<SshError>>>,
+) -> Result<(Handle<Client>, tokio::process::Child), SshError> {
+    use tokio::io::AsyncReadExt;
+    let unreachable = |reason: String| SshError::Unreachable { host: spec.host.clone(), reason };
+    let line = expand_proxy_command(template, spec).map_err(&unreachable)?;
+    let mut child = tokio::process::Command::new("sh")
+        .arg("-c")
+        .arg(&line)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| unreachable(format!("cannot start proxy command `{line}`: {e}")))?;
+    let (Some(stdin), Some(stdout), Some(mut stderr)) = (child.stdin.take(), child.stdout.take(), child.stderr.take()) else {
+        return Err(unreachable(format!("proxy command `{line}`: no pipes")));
+    };
+    // Collect (a bounded amount of) stderr in the background: read while the handshake runs,
+    // so a chatty command cannot block on a full pipe.
+    let err_buf = Arc::new(Mutex::new(Vec::<u8>::new()));
+    let eb = err_buf.clone();
+    tokio::spawn(async move {
+        let mut chunk = [0u8; 4096];
+        while let Ok(n) = stderr.read(&mut chunk).await {
+            if n == 0 {
+                break;
+            }
+            let mut b = eb.lock().unwrap();
+            if b.len() < 16 * 1024 {
+                b.extend_from_slice(&chunk[..n]);
+            }
+        }
+    });
+    let stream = tokio::io::join(stdout, stdin);
+    match client::connect_stream(config, stream, handler).await {
+        Ok(h) => Ok((h, child)),
+        Err(e) => {
+            // Give the command a moment to say why it went away.
+            let _ = tokio::time::timeout(std::time::Duration::from_millis(300), child.wait()).await;
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            let said = String::from_utf8_lossy(&err_buf.lock().unwrap()).trim().to_string();
+            let mut err = map_connect_error(spec, refusal, e);
+            if let SshError::Unreachable { reason, .. } = &mut err {
+                *reason = if said.is_empty() {
+                    format!("proxy command `{line}`: {reason}")
+                } else {
+                    format!("proxy command `{line}`: {reason}: {}", said.lines().last().unwrap_or_default())
+                };
+            }
+            Err(err)
+        }
+    }
 }

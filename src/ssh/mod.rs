@@ -74,6 +74,9 @@ pub struct SshOptions {
     pub key_data: KeyData,
     /// `ssh.proxy`: `user@host[:port]` jump host.
     pub proxy: Option<String>,
+    /// `ssh.proxy_command`: a local command whose stdin/stdout is the connection (`%h`, `%p`,
+    /// `%r`, `%%` as in net-ssh and OpenSSH).
+    pub proxy_command: Option<String>,
     /// `ssh.config`: `false` → ignore ssh config files; paths → read those instead of
     /// `~/.ssh/config`. `None` = default (`~/.ssh/config`).
     pub config_files: Option<Vec<PathBuf>>,
@@ -156,6 +159,9 @@ pub struct HostSpec {
     pub keys_only: bool,
     /// Jump host (Kamal `ssh.proxy` or ssh config `ProxyJump`), connected first.
     pub proxy: Option<Box<HostSpec>>,
+    /// Local command carrying the connection (Kamal `ssh.proxy_command` or ssh config
+    /// `ProxyCommand`), `%` tokens not yet expanded. Not used when `proxy` is set.
+    pub proxy_command: Option<String>,
     pub client: ClientOptions,
 }
 
@@ -171,6 +177,7 @@ impl HostSpec {
             key_data: KeyData::default(),
             keys_only: false,
             proxy: None,
+            proxy_command: None,
             client: ClientOptions::default(),
         }
     }
@@ -208,6 +215,8 @@ impl HostSpec {
         let (host_only, inline_port) = split_host_port(host);
         let proxy = match (&kamal.proxy, &r.proxy_jump) {
             (Some(p), _) => Some(Box::new(Self::jump(p, kamal, &client, cfg))),
+            // Kamal's proxy_command wins over the ssh config's jump.
+            (None, Some(_)) if kamal.proxy_command.is_some() => None,
             (None, Some(chain)) => {
                 // `a,b` means: reach a, through it b, through b the target.
                 let mut prev: Option<Box<HostSpec>> = None;
@@ -229,6 +238,7 @@ impl HostSpec {
             keys,
             key_data: kamal.key_data.clone(),
             keys_only: kamal.keys_only || r.identities_only == Some(true),
+            proxy_command: if proxy.is_some() { None } else { kamal.proxy_command.clone().or(r.proxy_command.clone()) },
             proxy,
             client,
         }
@@ -248,6 +258,7 @@ impl HostSpec {
             key_data: kamal.key_data.clone(),
             keys_only: kamal.keys_only,
             proxy: None,
+            proxy_command: None,
             client: client.clone(),
         }
     }
@@ -257,6 +268,8 @@ impl HostSpec {
         let mut s = format!("{}@{}:{}", self.user, self.hostname, self.port);
         if let Some(j) = &self.proxy {
             s.push_str(&format!(" via {}", j.describe()));
+        } else if let Some(c) = &self.proxy_command {
+            s.push_str(&format!(" via proxy command `{c}`"));
         }
         s
     }
@@ -378,5 +391,37 @@ mod tests {
     fn key_data_is_redacted() {
         let o = SshOptions { key_data: KeyData(vec!["-----BEGIN SECRET".into()]), ..Default::default() };
         assert!(!format!("{o:?}").contains("SECRET"));
+    }
+
+    #[test]
+    fn proxy_command_tokens_and_precedence() {
+        let mut spec = HostSpec::new("app1");
+        spec.hostname = "10.0.0.5".into();
+        spec.port = 2222;
+        spec.user = "deploy".into();
+        let line = conn::expand_proxy_command("ssh -W %h:%p %r@bastion # 100%%", &spec).unwrap();
+        assert_eq!(line, "ssh -W 10.0.0.5:2222 deploy@bastion # 100%");
+        assert!(conn::expand_proxy_command("nc %x", &spec).unwrap_err().contains("%x"));
+        assert!(conn::expand_proxy_command("nc %", &spec).is_err());
+
+        // Kamal's proxy_command beats the ssh config's ProxyJump; the config's ProxyCommand
+        // applies when Kamal sets none; `ProxyCommand none` switches it off.
+        let cfg = ssh_config::SshConfig::parse(
+            "Host a\n  ProxyJump j1\nHost b\n  ProxyCommand ssh -W %h:%p gw\nHost c\n  ProxyCommand none\nHost *\n  ProxyCommand ssh -W %h:%p other\n",
+        )
+        .unwrap();
+        let client = ClientOptions::default();
+        let kamal = SshOptions { proxy_command: Some("nc %h %p".into()), ..Default::default() };
+        let a = HostSpec::resolve_with("a", &kamal, &client, Some(&cfg));
+        assert!(a.proxy.is_none());
+        assert_eq!(a.proxy_command.as_deref(), Some("nc %h %p"));
+        let plain = SshOptions::default();
+        assert!(HostSpec::resolve_with("a", &plain, &client, Some(&cfg)).proxy.is_some());
+        assert_eq!(HostSpec::resolve_with("b", &plain, &client, Some(&cfg)).proxy_command.as_deref(), Some("ssh -W %h:%p gw"));
+        assert_eq!(HostSpec::resolve_with("c", &plain, &client, Some(&cfg)).proxy_command, None);
+        // Kamal's jump (ssh.proxy) beats any proxy command.
+        let jump = SshOptions { proxy: Some("root@j".into()), proxy_command: Some("nc %h %p".into()), ..Default::default() };
+        let d = HostSpec::resolve_with("d", &jump, &client, Some(&cfg));
+        assert!(d.proxy.is_some() && d.proxy_command.is_none());
     }
 }

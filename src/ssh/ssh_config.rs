@@ -30,6 +30,8 @@ pub struct ResolvedHost {
     pub identity_files: Vec<PathBuf>,
     pub identities_only: Option<bool>,
     pub proxy_jump: Option<String>,
+    /// `ProxyCommand` as written (`none` → not set).
+    pub proxy_command: Option<String>,
     pub user_known_hosts_file: Option<PathBuf>,
     /// `accept-new` / `no` / `yes` / `ask` as written.
     pub strict_host_key_checking: Option<String>,
@@ -206,6 +208,7 @@ impl SshConfig {
                     "proxyjump" if r.proxy_jump.is_none() => {
                         r.proxy_jump = if v.eq_ignore_ascii_case("none") { Some(String::new()) } else { Some(v.to_string()) }
                     }
+                    "proxycommand" if r.proxy_command.is_none() => r.proxy_command = Some(v.to_string()),
                     "userknownhostsfile" if r.user_known_hosts_file.is_none() => {
                         r.user_known_hosts_file = v.split_whitespace().next().map(expand_tilde)
                     }
@@ -225,6 +228,9 @@ impl SshConfig {
         }
         if r.proxy_jump.as_deref() == Some("") {
             r.proxy_jump = None;
+        }
+        if r.proxy_command.as_deref().is_some_and(|c| c.eq_ignore_ascii_case("none")) {
+            r.proxy_command = None;
         }
         r
     }

@@ -613,16 +613,26 @@ fn dispatch(shared: &Shared, argv: &[String], r: &mut Reply) -> i32 {
         }),
         "list" | "ls" => flags::parse(args, &[]).map(|_| {
             let services = shared.services.lock().unwrap();
-            let mut t = String::from("Service\tHost\tPath\tTarget\tState\tTLS\n");
+            // kamal-proxy's table: cells padded to the widest, two spaces apart, every cell
+            // styled (header italic, service bold), a blank Host for a catch-all service.
+            let mut rows = vec![["Service", "Host", "Target", "State", "TLS"].map(String::from)];
             for s in services.values() {
                 let state = match &s.mode {
                     Mode::Running => "running",
                     Mode::Paused => "paused",
                     Mode::Stopped(_) => "stopped",
                 };
-                let hosts = if s.hosts.is_empty() { "*".to_string() } else { s.hosts.join(",") };
-                let paths = if s.path_prefixes.is_empty() { "/".to_string() } else { s.path_prefixes.join(",") };
-                t.push_str(&format!("{}\t{}\t{}\t{}\t{}\t{}\n", s.name, hosts, paths, s.target, state, if s.tls { "yes" } else { "no" }));
+                let tls = if s.tls { "yes" } else { "no" };
+                rows.push([s.name.clone(), s.hosts.join(","), s.target.clone(), state.into(), tls.into()]);
+            }
+            let widths: Vec<usize> = (0..5).map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0)).collect();
+            let mut t = String::new();
+            for (n, row) in rows.iter().enumerate() {
+                for (i, cell) in row.iter().enumerate() {
+                    let style = if n == 0 { "3;94" } else if i == 0 { "1;34" } else { "" };
+                    t.push_str(&format!("\u{1b}[{style}m{cell}\u{1b}[0m{}  ", " ".repeat(widths[i] - cell.len())));
+                }
+                t.push('\n');
             }
             r.line(1, &t);
         }),
