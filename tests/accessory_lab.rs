@@ -300,3 +300,38 @@ fn setup_boots_accessories_after_the_proxy() {
     assert!(k.stdout.contains("Skipping booting `db`") || k.stderr.contains("Skipping booting `db`"), "{k:?}");
     fresh(&lab, svc);
 }
+
+/// Bad input needs no lab: an unknown name (and `logs all`) fails before any connection is
+/// made — the host below is unroutable (TEST-NET-1), so a connection attempt would hang or
+/// show a connection error instead of Kamal's message.
+#[test]
+fn unknown_accessory_is_a_usage_error_without_touching_hosts() {
+    let d = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("config")).unwrap();
+    std::fs::create_dir_all(d.path().join(".kamal")).unwrap();
+    let base = "service: app\nimage: acme/app\nservers:\n  web:\n    - 192.0.2.10\nregistry:\n  username: acme\n  password:\n    - KAMAL_REGISTRY_PASSWORD\nbuilder:\n  arch: amd64\n";
+    std::fs::write(d.path().join(".kamal/secrets"), "KAMAL_REGISTRY_PASSWORD=pw\n").unwrap();
+    let run = |args: &[&str]| {
+        let t0 = std::time::Instant::now();
+        let out = std::process::Command::new(engine_support::kdeck_bin())
+            .current_dir(d.path())
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .output()
+            .expect("run kdeck");
+        assert!(t0.elapsed() < std::time::Duration::from_secs(5), "{args:?} tried to connect");
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    std::fs::write(d.path().join("config/deploy.yml"), base).unwrap();
+    let (code, err) = run(&["accessory", "boot", "db"]);
+    assert_eq!((code, err.trim()), (Some(1), "ERROR: No accessory by the name of 'db'"));
+    std::fs::write(d.path().join("config/deploy.yml"), format!("{base}accessories:\n  db:\n    image: mysql:8\n    host: 192.0.2.10\n  redis:\n    image: redis:7\n    host: 192.0.2.10\n")).unwrap();
+    for args in [&["accessory", "reboot", "mysql"][..], &["accessory", "details", "mysql"], &["accessory", "logs", "all"], &["accessory", "remove", "mysql", "-y"]] {
+        let (code, err) = run(args);
+        assert_eq!(code, Some(1), "{args:?}: {err}");
+        assert!(err.contains("No accessory by the name of '") && err.contains("(options: db and redis)"), "{args:?}: {err}");
+    }
+    // A missing NAME is a usage error: exit 1, as Kamal.
+    let (code, err) = run(&["accessory", "boot"]);
+    assert_eq!(code, Some(1), "{err}");
+}
