@@ -58,6 +58,9 @@ fn write_app(lab: &Lab, dir: &Path, svc: &str, image: &str) -> std::path::PathBu
       - data:/var/lib/db
     files:
       - config/db.conf:/etc/db.conf
+      - local: config/init.sql.erb
+        remote: /etc/init.sql
+        mode: "0640"
   cache:
     image: {image}
     roles:
@@ -77,6 +80,7 @@ fn write_app(lab: &Lab, dir: &Path, svc: &str, image: &str) -> std::path::PathBu
     );
     std::fs::create_dir_all(dir.join("config")).unwrap();
     std::fs::write(dir.join("config/db.conf"), "setting=1\n").unwrap();
+    std::fs::write(dir.join("config/init.sql.erb"), "-- <%= ENV[\"DB_MODE\"] %>\nALTER USER root IDENTIFIED BY '<%= ENV[\"DB_PASSWORD\"] %>';\n").unwrap();
     let d = lab.write_app(dir, &spec);
     let secrets = d.join(".kamal/secrets");
     let mut s = std::fs::read_to_string(&secrets).unwrap();
@@ -195,6 +199,13 @@ fn accessory_boot_reboot_details_logs_interchangeable_with_kamal() {
     assert!(kdeck_boot[1].len() == 1, "host 2 has no accessory, only the lock step's mkdir: {:?}", kdeck_boot[1]);
     let kd_env = env_file(&lab, &h1, svc, "db");
     assert_eq!(kd_env, ("DB_PASSWORD=p@ss w\"ord\n".to_string(), "600".to_string()));
+    let init_sql = || {
+        let p = lab.host(&h3).root.join(format!("{svc}-db/etc/init.sql"));
+        let mode = std::process::Command::new("stat").arg("-c").arg("%a").arg(&p).output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+        (std::fs::read_to_string(&p).unwrap_or_default(), mode)
+    };
+    let kd_init = init_sql();
+    assert_eq!(kd_init, ("-- lab\nALTER USER root IDENTIFIED BY 'p@ss w\"ord';\n".to_string(), "640".to_string()), "rendered ERB file");
     let kd_labels = labels(&lab, &h1, &format!("{svc}-db"));
     assert!(kd_labels.contains(&format!("\"service\":\"{svc}-db\"")) && kd_labels.contains("\"tier\":\"data\""), "{kd_labels}");
     let k = ok(lab.kamal(&dir, &["accessory", "details", "all"]), "kamal accessory details all");
@@ -216,6 +227,7 @@ fn accessory_boot_reboot_details_logs_interchangeable_with_kamal() {
     let kamal_boot = trace(&lab);
     compare("accessory boot all", &kamal_boot, &kdeck_boot);
     assert_eq!(env_file(&lab, &h1, svc, "db"), kd_env, "env file written by Kamal");
+    assert_eq!(init_sql(), kd_init, "ERB file rendered by Kamal");
     assert_eq!(env_file(&lab, &h3, svc, "cache"), ("\n".to_string(), "600".to_string()));
     assert_eq!(labels(&lab, &h1, &format!("{svc}-db")), kd_labels);
     assert!(container_id(&lab, &h2, &format!("{svc}-db")).is_empty());

@@ -206,13 +206,7 @@ impl Engine {
         .await?;
         let mut files = vec![];
         for f in &a.files {
-            if f.local.to_string_lossy().ends_with("erb") {
-                return Err(EngineError::Failed {
-                    host: None,
-                    message: format!("accessories/{}/files: {}: ERB templates are not supported by kdeck yet (render the file first)", a.name, f.local.display()),
-                });
-            }
-            let data = std::fs::read(&f.local).map_err(|_| EngineError::Failed { host: None, message: format!("Missing file: {}", f.local.display()) })?;
+            let data = acc::file_content(a, f, &self.app.root).map_err(|m| EngineError::Failed { host: None, message: m })?;
             files.push((f, data));
         }
         let files = &files;

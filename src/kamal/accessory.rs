@@ -49,6 +49,8 @@ pub struct AccessorySpec {
     pub network: String,
     /// `--env K="v"` arguments already rendered (Kamal's escaping), without `KAMAL_HOST`.
     pub env_clear_args: Vec<String>,
+    /// The clear env as values (what `*.erb` files see in `ENV`, with the secrets).
+    pub env_clear: Vec<(String, String)>,
     /// Secret env (name, value) written to the env file.
     pub env_secret: Vec<(String, String)>,
     /// A secret could not be resolved (raised only by actions that write the env file).
@@ -141,6 +143,22 @@ pub fn directory_commands(a: &AccessorySpec) -> Vec<String> {
         }
     }
     v
+}
+
+/// What a `files:` entry uploads: the file, or for `*.erb` the template rendered with `ENV` =
+/// the process environment merged with the accessory's clear and secret env (as Kamal).
+pub fn file_content(a: &AccessorySpec, f: &AccessoryFile, cwd: &std::path::Path) -> Result<Vec<u8>, String> {
+    let text = std::fs::read(&f.local).map_err(|_| format!("Missing file: {}", f.local.display()))?;
+    if !f.local.to_string_lossy().ends_with("erb") {
+        return Ok(text);
+    }
+    let text = String::from_utf8(text).map_err(|_| format!("{}: not UTF-8 text", f.local.display()))?;
+    let mut env: std::collections::BTreeMap<String, String> = std::env::vars().collect();
+    env.extend(a.env_clear.iter().cloned());
+    env.extend(a.env_secret.iter().cloned());
+    let dir = f.local.parent().map(std::path::Path::to_path_buf).unwrap_or_else(|| cwd.to_path_buf());
+    let mut ctx = crate::config::erb::ErbContext { env: &mut env, cwd, dir, file: f.local.clone() };
+    crate::config::erb::render(&text, &mut ctx).map(String::into_bytes).map_err(|e| format!("accessories/{}/files: {e}", a.name))
 }
 
 /// `mkdir -p` of a file's parent directory (before its upload).
@@ -428,6 +446,23 @@ mod tests {
         assert_eq!(default_lines(None, Some("1h"), None, false), None);
         assert_eq!(default_lines(None, None, None, true), Some(10));
         assert_eq!(audit_msg::booted("db"), "Booted db accessory");
+    }
+
+    #[test]
+    fn erb_files_see_the_accessory_env() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("init.sql.erb"), "CREATE USER '<%= ENV[\"DB_USER\"] %>' IDENTIFIED BY '<%= ENV[\"DB_PASSWORD\"] %>';\n").unwrap();
+        std::fs::write(dir.path().join("plain.conf"), "x=<%= 1 %>\n").unwrap();
+        let a = AccessorySpec {
+            name: "db".into(),
+            env_clear: vec![("DB_USER".into(), "app".into())],
+            env_secret: vec![("DB_PASSWORD".into(), "s3cr3t".into())],
+            ..Default::default()
+        };
+        let f = |name: &str| AccessoryFile { local: dir.path().join(name), ..Default::default() };
+        assert_eq!(file_content(&a, &f("init.sql.erb"), dir.path()).unwrap(), b"CREATE USER 'app' IDENTIFIED BY 's3cr3t';\n");
+        assert_eq!(file_content(&a, &f("plain.conf"), dir.path()).unwrap(), b"x=<%= 1 %>\n", "only *.erb is rendered");
+        assert_eq!(file_content(&a, &f("gone.conf"), dir.path()).unwrap_err(), format!("Missing file: {}", dir.path().join("gone.conf").display()));
     }
 
     #[test]

@@ -215,6 +215,7 @@ fn accessory(c: &Config, a: &crate::config::model::Accessory) -> AccessorySpec {
         port: a.port(),
         network: a.network(),
         env_clear_args: pairs(a.env.clear_args()),
+        env_clear: a.env.clear_strings(),
         env_secret,
         env_secret_error,
         volumes: seq("volumes").iter().map(Value::to_rstring).collect(),
