@@ -80,6 +80,10 @@ impl Engine {
     fn accessory_secrets(&self, list: &[AccessorySpec]) -> R<()> {
         // Lazy secrets, as Kamal: only what writes env files or logs in needs them.
         for a in list {
+            // Checked before the lock, so a reboot never stops what it cannot boot again.
+            if let Some(m) = &a.unsupported {
+                return Err(EngineError::Failed { host: None, message: m.clone() });
+            }
             if let Some(e) = a.env_secret_error.clone().or_else(|| a.registry_secret_error.clone()) {
                 return Err(EngineError::Failed { host: None, message: e });
             }
@@ -163,6 +167,9 @@ impl Engine {
     }
 
     async fn accessory_boot(&self, a: &AccessorySpec, prepare: bool) -> R<()> {
+        if let Some(m) = &a.unsupported {
+            return Err(EngineError::Failed { host: None, message: m.clone() });
+        }
         if prepare {
             self.accessory_prepare(a).await?;
         }

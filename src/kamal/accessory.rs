@@ -72,6 +72,8 @@ pub struct AccessorySpec {
     /// `proxy:`: kamal-proxy deploy flags as the config module renders them (without
     /// `--target`), and the app port the target points at.
     pub proxy: Option<(Vec<String>, String)>,
+    /// A setting kdeck cannot carry out yet (boot refuses the accessory with this message).
+    pub unsupported: Option<String>,
 }
 
 impl AppSpec {

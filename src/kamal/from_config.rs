@@ -232,6 +232,11 @@ fn accessory(c: &Config, a: &crate::config::model::Accessory) -> AccessorySpec {
             args.retain(|x| !x.starts_with("--target="));
             (args, p.app_port().to_rstring())
         }),
+        unsupported: a
+            .proxy
+            .as_ref()
+            .filter(|p| p.custom_ssl_certificate())
+            .map(|_| format!("accessories/{}/proxy/ssl: custom certificates are not supported by kdeck yet (use `kamal accessory boot {}`)", a.name, a.name)),
     }
 }
 
