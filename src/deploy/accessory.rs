@@ -50,7 +50,7 @@ impl Engine {
             .cloned()
             .collect();
         if matches!(action, AccessoryAction::Boot | AccessoryAction::Reboot) {
-            self.accessory_secrets(&list)?;
+            self.accessory_preflight(&list)?;
         }
         // Kamal's lock step: `mkdir -p .kamal` on the app's hosts, the lock on the lock host.
         let all = self.app.all_hosts();
@@ -70,14 +70,14 @@ impl Engine {
     /// `setup`: boot every accessory while the caller holds the lock.
     pub(super) async fn accessories_boot_all(&self) -> R<()> {
         let list = self.app.accessories.clone();
-        self.accessory_secrets(&list)?;
+        self.accessory_preflight(&list)?;
         for a in &list {
             self.accessory_boot(a, true).await?;
         }
         Ok(())
     }
 
-    fn accessory_secrets(&self, list: &[AccessorySpec]) -> R<()> {
+    fn accessory_preflight(&self, list: &[AccessorySpec]) -> R<()> {
         // Lazy secrets, as Kamal: only what writes env files or logs in needs them.
         for a in list {
             // Checked before the lock, so a reboot never stops what it cannot boot again.
