@@ -3,7 +3,7 @@
 //! order), each step in parallel on the accessory's hosts. A child of `runner` so it uses the
 //! engine's private step/exec primitives.
 
-use super::{failed, Engine, EngineError, StepKind, R};
+use super::{failed, Engine, EngineError, PlannedStep, StepKind, R};
 use crate::kamal::accessory::{self as acc, audit_msg, AccessorySpec};
 use crate::kamal::{envfile, lock};
 use serde::Serialize;
@@ -38,6 +38,31 @@ impl Engine {
     /// `-r` for accessories).
     fn accessory_hosts(&self, a: &AccessorySpec) -> Vec<String> {
         a.hosts.clone()
+    }
+
+    /// The steps of an accessory action, per accessory (deploy.yml order) and host, with the
+    /// labels the steps are emitted with (for the PlanReady event and the timeline).
+    pub(super) fn accessory_plan(&self, action: AccessoryAction, name: &str) -> Vec<PlannedStep> {
+        use StepKind::*;
+        const BOOT: [(StepKind, &str); 4] = [(Other, "check existing"), (Other, "directories"), (Other, "upload files"), (Boot, "boot")];
+        let prepare = (Other, "docker login + network");
+        let kinds: Vec<(StepKind, &str)> = match action {
+            AccessoryAction::Boot => std::iter::once(prepare).chain(BOOT).collect(),
+            AccessoryAction::Reboot => [prepare, (Pull, "pull"), (StopOld, "stop"), (Other, "remove container")].into_iter().chain(BOOT).collect(),
+            AccessoryAction::Start => vec![(Boot, "start")],
+            AccessoryAction::Stop => vec![(StopOld, "stop")],
+            AccessoryAction::Restart => vec![(StopOld, "stop"), (Boot, "start")],
+            AccessoryAction::Remove => vec![(StopOld, "stop"), (Other, "remove container"), (Other, "remove image"), (Other, "remove service directory")],
+        };
+        let mut v = vec![];
+        for a in self.app.select_accessories(name).unwrap_or_default() {
+            for (kind, what) in &kinds {
+                for h in &a.hosts {
+                    v.push(PlannedStep { host: Some(h.clone()), role: Some(format!("accessory {}", a.name)), kind: *kind, group: None, label: format!("{what} {}", a.service_name) });
+                }
+            }
+        }
+        v
     }
 
     /// A whole `accessory <action> NAME|all` request, lock included.
@@ -291,5 +316,54 @@ impl Engine {
             self.sh_ok(h, &acc::remove_container(a)).await.map(|_| ())
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{AbortHandle, Request, RunOptions};
+    use super::*;
+    use crate::kamal::{AppSpec, RoleSpec};
+    use std::sync::Arc;
+
+    fn engine() -> Engine {
+        let app = AppSpec {
+            service: "s".into(),
+            roles: vec![RoleSpec { name: "web".into(), hosts: vec!["h1".into()], ..Default::default() }],
+            accessories: vec![
+                AccessorySpec { name: "db".into(), service_name: "s-db".into(), hosts: vec!["h1".into(), "h2".into()], ..Default::default() },
+                AccessorySpec { name: "cache".into(), service_name: "s-cache".into(), hosts: vec!["h2".into()], ..Default::default() },
+            ],
+            ..Default::default()
+        };
+        let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
+        let opts = RunOptions { version: "v1".into(), performer: "me".into(), lock_user: "Me".into(), skip_hooks: true, lock_host: "h1".into(), roles_filter: None };
+        Engine::new(Arc::new(app), Default::default(), tx, AbortHandle::new(), opts)
+    }
+
+    #[test]
+    fn plan_lists_every_accessory_step_between_lock_and_unlock() {
+        let e = engine();
+        let (_, steps) = e.plan(&Request::Accessory { action: AccessoryAction::Reboot, name: "db".into() });
+        let labels: Vec<String> = steps.iter().map(|s| format!("{} {}", s.host.as_deref().unwrap_or("-"), s.label)).collect();
+        assert_eq!(labels.first().map(String::as_str), Some("h1 acquire deploy lock"));
+        assert_eq!(labels.last().map(String::as_str), Some("h1 release deploy lock"));
+        assert_eq!(steps.len(), 2 + 8 * 2, "{labels:#?}");
+        assert!(labels.contains(&"h2 pull s-db".to_string()) && labels.contains(&"h1 boot s-db".to_string()), "{labels:#?}");
+        let (_, all) = e.plan(&Request::Accessory { action: AccessoryAction::Boot, name: "all".into() });
+        assert_eq!(all.iter().filter(|s| s.kind == StepKind::Boot).count(), 3, "db on 2 hosts, cache on 1");
+        let (_, unknown) = e.plan(&Request::Accessory { action: AccessoryAction::Boot, name: "nope".into() });
+        assert_eq!(unknown.len(), 2);
+    }
+
+    #[tokio::test]
+    async fn unknown_accessory_fails_before_the_lock() {
+        let e = engine();
+        // No remotes at all: touching a host would fail with "no connection", not this message.
+        let r = e.run(Request::Accessory { action: AccessoryAction::Boot, name: "nope".into() }).await;
+        match r {
+            Err(EngineError::Failed { host: None, message }) => assert_eq!(message, "No accessory by the name of 'nope' (options: db and cache)"),
+            other => panic!("{other:?}"),
+        }
     }
 }

@@ -988,6 +988,11 @@ impl Engine {
                 add(Some(h), None, StepKind::Tag, None, "tag latest");
             }
         }
+        match req {
+            Request::Accessory { action, name } => self.accessory_plan(*action, name).into_iter().for_each(|s| add(s.host.as_deref(), s.role.as_deref(), s.kind, None, &s.label)),
+            Request::Setup { .. } => self.accessory_plan(AccessoryAction::Boot, "all").into_iter().for_each(|s| add(s.host.as_deref(), s.role.as_deref(), s.kind, None, &s.label)),
+            _ => {}
+        }
         add(Some(&self.opts.lock_host), None, StepKind::Unlock, None, "release deploy lock");
         (groups, steps)
     }
