@@ -201,71 +201,109 @@ pub async fn app_exec(ctx: &Ctx, a: &crate::cli::ExecArgs) -> Result<ExitCode> {
     Ok(print_blocks("App", per_host(ctx, jobs).await, None))
 }
 
-/// OpenSSH arguments for `app exec -i` that make the same trust decision as kdeck's own
-/// connections: the known_hosts file kdeck reads (not the passwd home's), its host-key policy,
-/// the configured keys, and Kamal's `ssh.proxy`/`ssh.proxy_command`.
-pub fn ssh_args(app: &crate::kamal::AppSpec, host: &str, accept_new: bool) -> Vec<String> {
-    let mut a: Vec<String> = vec![];
-    for k in &app.ssh_keys {
-        a.push("-i".into());
-        a.push((if k.is_relative() { app.root.join(k) } else { k.clone() }).display().to_string());
+/// Kamal's target for `app exec -i`: its primary host (the first `-h` host in config order,
+/// else the first host of the primary role — or of the first `-r` role when the primary role is
+/// not selected) and the primary (else first) role on that host.
+fn interactive_target(full: &crate::kamal::AppSpec, app: &crate::kamal::AppSpec, g: &crate::cli::Global) -> Result<(String, crate::kamal::RoleSpec)> {
+    let scoped = app.all_hosts();
+    let host = if g.hosts.is_some() || g.primary {
+        full.all_hosts().into_iter().find(|h| scoped.contains(h))
+    } else {
+        app.role(&app.primary_role).or(app.roles.first()).and_then(|r| r.hosts.first().cloned())
     }
-    if !app.ssh_keys.is_empty() {
-        a.extend(["-o".into(), "IdentitiesOnly=yes".into()]);
-    }
-    let known_hosts = std::env::var_os("KDECK_KNOWN_HOSTS").map(std::path::PathBuf::from).unwrap_or_else(crate::ssh::known_hosts::default_path);
-    a.extend(["-o".into(), format!("UserKnownHostsFile={}", known_hosts.display())]);
-    a.extend(["-o".into(), format!("StrictHostKeyChecking={}", if accept_new { "accept-new" } else { "yes" })]);
-    a.extend(app.ssh_proxy_args.iter().cloned());
-    a.extend(["-t".into(), format!("{}@{host}", app.ssh_user), "-p".into(), app.ssh_port.to_string()]);
-    a
+    .ok_or_else(|| color_eyre::eyre::eyre!("no host in scope"))?;
+    let role = app.roles_on(&host).first().map(|r| (*r).clone()).ok_or_else(|| color_eyre::eyre::eyre!("no role on {host}"))?;
+    Ok((host, role))
 }
 
 #[cfg(test)]
 #[test]
-fn exec_interactive_ssh_uses_kdecks_trust_and_proxy() {
-    let app = crate::kamal::AppSpec {
-        ssh_user: "deploy".into(),
-        ssh_port: 2222,
-        ssh_keys: vec!["k/id".into()],
-        root: "/app".into(),
-        ssh_proxy_args: vec!["-J".into(), "root@bastion".into()],
-        ..Default::default()
+fn interactive_target_is_kamals_primary_host_and_role() {
+    use crate::kamal::{AppSpec, RoleSpec};
+    let role = |n: &str, hosts: &[&str]| RoleSpec { name: n.into(), hosts: hosts.iter().map(|h| h.to_string()).collect(), ..Default::default() };
+    // deploy.yml lists the worker first; web is the primary role.
+    let full = AppSpec { primary_role: "web".into(), roles: vec![role("worker", &["w1"]), role("web", &["a", "b"])], ..Default::default() };
+    let pick = |hosts: Option<&str>, roles: Option<&str>, primary: bool| {
+        let g = crate::cli::Global { hosts: hosts.map(Into::into), roles: roles.map(Into::into), primary, ..Default::default() };
+        let app = super::context::scope(&full, &g).unwrap();
+        let (h, r) = interactive_target(&full, &app, &g).unwrap();
+        format!("{h}/{}", r.name)
     };
-    let a = ssh_args(&app, "10.0.0.1", false).join(" ");
-    assert!(a.contains("-i /app/k/id -o IdentitiesOnly=yes"), "{a}");
-    assert!(a.contains("-o UserKnownHostsFile=") && a.contains("StrictHostKeyChecking=yes"), "{a}");
-    assert!(a.contains("-J root@bastion"), "{a}");
-    assert!(a.ends_with("-t deploy@10.0.0.1 -p 2222"), "{a}");
-    assert!(ssh_args(&app, "h", true).join(" ").contains("StrictHostKeyChecking=accept-new"));
+    assert_eq!(pick(None, None, false), "a/web");
+    assert_eq!(pick(None, Some("worker"), false), "w1/worker");
+    assert_eq!(pick(None, Some("worker,web"), false), "a/web");
+    assert_eq!(pick(Some("b"), None, false), "b/web");
+    // The first -h host in config order, as Kamal's specific_hosts.
+    assert_eq!(pick(Some("b,w1"), None, false), "w1/worker");
+    assert_eq!(pick(None, None, true), "a/web");
 }
 
-/// `app exec -i`: an interactive session on the primary host of the scope, through the local
-/// OpenSSH client with a pty (as Kamal does).
+/// Kamal's progress lines (`say …, :magenta`): coloured only on a terminal.
+fn say(text: &str) {
+    use std::io::IsTerminal;
+    if std::io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+        crate::outln!("\x1b[35m{text}\x1b[0m");
+    } else {
+        crate::outln!("{text}");
+    }
+}
+
+/// `app exec -i`: one interactive session on Kamal's primary host, on kdeck's own connection to
+/// it (a pty channel when stdin is a terminal, as `ssh -t` does; no OpenSSH client). Runs the
+/// same docker command as Kamal: `docker run -it|-i --rm …` in a new container, or
+/// `docker exec -it|-i …` in the running one with `--reuse` (`-it` when stdin is a terminal).
+/// The exit status is the remote command's.
 pub async fn app_exec_interactive(ctx: &Ctx, a: &crate::cli::ExecArgs) -> Result<ExitCode> {
     use crate::kamal::random_hex;
     use std::io::IsTerminal;
+    if a.detach {
+        return Err(color_eyre::eyre::eyre!("Detach is not compatible with interactive"));
+    }
     let command = a.cmd.join(" ");
     let env: Vec<(String, String)> = a.env.iter().filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))).collect();
-    let host = ctx.app.primary_host().ok_or_else(|| color_eyre::eyre::eyre!("no host in scope"))?;
-    let role = ctx.app.roles_on(&host).first().cloned().cloned().ok_or_else(|| color_eyre::eyre::eyre!("no role on {host}"))?;
-    let it = if std::io::stdin().is_terminal() { "-it" } else { "-i" };
+    let (host, role) = interactive_target(&ctx.full, &ctx.app, &ctx.global)?;
+    let remote = ctx.remotes.get(&host).cloned().ok_or_else(|| color_eyre::eyre::eyre!("no connection to {host}"))?;
+    let tty = std::io::stdin().is_terminal();
+    let it = if tty { "-it" } else { "-i" };
     let remote_cmd = if a.reuse {
-        let r = ctx.remotes.get(&host).ok_or_else(|| color_eyre::eyre::eyre!("no connection to {host}"))?;
-        let v = r.exec(&cmd::current_running_version(&ctx.app, &role.name)).await?.stdout.trim().to_string();
+        let v = match &ctx.global.version {
+            Some(v) => v.clone(),
+            None => {
+                say("Get current version of running container...");
+                let v = remote.exec(&cmd::current_running_version(&ctx.app, &role.name)).await?.stdout.trim().to_string();
+                // Kamal falls back to the configured version when nothing runs.
+                if v.is_empty() { ctx.version.clone() } else { v }
+            }
+        };
+        say(&format!("Launching interactive command with version {v} via SSH from existing container on {host}..."));
         cmd::app_exec_reuse(&ctx.app, &role.name, &v, &env, &command).replacen("docker exec", &format!("docker exec {it}"), 1)
     } else {
         if let Some(e) = ctx.app.secret_error(false, true) {
             return Err(color_eyre::eyre::eyre!("{e}"));
         }
+        if ctx.global.version.is_none() {
+            say("Get most recent version available as an image...");
+        }
         let v = ctx.global.version.clone().unwrap_or_else(|| "latest".into());
-        if let (Some(login), Some(r)) = (cmd::docker_login(&ctx.app), ctx.remotes.get(&host)) {
-            let _ = r.exec(&login).await;
+        say(&format!("Launching interactive command with version {v} via SSH from new container on {host}..."));
+        if let Some(login) = cmd::docker_login(&ctx.app) {
+            let o = remote.exec(&login).await?;
+            if !o.ok() {
+                return Err(color_eyre::eyre::eyre!("docker login on {host} failed: {}", o.combined().trim()));
+            }
         }
         cmd::app_exec_run(&ctx.app, &role, &host, &v, &random_hex(6), &env, false, &command).replacen("docker run --rm", &format!("docker run {it} --rm"), 1)
     };
-    let mut c = std::process::Command::new("ssh");
-    c.args(ssh_args(&ctx.full, &host, ctx.global.accept_new_host_keys)).arg(remote_cmd);
-    let st = c.status()?;
-    Ok(ExitCode::from(st.code().unwrap_or(1).clamp(0, 255) as u8))
+    // The same connection the remotes use; only another transport (KDECK_TRANSPORT=openssh)
+    // needs one of its own.
+    let session = match remote.ssh_session() {
+        Some(s) => s,
+        None => super::context::pool(&ctx.full, &ctx.global)?.get(&host),
+    };
+    let status = crate::ssh::interactive::run_on_terminal(&session, &remote_cmd).await.map_err(|e| color_eyre::eyre::eyre!("{e}"))?;
+    if tty {
+        // What `ssh -t` prints when the session ends.
+        crate::commands::out::err(&format!("Connection to {host} closed."));
+    }
+    Ok(ExitCode::from(status.clamp(0, 255) as u8))
 }

@@ -2,6 +2,7 @@
 //! [`Event`]s. It never prints and never touches the terminal.
 
 pub mod abort;
+pub mod build;
 pub mod event;
 pub mod remote;
 pub mod runner;

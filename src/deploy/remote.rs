@@ -69,6 +69,11 @@ pub trait Remote: Send + Sync {
     /// Run an endless command on a pty (output merged), sending lines as they come; returns the
     /// exit status. Ends when the command ends or `tx` is closed (the remote command then ends).
     fn exec_stream<'a>(&'a self, cmd: &'a str, tx: mpsc::Sender<StreamLine>) -> BoxFuture<'a, Result<i32, RemoteError>>;
+    /// The russh session behind this remote, for interactive channels on the same connection
+    /// (`app exec -i`); `None` for other transports.
+    fn ssh_session(&self) -> Option<crate::ssh::Session> {
+        None
+    }
 }
 
 /// scp sink stream for one file: `C<mode> <len> <name>\n<data>\0`.
@@ -230,6 +235,10 @@ impl Remote for OpenSsh {
 impl Remote for crate::ssh::Session {
     fn host(&self) -> &str {
         crate::ssh::Session::host(self)
+    }
+
+    fn ssh_session(&self) -> Option<crate::ssh::Session> {
+        Some(self.clone())
     }
 
     fn exec<'a>(&'a self, cmd: &'a str) -> BoxFuture<'a, Result<ExecOutput, RemoteError>> {

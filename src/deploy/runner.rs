@@ -9,6 +9,8 @@ use chrono::Utc;
 use futures::future::join_all;
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::path::PathBuf;
+use std::process::Stdio;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
@@ -281,6 +283,11 @@ impl Engine {
                 Err(sf.err)
             }
         }
+    }
+
+    /// Progress of a step that runs locally (no host).
+    fn progress_global(&self, kind: StepKind, t0: Instant, message: String) {
+        self.emit(Event::StepProgress { host: None, role: None, kind, message, elapsed: t0.elapsed() });
     }
 
     fn progress(&self, host: &str, role: Option<&str>, kind: StepKind, t0: Instant, message: String) {
@@ -1188,49 +1195,55 @@ impl Engine {
         let app = self.app.clone();
         let v = self.opts.version.clone();
         self.step(None, None, StepKind::Build, &format!("build {}", app.image_ref(&v)), async {
-            let run = |args: Vec<String>| {
-                let root = app.root.clone();
-                async move {
-                    let out = tokio::process::Command::new("docker")
-                        .args(&args)
-                        .current_dir(&root)
-                        .stdin(std::process::Stdio::null())
-                        .output()
-                        .await
-                        .map_err(|e| EngineError::Failed { host: None, message: format!("Docker is not installed locally ({e})") })?;
-                    if !out.status.success() {
-                        let shown: Vec<String> = args.iter().map(|a| redact(a)).collect();
-                        return Err(EngineError::Failed {
-                            host: None,
-                            message: format!("docker {} failed:\n{}{}", shown.join(" "), String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr)),
-                        });
-                    }
-                    Ok(())
+            let t0 = Instant::now();
+            let fail = |message: String| EngineError::Failed { host: None, message };
+            let docker = |args: Vec<String>, dir: PathBuf, stdin: Option<String>, buildkit: bool| async move {
+                let mut c = tokio::process::Command::new("docker");
+                c.args(&args).current_dir(&dir).stdin(if stdin.is_some() { Stdio::piped() } else { Stdio::null() });
+                c.stdout(Stdio::piped()).stderr(Stdio::piped());
+                if buildkit {
+                    c.env("DOCKER_BUILDKIT", "1");
                 }
+                let mut child = c.spawn().map_err(|e| EngineError::Failed { host: None, message: format!("Docker is not installed locally ({e})") })?;
+                if let (Some(input), Some(mut w)) = (stdin, child.stdin.take()) {
+                    use tokio::io::AsyncWriteExt;
+                    let _ = w.write_all(input.as_bytes()).await;
+                }
+                let out = child.wait_with_output().await.map_err(|e| EngineError::Failed { host: None, message: format!("docker {}: {e}", args[0]) })?;
+                if !out.status.success() {
+                    let shown: Vec<String> = args.iter().map(|a| redact(a)).collect();
+                    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+                    let tail: Vec<&str> = text.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect();
+                    return Err(EngineError::Failed { host: None, message: format!("docker {} failed:\n{}", shown.join(" "), tail.join("\n")) });
+                }
+                Ok::<(), EngineError>(())
             };
             if let (Some(u), false) = (&app.registry.username, app.local_registry()) {
+                // The password goes on stdin: a local `ps` must not show it.
                 let mut a = vec!["login".to_string()];
                 if let Some(s) = &app.registry.server {
                     a.push(s.clone());
                 }
-                a.extend(["-u".into(), u.clone(), "-p".into(), app.registry.password.clone().unwrap_or_default()]);
-                run(a).await?;
+                a.extend(["-u".into(), u.clone(), "--password-stdin".into()]);
+                docker(a, app.root.clone(), Some(app.registry.password.clone().unwrap_or_default()), false).await?;
             }
-            run(vec![
-                "build".into(),
-                "-t".into(),
-                app.image_ref(&v),
-                "-t".into(),
-                app.latest_image(),
-                "--label".into(),
-                format!("service={}", app.service),
-                "--file".into(),
-                app.dockerfile.clone(),
-                app.context.clone(),
-            ])
-            .await?;
-            run(vec!["push".into(), app.image_ref(&v)]).await?;
-            run(vec!["push".into(), app.latest_image()]).await?;
+            let secret_dir = tempfile::tempdir().map_err(|e| fail(format!("cannot create a private directory for build secrets: {e}")))?;
+            let plan_app = app.clone();
+            let (v2, sd) = (v.clone(), secret_dir.path().to_path_buf());
+            let (plan, note) = tokio::task::spawn_blocking(move || super::build::plan(&plan_app, &v2, &sd))
+                .await
+                .map_err(|e| fail(e.to_string()))?
+                .map_err(fail)?;
+            if let Some(n) = note {
+                self.progress_global(StepKind::Build, t0, n);
+            }
+            super::build::write_secret_files(&plan, secret_dir.path()).map_err(|e| fail(format!("cannot write build secrets: {e}")))?;
+            self.progress_global(StepKind::Build, t0, format!("docker build in {}", plan.workdir.display()));
+            docker(plan.args.clone(), plan.workdir.clone(), None, !plan.secrets.is_empty()).await?;
+            for tag in &plan.push {
+                self.progress_global(StepKind::Build, t0, format!("push {tag}"));
+                docker(vec!["push".into(), tag.clone()], plan.workdir.clone(), None, false).await?;
+            }
             Ok(())
         })
         .await

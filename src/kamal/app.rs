@@ -4,6 +4,20 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+/// `builder:` beyond dockerfile/context.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BuildOptions {
+    /// `builder.arch` (one or more of amd64, arm64).
+    pub arch: Vec<String>,
+    /// `builder.args`, as `--build-arg K=V`.
+    pub args: Vec<(String, String)>,
+    /// `builder.secrets`: secret names passed to the build.
+    pub secrets: Vec<String>,
+    pub target: Option<String>,
+    /// `builder.context` was set: build the app dir as it is instead of a clean git clone.
+    pub context_set: bool,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Registry {
     /// `registry.server`; `None` means Docker Hub.
@@ -131,8 +145,6 @@ pub struct AppSpec {
     pub registry_secret_error: Option<String>,
     pub ssh_user: String,
     pub ssh_port: u16,
-    /// `ssh.proxy` / `ssh.proxy_command` as OpenSSH arguments (for `app exec -i`).
-    pub ssh_proxy_args: Vec<String>,
     pub ssh_keys: Vec<PathBuf>,
     /// Kamal's whole `ssh:` section for kdeck's own connections (proxy jump, keys_only,
     /// key_data, config files); `ssh_user`/`ssh_port`/`ssh_keys` above are its plain parts.
@@ -140,6 +152,7 @@ pub struct AppSpec {
     /// Build: Dockerfile and context (relative to the app dir).
     pub dockerfile: String,
     pub context: String,
+    pub build: BuildOptions,
     /// App dir (where deploy.yml's `config/` lives); hooks and builds run here.
     pub root: PathBuf,
     /// `accessories:`, deploy.yml order (hosts not narrowed by `-r`; `-h` narrows them).
@@ -170,11 +183,11 @@ impl Default for AppSpec {
             registry_secret_error: None,
             ssh_user: "root".into(),
             ssh_port: 22,
-            ssh_proxy_args: vec![],
             ssh_keys: vec![],
             ssh: Default::default(),
             dockerfile: "Dockerfile".into(),
             context: ".".into(),
+            build: BuildOptions::default(),
             root: PathBuf::from("."),
             accessories: vec![],
         }

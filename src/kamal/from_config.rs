@@ -47,11 +47,6 @@ pub fn from_config(c: &Config) -> Result<AppSpec, String> {
         hooks_path: PathBuf::from(c.hooks_path()),
         ssh_user: c.ssh().user(),
         ssh_port: c.ssh().port(),
-        ssh_proxy_args: match c.ssh().proxy() {
-            Some(crate::config::model::SshProxy::Jump(j)) => vec!["-J".into(), j],
-            Some(crate::config::model::SshProxy::Command(cmd)) => vec!["-o".into(), format!("ProxyCommand={cmd}")],
-            None => vec![],
-        },
         ssh_keys: c.ssh().keys().into_iter().map(PathBuf::from).collect(),
         ssh: ssh_options(c),
         root: c.cwd().to_path_buf(),
@@ -69,7 +64,20 @@ pub fn from_config(c: &Config) -> Result<AppSpec, String> {
     }
     if let Some(v) = b.get("context").filter(|v| !v.is_nil()) {
         app.context = v.to_rstring();
+        app.build.context_set = true;
     }
+    app.build.arch = match b.get("arch") {
+        Some(crate::config::value::Value::Seq(s)) => s.iter().map(|v| v.to_rstring()).collect(),
+        Some(v) if !v.is_nil() => vec![v.to_rstring()],
+        _ => vec![],
+    };
+    if let Some(crate::config::value::Value::Map(m)) = b.get("args") {
+        app.build.args = m.0.iter().map(|(k, v)| (k.to_rstring(), v.to_rstring())).collect();
+    }
+    if let Some(crate::config::value::Value::Seq(s)) = b.get("secrets") {
+        app.build.secrets = s.iter().map(|v| v.to_rstring()).collect();
+    }
+    app.build.target = b.get("target").filter(|v| !v.is_nil()).map(|v| v.to_rstring());
     for r in c.roles() {
         let mut host_env = BTreeMap::new();
         let mut host_env_secret = BTreeMap::new();

@@ -71,7 +71,7 @@ pub(crate) fn drain(mut ch: Channel<Msg>, permit: Option<OwnedSemaphorePermit>) 
     rx
 }
 
-fn signal_number(name: &russh::Sig) -> i32 {
+pub(crate) fn signal_number(name: &russh::Sig) -> i32 {
     use russh::Sig::*;
     match name {
         HUP => 1,

@@ -4,7 +4,9 @@
 //! - [`HostSpec`]: how to reach a host, resolved from Kamal's `ssh:` settings ([`SshOptions`]),
 //!   `~/.ssh/config` and kdeck's own [`ClientOptions`].
 //! - [`Session`] (Clone, cheap): handle to the host's actor. `exec`, `exec_stream`, `upload`
-//!   (`scp -t` compatible), `docker()` (bollard over direct-streamlocal), `state()`.
+//!   (`scp -t` compatible), `docker()` (bollard over direct-streamlocal), `state()`,
+//!   `open_interactive` (a pty channel; [`interactive::run_on_terminal`] bridges it to the
+//!   local terminal for `app exec -i` and the dashboard's host shell).
 //! - [`Pool`]: one `Session` per host, created lazily, shared.
 //!
 //! `Session::new` / `Pool::get` spawn the actor, so call them inside a tokio runtime. The actor
@@ -17,6 +19,7 @@
 pub mod auth;
 mod conn;
 mod exec;
+pub mod interactive;
 pub mod known_hosts;
 mod pool;
 mod session;

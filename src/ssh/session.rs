@@ -128,12 +128,12 @@ impl Session {
         }
     }
 
-    fn chan_err(&self, what: &str, e: impl std::fmt::Display) -> SshError {
+    pub(crate) fn chan_err(&self, what: &str, e: impl std::fmt::Display) -> SshError {
         SshError::Channel { host: self.host().into(), what: what.into(), reason: e.to_string() }
     }
 
     /// Opens a session channel under the exec semaphore, retrying refusals (MaxSessions).
-    async fn open_exec_channel(&self) -> Result<(Channel<Msg>, tokio::sync::OwnedSemaphorePermit), SshError> {
+    pub(crate) async fn open_exec_channel(&self) -> Result<(Channel<Msg>, tokio::sync::OwnedSemaphorePermit), SshError> {
         let permit = self.shared.exec_sem.clone().acquire_owned().await.expect("semaphore never closed");
         let mut delay = Duration::from_millis(50);
         for attempt in 0.. {

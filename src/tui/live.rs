@@ -15,7 +15,6 @@ use crate::fleet::{FleetSpec, Watcher, WatcherHandle};
 use crate::kamal::{cmd, AppSpec};
 use crate::ssh::Pool;
 use color_eyre::eyre::Result;
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::mpsc;
@@ -72,7 +71,7 @@ async fn dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<super
     app.retain_containers = ctx.full.retain_containers;
     app.next_version = Some(ctx.version.clone());
     app.skip_push = skip_push;
-    let shell = shell_command(ctx.clone());
+    let shell = shell_command(ctx.clone(), pool.clone());
     let res = super::term::run(app, up_rx, Box::new(ChannelDispatcher(req_tx)), Some(shell)).await;
     // Whatever ended the screen (quit, a forced quit, a dead terminal, an error), the action in
     // flight must stop safely and release the lock before the process (and its runtime) ends:
@@ -128,8 +127,9 @@ fn forward_resources(
     })
 }
 
-/// `ssh -t` into a host with a shell in the role's running container (reuse) or a new one.
-fn shell_command(ctx: Arc<Ctx>) -> ShellCommand {
+/// A shell on a host over the dashboard's own connection to it (a pty channel, no OpenSSH
+/// client): `sh` in the role's running container (reuse) or in a new one.
+fn shell_command(ctx: Arc<Ctx>, pool: Pool) -> ShellCommand {
     Box::new(move |host: &str, reuse: bool| {
         let app = &ctx.full;
         let role = app.roles_on(host).first().map(|r| (*r).clone())?;
@@ -139,29 +139,16 @@ fn shell_command(ctx: Arc<Ctx>) -> ShellCommand {
                 cmd::filters(app, Some(&role.name))
             )
         } else {
-            let v = ctx.version.clone();
+            // As `kamal app exec -i` (and `kdeck app exec -i`) without --version: the image
+            // tagged latest on the host, i.e. the last version fully deployed there.
+            let v = app.latest_tag();
             cmd::app_exec_run(app, &role, host, &v, &crate::kamal::random_hex(6), &[], false, "sh")
                 .replacen("docker run --rm", "docker run -it --rm", 1)
         };
-        let mut c = std::process::Command::new("ssh");
-        for k in &app.ssh_keys {
-            c.arg("-i").arg(if k.is_relative() { app.root.join(k) } else { k.clone() });
-        }
-        if !app.ssh_keys.is_empty() {
-            c.args(["-o", "IdentitiesOnly=yes"]);
-        }
-        // OpenSSH reads ~/.ssh from the passwd entry, not $HOME; use the file kdeck itself checks.
-        let known = std::env::var_os("KDECK_KNOWN_HOSTS")
-            .map(PathBuf::from)
-            .or_else(|| dirs::home_dir().map(|h| h.join(".ssh/known_hosts")));
-        if let Some(k) = known {
-            c.arg("-o").arg(format!("UserKnownHostsFile={}", k.display()));
-        }
-        if ctx.global.accept_new_host_keys {
-            c.args(["-o", "StrictHostKeyChecking=accept-new"]);
-        }
-        c.arg("-t").arg(format!("{}@{host}", app.ssh_user)).arg("-p").arg(app.ssh_port.to_string()).arg(remote);
-        Some(c)
+        let session = pool.get(host);
+        Some(Box::pin(async move {
+            crate::ssh::interactive::run_on_terminal(&session, &remote).await.map_err(|e| e.to_string())
+        }))
     })
 }
 

@@ -126,8 +126,9 @@ where
     }
 }
 
-/// Something that turns a shell request into a local command (the engine knows ssh options).
-pub type ShellCommand = Box<dyn FnMut(&str, bool) -> Option<std::process::Command> + Send>;
+/// Starts an interactive shell on a host (`reuse`: in the running container) once the TUI has
+/// given the terminal back; resolves to the remote exit status. `None`: no shell possible.
+pub type ShellCommand = Box<dyn FnMut(&str, bool) -> Option<futures::future::BoxFuture<'static, Result<i32, String>>> + Send>;
 
 /// How the dashboard ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -155,13 +156,14 @@ pub async fn run(
         match res? {
             LoopExit::Quit | LoopExit::Disconnected => return Ok(Outcome { failed: app.exit_failed }),
             LoopExit::Shell { host, reuse } => {
-                let cmd = shell.as_mut().and_then(|s| s(&host, reuse));
-                match cmd {
-                    Some(mut c) => {
-                        println!("kdeck: shell on {host} (exit to return to the dashboard)");
-                        match c.status() {
-                            Ok(s) if !s.success() => app.notice = Some((true, format!("shell on {host} exited with {s}"))),
-                            Ok(_) => {}
+                // The screen is restored (main screen, cooked mode): the shell owns the terminal
+                // until it ends, then the loop takes it back and redraws everything.
+                match shell.as_mut().and_then(|s| s(&host, reuse)) {
+                    Some(session) => {
+                        crate::commands::out::out(&format!("kdeck: shell on {host} (exit to return to the dashboard)"));
+                        match session.await {
+                            Ok(0) => {}
+                            Ok(s) => app.notice = Some((true, format!("shell on {host} exited with status {s}"))),
                             Err(e) => app.notice = Some((true, format!("cannot start a shell on {host}: {e}"))),
                         }
                     }

@@ -6,6 +6,8 @@
 #   lab.sh up --name NAME --net K --hosts N        (idempotent; prints the path of lab.json)
 #   lab.sh down --name NAME                        (removes everything the lab made)
 #   lab.sh image --name NAME SERVICE VERSION [--variant ok|unhealthy|slow]
+#   lab.sh context SERVICE VERSION DIR [--variant …] (the image's build context, not built;
+#                                                    prints the control dockerd's DOCKER_HOST)
 #   lab.sh sshd-stop|sshd-start|link-down|link-up --name NAME HOST
 #   lab.sh status [--name NAME]
 #   lab.sh exec --name NAME HOST [-- CMD…]           (a command/shell inside a host, no SSH)
@@ -613,6 +615,33 @@ cmd_image() {
   local ctx; ctx=$(mktemp -d "$CACHE/app-ctx.XXXX")
   # shellcheck disable=SC2064
   trap "rm -rf '$ctx'" EXIT
+  write_context "$ctx" "$svc" "$ver"
+  local ref=$REGISTRY/$svc:$ver
+  ctl_docker build -q -t "$ref" "$ctx" >/dev/null || { rm -rf "$ctx"; die "image build failed"; }
+  rm -rf "$ctx"
+  ctl_docker push "$ref" >/dev/null || die "push of $ref failed"
+  ctl_docker rmi "$ref" >/dev/null 2>&1 || true
+  echo "$ref"
+}
+
+# The build context of a test app image, for a client-side build (kdeck deploy without -P):
+# the Dockerfile takes APP_VERSION as a build arg (default VERSION).
+cmd_context() {
+  ((${#POS[@]} == 3)) || die "usage: context SERVICE VERSION DIR [--variant ok|unhealthy|slow]"
+  local svc=${POS[0]} ver=${POS[1]} dir=${POS[2]}
+  case $VARIANT in ok | unhealthy | slow) ;; *) die "bad variant '$VARIANT' (ok|unhealthy|slow)" ;; esac
+  mkdir -p "$ROOT" "$CACHE"
+  control_up
+  mkdir -p "$dir"
+  write_context "$dir" "$svc" "$ver"
+  # git keeps no empty directories, and kdeck builds from a git clone
+  local d; for d in tmp www etc data; do touch "$dir/root/$d/.keep"; done
+  sed -i -e "s|^LABEL service=$svc |LABEL |" -e "s|^ENV PATH=/bin APP_SERVICE=$svc APP_VERSION=$ver |ARG APP_VERSION=$ver\nENV PATH=/bin APP_SERVICE=$svc APP_VERSION=\$APP_VERSION |" "$dir/Dockerfile"
+  echo "unix://$CTL/docker.sock"
+}
+
+write_context() {
+  local ctx=$1 svc=$2 ver=$3
   mkdir -p "$ctx/root/bin" "$ctx/root/tmp" "$ctx/root/www" "$ctx/root/etc" "$ctx/root/data"
   chmod 1777 "$ctx/root/tmp"
   cp /bin/busybox "$ctx/root/bin/busybox"
@@ -661,12 +690,6 @@ LABEL service=$svc kdeck.lab.variant=$VARIANT
 EXPOSE 80
 CMD ["/bin/app"]
 EOF
-  local ref=$REGISTRY/$svc:$ver
-  ctl_docker build -q -t "$ref" "$ctx" >/dev/null || { rm -rf "$ctx"; die "image build failed"; }
-  rm -rf "$ctx"
-  ctl_docker push "$ref" >/dev/null || die "push of $ref failed"
-  ctl_docker rmi "$ref" >/dev/null 2>&1 || true
-  echo "$ref"
 }
 
 cmd_fault() {
@@ -736,6 +759,7 @@ case $cmd in
   up) cmd_up ;;
   down) cmd_down ;;
   image) cmd_image ;;
+  context) cmd_context ;;
   sshd-stop | sshd-start | link-down | link-up) cmd_fault "$cmd" ;;
   status) cmd_status ;;
   control-stop) control_stop ;;

@@ -340,6 +340,15 @@ impl Lab {
         r.stdout.trim().to_string()
     }
 
+    /// Writes the test app's build context (Dockerfile with `ARG APP_VERSION`, busybox root)
+    /// into `dir` for a client-side build and returns the `DOCKER_HOST` of the control dockerd,
+    /// which can build it and push to this lab's registry.
+    pub fn build_context(&self, service: &str, version: &str, dir: &Path) -> String {
+        let d = dir.to_string_lossy();
+        let r = lab_sh(&["context", service, version, &d]).expect_ok(&format!("lab.sh context {service}"));
+        r.stdout.trim().to_string()
+    }
+
     pub fn sshd_stop(&self, host: &str) {
         lab_sh(&["sshd-stop", "--name", &self.name, host]).expect_ok("sshd-stop");
     }

@@ -1,0 +1,226 @@
+//! The local half of `deploy`/`redeploy`: build the app image and push it, as Kamal 2.11 does
+//! (contract §deploy step 1): from a clean git clone of the committed tree unless
+//! `builder.context` is set, tagged `<repo>:<version>` and `<repo>:<latest>`, labelled
+//! `service=<svc>`, with `builder.args`, `builder.secrets`, `builder.target` and the
+//! `builder.arch` platform. kdeck drives the local `docker build` + `docker push` (Kamal uses a
+//! buildx `docker-container` builder, which needs an image from Docker Hub).
+
+use crate::kamal::AppSpec;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+
+/// What to build, resolved from the app.
+#[derive(Debug, Clone, PartialEq)]
+pub struct BuildPlan {
+    /// Directory `docker build` runs in (the clone, or the app dir with `builder.context`).
+    pub workdir: PathBuf,
+    /// Full `docker build` arguments (secrets by id only).
+    pub args: Vec<String>,
+    /// Tags to push, in order.
+    pub push: Vec<String>,
+    /// Secret id → value, written to private files for `--secret id=…,src=…`.
+    pub secrets: Vec<(String, String)>,
+}
+
+/// `docker build` arguments for `version`, built in `context` (relative to `workdir`).
+pub fn build_args(app: &AppSpec, version: &str, secret_files: &[(String, PathBuf)]) -> Vec<String> {
+    let mut a = vec!["build".to_string(), "-t".into(), app.image_ref(version), "-t".into(), app.latest_image()];
+    a.extend(["--label".into(), format!("service={}", app.service)]);
+    if let [arch] = app.build.arch.as_slice() {
+        a.extend(["--platform".into(), format!("linux/{arch}")]);
+    }
+    for (k, v) in &app.build.args {
+        a.extend(["--build-arg".into(), format!("{k}={v}")]);
+    }
+    for (id, path) in secret_files {
+        a.extend(["--secret".into(), format!("id={id},src={}", path.display())]);
+    }
+    if let Some(t) = &app.build.target {
+        a.extend(["--target".into(), t.clone()]);
+    }
+    a.extend(["--file".into(), app.dockerfile.clone(), app.context.clone()]);
+    a
+}
+
+fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
+    let out = std::process::Command::new("git")
+        .arg("-C")
+        .arg(dir)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("git is not installed locally ({e})"))?;
+    if !out.status.success() {
+        return Err(format!("git {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Where the clone of `root`'s repository lives (one per app dir, reused across builds).
+pub fn clone_dir(app: &AppSpec, toplevel: &Path) -> PathBuf {
+    use std::hash::{Hash, Hasher};
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    toplevel.hash(&mut h);
+    std::env::temp_dir().join("kdeck-clones").join(format!("{}-{:012x}", app.service, h.finish() & 0xffff_ffff_ffff))
+}
+
+/// Prepares the build directory: with `builder.context` the app dir itself; otherwise a clean
+/// clone at the app repository's HEAD (uncommitted changes are not built, as with Kamal).
+/// Returns the directory and a note for the operator (ignored uncommitted changes).
+pub fn prepare_workdir(app: &AppSpec) -> Result<(PathBuf, Option<String>), String> {
+    if app.build.context_set {
+        return Ok((app.root.clone(), None));
+    }
+    let root = &app.root;
+    let top = PathBuf::from(git(root, &["rev-parse", "--show-toplevel"]).map_err(|_| {
+        format!("{} is not in a git repository: kdeck builds from a clean clone of the committed tree (set builder.context to build the directory as it is)", root.display())
+    })?);
+    let prefix = git(root, &["rev-parse", "--show-prefix"])?;
+    let head = git(&top, &["rev-parse", "HEAD"])?;
+    let dirty = git(&top, &["status", "--porcelain"])?;
+    let note = (!dirty.is_empty()).then(|| format!("Building from a local git clone, so ignoring these uncommitted changes:\n{dirty}"));
+    let dir = clone_dir(app, &top);
+    let fresh = |dir: &Path| -> Result<(), String> {
+        let _ = std::fs::remove_dir_all(dir);
+        std::fs::create_dir_all(dir.parent().unwrap_or(dir)).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let out = std::process::Command::new("git")
+            .arg("clone")
+            .arg(&top)
+            .arg(dir)
+            .arg("--recurse-submodules")
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|e| format!("git is not installed locally ({e})"))?;
+        if !out.status.success() {
+            return Err(format!("Failed to clone repo: {}", String::from_utf8_lossy(&out.stderr).trim()));
+        }
+        Ok(())
+    };
+    let reset = |dir: &Path| -> Result<(), String> {
+        let t = top.to_string_lossy();
+        git(dir, &["remote", "set-url", "origin", &t])?;
+        git(dir, &["fetch", "origin"])?;
+        git(dir, &["reset", "--hard", &head])?;
+        git(dir, &["clean", "-fdx"])?;
+        git(dir, &["submodule", "update", "--init"])?;
+        Ok(())
+    };
+    let validate = |dir: &Path| -> Result<(), String> {
+        let st = git(dir, &["status", "--porcelain"])?;
+        if !st.is_empty() {
+            return Err(format!("Clone in {} is dirty, {st}", dir.display()));
+        }
+        let rev = git(dir, &["rev-parse", "HEAD"])?;
+        if rev != head {
+            return Err(format!("Clone in {} is not on the correct revision, expected `{head}` but got `{rev}`", dir.display()));
+        }
+        Ok(())
+    };
+    // Reuse the clone when it is there; anything wrong with it: start over once.
+    // (A new clone is on the source's checked-out branch; the reset moves it to HEAD exactly.)
+    let first = if dir.join(".git").exists() { reset(&dir) } else { fresh(&dir).and_then(|_| reset(&dir)) };
+    if first.and_then(|_| validate(&dir)).is_err() {
+        fresh(&dir)?;
+        reset(&dir)?;
+        validate(&dir)?;
+    }
+    Ok((dir.join(prefix), note))
+}
+
+/// The whole plan: workdir, `docker build` args, tags to push.
+pub fn plan(app: &AppSpec, version: &str, secret_dir: &Path) -> Result<(BuildPlan, Option<String>), String> {
+    let (workdir, note) = prepare_workdir(app)?;
+    let secrets: Vec<(String, String)> = app
+        .build
+        .secrets
+        .iter()
+        .map(|k| {
+            app.secrets.iter().find(|(n, _)| n == k).map(|(_, v)| (k.clone(), v.clone())).ok_or_else(|| format!("Secret '{k}' not found (builder/secrets)"))
+        })
+        .collect::<Result<_, _>>()?;
+    let files: Vec<(String, PathBuf)> = secrets.iter().map(|(k, _)| (k.clone(), secret_dir.join(k))).collect();
+    let args = build_args(app, version, &files);
+    Ok((BuildPlan { workdir, args, push: vec![app.image_ref(version), app.latest_image()], secrets }, note))
+}
+
+/// Writes the build secrets as 0600 files (removed with `dir`).
+pub fn write_secret_files(plan: &BuildPlan, dir: &Path) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    for (k, v) in &plan.secrets {
+        let mut f = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(dir.join(k))?;
+        f.write_all(v.as_bytes())?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kamal::BuildOptions;
+
+    #[test]
+    fn build_args_like_kamal() {
+        let mut app = AppSpec { service: "app".into(), image: "acme/app".into(), ..Default::default() };
+        app.registry.server = Some("reg.example:5000".into());
+        app.build = BuildOptions {
+            arch: vec!["amd64".into()],
+            args: vec![("RUBY_VERSION".into(), "3.3".into())],
+            secrets: vec!["NPM_TOKEN".into()],
+            target: Some("prod".into()),
+            context_set: false,
+        };
+        let a = build_args(&app, "abc", &[("NPM_TOKEN".into(), PathBuf::from("/tmp/s/NPM_TOKEN"))]);
+        assert_eq!(
+            a.join(" "),
+            "build -t reg.example:5000/acme/app:abc -t reg.example:5000/acme/app:latest --label service=app --platform linux/amd64 \
+             --build-arg RUBY_VERSION=3.3 --secret id=NPM_TOKEN,src=/tmp/s/NPM_TOKEN --target prod --file Dockerfile ."
+        );
+        // Multi-arch needs buildx: no --platform with a plain docker build.
+        app.build.arch = vec!["amd64".into(), "arm64".into()];
+        assert!(!build_args(&app, "abc", &[]).contains(&"--platform".to_string()));
+    }
+
+    #[test]
+    fn clone_ignores_uncommitted_changes_and_follows_head() {
+        let tmp = tempfile::tempdir().unwrap();
+        let repo = tmp.path().join("repo");
+        std::fs::create_dir_all(repo.join("app")).unwrap();
+        let g = |args: &[&str]| {
+            let ok = std::process::Command::new("git")
+                .arg("-C")
+                .arg(&repo)
+                .args(["-c", "user.email=t@t", "-c", "user.name=T"])
+                .args(args)
+                .output()
+                .unwrap()
+                .status
+                .success();
+            assert!(ok, "git {args:?}");
+        };
+        g(&["init", "-q"]);
+        std::fs::write(repo.join("app/Dockerfile"), "FROM scratch\n").unwrap();
+        g(&["add", "-A"]);
+        g(&["commit", "-qm", "one"]);
+        let mut app = AppSpec { service: format!("t{}", std::process::id()), root: repo.join("app"), ..Default::default() };
+        // uncommitted: an edit and a new file
+        std::fs::write(repo.join("app/Dockerfile"), "FROM scratch\nLABEL dirty=1\n").unwrap();
+        std::fs::write(repo.join("app/new.txt"), "x").unwrap();
+        let (dir, note) = prepare_workdir(&app).unwrap();
+        assert!(dir.ends_with("app"), "{}", dir.display());
+        assert_eq!(std::fs::read_to_string(dir.join("Dockerfile")).unwrap(), "FROM scratch\n");
+        assert!(!dir.join("new.txt").exists());
+        assert!(note.unwrap().contains("Dockerfile"));
+        // A new commit: the reused clone moves to it.
+        g(&["add", "-A"]);
+        g(&["commit", "-qm", "two"]);
+        let (dir, note) = prepare_workdir(&app).unwrap();
+        assert!(note.is_none());
+        assert!(std::fs::read_to_string(dir.join("Dockerfile")).unwrap().contains("dirty=1"));
+        assert!(dir.join("new.txt").exists());
+        let _ = std::fs::remove_dir_all(dir.parent().unwrap());
+        // With builder.context: the app dir as it is.
+        app.build.context_set = true;
+        assert_eq!(prepare_workdir(&app).unwrap().0, app.root);
+    }
+}
