@@ -26,7 +26,8 @@ fn acc_lab() -> Option<(Lab, std::sync::MutexGuard<'static, ()>)> {
 }
 
 /// The app: web on hosts 1–2, worker on 3; accessory `db` on hosts 1 and 3 with every kind of
-/// setting, accessory `cache` placed by `roles: [worker]`, accessory `site` behind kamal-proxy.
+/// setting, accessory `cache` placed by `roles: [worker]`, accessory `site` behind kamal-proxy
+/// with an ERB file.
 fn write_app(lab: &Lab, dir: &Path, svc: &str, image: &str) -> std::path::PathBuf {
     let mut spec = lab::AppSpec::new(svc, &lab.ips(0..2), &lab.ips(2..3));
     spec.deploy_timeout = 10;
@@ -58,9 +59,6 @@ fn write_app(lab: &Lab, dir: &Path, svc: &str, image: &str) -> std::path::PathBu
       - data:/var/lib/db
     files:
       - config/db.conf:/etc/db.conf
-      - local: config/init.sql.erb
-        remote: /etc/init.sql
-        mode: "0640"
   cache:
     image: {image}
     roles:
@@ -68,6 +66,17 @@ fn write_app(lab: &Lab, dir: &Path, svc: &str, image: &str) -> std::path::PathBu
   site:
     image: {image}
     host: {h1}
+    env:
+      clear:
+        DB_MODE: lab
+      secret:
+        - DB_PASSWORD
+    # one host only: Kamal 2.11 renders ERB files with a process-global ENV from parallel
+    # host threads, so with two hosts one of them may see empty values
+    files:
+      - local: config/init.sql.erb
+        remote: /etc/init.sql
+        mode: "0640"
     proxy:
       host: {svc}-site.test
       app_port: 80
@@ -97,6 +106,7 @@ fn fresh(lab: &Lab, svc: &str) {
             let _ = std::fs::remove_file(h.root.join(format!(".kamal/apps/{svc}/env/accessories/{name}.env")));
         }
         let _ = std::fs::remove_dir_all(h.root.join(format!("{svc}-db")));
+        let _ = std::fs::remove_dir_all(h.root.join(format!("{svc}-site")));
         let _ = std::fs::remove_dir_all(h.root.join(format!(".kamal/lock-{svc}")));
         let _ = std::fs::remove_file(h.root.join(format!(".kamal/{svc}-audit.log")));
         let ids = lab.docker(&h.ip, &["ps", "-aq", "--filter", &format!("label=service={svc}")]).stdout;
@@ -200,7 +210,7 @@ fn accessory_boot_reboot_details_logs_interchangeable_with_kamal() {
     let kd_env = env_file(&lab, &h1, svc, "db");
     assert_eq!(kd_env, ("DB_PASSWORD=p@ss w\"ord\n".to_string(), "600".to_string()));
     let init_sql = || {
-        let p = lab.host(&h3).root.join(format!("{svc}-db/etc/init.sql"));
+        let p = lab.host(&h1).root.join(format!("{svc}-site/etc/init.sql"));
         let mode = std::process::Command::new("stat").arg("-c").arg("%a").arg(&p).output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
         (std::fs::read_to_string(&p).unwrap_or_default(), mode)
     };
