@@ -215,12 +215,13 @@ impl Engine {
         .await?;
         let mut skipped = skipped.into_inner().unwrap_or_default();
         skipped.sort();
-        if !skipped.is_empty() {
+        // Kamal: "Skipping booting `db` on h1, h2, a container already exists" (one line).
+        for h in &skipped {
             self.emit(super::Event::Output {
-                host: None,
-                role: None,
+                host: Some(h.clone()),
+                role: Some(format!("accessory {}", a.name)),
                 stream: super::super::event::Stream::Stdout,
-                line: format!("Skipping booting `{}` on {}, a container already exists", a.name, skipped.join(", ")),
+                line: format!("Skipping booting `{}` on {h}, a container already exists", a.name),
             });
         }
         let a2 = AccessorySpec { hosts: a.hosts.iter().filter(|h| !skipped.contains(h)).cloned().collect(), ..a.clone() };
