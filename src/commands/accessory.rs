@@ -121,11 +121,15 @@ pub async fn logs(ctx: &Ctx, name: &str, a: &LogsArgs) -> Result<ExitCode> {
     let mut code = ExitCode::SUCCESS;
     for (h, r) in on_hosts(ctx, spec, &c).await {
         match r {
-            // A grep without match exits 1: Kamal raises there; kdeck prints nothing for that host.
-            Ok(o) if o.ok() || (a.grep.is_some() && o.status == 1 && o.stdout.is_empty()) => {
+            Ok(o) if o.ok() => {
                 if !o.stdout.trim_end().is_empty() {
                     crate::outln!("{}", o.stdout.trim_end());
                 }
+            }
+            // grep without a match exits 1; Kamal fails the command there too (exit 1).
+            Ok(o) if a.grep.is_some() && o.status == 1 && o.stdout.trim().is_empty() => {
+                crate::errln!("{h}: no line matches");
+                code = ExitCode::from(1);
             }
             Ok(o) => {
                 crate::errln!("{h}: {}", o.combined().trim_end());
