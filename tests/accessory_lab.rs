@@ -276,6 +276,11 @@ fn accessory_boot_reboot_details_logs_interchangeable_with_kamal() {
     let dl = log_lines(&d.stdout);
     assert!(!dl.is_empty() && dl.iter().all(|l| l.starts_with("worker ") && l.contains("job")), "{}", d.stdout);
 
+    // A grep without a match fails in both tools (same exit code).
+    let k = lab.kamal(&dir, &["accessory", "logs", "db", "-g", "zzz-no-such-line"]);
+    let d = kdeck(&lab, &dir, &["accessory", "logs", "db", "-g", "zzz-no-such-line"]);
+    assert_eq!((d.code, k.code), (Some(1), Some(1)), "kdeck {d:?}\nKamal {k:?}");
+
     // -f follows every host of the accessory (Kamal: the first only), lines prefixed by host.
     let mut child = engine_support::kdeck_command(&lab, &dir)
         .args(["accessory", "logs", "db", "-f", "-n", "1"])
