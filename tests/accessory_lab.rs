@@ -295,7 +295,27 @@ fn accessory_boot_reboot_details_logs_interchangeable_with_kamal() {
         assert!(text.lines().filter(|l| l.starts_with(&format!("{h}: ")) && l.contains("job")).count() >= 2, "{h} not followed:\n{text}");
     }
 
+    // stop / start / restart / remove: the same commands as Kamal's (on `cache`, host 3).
+    for args in [&["accessory", "stop", "cache"][..], &["accessory", "start", "cache"], &["accessory", "restart", "cache"], &["accessory", "remove", "cache", "-y"]] {
+        lab.clear_ssh_logs();
+        ok(lab.kamal(&dir, args), &format!("kamal {args:?}"));
+        let k = trace(&lab);
+        if args[1] == "remove" {
+            assert!(container_id(&lab, &h3, &format!("{svc}-cache")).is_empty(), "Kamal removed it");
+            ok(kdeck(&lab, &dir, &["accessory", "boot", "cache"]), "kdeck boot cache again");
+        }
+        lab.clear_ssh_logs();
+        ok(kdeck(&lab, &dir, args), &format!("kdeck {args:?}"));
+        compare(&args.join(" "), &k, &trace(&lab));
+    }
+    assert!(all_names(&lab, &h3).iter().all(|n| n != &format!("{svc}-cache")), "kdeck removed it: {:?}", all_names(&lab, &h3));
+    assert!(!lab.host(&h3).root.join(format!("{svc}-cache")).exists());
+
     fresh(&lab, svc);
+}
+
+fn all_names(lab: &Lab, host: &str) -> Vec<String> {
+    lab.docker(host, &["ps", "-a", "--format", "{{.Names}}"]).stdout.lines().map(str::to_string).collect()
 }
 
 #[test]
