@@ -271,4 +271,17 @@ pub enum AccessoryCommand {
         #[command(flatten)]
         args: LogsArgs,
     },
+    /// Start existing accessory container on host
+    Start { name: String },
+    /// Stop existing accessory container on host
+    Stop { name: String },
+    /// Restart existing accessory container on host
+    Restart { name: String },
+    /// Remove accessory container, image and data directory from host (use NAME=all to remove all accessories)
+    Remove {
+        name: String,
+        /// Proceed without confirmation question
+        #[arg(short = 'y', long)]
+        confirmed: bool,
+    },
 }

@@ -60,6 +60,20 @@ pub fn scope(app: &AppSpec, g: &Global) -> Result<AppSpec> {
         }
     }
     a.roles.retain(|r| !r.hosts.is_empty());
+    // Accessories: `-h`/`-p` narrow their hosts, and `-r` to the hosts of those roles (what
+    // Kamal 2.11 does on the lab: `accessory details db -r web` shows only db's web hosts).
+    let role_hosts: Vec<String> = a.roles.iter().flat_map(|r| r.hosts.iter().cloned()).collect();
+    for acc in &mut a.accessories {
+        if g.primary {
+            acc.hosts.retain(|h| Some(h) == primary.as_ref());
+        }
+        if let Some(hs) = &hosts_filter {
+            acc.hosts.retain(|h| hs.iter().any(|p| matches(p, h)));
+        }
+        if g.roles.is_some() {
+            acc.hosts.retain(|h| role_hosts.contains(h));
+        }
+    }
     if a.roles.is_empty() {
         return Err(eyre!("No --hosts match for {}", g.hosts.clone().unwrap_or_default()));
     }
@@ -130,6 +144,11 @@ impl Ctx {
         let mut hosts = full.all_hosts();
         if !hosts.contains(&lock_host) {
             hosts.push(lock_host.clone());
+        }
+        for h in full.accessories.iter().flat_map(|a| a.hosts.iter()) {
+            if !hosts.contains(h) {
+                hosts.push(h.clone());
+            }
         }
         let remotes = remotes(&full, &hosts)?;
         Ok(Ctx { full, app: Arc::new(app), lock_host, version, performer, lock_user, remotes, global: g.clone() })
@@ -223,4 +242,40 @@ pub fn disconnect() {
         }
     }
     let _ = std::fs::remove_dir_all(&control_dir);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::kamal::accessory::AccessorySpec;
+    use crate::kamal::RoleSpec;
+
+    fn app() -> AppSpec {
+        AppSpec {
+            service: "s".into(),
+            roles: vec![
+                RoleSpec { name: "web".into(), hosts: vec!["h1".into(), "h2".into()], ..Default::default() },
+                RoleSpec { name: "worker".into(), hosts: vec!["h3".into()], ..Default::default() },
+            ],
+            accessories: vec![
+                AccessorySpec { name: "db".into(), hosts: vec!["h1".into(), "h3".into()], ..Default::default() },
+                AccessorySpec { name: "cache".into(), hosts: vec!["h3".into()], ..Default::default() },
+            ],
+            ..Default::default()
+        }
+    }
+
+    fn acc_hosts(g: &Global) -> Vec<Vec<String>> {
+        scope(&app(), g).unwrap().accessories.iter().map(|a| a.hosts.clone()).collect()
+    }
+
+    /// As Kamal 2.11 on the lab: `-h` and `-p` narrow accessory hosts, `-r` to the roles' hosts.
+    #[test]
+    fn accessory_hosts_follow_kamals_host_and_role_filters() {
+        assert_eq!(acc_hosts(&Global::default()), vec![vec!["h1", "h3"], vec!["h3"]]);
+        assert_eq!(acc_hosts(&Global { hosts: Some("h3".into()), ..Default::default() }), vec![vec!["h3"], vec!["h3"]]);
+        assert_eq!(acc_hosts(&Global { roles: Some("web".into()), ..Default::default() }), vec![vec!["h1"], Vec::<&str>::new()]);
+        assert_eq!(acc_hosts(&Global { roles: Some("worker".into()), ..Default::default() }), vec![vec!["h3"], vec!["h3"]]);
+        assert_eq!(acc_hosts(&Global { primary: true, ..Default::default() }), vec![vec!["h1"], Vec::<&str>::new()]);
+    }
 }

@@ -1,5 +1,6 @@
 //! Headless subcommands: each consumes the engine's events or prints a view of the config.
 
+pub mod accessory;
 pub mod actions;
 pub mod config;
 pub mod context;
@@ -25,7 +26,7 @@ pub fn run(cli: Cli) -> color_eyre::Result<ExitCode> {
 }
 
 fn engine_command(c: &Command) -> bool {
-    !matches!(c, Command::Config(_) | Command::Dashboard(_) | Command::Accessory(_))
+    !matches!(c, Command::Config(_) | Command::Dashboard(_))
 }
 
 /// Deploy-engine subcommands (deploy, app …, lock …, prune …, proxy …, audit, details).
@@ -54,7 +55,9 @@ async fn engine_dispatch(cli: &Cli) -> color_eyre::Result<ExitCode> {
         Command::Details(_) => {
             let a = views::proxy_details(&ctx).await?;
             let b = views::app_details(&ctx).await?;
-            Ok(if a == ExitCode::SUCCESS { b } else { a })
+            // Kamal's `details` ends with `accessory details all`.
+            let c = if ctx.app.accessories.is_empty() { ExitCode::SUCCESS } else { accessory::details(&ctx, "all").await? };
+            Ok([a, b, c].into_iter().find(|x| *x != ExitCode::SUCCESS).unwrap_or(ExitCode::SUCCESS))
         }
         Command::Audit => views::audit(&ctx).await,
         Command::App(a) => match a {
@@ -102,6 +105,7 @@ async fn engine_dispatch(cli: &Cli) -> color_eyre::Result<ExitCode> {
             ProxyCommand::Details => views::proxy_details(&ctx).await,
             ProxyCommand::Logs(l) => views::proxy_logs(&ctx, l).await,
         },
+        Command::Accessory(a) => accessory::run(&ctx, a).await,
         other => Err(eyre!("`{}` is not implemented yet", command_name(other))),
     }
 }

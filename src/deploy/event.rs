@@ -24,6 +24,8 @@ pub enum ActionKind {
     LockRelease,
     ProxyBoot,
     ProxyReboot,
+    /// `accessory <action> <name|all>`.
+    Accessory { action: String, name: String },
 }
 
 /// The kind of a step in a plan; the timeline shows one row per (host, role, step).

@@ -9,7 +9,7 @@ pub mod runner;
 
 pub use abort::AbortHandle;
 pub use event::{ActionKind, Event, PlannedStep, StepKind};
-pub use runner::{spawn, Engine, EngineError, Request, RunOptions, Running};
+pub use runner::{spawn, AccessoryAction, Engine, EngineError, Request, RunOptions, Running};
 
 #[cfg(test)]
 mod tests;

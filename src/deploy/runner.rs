@@ -15,6 +15,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
+#[path = "accessory.rs"]
+mod accessory;
+pub use accessory::AccessoryAction;
+
 /// What the operator asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
@@ -31,6 +35,8 @@ pub enum Request {
     LockRelease,
     ProxyBoot,
     ProxyReboot,
+    /// `accessory boot|reboot|start|stop|restart|remove NAME` (`all` = every accessory).
+    Accessory { action: AccessoryAction, name: String },
 }
 
 impl Request {
@@ -48,6 +54,7 @@ impl Request {
             Request::LockRelease => ActionKind::LockRelease,
             Request::ProxyBoot => ActionKind::ProxyBoot,
             Request::ProxyReboot => ActionKind::ProxyReboot,
+            Request::Accessory { action, name } => ActionKind::Accessory { action: action.as_str().into(), name: name.clone() },
         }
     }
     /// `KAMAL_COMMAND` as Kamal sets it.
@@ -61,6 +68,7 @@ impl Request {
             Request::Prune { .. } => "prune",
             Request::LockAcquire { .. } | Request::LockRelease => "lock",
             Request::ProxyBoot | Request::ProxyReboot => "proxy",
+            Request::Accessory { .. } => "accessory",
         }
     }
 }
@@ -987,6 +995,11 @@ impl Engine {
                 add(Some(h), None, StepKind::Tag, None, "tag latest");
             }
         }
+        match req {
+            Request::Accessory { action, name } => self.accessory_plan(*action, name).into_iter().for_each(|s| add(s.host.as_deref(), s.role.as_deref(), s.kind, None, &s.label)),
+            Request::Setup { .. } => self.accessory_plan(AccessoryAction::Boot, "all").into_iter().for_each(|s| add(s.host.as_deref(), s.role.as_deref(), s.kind, None, &s.label)),
+            _ => {}
+        }
         add(Some(&self.opts.lock_host), None, StepKind::Unlock, None, "release deploy lock");
         (groups, steps)
     }
@@ -1053,10 +1066,13 @@ impl Engine {
                     // Independent: the proxy and stale app containers.
                     let proxy = async {
                         if full {
-                            self.proxy_boot(false).await
-                        } else {
-                            Ok(())
+                            self.proxy_boot(false).await?;
                         }
+                        // `setup`: every accessory after the proxy (existing ones are skipped).
+                        if matches!(req, Request::Setup { .. }) {
+                            self.accessories_boot_all().await?;
+                        }
+                        Ok(())
                     };
                     let (p, st) = tokio::join!(proxy, self.stale_containers(true));
                     p?;
@@ -1140,6 +1156,7 @@ impl Engine {
                 })
                 .await
             }
+            Request::Accessory { action, name } => self.accessory_request(*action, name).await,
         }
     }
 

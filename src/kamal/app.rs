@@ -155,6 +155,8 @@ pub struct AppSpec {
     pub build: BuildOptions,
     /// App dir (where deploy.yml's `config/` lives); hooks and builds run here.
     pub root: PathBuf,
+    /// `accessories:`, deploy.yml order (hosts not narrowed by `-r`; `-h` narrows them).
+    pub accessories: Vec<super::accessory::AccessorySpec>,
 }
 
 impl Default for AppSpec {
@@ -187,6 +189,7 @@ impl Default for AppSpec {
             context: ".".into(),
             build: BuildOptions::default(),
             root: PathBuf::from("."),
+            accessories: vec![],
         }
     }
 }

@@ -2,6 +2,7 @@
 //! config module already renders in Kamal's format (role options, logging, kamal-proxy deploy
 //! flags) are taken verbatim so both agree byte for byte.
 
+use super::accessory::{AccessoryDir, AccessoryFile, AccessorySpec};
 use super::app::{AppSpec, BootLimit, ProxySpec, Registry, RoleSpec};
 use crate::config::{Config, Value};
 use std::collections::BTreeMap;
@@ -140,7 +141,126 @@ pub fn from_config(c: &Config) -> Result<AppSpec, String> {
             logging_args: Some(r.logging_args.clone()),
         });
     }
+    for a in c.accessories() {
+        app.accessories.push(accessory(c, a));
+    }
     Ok(app)
+}
+
+/// Split `local:remote[:options]` or read `{local, remote, mode, owner, options}`.
+fn path_config(v: &Value) -> (String, String, Option<String>, Option<String>, Option<String>) {
+    match v.as_map() {
+        Some(m) => {
+            let s = |k: &str| m.get(k).filter(|x| !x.is_nil()).map(Value::to_rstring);
+            (s("local").unwrap_or_default(), s("remote").unwrap_or_default(), s("options"), s("mode"), s("owner"))
+        }
+        None => {
+            let text = v.to_rstring();
+            let mut it = text.splitn(3, ':');
+            let local = it.next().unwrap_or("").to_string();
+            let remote = it.next().unwrap_or("").to_string();
+            (local, remote, it.next().map(str::to_string), None, None)
+        }
+    }
+}
+
+/// One accessory as Kamal 2.11's `Configuration::Accessory` renders it.
+fn accessory(c: &Config, a: &crate::config::model::Accessory) -> AccessorySpec {
+    let secrets = c.secrets();
+    let (env_secret, env_secret_error) = match a.env.resolve_secrets(secrets) {
+        Ok(v) => (v, None),
+        Err(e) => (vec![], Some(format!("accessories.{}.env.secret: {e}", a.name))),
+    };
+    let (registry, registry_secret_error) = match &a.registry {
+        None => (None, None),
+        Some(r) => {
+            let u = r.username(secrets);
+            let p = r.password(secrets);
+            let e = match (&u, &p) {
+                (Err(e), _) => Some(format!("accessories.{}.registry.username: {e}", a.name)),
+                (_, Err(e)) => Some(format!("accessories.{}.registry.password: {e}", a.name)),
+                _ => None,
+            };
+            (Some(Registry { server: r.server(), username: u.unwrap_or(None), password: p.unwrap_or(None) }), e)
+        }
+    };
+    let seq = |k: &str| a.config.get(k).and_then(Value::as_seq).cloned().unwrap_or_default();
+    let files = seq("files")
+        .iter()
+        .map(|v| {
+            let (local, remote, options, mode, owner) = path_config(v);
+            let lp = std::path::Path::new(&local);
+            AccessoryFile {
+                local: if lp.is_absolute() { lp.to_path_buf() } else { c.cwd().join(lp) },
+                host_path: format!("{}{remote}", a.service_name),
+                container_path: remote,
+                options,
+                mode: mode.unwrap_or_else(|| "755".into()),
+                owner,
+            }
+        })
+        .collect();
+    let directories = seq("directories")
+        .iter()
+        .map(|v| {
+            let (local, remote, options, mode, owner) = path_config(v);
+            let abs = local.starts_with('/');
+            AccessoryDir {
+                make_path: if abs { local.clone() } else { format!("$PWD/{}/{local}", a.service_name) },
+                host_path: if abs { local.clone() } else { format!("{}/{local}", a.service_name) },
+                container_path: remote,
+                options,
+                mode,
+                owner,
+            }
+        })
+        .collect();
+    AccessorySpec {
+        name: a.name.clone(),
+        service_name: a.service_name.clone(),
+        image: a.image.clone(),
+        hosts: a.hosts.clone(),
+        port: a.port(),
+        network: a.network(),
+        env_clear_args: pairs(a.env.clear_args()),
+        env_clear: a.env.clear_strings(),
+        env_secret,
+        env_secret_error,
+        volumes: seq("volumes").iter().map(Value::to_rstring).collect(),
+        files,
+        directories,
+        label_args: pairs(crate::config::shell::argumentize("--label", &Value::Map(a.labels()))),
+        option_args: a.option_args(),
+        cmd: a.cmd().filter(|v| !v.is_nil()).map(|v| v.to_rstring()),
+        registry,
+        registry_secret_error,
+        logging_args: pairs(c.logging_args()),
+        proxy: a.proxy.as_ref().map(|p| {
+            let mut args = p.deploy_command_args("x");
+            args.retain(|x| !x.starts_with("--target="));
+            (args, p.app_port().to_rstring())
+        }),
+        unsupported: a
+            .proxy
+            .as_ref()
+            .filter(|p| p.custom_ssl_certificate())
+            .map(|_| format!("accessories/{}/proxy/ssl: custom certificates are not supported by kdeck yet (use `kamal accessory boot {}`)", a.name, a.name)),
+    }
+}
+
+/// `["--env", "K=\"v\""]` → `["--env K=\"v\""]` (flag and value joined as Kamal logs them).
+fn pairs(tokens: Vec<String>) -> Vec<String> {
+    let mut out: Vec<String> = vec![];
+    for t in tokens {
+        match out.last_mut() {
+            Some(last) if last.starts_with("--") && !last.contains(' ') && !t.starts_with("--") => {
+                last.push(' ');
+                last.push_str(&t);
+            }
+            _ => out.push(t),
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -194,6 +314,84 @@ mod tests {
         let app = load("KAMAL_REGISTRY_PASSWORD=pw\nAPP_SECRET=a\n");
         let e = app.secret_error(true, false).expect("tag secret missing");
         assert!(e.contains("EU_SECRET"), "{e}");
+    }
+
+    /// `accessories:` → the specs the command builders use (Kamal's path and host rules).
+    #[test]
+    fn accessories_from_config() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("config")).unwrap();
+        std::fs::create_dir_all(dir.path().join(".kamal")).unwrap();
+        std::fs::write(
+            dir.path().join("config/deploy.yml"),
+            r#"service: app
+image: acme/app
+servers:
+  web: [10.0.0.1, 10.0.0.2]
+  jobs:
+    hosts: [10.0.0.3]
+registry:
+  username: acme
+  password: [KAMAL_REGISTRY_PASSWORD]
+builder:
+  arch: amd64
+logging:
+  options:
+    max-size: 5m
+accessories:
+  db:
+    image: mysql:8
+    host: 10.0.0.9
+    port: 3306
+    service: mydb
+    env:
+      clear:
+        MYSQL_DATABASE: app
+      secret: [MYSQL_ROOT_PASSWORD]
+    files:
+      - local: config/my.cnf
+        remote: /etc/mysql/my.cnf
+        mode: "0644"
+        owner: "999:999"
+    directories:
+      - /srv/mysql:/var/lib/mysql:z
+      - data:/data
+    options:
+      memory: 1g
+      privileged: true
+  redis:
+    image: private/redis:7
+    roles: [jobs]
+    registry:
+      server: ghcr.io
+      username: bot
+      password: [GHCR_TOKEN]
+"#,
+        )
+        .unwrap();
+        std::fs::write(dir.path().join(".kamal/secrets"), "KAMAL_REGISTRY_PASSWORD=pw\nMYSQL_ROOT_PASSWORD=root\n").unwrap();
+        let opts = crate::config::LoadOptions { config_file: dir.path().join("config/deploy.yml"), cwd: Some(dir.path().to_path_buf()), ..Default::default() };
+        let app = from_config(&Config::load(&opts).unwrap()).unwrap();
+        let db = app.accessory("db").unwrap();
+        assert_eq!(db.service_name, "mydb");
+        assert_eq!(db.hosts, vec!["10.0.0.9"]);
+        assert_eq!(db.port.as_deref(), Some("3306:3306"));
+        assert_eq!(db.env_secret, vec![("MYSQL_ROOT_PASSWORD".to_string(), "root".to_string())]);
+        assert_eq!(db.env_clear_args, vec!["--env MYSQL_DATABASE=\"app\""]);
+        assert_eq!(db.label_args, vec!["--label service=\"mydb\""]);
+        assert_eq!(db.logging_args, vec!["--log-opt max-size=\"5m\""]);
+        assert_eq!(db.option_args.join(" "), "--memory \"1g\" --privileged");
+        assert_eq!(db.files[0].local, dir.path().join("config/my.cnf"));
+        assert_eq!((db.files[0].host_path.as_str(), db.files[0].mode.as_str(), db.files[0].owner.as_deref()), ("mydb/etc/mysql/my.cnf", "0644", Some("999:999")));
+        assert_eq!((db.directories[0].make_path.as_str(), db.directories[0].options.as_deref()), ("/srv/mysql", Some("z")));
+        assert_eq!((db.directories[1].make_path.as_str(), db.directories[1].host_path.as_str()), ("$PWD/mydb/data", "mydb/data"));
+        let redis = app.accessory("redis").unwrap();
+        assert_eq!(redis.hosts, vec!["10.0.0.3"]);
+        assert_eq!(redis.image, "ghcr.io/private/redis:7");
+        assert_eq!(redis.service_name, "app-redis");
+        // Its registry secret is missing: recorded, raised only by boot (Kamal is lazy).
+        assert!(redis.registry_secret_error.as_deref().is_some_and(|e| e.contains("GHCR_TOKEN")), "{:?}", redis.registry_secret_error);
+        assert_eq!(db.registry_secret_error, None);
     }
 }
 

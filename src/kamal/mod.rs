@@ -2,6 +2,7 @@
 //! command strings (§4–§5 of kamal-contract.md), lock details, audit lines, env files, hooks.
 //! Everything here is pure; the `deploy` module runs these strings on hosts.
 
+pub mod accessory;
 pub mod app;
 pub mod audit;
 pub mod cmd;
