@@ -165,6 +165,9 @@ pub struct Engine {
     /// Answers to `container_id_for(host, role, version)` already asked under the lock (rollback
     /// asks it before booting): boot takes them instead of asking again.
     known_ids: std::sync::Mutex<BTreeMap<(String, String, String), String>>,
+    /// One registry login per host and run: the pull and the proxy boot both need it and run
+    /// at the same time; the second waits for the first's answer instead of logging in again.
+    logins: std::sync::Mutex<BTreeMap<String, Arc<tokio::sync::OnceCell<R<()>>>>>,
 }
 
 impl Engine {
@@ -175,7 +178,7 @@ impl Engine {
         abort: AbortHandle,
         opts: RunOptions,
     ) -> Self {
-        Engine { app, remotes, tx, abort, opts, started: Instant::now(), lock_held: Default::default(), current_command: Default::default(), known_ids: Default::default() }
+        Engine { app, remotes, tx, abort, opts, started: Instant::now(), lock_held: Default::default(), current_command: Default::default(), known_ids: Default::default(), logins: Default::default() }
     }
 
     fn emit(&self, e: Event) {
@@ -225,6 +228,13 @@ impl Engine {
             return Err(failed(host, format!("upload of {path} failed: {}", out.combined())));
         }
         Ok(())
+    }
+
+    /// `docker login` on `host` (Kamal's command), at most once per run.
+    async fn login_once(&self, host: &str) -> R<()> {
+        let Some(login) = cmd::docker_login(&self.app) else { return Ok(()) };
+        let cell = self.logins.lock().unwrap().entry(host.to_string()).or_default().clone();
+        cell.get_or_init(|| async { self.sh_ok(host, &login).await.map(|_| ()) }).await.clone()
     }
 
     async fn audit(&self, host: &str, role: Option<&str>, message: &str) -> R<()> {
@@ -454,12 +464,7 @@ impl Engine {
             async move {
                 self.step(Some(h), None, StepKind::Pull, &format!("pull {}", self.app.image_ref(&v)), async {
                     // Independent of each other: run together (one connection, several channels).
-                    let login = async {
-                        if let Some(login) = cmd::docker_login(&self.app) {
-                            self.sh_ok(h, &login).await?;
-                        }
-                        Ok::<(), EngineError>(())
-                    };
+                    let login = self.login_once(h);
                     let mirror = async {
                         if many {
                             // rc=1 when no mirror is configured: ignored, as Kamal does.
@@ -516,12 +521,7 @@ impl Engine {
                     if !is_proxy {
                         return Ok::<(), EngineError>(());
                     }
-                    let login = async {
-                        match cmd::docker_login(&self.app) {
-                            Some(l) => self.sh_ok(h, &l).await.map(|_| ()),
-                            None => Ok(()),
-                        }
-                    };
+                    let login = self.login_once(h);
                     let prep = async {
                         if reboot {
                             self.audit(h, None, audit::REBOOTED_PROXY).await?;
