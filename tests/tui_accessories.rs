@@ -132,7 +132,8 @@ fn enter_opens_the_container_logs_and_folds_the_group() {
     ] {
         app.update(Update::Log(LogLine {
             host: host.into(),
-            role: String::new(),
+            // The dashboard tags accessory lines with the container name (no role label).
+            role: container.unwrap_or("web").into(),
             container: container.map(str::to_string),
             ts: Some(fx::now()),
             stderr: false,
@@ -143,6 +144,7 @@ fn enter_opens_the_container_logs_and_folds_the_group() {
     assert!(s.contains("ready to accept connections"), "{s}");
     assert!(!s.contains("other db host") && !s.contains("GET /up"), "{s}");
     assert!(s.contains("klabapp-db on 10.77.4.11"), "{s}");
+    insta::assert_snapshot!("accessory_logs_80x24", s);
 
     // Back on the fleet: Enter on the group folds it (and again unfolds it).
     key(&mut app, &mut d, KeyCode::Char('1'));

@@ -10,7 +10,7 @@ use crate::cli::Global;
 use crate::commands::context::{self, Ctx};
 use crate::deploy::event::{ActionKind, Event, Stream};
 use crate::deploy::{AbortHandle, Request as EngineRequest};
-use crate::fleet::logs::{self as fleet_logs, FollowHandle, FollowOptions, LogScope};
+use crate::fleet::logs::{self as fleet_logs, FleetLog, FleetLogLine, FollowHandle, FollowOptions, LogScope};
 use crate::fleet::{FleetSpec, Watcher, WatcherHandle};
 use crate::kamal::{cmd, AppSpec};
 use crate::ssh::Pool;
@@ -216,9 +216,25 @@ impl Worker {
                 }
                 Request::ContainerLogs { host, container } => {
                     drop(container_logs.take());
-                    let scope = LogScope::Container { host, container };
-                    let (rx, handle) = fleet_logs::follow(&self.pool, &self.spec, scope, FollowOptions::default());
-                    container_logs = Some((handle, crate::fleet::feed::forward_logs(rx, self.up.clone())));
+                    let scope = LogScope::Container { host, container: container.clone() };
+                    let (mut rx, handle) = fleet_logs::follow(&self.pool, &self.spec, scope, FollowOptions::default());
+                    // Accessories have no role label: their lines are tagged `host/<container>`.
+                    let (mtx, mrx) = mpsc::channel(1024);
+                    tokio::spawn(async move {
+                        while let Some(mut e) = rx.recv().await {
+                            let (FleetLog::Line(FleetLogLine { role, .. })
+                            | FleetLog::Interrupted { role, .. }
+                            | FleetLog::Resumed { role, .. }
+                            | FleetLog::Switched { role, .. }) = &mut e;
+                            if role.is_empty() {
+                                role.clone_from(&container);
+                            }
+                            if mtx.send(e).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                    container_logs = Some((handle, crate::fleet::feed::forward_logs(mrx, self.up.clone())));
                 }
                 Request::LoadAudit => {
                     tokio::spawn(audit(self.ctx.clone(), self.up.clone()));
