@@ -52,6 +52,9 @@ pub struct HostStatus {
     pub proxy_running: Option<bool>,
     pub proxy_routes: Vec<ProxyRoute>,
     pub last_seen: Option<DateTime<Utc>>,
+    /// Containers of the app's accessories on this host (label `service=<svc>-<name>` or the
+    /// accessory's `service:`); `role` holds the accessory's name, `version` its image tag.
+    pub accessories: Vec<ContainerInfo>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Default)]
@@ -63,6 +66,15 @@ pub struct FleetSnapshot {
     pub roles: Vec<(String, Vec<String>)>,
     pub hosts: Vec<HostStatus>,
     pub lock: Option<LockInfo>,
+    /// Accessory name → its hosts, deploy.yml order (hosts may be outside every role).
+    pub accessories: Vec<(String, Vec<String>)>,
+}
+
+impl HostStatus {
+    /// The container of accessory `name` here (Kamal runs at most one per host).
+    pub fn accessory(&self, name: &str) -> Option<&ContainerInfo> {
+        self.accessories.iter().find(|c| c.role == name)
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -22,6 +22,19 @@ pub struct FleetSpec {
     pub retain_containers: usize,
     /// Periodic full reconcile besides Docker events.
     pub reconcile_every: Duration,
+    /// The app's accessories (deploy.yml order), watched on their hosts next to the roles.
+    pub accessories: Vec<AccessoryWatch>,
+}
+
+/// An accessory as the watcher needs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccessoryWatch {
+    /// The key under `accessories:`.
+    pub name: String,
+    /// Container name and `service` label (`<service>-<name>` or the accessory's `service:`).
+    pub service_name: String,
+    /// `host`, `hosts` or the hosts of `role(s)`.
+    pub hosts: Vec<String>,
 }
 
 impl FleetSpec {
@@ -55,6 +68,7 @@ impl FleetSpec {
             lock_dir: format!(".kamal/lock-{sd}"),
             retain_containers: 5,
             reconcile_every: Duration::from_secs(5),
+            accessories: vec![],
         }
     }
 
@@ -69,6 +83,24 @@ impl FleetSpec {
             }
         }
         v
+    }
+
+    /// Every host to watch: the roles' hosts, then accessory hosts outside every role.
+    pub fn watched_hosts(&self) -> Vec<String> {
+        let mut v = self.hosts();
+        for a in &self.accessories {
+            for h in &a.hosts {
+                if !v.contains(h) {
+                    v.push(h.clone());
+                }
+            }
+        }
+        v
+    }
+
+    /// The accessories placed on `host`.
+    pub fn accessories_of(&self, host: &str) -> Vec<&AccessoryWatch> {
+        self.accessories.iter().filter(|a| a.hosts.iter().any(|h| h == host)).collect()
     }
 
     pub fn roles_of(&self, host: &str) -> Vec<String> {

@@ -5,7 +5,7 @@
 //! reconnects.
 
 use super::model::{ConnState, ContainerInfo, FleetSnapshot, HostStatus, ProxyRoute};
-use super::spec::FleetSpec;
+use super::spec::{AccessoryWatch, FleetSpec};
 use crate::deploy::event::LockInfo;
 use crate::docker::DockerHost;
 use crate::ssh::{Pool, Session};
@@ -45,7 +45,7 @@ pub struct Watcher;
 impl Watcher {
     /// Starts watching every host of `spec`. Needs a tokio runtime.
     pub fn spawn(pool: Pool, spec: FleetSpec) -> (watch::Receiver<FleetSnapshot>, WatcherHandle) {
-        let hosts = spec.hosts();
+        let hosts = spec.watched_hosts();
         let initial = FleetSnapshot {
             service: spec.service.clone(),
             destination: spec.destination.clone(),
@@ -57,6 +57,7 @@ impl Watcher {
                 .map(|h| HostStatus { host: h.clone(), roles: spec.roles_of(h), ..Default::default() })
                 .collect(),
             lock: None,
+            accessories: spec.accessories.iter().map(|a| (a.name.clone(), a.hosts.clone())).collect(),
         };
         let (snap_tx, snap_rx) = watch::channel(initial);
         let (tx, rx) = mpsc::unbounded_channel();
@@ -139,7 +140,7 @@ async fn host_task(
             continue;
         }
         let dh = DockerHost::new(&session);
-        let mut events = dh.events(&spec.service);
+        let mut events = fleet_events(&dh, &spec);
         let mut tick = tokio::time::interval(spec.reconcile_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.reset();
@@ -151,6 +152,7 @@ async fn host_task(
                     Ok(Ok(r)) => {
                         st.conn = ConnState::Up;
                         st.containers = r.containers;
+                        st.accessories = r.accessories;
                         st.current = r.current;
                         st.proxy_running = r.proxy_running;
                         st.proxy_routes = r.proxy_routes;
@@ -192,7 +194,7 @@ async fn host_task(
                             _ = cancel.cancelled() => return,
                             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                         }
-                        events = dh.events(&spec.service);
+                        events = fleet_events(&dh, &spec);
                         dirty = true;
                     }
                 },
@@ -210,6 +212,7 @@ async fn host_task(
 
 pub(crate) struct Reconciled {
     pub containers: Vec<ContainerInfo>,
+    pub accessories: Vec<ContainerInfo>,
     pub current: Vec<(String, String)>,
     pub proxy_running: Option<bool>,
     pub proxy_routes: Vec<ProxyRoute>,
@@ -217,12 +220,28 @@ pub(crate) struct Reconciled {
 }
 
 async fn reconcile(dh: &DockerHost, spec: &FleetSpec) -> Result<Reconciled, crate::docker::Error> {
-    let list = dh.containers(&spec.filter(None)).await?;
+    let accs = spec.accessories_of(dh.host());
+    // Accessories carry `service=<svc>-<name>` and no destination: Docker ANDs label filters,
+    // so a host with accessories lists every Kamal-labelled container in the same single call
+    // and the split happens here.
+    let list = if accs.is_empty() {
+        dh.containers(&spec.filter(None)).await?
+    } else {
+        let filters = HashMap::from([("label".to_string(), vec!["service".to_string()])]);
+        let opts = bollard::query_parameters::ListContainersOptions { all: true, filters: Some(filters), ..Default::default() };
+        dh.api.list_containers(Some(opts)).await?
+    };
+    let (list, acc_list) = split_containers(list, spec, &accs);
     let mut containers = Vec::with_capacity(list.len());
     for c in &list {
         let id = c.id.clone().unwrap_or_default();
         let inspect = dh.inspect(&id).await.ok();
         containers.push(crate::docker::container_info(c, inspect.as_ref(), &spec.service));
+    }
+    let mut accessories = Vec::with_capacity(acc_list.len());
+    for (name, c) in &acc_list {
+        let inspect = dh.inspect(c.id.as_deref().unwrap_or_default()).await.ok();
+        accessories.push(accessory_info(c, inspect.as_ref(), name));
     }
     let latest_id = latest_image_id(dh, spec).await?;
     let roles = spec.roles_of(dh.host());
@@ -230,9 +249,76 @@ async fn reconcile(dh: &DockerHost, spec: &FleetSpec) -> Result<Reconciled, crat
         .iter()
         .filter_map(|r| current_version(&list, spec, r, latest_id.as_deref()).map(|v| (r.clone(), v)))
         .collect();
-    let (proxy_running, proxy_routes) = proxy_view(dh, spec).await;
+    let (proxy_running, proxy_routes) = if roles.is_empty() { (None, vec![]) } else { proxy_view(dh, spec).await };
     let lock = if dh.host() == spec.primary_host { lock_status(&dh.session, &spec.lock_dir).await } else { None };
-    Ok(Reconciled { containers, current, proxy_running, proxy_routes, lock })
+    Ok(Reconciled { containers, accessories, current, proxy_running, proxy_routes, lock })
+}
+
+/// Splits a host's Kamal-labelled containers into the app's (this service and destination, as
+/// Kamal's `service=… destination=…` filter selects them) and the accessories' (label
+/// `service=<accessory service name>`, tagged with the accessory's name); others are dropped.
+pub fn split_containers(
+    list: Vec<ContainerSummary>,
+    spec: &FleetSpec,
+    accs: &[&AccessoryWatch],
+) -> (Vec<ContainerSummary>, Vec<(String, ContainerSummary)>) {
+    let dest = spec.destination.clone().unwrap_or_default();
+    let mut app = Vec::new();
+    let mut acc = Vec::new();
+    for c in list {
+        let label = |k: &str| c.labels.as_ref().and_then(|l| l.get(k)).cloned();
+        let service = label("service").unwrap_or_default();
+        if service == spec.service && label("destination").as_deref() == Some(dest.as_str()) {
+            app.push(c);
+        } else if let Some(a) = accs.iter().find(|a| a.service_name == service) {
+            acc.push((a.name.clone(), c));
+        }
+    }
+    (app, acc)
+}
+
+/// An accessory's container in the fleet model's shape: `role` = the accessory's name,
+/// `version` = its image's tag (accessory names carry no version).
+pub fn accessory_info(
+    c: &ContainerSummary,
+    inspect: Option<&bollard::models::ContainerInspectResponse>,
+    name: &str,
+) -> ContainerInfo {
+    let mut info = crate::docker::container_info(c, inspect, "");
+    info.role = name.to_string();
+    let image = inspect.and_then(|i| i.config.as_ref()).and_then(|c| c.image.clone()).unwrap_or_else(|| info.image.clone());
+    info.version = image_tag(&image);
+    info.image = image;
+    info
+}
+
+/// `repo:tag` → `tag` (`latest` when untagged; a digest stays whole).
+fn image_tag(image: &str) -> String {
+    if let Some((_, d)) = image.split_once('@') {
+        return d.to_string();
+    }
+    let last = image.rsplit('/').next().unwrap_or(image);
+    match last.split_once(':') {
+        Some((_, t)) => t.to_string(),
+        None => "latest".into(),
+    }
+}
+
+/// Docker events of the app's containers, plus those of this host's accessories (by name:
+/// their labels cannot be ORed with the app's in one filter).
+fn fleet_events(dh: &DockerHost, spec: &FleetSpec) -> crate::docker::BoxStream<Result<bollard::models::EventMessage, crate::docker::Error>> {
+    let app = dh.events(&spec.service);
+    let names: Vec<String> = spec.accessories_of(dh.host()).iter().map(|a| a.service_name.clone()).collect();
+    if names.is_empty() {
+        return app;
+    }
+    let filters = HashMap::from([("type".to_string(), vec!["container".to_string()]), ("container".to_string(), names)]);
+    let opts = bollard::query_parameters::EventsOptions {
+        since: Some(chrono::Utc::now().timestamp().to_string()),
+        until: None,
+        filters: Some(filters),
+    };
+    Box::pin(futures::stream::select(app, dh.api.events(Some(opts))))
 }
 
 /// ID of the image tagged `<repo>:<latest>` on the host.
@@ -406,6 +492,47 @@ mod tests {
         assert_eq!(current_version(&list, &spec, "web", Some("sha:1")).as_deref(), Some("v3"));
         assert_eq!(current_version(&list, &spec, "web", None).as_deref(), Some("v3"));
         assert_eq!(current_version(&list, &spec, "job", None), None);
+    }
+
+    #[test]
+    fn accessories_are_split_from_the_app_containers() {
+        let mut spec = FleetSpec::new("app", Some("staging"), "r/app", vec![("web".into(), vec!["h1".into()])]);
+        spec.accessories = vec![
+            AccessoryWatch { name: "db".into(), service_name: "app-db".into(), hosts: vec!["h1".into(), "h3".into()] },
+            AccessoryWatch { name: "cache".into(), service_name: "shared-redis".into(), hosts: vec!["h3".into()] },
+        ];
+        assert_eq!(spec.watched_hosts(), vec!["h1", "h3"]);
+        let with = |name: &str, labels: &[(&str, &str)], image: &str| ContainerSummary {
+            id: Some(format!("id-{name}")),
+            names: Some(vec![format!("/{name}")]),
+            image: Some(image.into()),
+            state: "running".parse().ok(),
+            created: Some(1_700_000_000),
+            labels: Some(labels.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+            ..Default::default()
+        };
+        let list = vec![
+            with("app-web-staging-v1", &[("service", "app"), ("role", "web"), ("destination", "staging")], "r/app:v1"),
+            // Same service, other destination: not ours (Kamal's destination filter).
+            with("app-web-v1", &[("service", "app"), ("role", "web"), ("destination", "")], "r/app:v1"),
+            with("app-db", &[("service", "app-db")], "mysql:8.0"),
+            with("shared-redis", &[("service", "shared-redis")], "redis"),
+            with("other-db", &[("service", "other-db")], "postgres:16"),
+        ];
+        let accs = spec.accessories_of("h1");
+        let (app, acc) = split_containers(list.clone(), &spec, &accs);
+        let names = |v: &[ContainerSummary]| v.iter().map(|c| c.names.as_ref().unwrap()[0].clone()).collect::<Vec<_>>();
+        assert_eq!(names(&app), vec!["/app-web-staging-v1"]);
+        // cache lives on h3 only: its container on h1 is not shown there.
+        assert_eq!(acc.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(), vec!["db"]);
+        let info = accessory_info(&acc[0].1, None, &acc[0].0);
+        assert_eq!((info.name.as_str(), info.role.as_str(), info.version.as_str()), ("app-db", "db", "8.0"));
+        assert_eq!((info.image.as_str(), info.state.as_str()), ("mysql:8.0", "running"));
+        let (_, acc3) = split_containers(list, &spec, &spec.accessories_of("h3"));
+        let infos: Vec<_> = acc3.iter().map(|(n, c)| accessory_info(c, None, n)).collect();
+        assert_eq!(infos.iter().map(|i| (i.role.as_str(), i.version.as_str())).collect::<Vec<_>>(), vec![("db", "8.0"), ("cache", "latest")]);
+        assert_eq!(image_tag("reg:5000/x/redis:7@sha256:ab"), "sha256:ab");
+        assert_eq!(image_tag("reg:5000/redis"), "latest");
     }
 
     #[test]

@@ -113,6 +113,8 @@ pub struct App {
     pub fleet: FleetSnapshot,
     pub fleet_loaded: bool,
     pub fleet_selected: usize,
+    /// The fleet tree's accessories group is folded.
+    pub accessories_collapsed: bool,
     pub logs: LogStore,
     pub log_view: LogView,
     pub timeline: Timeline,
@@ -157,6 +159,7 @@ impl App {
             fleet: FleetSnapshot::default(),
             fleet_loaded: false,
             fleet_selected: 0,
+            accessories_collapsed: false,
             logs: LogStore::new(PER_SOURCE_CAP, GLOBAL_CAP),
             log_view: LogView::default(),
             timeline: Timeline::default(),
@@ -210,7 +213,7 @@ impl App {
             Update::Fleet(s) => {
                 self.fleet = s;
                 self.fleet_loaded = true;
-                let n = versions::tree(&self.fleet).len();
+                let n = self.tree().len();
                 if self.fleet_selected >= n {
                     self.fleet_selected = n.saturating_sub(1);
                 }
@@ -492,10 +495,23 @@ impl App {
         if self.view() != View::Fleet {
             return;
         }
-        let rows = versions::tree(&self.fleet);
+        let rows = self.tree();
         let scope = match rows.get(self.fleet_selected) {
             Some(TreeRow::Role { role, .. }) => Scope::Role(role.clone()),
             Some(TreeRow::Host { host, .. }) => Scope::Host(host.clone()),
+            Some(TreeRow::Accessories { .. }) => {
+                self.accessories_collapsed = !self.accessories_collapsed;
+                return;
+            }
+            Some(TreeRow::Accessory { name, host }) => {
+                let Some(c) = versions::host(&self.fleet, host).and_then(|h| h.accessory(name)) else {
+                    self.notice = Some((true, format!("accessory {name} is not booted on {host}")));
+                    return;
+                };
+                let (host, container) = (host.clone(), c.name.clone());
+                d.dispatch(Request::ContainerLogs { host: host.clone(), container: container.clone() });
+                Scope::HostContainer { host, container }
+            }
             None => Scope::All,
         };
         self.log_view.scope = scope;
@@ -507,7 +523,7 @@ impl App {
     fn scroll(&mut self, delta: i64) {
         match self.view() {
             View::Fleet => {
-                let n = versions::tree(&self.fleet).len() as i64;
+                let n = self.tree().len() as i64;
                 self.fleet_selected = (self.fleet_selected as i64 + delta).clamp(0, (n - 1).max(0)) as usize;
             }
             View::Logs => {
@@ -668,8 +684,13 @@ impl App {
         self.exec.textarea = ta;
     }
 
+    /// The fleet tree as shown (the accessories group folded or not).
+    pub fn tree(&self) -> Vec<TreeRow> {
+        versions::tree_view(&self.fleet, self.accessories_collapsed)
+    }
+
     fn selected_row(&self) -> Option<TreeRow> {
-        versions::tree(&self.fleet).get(self.fleet_selected).cloned()
+        self.tree().get(self.fleet_selected).cloned()
     }
 
     pub fn exec_scope(&self) -> ExecScope {
@@ -678,18 +699,20 @@ impl App {
             1 => ExecScope::Primary,
             2 => match row {
                 Some(TreeRow::Role { role, .. }) | Some(TreeRow::Host { role, .. }) => ExecScope::Role(role),
-                None => ExecScope::All,
+                // exec runs in the app's image: accessory rows name no role.
+                Some(TreeRow::Accessories { .. }) | Some(TreeRow::Accessory { .. }) | None => ExecScope::All,
             },
             3 => match row {
                 Some(TreeRow::Host { host, .. }) => ExecScope::Host(host),
-                Some(TreeRow::Role { role, .. }) => versions::tree(&self.fleet)
+                Some(TreeRow::Role { role, .. }) => self.tree()
                     .into_iter()
                     .find_map(|r| match r {
                         TreeRow::Host { role: r2, host } if r2 == role => Some(ExecScope::Host(host)),
                         _ => None,
                     })
                     .unwrap_or(ExecScope::All),
-                None => ExecScope::All,
+                Some(TreeRow::Accessory { host, .. }) if self.fleet.roles.iter().any(|(_, hs)| hs.contains(&host)) => ExecScope::Host(host),
+                Some(TreeRow::Accessories { .. }) | Some(TreeRow::Accessory { .. }) | None => ExecScope::All,
             },
             _ => ExecScope::All,
         }
@@ -936,9 +959,10 @@ impl App {
 
     /// The host of the selected fleet row (a role row: its first host).
     pub fn selected_host(&self) -> Option<String> {
-        let rows = versions::tree(&self.fleet);
+        let rows = self.tree();
         match rows.get(self.fleet_selected)? {
-            TreeRow::Host { host, .. } => Some(host.clone()),
+            TreeRow::Host { host, .. } | TreeRow::Accessory { host, .. } => Some(host.clone()),
+            TreeRow::Accessories { .. } => self.fleet.accessories.first().and_then(|(_, h)| h.first().cloned()),
             TreeRow::Role { role, .. } => self.fleet.roles.iter().find(|(r, _)| r == role).and_then(|(_, h)| h.first().cloned()),
         }
     }

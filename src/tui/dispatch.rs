@@ -75,13 +75,15 @@ pub enum Request {
     /// (Re)subscribe logs with a since preset.
     Logs { since: Since },
     LoadAudit,
+    /// Also follow one container's logs (an accessory's), replacing the previous such follow.
+    ContainerLogs { host: String, container: String },
     /// `kamal prune all` (retain_containers, only this service's images).
     Prune,
 }
 
 impl Request {
     pub fn is_mutating(&self) -> bool {
-        !matches!(self, Request::Logs { .. } | Request::LoadAudit)
+        !matches!(self, Request::Logs { .. } | Request::LoadAudit | Request::ContainerLogs { .. })
     }
 }
 

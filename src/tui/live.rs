@@ -10,7 +10,7 @@ use crate::cli::Global;
 use crate::commands::context::{self, Ctx};
 use crate::deploy::event::{ActionKind, Event, Stream};
 use crate::deploy::{AbortHandle, Request as EngineRequest};
-use crate::fleet::logs::{self as fleet_logs, FollowHandle, FollowOptions, LogScope};
+use crate::fleet::logs::{self as fleet_logs, FleetLog, FleetLogLine, FollowHandle, FollowOptions, LogScope};
 use crate::fleet::{FleetSpec, Watcher, WatcherHandle};
 use crate::kamal::{cmd, AppSpec};
 use crate::ssh::Pool;
@@ -43,6 +43,11 @@ pub fn fleet_spec(app: &AppSpec, lock_host: &str) -> FleetSpec {
     spec.primary_host = lock_host.to_string();
     spec.retain_containers = app.retain_containers;
     spec.reconcile_every = Duration::from_secs(3);
+    spec.accessories = app
+        .accessories
+        .iter()
+        .map(|a| crate::fleet::spec::AccessoryWatch { name: a.name.clone(), service_name: a.service_name.clone(), hosts: a.hosts.clone() })
+        .collect();
     spec
 }
 
@@ -170,6 +175,8 @@ impl Worker {
     /// for it. Returns true when an action had to be aborted that way.
     async fn run(self, mut rx: mpsc::UnboundedReceiver<Request>) -> bool {
         let mut logs = self.follow(Since::Tail100);
+        // An accessory's container opened from the fleet tree (lines go to the same store).
+        let mut container_logs: Option<(FollowHandle, tokio::task::JoinHandle<()>)> = None;
         // The action in flight: its abort handle and whether it is still running.
         let mut running: Option<(AbortHandle, tokio::task::JoinHandle<()>)> = None;
         while let Some(req) = rx.recv().await {
@@ -206,6 +213,28 @@ impl Worker {
                 Request::Logs { since } => {
                     drop(logs);
                     logs = self.follow(since);
+                }
+                Request::ContainerLogs { host, container } => {
+                    drop(container_logs.take());
+                    let scope = LogScope::Container { host, container: container.clone() };
+                    let (mut rx, handle) = fleet_logs::follow(&self.pool, &self.spec, scope, FollowOptions::default());
+                    // Accessories have no role label: their lines are tagged `host/<container>`.
+                    let (mtx, mrx) = mpsc::channel(1024);
+                    tokio::spawn(async move {
+                        while let Some(mut e) = rx.recv().await {
+                            let (FleetLog::Line(FleetLogLine { role, .. })
+                            | FleetLog::Interrupted { role, .. }
+                            | FleetLog::Resumed { role, .. }
+                            | FleetLog::Switched { role, .. }) = &mut e;
+                            if role.is_empty() {
+                                role.clone_from(&container);
+                            }
+                            if mtx.send(e).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                    container_logs = Some((handle, crate::fleet::feed::forward_logs(mrx, self.up.clone())));
                 }
                 Request::LoadAudit => {
                     tokio::spawn(audit(self.ctx.clone(), self.up.clone()));

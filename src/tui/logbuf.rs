@@ -36,6 +36,8 @@ pub enum Scope {
     Role(String),
     Host(String),
     Container(String),
+    /// One container on one host (an accessory row of the fleet tree).
+    HostContainer { host: String, container: String },
 }
 
 impl Scope {
@@ -45,6 +47,7 @@ impl Scope {
             Scope::Role(r) => &s.role == r,
             Scope::Host(h) => &s.host == h,
             Scope::Container(c) => s.container.as_deref() == Some(c.as_str()),
+            Scope::HostContainer { host, container } => &s.host == host && s.container.as_deref() == Some(container.as_str()),
         }
     }
     pub fn label(&self) -> String {
@@ -53,6 +56,7 @@ impl Scope {
             Scope::Role(r) => format!("role {r}"),
             Scope::Host(h) => format!("host {h}"),
             Scope::Container(c) => format!("container {c}"),
+            Scope::HostContainer { host, container } => format!("{container} on {host}"),
         }
     }
 }

@@ -18,14 +18,35 @@ pub fn short_version(v: &str) -> String {
 pub enum TreeRow {
     Role { role: String, hosts: usize },
     Host { role: String, host: String },
+    /// The "accessories" group under the roles (only when the app has accessories).
+    Accessories { count: usize, collapsed: bool },
+    /// One accessory on one of its hosts.
+    Accessory { name: String, host: String },
 }
 
+/// The tree with the accessories group open.
 pub fn tree(s: &FleetSnapshot) -> Vec<TreeRow> {
+    tree_view(s, false)
+}
+
+/// Roles with their hosts, then the accessories group (a row per accessory × host unless
+/// `collapsed`).
+pub fn tree_view(s: &FleetSnapshot, collapsed: bool) -> Vec<TreeRow> {
     let mut out = Vec::new();
     for (role, hosts) in &s.roles {
         out.push(TreeRow::Role { role: role.clone(), hosts: hosts.len() });
         for h in hosts {
             out.push(TreeRow::Host { role: role.clone(), host: h.clone() });
+        }
+    }
+    if !s.accessories.is_empty() {
+        out.push(TreeRow::Accessories { count: s.accessories.len(), collapsed });
+        if !collapsed {
+            for (name, hosts) in &s.accessories {
+                for h in hosts {
+                    out.push(TreeRow::Accessory { name: name.clone(), host: h.clone() });
+                }
+            }
         }
     }
     out

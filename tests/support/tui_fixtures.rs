@@ -45,6 +45,7 @@ fn host(name: &str, roles: &[&str], containers: Vec<ContainerInfo>, current: &[(
             vec![]
         },
         last_seen: Some(now()),
+        accessories: vec![],
     }
 }
 
@@ -70,6 +71,7 @@ pub fn fleet() -> FleetSnapshot {
         ],
         hosts: vec![mk("10.77.4.11", "web"), mk("10.77.4.12", "web"), mk("10.77.4.13", "job")],
         lock: None,
+        accessories: vec![],
     }
 }
 
@@ -83,6 +85,36 @@ pub fn fleet_disagreeing() -> FleetSnapshot {
     h.containers.push(c);
     h.current = vec![("web".into(), V3.into())];
     s.hosts[2].containers.retain(|c| c.version != V2);
+    s
+}
+
+/// The fleet plus accessories: db on .11 (running, healthy) and .14 (a host outside every
+/// role, down), redis on .12 (not booted).
+pub fn fleet_accessories() -> FleetSnapshot {
+    let mut s = fleet();
+    s.accessories = vec![
+        ("db".into(), vec!["10.77.4.11".into(), "10.77.4.14".into()]),
+        ("redis".into(), vec!["10.77.4.12".into()]),
+    ];
+    let created = now() - CDuration::minutes(300);
+    s.hosts[0].accessories = vec![ContainerInfo {
+        id: "4d1b0e2a9c77".into(),
+        name: "klabapp-db".into(),
+        role: "db".into(),
+        version: "16.4".into(),
+        image: "10.77.4.1:5000/postgres:16.4".into(),
+        state: "running".into(),
+        health: Some("healthy".into()),
+        health_failure: None,
+        created: Some(created),
+        started: Some(created + CDuration::seconds(3)),
+    }];
+    s.hosts.push(HostStatus {
+        host: "10.77.4.14".into(),
+        conn: ConnState::Down { reason: "no route to host".into() },
+        last_seen: Some(now() - CDuration::seconds(90)),
+        ..Default::default()
+    });
     s
 }
 

@@ -72,7 +72,7 @@ fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
     let fixed: u16 = 30 + 7 + 10 + 12 + 6 + 9 + 12 + if with_res { 14 } else { 0 } + 10;
     let ncols: u16 = 9 + u16::from(with_res);
     let container_w = area.width.saturating_sub(2 + 1 + (ncols - 1) + fixed).clamp(8, 28);
-    let rows_def = versions::tree(&app.fleet);
+    let rows_def = app.tree();
     // Once per role, not per host row (50 hosts would make it quadratic).
     let majority: std::collections::HashMap<&str, Option<String>> =
         app.fleet.roles.iter().map(|(r, _)| (r.as_str(), versions::role_majority(&app.fleet, r))).collect();
@@ -108,7 +108,7 @@ fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
                 rows.push(Row::new(cells));
             }
             TreeRow::Host { role, host } => {
-                let last = rows_def.get(i + 1).is_none_or(|n| matches!(n, TreeRow::Role { .. }));
+                let last = rows_def.get(i + 1).is_none_or(|n| !matches!(n, TreeRow::Host { .. }));
                 let branch = if last { "  └ " } else { "  ├ " };
                 let hs = versions::host(&app.fleet, host);
                 let c = hs.and_then(|h| versions::role_container(h, role));
@@ -179,6 +179,73 @@ fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
                 }
                 rows.push(Row::new(cells));
             }
+            TreeRow::Accessories { count, collapsed } => {
+                let running = app
+                    .fleet
+                    .accessories
+                    .iter()
+                    .flat_map(|(n, hs)| hs.iter().map(move |h| (n, h)))
+                    .filter(|(n, h)| versions::host(&app.fleet, h).and_then(|hs| hs.accessory(n)).is_some_and(|c| c.state == "running"))
+                    .count();
+                let total: usize = app.fleet.accessories.iter().map(|(_, h)| h.len()).sum();
+                let fold = if *collapsed { "▸" } else { "▾" };
+                let mut cells = vec![
+                    Cell::from(Line::from(vec![
+                        Span::styled(format!("{fold} accessories"), t.title()),
+                        Span::styled(format!(" · {count}"), t.dim()),
+                    ])),
+                    Cell::from(""),
+                ];
+                if wide {
+                    cells.push(Cell::from(""));
+                }
+                cells.push(Cell::from(""));
+                let st = if running == total { t.ok() } else { t.warn() };
+                cells.push(Cell::from(Span::styled(format!("{running}/{total} up"), st)));
+                rows.push(Row::new(cells));
+            }
+            TreeRow::Accessory { name, host } => {
+                let last = rows_def.get(i + 1).is_none_or(|n| !matches!(n, TreeRow::Accessory { .. }));
+                let branch = if last { "  └ " } else { "  ├ " };
+                let hs = versions::host(&app.fleet, host);
+                let c = hs.and_then(|h| h.accessory(name));
+                let down = matches!(hs.map(|h| &h.conn), Some(ConnState::Down { .. }));
+                let state = match c {
+                    Some(c) => Span::styled(c.state.clone(), state_style(t, &c.state)),
+                    None if down || !matches!(hs.map(|h| &h.conn), Some(ConnState::Up)) => Span::styled("?", t.dim()),
+                    // The narrow State column has 8 cells; the detail pane says how to boot it.
+                    None => Span::styled(if wide { "not booted" } else { "missing" }, t.warn()),
+                };
+                let up = c
+                    .filter(|c| c.state == "running")
+                    .and_then(|c| c.started)
+                    .map(|s| versions::span((app.now - s).num_seconds().max(0) as u64))
+                    .unwrap_or_else(|| "-".into());
+                let name_cell = Line::from(vec![
+                    Span::styled(branch, t.dim()),
+                    Span::raw(format!("{name} ")),
+                    Span::styled(host.clone(), t.host(host)),
+                ]);
+                let mut cells = vec![Cell::from(name_cell), Cell::from(conn_cell(t, hs))];
+                if wide {
+                    cells.push(Cell::from(c.map(|c| super::fit(&c.name, container_w as usize).trim_end().to_string()).unwrap_or_default()));
+                }
+                cells.push(Cell::from(c.map(|c| c.version.clone()).unwrap_or_else(|| "-".into())));
+                cells.push(Cell::from(state));
+                cells.push(Cell::from(up));
+                cells.push(Cell::from(health_span(t, c.and_then(|c| c.health.as_deref()))));
+                cells.push(Cell::from("-"));
+                if wide && app.resources.is_some() {
+                    cells.push(Cell::from(res_compact(app, t, host)));
+                }
+                if wide {
+                    cells.push(Cell::from(match hs.map(|h| &h.conn) {
+                        Some(ConnState::Down { reason }) => Span::styled(reason.clone(), t.err()),
+                        _ => c.and_then(|c| c.health_failure.clone()).map(|s| Span::styled(s, t.err())).unwrap_or_else(|| Span::raw("")),
+                    }));
+                }
+                rows.push(Row::new(cells));
+            }
         }
     }
     let mut header = vec!["Role / host", "Conn"];
@@ -232,7 +299,7 @@ fn proxy_text(h: Option<&HostStatus>, service: &str, role: &str) -> Span<'static
 }
 
 fn draw_detail(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
-    let rows = versions::tree(&app.fleet);
+    let rows = app.tree();
     let mut lines: Vec<Line> = Vec::new();
     let title;
     match rows.get(app.fleet_selected) {
@@ -329,6 +396,53 @@ fn draw_detail(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
                     .unwrap_or_else(|| "-".into());
                 lines.push(Line::from(vec![Span::styled(h.clone(), t.host(&h)), Span::raw(format!("  {v}"))]));
             }
+        }
+        Some(TreeRow::Accessory { name, host }) => {
+            title = format!(" {host} · accessory {name} ");
+            let hs = versions::host(&app.fleet, host);
+            match hs.map(|h| &h.conn) {
+                Some(ConnState::Down { reason }) => {
+                    let seen = hs
+                        .and_then(|h| h.last_seen)
+                        .map(|s| format!(" (last seen {})", versions::ago(app.now, Some(s))))
+                        .unwrap_or_default();
+                    lines.push(Line::from(vec![Span::styled("down: ", t.err()), Span::raw(format!("{reason}{seen}"))]));
+                }
+                Some(ConnState::Connecting) | None => lines.push(Line::styled("connecting…", t.dim())),
+                Some(ConnState::Up) => match hs.and_then(|h| h.accessory(name)) {
+                    Some(c) => {
+                        lines.push(Line::from(vec![
+                            Span::styled("container ", t.dim()),
+                            Span::raw(c.name.clone()),
+                            Span::styled("  image ", t.dim()),
+                            Span::raw(c.image.clone()),
+                        ]));
+                        if let Some(fail) = &c.health_failure {
+                            lines.push(Line::from(vec![Span::styled("last health failure: ", t.err()), Span::raw(fail.clone())]));
+                        }
+                        lines.push(Line::styled("Enter: this container's logs", t.dim()));
+                    }
+                    None => lines.push(Line::styled(format!("not booted here: kdeck accessory boot {name}"), t.dim())),
+                },
+            }
+        }
+        Some(TreeRow::Accessories { collapsed, .. }) => {
+            title = " accessories ".into();
+            for (name, hosts) in &app.fleet.accessories {
+                let mut spans = vec![Span::styled(format!("{name} "), t.title())];
+                for h in hosts {
+                    let hs = versions::host(&app.fleet, h);
+                    let st = match hs.and_then(|hs| hs.accessory(name)) {
+                        Some(c) => c.state.clone(),
+                        None if matches!(hs.map(|h| &h.conn), Some(ConnState::Up)) => "not booted".into(),
+                        None => "?".into(),
+                    };
+                    spans.push(Span::styled(h.clone(), t.host(h)));
+                    spans.push(Span::raw(format!(" {st}  ")));
+                }
+                lines.push(Line::from(spans));
+            }
+            lines.push(Line::styled(if *collapsed { "Enter: unfold" } else { "Enter: fold" }, t.dim()));
         }
         None => title = String::new(),
     }
