@@ -617,10 +617,16 @@ cmd_image() {
   trap "rm -rf '$ctx'" EXIT
   write_context "$ctx" "$svc" "$ver"
   local ref=$REGISTRY/$svc:$ver
-  ctl_docker build -q -t "$ref" "$ctx" >/dev/null || { rm -rf "$ctx"; die "image build failed"; }
+  # One build+push+untag per lab at a time: docker-registry can lose a blob when two pushes
+  # upload the same layer at once ("blob unknown to registry"), and two tests building the
+  # same SERVICE:VERSION would untag each other's image before it is pushed.
+  (
+    exec 9>"$LABDIR/.image.lock"; flock 9
+    ctl_docker build -q -t "$ref" "$ctx" >/dev/null || die "image build failed"
+    ctl_docker push "$ref" >/dev/null 2>&1 || ctl_docker push "$ref" >/dev/null || die "push of $ref failed"
+    ctl_docker rmi "$ref" >/dev/null 2>&1 || true
+  ) || exit 1
   rm -rf "$ctx"
-  ctl_docker push "$ref" >/dev/null || die "push of $ref failed"
-  ctl_docker rmi "$ref" >/dev/null 2>&1 || true
   echo "$ref"
 }
 
