@@ -70,3 +70,22 @@ fn kamal_underscore_subcommands_are_accepted() {
         assert_eq!(code, 0, "{args:?}: {out}{err}");
     }
 }
+
+/// QA (qa2): `app exec --detach --reuse` ran the command in the running containers and exited 0;
+/// Kamal refuses `--detach` with `--reuse` and/or `-i` (exit 1) before touching a host.
+#[test]
+fn exec_detach_with_reuse_or_interactive_is_refused() {
+    let d = app_dir();
+    for (args, want) in [
+        (&["app", "exec", "--detach", "--reuse", "true"][..], "Detach is not compatible with reuse"),
+        (&["app", "exec", "--detach", "-i", "true"][..], "Detach is not compatible with interactive"),
+        (&["app", "exec", "--detach", "-i", "--reuse", "true"][..], "Detach is not compatible with interactive or reuse"),
+    ] {
+        let t = std::time::Instant::now();
+        let (code, out, err) = run(d.path(), args);
+        assert_eq!(code, 1, "{args:?}: {out}{err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(!out.contains("App Host"), "{args:?} ran something: {out}");
+        assert!(t.elapsed() < std::time::Duration::from_secs(5), "{args:?} tried to connect first");
+    }
+}

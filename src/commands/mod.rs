@@ -73,6 +73,9 @@ async fn engine_dispatch(cli: &Cli) -> color_eyre::Result<ExitCode> {
             AppCommand::Version => views::app_version(&ctx).await,
             AppCommand::Logs(l) => views::app_logs(&ctx, l).await,
             AppCommand::Exec(e) => {
+                if let Some(msg) = views::exec_detach_conflict(e) {
+                    return Err(eyre!("{msg}"));
+                }
                 if e.interactive {
                     return views::app_exec_interactive(&ctx, e).await;
                 }

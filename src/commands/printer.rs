@@ -75,7 +75,14 @@ impl Printer {
             }
             Event::StepProgress { host, role, message, elapsed, .. } => {
                 if !self.quiet {
-                    let _ = writeln!(out, "  … {:<24} {} ({:.1}s)", who(host, role), message, elapsed.as_secs_f64());
+                    // One line per step: a multi-line message (the list of uncommitted changes a
+                    // build leaves out) goes below it, indented like a failure's details.
+                    let mut lines = message.lines();
+                    let first = lines.next().unwrap_or_default();
+                    let _ = writeln!(out, "  … {:<24} {} ({:.1}s)", who(host, role), first, elapsed.as_secs_f64());
+                    for l in lines {
+                        let _ = writeln!(out, "      {l}");
+                    }
                 }
             }
             Event::StepFinished { host, role, kind, elapsed } => {
@@ -168,6 +175,21 @@ mod tests {
         assert_eq!(header(&ActionKind::LockRelease, Some("abc"), 3, 1), None);
         assert_eq!(header(&ActionKind::Deploy, Some("v2"), 3, 1).unwrap(), "Deploying v2 on 3 host(s)");
         assert_eq!(header(&ActionKind::Deploy, Some("v2"), 3, 3).unwrap(), "Deploying v2 on 3 host(s) in 3 boot groups");
+    }
+
+    /// QA (qa2): the build's note printed `?? Dockerfile.unc (0.4s)` as if it were a step line.
+    #[test]
+    fn multi_line_progress_keeps_the_step_line_whole() {
+        let mut p = Printer::new(false, false);
+        let mut out = Vec::new();
+        let message = "Building from a local git clone, so ignoring these uncommitted changes:\n?? Dockerfile.unc\n M config/deploy.yml".to_string();
+        p.print(&Event::StepProgress { host: None, role: None, kind: StepKind::Build, message, elapsed: Duration::from_millis(400) }, &mut out);
+        let s = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = s.lines().collect();
+        assert_eq!(lines.len(), 3, "{s}");
+        assert!(lines[0].starts_with("  … ") && lines[0].ends_with("uncommitted changes: (0.4s)"), "{s}");
+        assert_eq!(lines[1], "      ?? Dockerfile.unc");
+        assert_eq!(lines[2], "       M config/deploy.yml");
     }
 
     #[test]

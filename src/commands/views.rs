@@ -157,6 +157,12 @@ pub async fn app_logs(ctx: &Ctx, a: &LogsArgs) -> Result<ExitCode> {
     Ok(print_blocks("App", per_host(ctx, jobs).await, Some("Nothing found")))
 }
 
+/// Kamal refuses `--detach` with `-i` and/or `--reuse` (same words) before doing anything.
+pub fn exec_detach_conflict(a: &crate::cli::ExecArgs) -> Option<String> {
+    let clash: Vec<&str> = [("interactive", a.interactive), ("reuse", a.reuse)].into_iter().filter(|(_, on)| a.detach && *on).map(|(k, _)| k).collect();
+    (!clash.is_empty()).then(|| format!("Detach is not compatible with {}", clash.join(" or ")))
+}
+
 /// `app exec`: in parallel on every selected host × role, output per host.
 pub async fn app_exec(ctx: &Ctx, a: &crate::cli::ExecArgs) -> Result<ExitCode> {
     use crate::kamal::{audit, random_hex};
@@ -256,9 +262,6 @@ fn say(text: &str) {
 pub async fn app_exec_interactive(ctx: &Ctx, a: &crate::cli::ExecArgs) -> Result<ExitCode> {
     use crate::kamal::random_hex;
     use std::io::IsTerminal;
-    if a.detach {
-        return Err(color_eyre::eyre::eyre!("Detach is not compatible with interactive"));
-    }
     let command = a.cmd.join(" ");
     let env: Vec<(String, String)> = a.env.iter().filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))).collect();
     let (host, role) = interactive_target(&ctx.full, &ctx.app, &ctx.global)?;

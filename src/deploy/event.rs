@@ -28,6 +28,29 @@ pub enum ActionKind {
     Accessory { action: String, name: String },
 }
 
+impl ActionKind {
+    /// The action as the operator typed it (`rollback v2`, `lock acquire`, `accessory boot db`),
+    /// for human-readable summaries — the `--json` `finished` event included.
+    pub fn describe(&self) -> String {
+        match self {
+            ActionKind::Setup => "setup".into(),
+            ActionKind::Deploy => "deploy".into(),
+            ActionKind::Redeploy => "redeploy".into(),
+            ActionKind::Rollback { version } => format!("rollback {version}"),
+            ActionKind::AppBoot => "app boot".into(),
+            ActionKind::AppStart => "app start".into(),
+            ActionKind::AppStop => "app stop".into(),
+            ActionKind::Exec { cmd } => format!("app exec {cmd}"),
+            ActionKind::Prune => "prune".into(),
+            ActionKind::LockAcquire => "lock acquire".into(),
+            ActionKind::LockRelease => "lock release".into(),
+            ActionKind::ProxyBoot => "proxy boot".into(),
+            ActionKind::ProxyReboot => "proxy reboot".into(),
+            ActionKind::Accessory { action, name } => format!("accessory {action} {name}"),
+        }
+    }
+}
+
 /// The kind of a step in a plan; the timeline shows one row per (host, role, step).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -168,5 +191,20 @@ mod duration_secs {
     use std::time::Duration;
     pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
         s.serialize_f64((d.as_secs_f64() * 1000.0).round() / 1000.0)
+    }
+}
+
+#[cfg(test)]
+mod describe_tests {
+    use super::ActionKind;
+
+    /// QA: the `--json` `finished` summary read `rollback { version: "v2" } finished` (Debug form).
+    #[test]
+    fn actions_are_described_as_typed() {
+        assert_eq!(ActionKind::Rollback { version: "V2".into() }.describe(), "rollback V2");
+        assert_eq!(ActionKind::LockAcquire.describe(), "lock acquire");
+        assert_eq!(ActionKind::ProxyReboot.describe(), "proxy reboot");
+        assert_eq!(ActionKind::Accessory { action: "boot".into(), name: "db".into() }.describe(), "accessory boot db");
+        assert_eq!(ActionKind::Deploy.describe(), "deploy");
     }
 }

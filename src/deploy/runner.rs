@@ -1021,7 +1021,8 @@ impl Engine {
             let _ = self.release_lock().await;
         }
         let (ok, summary) = match &res {
-            Ok(()) => (true, format!("{:?} finished", req.action()).to_lowercase()),
+            // Not the Debug form (`rollback { version: "v2" }`): `--json` consumers read this.
+            Ok(()) => (true, format!("{} finished", req.action().describe())),
             Err(EngineError::VersionUnavailable(_)) => (true, res.as_ref().err().map(|e| e.to_string()).unwrap_or_default()),
             Err(e) => (false, e.to_string()),
         };

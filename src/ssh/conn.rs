@@ -224,9 +224,12 @@ async fn connect_via_command(
     use tokio::io::AsyncReadExt;
     let unreachable = |reason: String| SshError::Unreachable { host: spec.host.clone(), reason };
     let line = expand_proxy_command(template, spec).map_err(&unreachable)?;
+    // `exec`, as OpenSSH runs a ProxyCommand: the command replaces the shell, so killing the
+    // child (on drop, e.g. after the connect timeout) kills the command itself rather than
+    // only a shell whose command lives on as an orphan.
     let mut child = tokio::process::Command::new("sh")
         .arg("-c")
-        .arg(&line)
+        .arg(format!("exec {line}"))
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())

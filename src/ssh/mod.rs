@@ -396,6 +396,42 @@ mod tests {
         assert!(!format!("{o:?}").contains("SECRET"));
     }
 
+    /// QA: a proxy command that never answers used to outlive kdeck: `sh -c CMD` forked CMD,
+    /// the connect timeout killed only the shell and CMD was orphaned (one per host per run).
+    #[tokio::test]
+    async fn proxy_command_is_killed_with_the_attempt() {
+        let secs = format!("{}", 7_000_000 + std::process::id());
+        let mut spec = HostSpec::new("app1");
+        spec.hostname = "10.0.0.5".into();
+        spec.proxy_command = Some(format!("sleep {secs}"));
+        let attempt = tokio::time::timeout(Duration::from_millis(300), conn::connect(&spec)).await;
+        assert!(attempt.is_err(), "the proxy command never answers, so the attempt times out");
+        let needle = format!("sleep\0{secs}\0");
+        let mut left = Vec::new();
+        for _ in 0..20 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            left.clear();
+            for e in std::fs::read_dir("/proc").unwrap().flatten() {
+                let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else { continue };
+                let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+                let stat = std::fs::read_to_string(e.path().join("stat")).unwrap_or_default();
+                // A zombie waiting for tokio's reaper is gone for our purpose.
+                let zombie = stat.rsplit(')').next().is_some_and(|r| r.trim_start().starts_with('Z'));
+                if !zombie && String::from_utf8_lossy(&cmd).contains(&needle) {
+                    left.push(pid);
+                }
+            }
+            if left.is_empty() {
+                break;
+            }
+        }
+        for pid in &left {
+            // SAFETY: plain kill(2) of a process this test started.
+            unsafe { libc::kill(*pid, libc::SIGKILL) };
+        }
+        assert!(left.is_empty(), "proxy command left running: {left:?}");
+    }
+
     #[test]
     fn proxy_command_tokens_and_precedence() {
         let mut spec = HostSpec::new("app1");

@@ -59,7 +59,9 @@ pub fn lab_exclusive() -> Option<LabGuard> {
 pub fn kdeck_bin() -> PathBuf {
     static BIN: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
     BIN.get_or_init(|| {
-        let p = PathBuf::from(env!("CARGO_BIN_EXE_kdeck"));
+        // KDECK_TEST_BIN: this tree's own build when another tree's build has replaced the
+        // shared `target/debug/kdeck` that CARGO_BIN_EXE_kdeck names.
+        let p = std::env::var_os("KDECK_TEST_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_kdeck")));
         let dir = std::env::temp_dir().join("kdeck-engine-tests");
         std::fs::create_dir_all(&dir).expect("mkdir");
         // Copies of test processes that are gone (a test process cannot clean up at exit).
