@@ -1,5 +1,5 @@
 //! QA pass 2 (see /work/qa2-findings.md): the fixed findings, end to end through the kdeck
-//! binary on a 3-host lab of its own (`qa2`, net 7): web on hosts 1–2 behind the kamal-proxy
+//! binary on a 3-host lab of its own (`qa2`, net 13): web on hosts 1–2 behind the kamal-proxy
 //! stand-in, worker on host 3.
 
 mod engine_support;
@@ -41,7 +41,7 @@ fn exec_containers(lab: &Lab) -> Vec<String> {
 
 #[test]
 fn qa2_fixed_findings_on_the_lab() {
-    let Some(lab) = Lab::up("qa2", 7, 3) else { return };
+    let Some(lab) = Lab::up("qa2", 13, 3) else { return };
     engine_support::kdeck_bin();
     lab.image(SVC, "v1", "ok");
     lab.image(SVC, "v2", "ok");
