@@ -298,6 +298,22 @@ fn proxy_text(h: Option<&HostStatus>, service: &str, role: &str) -> Span<'static
     }
 }
 
+/// The host's connection as detail lines (down with its reason, or connecting); true when up.
+fn push_conn(app: &App, t: &Theme, hs: Option<&HostStatus>, lines: &mut Vec<Line>) -> bool {
+    match hs.map(|h| &h.conn) {
+        Some(ConnState::Down { reason }) => {
+            let seen = hs.and_then(|h| h.last_seen).map(|s| format!(" (last seen {})", versions::ago(app.now, Some(s)))).unwrap_or_default();
+            lines.push(Line::from(vec![Span::styled("down: ", t.err()), Span::raw(format!("{reason}{seen}"))]));
+            false
+        }
+        Some(ConnState::Connecting) | None => {
+            lines.push(Line::styled("connecting…", t.dim()));
+            false
+        }
+        Some(ConnState::Up) => true,
+    }
+}
+
 fn draw_detail(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
     let rows = app.tree();
     let mut lines: Vec<Line> = Vec::new();
@@ -306,17 +322,7 @@ fn draw_detail(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         Some(TreeRow::Host { role, host }) => {
             title = format!(" {host} · {role} ");
             let hs = versions::host(&app.fleet, host);
-            match hs.map(|h| &h.conn) {
-                Some(ConnState::Down { reason }) => {
-                    let seen = hs
-                        .and_then(|h| h.last_seen)
-                        .map(|s| format!(" (last seen {})", versions::ago(app.now, Some(s))))
-                        .unwrap_or_default();
-                    lines.push(Line::from(vec![Span::styled("down: ", t.err()), Span::raw(format!("{reason}{seen}"))]));
-                }
-                Some(ConnState::Connecting) | None => lines.push(Line::styled("connecting…", t.dim())),
-                Some(ConnState::Up) => {}
-            }
+            push_conn(app, t, hs, &mut lines);
             if let Some(h) = hs {
                 match versions::role_container(h, role) {
                     Some(c) => {
@@ -400,16 +406,8 @@ fn draw_detail(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         Some(TreeRow::Accessory { name, host }) => {
             title = format!(" {host} · accessory {name} ");
             let hs = versions::host(&app.fleet, host);
-            match hs.map(|h| &h.conn) {
-                Some(ConnState::Down { reason }) => {
-                    let seen = hs
-                        .and_then(|h| h.last_seen)
-                        .map(|s| format!(" (last seen {})", versions::ago(app.now, Some(s))))
-                        .unwrap_or_default();
-                    lines.push(Line::from(vec![Span::styled("down: ", t.err()), Span::raw(format!("{reason}{seen}"))]));
-                }
-                Some(ConnState::Connecting) | None => lines.push(Line::styled("connecting…", t.dim())),
-                Some(ConnState::Up) => match hs.and_then(|h| h.accessory(name)) {
+            if push_conn(app, t, hs, &mut lines) {
+                match hs.and_then(|h| h.accessory(name)) {
                     Some(c) => {
                         lines.push(Line::from(vec![
                             Span::styled("container ", t.dim()),
@@ -423,7 +421,7 @@ fn draw_detail(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
                         lines.push(Line::styled("Enter: this container's logs", t.dim()));
                     }
                     None => lines.push(Line::styled(format!("not booted here: kdeck accessory boot {name}"), t.dim())),
-                },
+                }
             }
         }
         Some(TreeRow::Accessories { collapsed, .. }) => {
