@@ -2,7 +2,8 @@
 //! `deploy -P`, `redeploy -P`, `rollback`, `app details`, `app logs`.
 //!
 //! Run: `cargo bench --bench engine_vs_kamal` (root; needs the lab). `KDECK_BENCH_HOSTS=10`
-//! for a 10-host lab (8 web + 2 worker; take the 3-host `engine` lab down first), `KDECK_BENCH_ROUNDS` (default 3).
+//! for a 10-host lab (8 web + 2 worker; take the 3-host `engine` lab down first), `KDECK_BENCH_ROUNDS` (default 3),
+//! `KDECK_BENCH_READINESS` (the app's `readiness_delay`, default 1).
 
 #[path = "../tests/support/lab.rs"]
 mod lab;
@@ -57,7 +58,7 @@ fn main() {
     let mut spec = lab::AppSpec::new(svc, &lab.ips(0..n_web), &lab.ips(n_web..hosts));
     spec.deploy_timeout = 20;
     spec.drain_timeout = 2;
-    spec.readiness_delay = 1;
+    spec.readiness_delay = std::env::var("KDECK_BENCH_READINESS").ok().and_then(|v| v.parse().ok()).unwrap_or(1);
     let dir = lab.write_app(tmp.path(), &spec);
     let kamal = |args: &[&str]| {
         let mut c = lab.kamal_command(&dir);
@@ -116,7 +117,7 @@ fn main() {
         }
     }
     let _ = std::fs::remove_dir_all(kdeck_bin().parent().unwrap());
-    println!("\n{hosts} hosts ({n_web} web + {} worker), {rounds} rounds, median seconds", hosts - n_web);
+    println!("\n{hosts} hosts ({n_web} web + {} worker), readiness_delay {}, {rounds} rounds, median seconds", hosts - n_web, spec.readiness_delay);
     println!("| operation | Kamal 2.11 | kdeck | speed-up |");
     println!("|---|---|---|---|");
     for (i, op) in ops.iter().enumerate() {
