@@ -7,7 +7,7 @@ use super::super::theme::Theme;
 use crate::fleet::model::{ResourceWarning, WarningKind};
 use crate::fleet::resources::human_bytes as hb;
 use super::super::versions::{self, TreeRow};
-use crate::fleet::model::{ConnState, HostStatus};
+use crate::fleet::model::{ConnState, ContainerInfo, HostStatus};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -298,6 +298,19 @@ fn proxy_text(h: Option<&HostStatus>, service: &str, role: &str) -> Span<'static
     }
 }
 
+/// A container's name, image and last health failure as detail lines.
+fn push_container(t: &Theme, c: &ContainerInfo, lines: &mut Vec<Line>) {
+    lines.push(Line::from(vec![
+        Span::styled("container ", t.dim()),
+        Span::raw(c.name.clone()),
+        Span::styled("  image ", t.dim()),
+        Span::raw(c.image.clone()),
+    ]));
+    if let Some(fail) = &c.health_failure {
+        lines.push(Line::from(vec![Span::styled("last health failure: ", t.err()), Span::raw(fail.clone())]));
+    }
+}
+
 /// The host's connection as detail lines (down with its reason, or connecting); true when up.
 fn push_conn(app: &App, t: &Theme, hs: Option<&HostStatus>, lines: &mut Vec<Line>) -> bool {
     match hs.map(|h| &h.conn) {
@@ -326,15 +339,7 @@ fn draw_detail(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
             if let Some(h) = hs {
                 match versions::role_container(h, role) {
                     Some(c) => {
-                        lines.push(Line::from(vec![
-                            Span::styled("container ", t.dim()),
-                            Span::raw(c.name.clone()),
-                            Span::styled("  image ", t.dim()),
-                            Span::raw(c.image.clone()),
-                        ]));
-                        if let Some(fail) = &c.health_failure {
-                            lines.push(Line::from(vec![Span::styled("last health failure: ", t.err()), Span::raw(fail.clone())]));
-                        }
+                        push_container(t, c, &mut lines);
                     }
                     None => lines.push(Line::styled(format!("no {} container for role {role}", app.fleet.service), t.dim())),
                 }
@@ -409,15 +414,7 @@ fn draw_detail(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
             if push_conn(app, t, hs, &mut lines) {
                 match hs.and_then(|h| h.accessory(name)) {
                     Some(c) => {
-                        lines.push(Line::from(vec![
-                            Span::styled("container ", t.dim()),
-                            Span::raw(c.name.clone()),
-                            Span::styled("  image ", t.dim()),
-                            Span::raw(c.image.clone()),
-                        ]));
-                        if let Some(fail) = &c.health_failure {
-                            lines.push(Line::from(vec![Span::styled("last health failure: ", t.err()), Span::raw(fail.clone())]));
-                        }
+                        push_container(t, c, &mut lines);
                         lines.push(Line::styled("Enter: this container's logs", t.dim()));
                     }
                     None => lines.push(Line::styled(format!("not booted here: kdeck accessory boot {name}"), t.dim())),
