@@ -5,25 +5,15 @@
 #[path = "support/tui_fixtures.rs"]
 mod fx;
 
+use fx::{render, text};
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use kdeck::tui::dispatch::{Recorder, Request};
 use kdeck::tui::logbuf::Scope;
 use kdeck::tui::versions::TreeRow;
-use kdeck::tui::{draw, App, LogLine, Update};
-use ratatui::backend::TestBackend;
+use kdeck::tui::{App, LogLine, Update};
 use ratatui::buffer::Buffer;
 use ratatui::style::Color;
-use ratatui::Terminal;
-
-fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| draw(app, f)).unwrap();
-    t
-}
-
-fn text(app: &App, w: u16, h: u16) -> String {
-    render(app, w, h).backend().to_string()
-}
 
 fn key(app: &mut App, d: &mut Recorder, c: KeyCode) {
     app.handle_key(KeyEvent::new(c, KeyModifiers::NONE), d);

@@ -4,23 +4,19 @@
 #[path = "support/tui_fixtures.rs"]
 mod fx;
 
+use fx::text;
+
 use crossterm::event::{Event as TermEvent, KeyCode, KeyEvent, KeyModifiers};
 use futures::channel::mpsc as fmpsc;
 use kdeck::deploy::event::Event;
 use kdeck::tui::dispatch::{ChannelDispatcher, Recorder, Request};
-use kdeck::tui::{draw, run_loop, App, LoopExit, Update};
+use kdeck::tui::{run_loop, App, LoopExit, Update};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
-
-fn text(app: &App, w: u16, h: u16) -> String {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| draw(app, f)).unwrap();
-    t.backend().to_string()
-}
 
 fn ev(c: KeyCode) -> KeyEvent {
     let m = if matches!(c, KeyCode::Char(ch) if ch.is_ascii_uppercase()) { KeyModifiers::SHIFT } else { KeyModifiers::NONE };

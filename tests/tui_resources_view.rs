@@ -6,24 +6,18 @@
 #[path = "support/tui_fixtures.rs"]
 mod fx;
 
+use fx::text;
+
 use chrono::{TimeZone, Utc};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use kdeck::fleet::model::*;
 use kdeck::fleet::prune::PrunePlan;
 use kdeck::fleet::resources::warnings;
 use kdeck::tui::dispatch::{Recorder, Request};
-use kdeck::tui::{draw, App, Update};
-use ratatui::backend::TestBackend;
-use ratatui::Terminal;
+use kdeck::tui::{App, Update};
 
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
-
-fn text(app: &App, w: u16, h: u16) -> String {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| draw(app, f)).unwrap();
-    t.backend().to_string()
-}
 
 fn key(app: &mut App, c: char, rec: &mut Recorder) {
     let m = if c.is_ascii_uppercase() { KeyModifiers::SHIFT } else { KeyModifiers::NONE };

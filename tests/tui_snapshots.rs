@@ -5,23 +5,13 @@
 #[path = "support/tui_fixtures.rs"]
 mod fx;
 
+use fx::{render, text};
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use kdeck::tui::dispatch::Recorder;
-use kdeck::tui::{draw, App};
-use ratatui::backend::TestBackend;
+use kdeck::tui::App;
 use ratatui::buffer::Buffer;
 use ratatui::style::Color;
-use ratatui::Terminal;
-
-fn render(app: &App, w: u16, h: u16) -> Terminal<TestBackend> {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| draw(app, f)).unwrap();
-    t
-}
-
-fn text(app: &App, w: u16, h: u16) -> String {
-    render(app, w, h).backend().to_string()
-}
 
 fn key(app: &mut App, c: KeyCode) {
     let m = if matches!(c, KeyCode::Char(ch) if ch.is_ascii_uppercase()) { KeyModifiers::SHIFT } else { KeyModifiers::NONE };

@@ -5,17 +5,11 @@
 #[path = "support/tui_fixtures.rs"]
 mod fx;
 
-use kdeck::deploy::event::{ActionKind, Event, PlannedStep, StepKind};
-use kdeck::tui::{draw, App, Update};
-use ratatui::backend::TestBackend;
-use ratatui::Terminal;
-use std::time::Duration;
+use fx::text;
 
-fn text(app: &App, w: u16, h: u16) -> String {
-    let mut t = Terminal::new(TestBackend::new(w, h)).unwrap();
-    t.draw(|f| draw(app, f)).unwrap();
-    t.backend().to_string()
-}
+use kdeck::deploy::event::{ActionKind, Event, PlannedStep, StepKind};
+use kdeck::tui::{App, Update};
+use std::time::Duration;
 
 fn step(host: &str, kind: StepKind, label: &str) -> [Event; 2] {
     [

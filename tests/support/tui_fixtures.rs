@@ -276,3 +276,15 @@ pub fn log_lines(app: &mut App, n: usize) {
         }));
     }
 }
+
+/// The dashboard drawn once into a `w`×`h` TestBackend.
+pub fn render(app: &App, w: u16, h: u16) -> ratatui::Terminal<ratatui::backend::TestBackend> {
+    let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).unwrap();
+    t.draw(|f| kdeck::tui::draw(app, f)).unwrap();
+    t
+}
+
+/// The dashboard drawn once, as text (what the snapshots hold).
+pub fn text(app: &App, w: u16, h: u16) -> String {
+    render(app, w, h).backend().to_string()
+}
