@@ -5,7 +5,7 @@
 
 mod engine_support;
 use engine_support::lab::{self, Lab};
-use engine_support::{kdeck, ok};
+use engine_support::{compare_traces, kdeck, ok};
 use regex::Regex;
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -127,19 +127,6 @@ fn trace(lab: &Lab) -> Vec<BTreeSet<String>> {
     lab.hosts().iter().map(|h| lab.ssh_commands(&h.name).iter().map(|c| normalize(c)).collect()).collect()
 }
 
-fn compare(what: &str, kamal: &[BTreeSet<String>], kdeck: &[BTreeSet<String>]) {
-    let mut report = String::new();
-    for (i, (k, d)) in kamal.iter().zip(kdeck).enumerate() {
-        for c in k.difference(d) {
-            report.push_str(&format!("klab{} only Kamal: {c}\n", i + 1));
-        }
-        for c in d.difference(k) {
-            report.push_str(&format!("klab{} only kdeck: {c}\n", i + 1));
-        }
-    }
-    assert!(report.is_empty(), "{what}: command traces differ\n{report}");
-}
-
 /// `Accessory <name> Host: <host>` blocks → sorted (name, host, body without the header line
 /// of `docker ps` and its volatile columns) from Kamal's or kdeck's stdout.
 fn details_blocks(out: &str) -> Vec<(String, String, String)> {
@@ -235,7 +222,7 @@ fn accessory_boot_reboot_details_logs_interchangeable_with_kamal() {
     lab.clear_ssh_logs();
     ok(lab.kamal(&dir, &["accessory", "boot", "all"]), "kamal accessory boot all");
     let kamal_boot = trace(&lab);
-    compare("accessory boot all", &kamal_boot, &kdeck_boot);
+    compare_traces("accessory boot all", &kamal_boot, &kdeck_boot);
     assert_eq!(env_file(&lab, &h1, svc, "db"), kd_env, "env file written by Kamal");
     assert_eq!(init_sql(), kd_init, "ERB file rendered by Kamal");
     assert_eq!(env_file(&lab, &h3, svc, "cache"), ("\n".to_string(), "600".to_string()));
@@ -256,7 +243,7 @@ fn accessory_boot_reboot_details_logs_interchangeable_with_kamal() {
     }
     lab.clear_ssh_logs();
     ok(lab.kamal(&dir, &["accessory", "reboot", "db"]), "kamal accessory reboot db");
-    compare("accessory reboot db", &trace(&lab), &kdeck_reboot);
+    compare_traces("accessory reboot db", &trace(&lab), &kdeck_reboot);
     let audit = std::fs::read_to_string(lab.host(&h3).root.join(format!(".kamal/{svc}-audit.log"))).unwrap_or_default();
     // Kamal's boot, then one reboot by each tool.
     for (line, n) in [("Pull db accessory image", 2), ("Stopped db accessory", 2), ("Remove db accessory container", 2), ("Booted db accessory", 3)] {
@@ -306,7 +293,7 @@ fn accessory_boot_reboot_details_logs_interchangeable_with_kamal() {
         }
         lab.clear_ssh_logs();
         ok(kdeck(&lab, &dir, args), &format!("kdeck {args:?}"));
-        compare(&args.join(" "), &k, &trace(&lab));
+        compare_traces(&args.join(" "), &k, &trace(&lab));
     }
     assert!(all_names(&lab, &h3).iter().all(|n| n != &format!("{svc}-cache")), "kdeck removed it: {:?}", all_names(&lab, &h3));
     assert!(!lab.host(&h3).root.join(format!("{svc}-cache")).exists());

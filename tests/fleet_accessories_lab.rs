@@ -8,7 +8,6 @@ use engine_support::lab::{self, Lab};
 use engine_support::{kdeck, ok};
 use kdeck::fleet::model::{ConnState, FleetSnapshot};
 use kdeck::fleet::Watcher;
-use kdeck::ssh::{ClientOptions, HostKeyPolicy, Pool, SshOptions};
 use kdeck::tui::{draw, App, Update};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
@@ -16,22 +15,6 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 const SVC: &str = "kfacc";
-
-fn pool(l: &Lab) -> Pool {
-    let kamal = SshOptions { keys: vec![l.ssh_key.clone()], keys_only: true, config_files: Some(vec![]), ..Default::default() };
-    let client = ClientOptions {
-        known_hosts: l.known_hosts.clone(),
-        host_key_policy: HostKeyPolicy::Strict,
-        connect_timeout: Duration::from_secs(3),
-        keepalive_interval: Duration::from_secs(2),
-        keepalive_max: 2,
-        max_backoff: Duration::from_secs(2),
-        default_keys: vec![],
-        use_agent: false,
-        ..Default::default()
-    };
-    Pool::new(kamal, client).expect("pool")
-}
 
 async fn wait_for(rx: &mut watch::Receiver<FleetSnapshot>, what: &str, within: Duration, f: impl Fn(&FleetSnapshot) -> bool) {
     let t0 = Instant::now();
@@ -75,7 +58,7 @@ async fn watcher_shows_accessories_booted_by_kdeck() {
     // Far away: every change below must arrive through Docker events.
     fspec.reconcile_every = Duration::from_secs(300);
     assert_eq!(fspec.watched_hosts(), vec![h1.clone(), h2.clone(), h3.clone()]);
-    let (mut rx, handle) = Watcher::spawn(pool(&l), fspec);
+    let (mut rx, handle) = Watcher::spawn(l.pool(), fspec);
 
     wait_for(&mut rx, "all hosts up", Duration::from_secs(20), |s| s.hosts.iter().all(|h| h.conn == ConnState::Up)).await;
     {

@@ -9,28 +9,11 @@ mod lab;
 use kdeck::fleet::logs::{self, FleetLog, FollowOptions, LogScope};
 use kdeck::fleet::model::{ConnState, FleetSnapshot};
 use kdeck::fleet::{FleetSpec, Watcher};
-use kdeck::ssh::{ClientOptions, HostKeyPolicy, Pool, SshOptions};
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 const SVC: &str = "kfleetw";
-
-fn pool(l: &lab::Lab) -> Pool {
-    let kamal = SshOptions { keys: vec![l.ssh_key.clone()], keys_only: true, config_files: Some(vec![]), ..Default::default() };
-    let client = ClientOptions {
-        known_hosts: l.known_hosts.clone(),
-        host_key_policy: HostKeyPolicy::Strict,
-        connect_timeout: Duration::from_secs(3),
-        keepalive_interval: Duration::from_secs(2),
-        keepalive_max: 2,
-        max_backoff: Duration::from_secs(2),
-        default_keys: vec![],
-        use_agent: false,
-        ..Default::default()
-    };
-    Pool::new(kamal, client).expect("pool")
-}
 
 async fn wait_for(rx: &mut watch::Receiver<FleetSnapshot>, what: &str, within: Duration, f: impl Fn(&FleetSnapshot) -> bool) -> Duration {
     let t0 = Instant::now();
@@ -66,7 +49,7 @@ async fn watcher_follows_events_lock_and_host_down_up_and_logs_resume() {
     let mut spec = FleetSpec::new(SVC, None, &repo, vec![("web".into(), vec![h1.clone()]), ("worker".into(), vec![h2.clone()])]);
     // Long reconcile period: quick updates below can only come from Docker events.
     spec.reconcile_every = Duration::from_secs(120);
-    let pool = pool(&l);
+    let pool = l.pool();
     let (mut rx, handle) = Watcher::spawn(pool.clone(), spec.clone());
 
     wait_for(&mut rx, "both hosts up", Duration::from_secs(15), |s| s.hosts.iter().all(|h| h.conn == ConnState::Up)).await;

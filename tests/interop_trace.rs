@@ -29,19 +29,6 @@ fn trace(lab: &Lab, ver: &str, old: &str) -> Vec<BTreeSet<String>> {
     lab.hosts().iter().map(|h| lab.ssh_commands(&h.name).iter().map(|c| normalize(c, ver, old)).collect()).collect()
 }
 
-fn compare(what: &str, kamal: &[BTreeSet<String>], kdeck: &[BTreeSet<String>]) {
-    let mut report = String::new();
-    for (i, (k, d)) in kamal.iter().zip(kdeck).enumerate() {
-        for c in k.difference(d) {
-            report.push_str(&format!("klab{} only Kamal: {c}\n", i + 1));
-        }
-        for c in d.difference(k) {
-            report.push_str(&format!("klab{} only kdeck: {c}\n", i + 1));
-        }
-    }
-    assert!(report.is_empty(), "{what}: command traces differ\n{report}");
-}
-
 #[test]
 fn interop_trace_deploy_redeploy_rollback_match_kamal() {
     let Some(lab) = lab() else { return };
@@ -60,7 +47,7 @@ fn interop_trace_deploy_redeploy_rollback_match_kamal() {
     lab.clear_ssh_logs();
     ok(kdeck(&lab, &dir, &["deploy", "-P", "--version", "v3"]), "kdeck deploy v3");
     let d = trace(&lab, "v3", "v2");
-    compare("deploy", &k, &d);
+    compare_traces("deploy", &k, &d);
     assert!(k[0].iter().any(|c| c.contains("kamal-proxy deploy")), "the trace has no proxy deploy: {k:?}");
 
     lab.clear_ssh_logs();
@@ -69,7 +56,7 @@ fn interop_trace_deploy_redeploy_rollback_match_kamal() {
     lab.clear_ssh_logs();
     ok(kdeck(&lab, &dir, &["redeploy", "-P", "--version", "v5"]), "kdeck redeploy v5");
     let d = trace(&lab, "v5", "v4");
-    compare("redeploy", &k, &d);
+    compare_traces("redeploy", &k, &d);
 
     lab.clear_ssh_logs();
     ok(lab.kamal(&dir, &["rollback", "v4"]), "kamal rollback v4");
@@ -77,6 +64,6 @@ fn interop_trace_deploy_redeploy_rollback_match_kamal() {
     lab.clear_ssh_logs();
     ok(kdeck(&lab, &dir, &["rollback", "v5"]), "kdeck rollback v5");
     let d = trace(&lab, "v5", "v4");
-    compare("rollback", &k, &d);
+    compare_traces("rollback", &k, &d);
     assert!(d[0].iter().any(|c| c.starts_with("docker rename etrace-web-VER etrace-web-VER_replaced_HEX16")), "{:?}", d[0]);
 }

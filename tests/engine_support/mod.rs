@@ -256,3 +256,18 @@ pub fn wait_serving(hosts: &[String], host_header: &str, timeout: Duration) -> b
 pub fn version_via_proxy(host: &str, host_header: &str) -> Option<String> {
     get(&format!("{host}:80"), host_header, "/version")
 }
+
+/// Per-host sets of (normalized) command strings from Kamal and kdeck must be equal; the
+/// assertion lists, per host, what only one of them sent.
+pub fn compare_traces(what: &str, kamal: &[std::collections::BTreeSet<String>], kdeck: &[std::collections::BTreeSet<String>]) {
+    let mut report = String::new();
+    for (i, (k, d)) in kamal.iter().zip(kdeck).enumerate() {
+        for c in k.difference(d) {
+            report.push_str(&format!("klab{} only Kamal: {c}\n", i + 1));
+        }
+        for c in d.difference(k) {
+            report.push_str(&format!("klab{} only kdeck: {c}\n", i + 1));
+        }
+    }
+    assert!(report.is_empty(), "{what}: command traces differ\n{report}");
+}

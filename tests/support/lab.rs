@@ -340,6 +340,26 @@ impl Lab {
         r.stdout.trim().to_string()
     }
 
+    /// A kdeck connection pool for this lab's hosts, as the watcher tests use it: the lab key
+    /// only, the lab's known_hosts (strict), quick connect, keepalive and reconnect.
+    pub fn pool(&self) -> kdeck::ssh::Pool {
+        use kdeck::ssh::{ClientOptions, HostKeyPolicy, Pool, SshOptions};
+        use std::time::Duration;
+        let kamal = SshOptions { keys: vec![self.ssh_key.clone()], keys_only: true, config_files: Some(vec![]), ..Default::default() };
+        let client = ClientOptions {
+            known_hosts: self.known_hosts.clone(),
+            host_key_policy: HostKeyPolicy::Strict,
+            connect_timeout: Duration::from_secs(3),
+            keepalive_interval: Duration::from_secs(2),
+            keepalive_max: 2,
+            max_backoff: Duration::from_secs(2),
+            default_keys: vec![],
+            use_agent: false,
+            ..Default::default()
+        };
+        Pool::new(kamal, client).expect("pool")
+    }
+
     /// Writes the test app's build context (Dockerfile with `ARG APP_VERSION`, busybox root)
     /// into `dir` for a client-side build and returns the `DOCKER_HOST` of the control dockerd,
     /// which can build it and push to this lab's registry.
