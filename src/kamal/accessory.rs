@@ -287,12 +287,7 @@ pub fn logs(a: &AccessorySpec, since: Option<&str>, lines: Option<u32>, grep: Op
     }
     parts.push("2>&1".into());
     let mut s = parts.join(" ");
-    if let Some(g) = grep {
-        s.push_str(&format!(" | grep '{g}'"));
-        if let Some(o) = grep_options {
-            s.push_str(&format!(" {o}"));
-        }
-    }
+    super::cmd::push_grep(&mut s, grep, grep_options);
     s
 }
 

@@ -554,13 +554,18 @@ pub fn app_logs(app: &AppSpec, role: &str, since: Option<&str>, lines: Option<u3
         s.push_str(&format!(" --tail {n}"));
     }
     s.push_str(" 2>&1");
+    push_grep(&mut s, grep, grep_options);
+    s
+}
+
+/// Kamal's `--grep` filter on a logs command: ` | grep '<re>'` and its `--grep-options`.
+pub fn push_grep(s: &mut String, grep: Option<&str>, grep_options: Option<&str>) {
     if let Some(g) = grep {
         s.push_str(&format!(" | grep '{g}'"));
         if let Some(o) = grep_options {
             s.push_str(&format!(" {o}"));
         }
     }
-    s
 }
 
 /// Follow form (Kamal runs it through a local `ssh -t`; kdeck runs it on every host).
