@@ -53,7 +53,7 @@ async fn watcher_shows_accessories_booted_by_kdeck() {
 
     let opts = kdeck::config::LoadOptions { config_file: dir.join("config/deploy.yml"), cwd: Some(dir.clone()), ..Default::default() };
     let config = kdeck::config::Config::load(&opts).expect("config");
-    let app = kdeck::kamal::from_config::from_config(&config).expect("app");
+    let app = kdeck::kamal::from_config::from_config(&config);
     let mut fspec = kdeck::tui::live::fleet_spec(&app, &h1);
     // Far away: every change below must arrive through Docker events.
     fspec.reconcile_every = Duration::from_secs(300);

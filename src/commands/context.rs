@@ -108,7 +108,7 @@ pub fn load_app(g: &Global) -> Result<AppSpec> {
         ..Default::default()
     };
     let c = crate::config::Config::load(&opts).map_err(|e| eyre!("{e}"))?;
-    crate::kamal::from_config::from_config(&c).map_err(|e| eyre!("{e}"))
+    Ok(crate::kamal::from_config::from_config(&c))
 }
 
 impl Ctx {

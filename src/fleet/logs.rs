@@ -187,39 +187,9 @@ async fn follow_one(
         }
         let (id, name, role) = found;
         let lo = LogOptions { follow: true, since: dedup.since().or(since), tail: if dedup.since().is_some() { None } else { tail }, timestamps: true };
-        let mut s = dh.logs(&id, &lo);
-        let mut recheck = tokio::time::interval(opts.recheck);
-        recheck.reset();
-        let mut failed: Option<String> = None;
-        loop {
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                item = s.next() => match item {
-                    Some(Ok(line)) => {
-                        if dedup.accept(&line) {
-                            let l = FleetLogLine {
-                                host: host.clone(),
-                                role: if role.is_empty() { tag_role.clone() } else { role.clone() },
-                                container: name.clone(),
-                                ts: line.ts,
-                                stderr: line.source == LogSource::Stderr,
-                                text: line.text,
-                            };
-                            if tx.send(FleetLog::Line(l)).await.is_err() { return }
-                        }
-                    }
-                    Some(Err(e)) => { failed = Some(e.to_string()); break }
-                    None => break,
-                },
-                _ = recheck.tick(), if matches!(target, Target::Role(_)) => {
-                    // A deploy may have made another container current.
-                    if let Some(n) = resolve(&dh, &spec, &target).await {
-                        if n.0 != id { break }
-                    }
-                }
-            }
-        }
-        drop(s);
+        let Some(failed) = stream_container(&dh, &spec, &target, &tag_role, (&id, &name, &role), &lo, &mut dedup, &opts, &tx, &cancel).await else {
+            return;
+        };
         let up = *dh.session.state().borrow() == crate::fleet::model::ConnState::Up;
         if failed.is_some() || !up {
             interrupted = true;
@@ -230,6 +200,55 @@ async fn follow_one(
         tokio::select! {
             _ = cancel.cancelled() => return,
             _ = tokio::time::sleep(if up { opts.recheck } else { Duration::from_millis(100) }) => {}
+        }
+    }
+}
+
+/// Follows one container's log stream until it ends, fails (`Some(Some(error))`), or — for a
+/// role — another container becomes current. `None`: cancelled, or nobody listens any more.
+#[allow(clippy::too_many_arguments)]
+async fn stream_container(
+    dh: &DockerHost,
+    spec: &FleetSpec,
+    target: &Target,
+    tag_role: &str,
+    (id, name, role): (&str, &str, &str),
+    lo: &LogOptions,
+    dedup: &mut LogDedup,
+    opts: &FollowOptions,
+    tx: &mpsc::Sender<FleetLog>,
+    cancel: &CancellationToken,
+) -> Option<Option<String>> {
+    let host = dh.host().to_string();
+    let mut s = dh.logs(id, lo);
+    let mut recheck = tokio::time::interval(opts.recheck);
+    recheck.reset();
+    loop {
+        tokio::select! {
+            _ = cancel.cancelled() => return None,
+            item = s.next() => match item {
+                Some(Ok(line)) => {
+                    if dedup.accept(&line) {
+                        let l = FleetLogLine {
+                            host: host.clone(),
+                            role: if role.is_empty() { tag_role.to_string() } else { role.to_string() },
+                            container: name.to_string(),
+                            ts: line.ts,
+                            stderr: line.source == LogSource::Stderr,
+                            text: line.text,
+                        };
+                        if tx.send(FleetLog::Line(l)).await.is_err() { return None }
+                    }
+                }
+                Some(Err(e)) => return Some(Some(e.to_string())),
+                None => return Some(None),
+            },
+            _ = recheck.tick(), if matches!(target, Target::Role(_)) => {
+                // A deploy may have made another container current.
+                if let Some(n) = resolve(dh, spec, target).await {
+                    if n.0 != id { return Some(None) }
+                }
+            }
         }
     }
 }

@@ -8,25 +8,29 @@ use crate::config::{Config, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-fn err(c: &Config, e: impl std::fmt::Display) -> String {
-    let _ = c;
-    e.to_string()
-}
-
 /// Resolve everything the engine needs. Secrets are resolved here but, as in Kamal (lazy), a
 /// missing one is only recorded (`registry_secret_error`, `env_secret_error`; the messages name
-/// the key and the secrets file) and raised by the actions that need it.
-pub fn from_config(c: &Config) -> Result<AppSpec, String> {
+/// the key and the secrets file) and raised by the actions that need it, so this cannot fail.
+pub fn from_config(c: &Config) -> AppSpec {
+    let mut app = settings(c);
+    build_options(c, &mut app);
+    app.roles = c.roles().iter().map(|r| role(c, r)).collect();
+    app.accessories = c.accessories().iter().map(|a| accessory(c, a)).collect();
+    app
+}
+
+/// The app-wide settings: names, registry, timeouts, boot, ssh, volumes, secrets.
+fn settings(c: &Config) -> AppSpec {
     let secrets = c.secrets();
     let registry = c.registry();
-    let username = registry.username(secrets).map_err(|e| err(c, e));
-    let password = registry.password(secrets).map_err(|e| err(c, e));
+    let username = registry.username(secrets).map_err(|e| e.to_string());
+    let password = registry.password(secrets).map_err(|e| e.to_string());
     let registry_secret_error = match (&username, &password) {
         (Err(e), _) => Some(format!("registry.username: {e}")),
         (_, Err(e)) => Some(format!("registry.password: {e}")),
         _ => None,
     };
-    let mut app = AppSpec {
+    AppSpec {
         service: c.service().to_string(),
         destination: c.destination().map(str::to_string),
         image: c.image(),
@@ -50,14 +54,18 @@ pub fn from_config(c: &Config) -> Result<AppSpec, String> {
         ssh_keys: c.ssh().keys().into_iter().map(PathBuf::from).collect(),
         ssh: ssh_options(c),
         root: c.cwd().to_path_buf(),
+        // `--volume x` pairs → the raw values (Kamal passes them unescaped).
+        volumes: c.volume_args().chunks(2).filter_map(|p| p.get(1).cloned()).collect(),
+        secrets: match secrets.values() {
+            Ok(v) => v.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+            Err(_) => vec![],
+        },
         ..Default::default()
-    };
-    // `--volume x` pairs → the raw values (Kamal passes them unescaped).
-    app.volumes = c.volume_args().chunks(2).filter_map(|p| p.get(1).cloned()).collect();
-    app.secrets = match secrets.values() {
-        Ok(v) => v.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-        Err(_) => vec![],
-    };
+    }
+}
+
+/// `builder:` — dockerfile, context, arch, args, secrets, target.
+fn build_options(c: &Config, app: &mut AppSpec) {
     let b = c.builder_raw();
     if let Some(v) = b.get("dockerfile").filter(|v| !v.is_nil()) {
         app.dockerfile = v.to_rstring();
@@ -67,84 +75,86 @@ pub fn from_config(c: &Config) -> Result<AppSpec, String> {
         app.build.context_set = true;
     }
     app.build.arch = match b.get("arch") {
-        Some(crate::config::value::Value::Seq(s)) => s.iter().map(|v| v.to_rstring()).collect(),
+        Some(Value::Seq(s)) => s.iter().map(|v| v.to_rstring()).collect(),
         Some(v) if !v.is_nil() => vec![v.to_rstring()],
         _ => vec![],
     };
-    if let Some(crate::config::value::Value::Map(m)) = b.get("args") {
+    if let Some(Value::Map(m)) = b.get("args") {
         app.build.args = m.0.iter().map(|(k, v)| (k.to_rstring(), v.to_rstring())).collect();
     }
-    if let Some(crate::config::value::Value::Seq(s)) = b.get("secrets") {
+    if let Some(Value::Seq(s)) = b.get("secrets") {
         app.build.secrets = s.iter().map(|v| v.to_rstring()).collect();
     }
     app.build.target = b.get("target").filter(|v| !v.is_nil()).map(|v| v.to_rstring());
-    for r in c.roles() {
-        let mut host_env = BTreeMap::new();
-        let mut host_env_secret = BTreeMap::new();
-        let mut env_secret_error = None;
-        for h in r.hosts() {
-            if !r.env_tags(h).is_empty() {
-                let e = r.env_for(h);
-                host_env.insert(h.clone(), e.clear_strings());
-                // Env tags can add secrets for some hosts only.
-                match e.resolve_secrets(secrets) {
-                    Ok(v) => {
-                        host_env_secret.insert(h.clone(), v);
-                    }
-                    Err(e) => {
-                        env_secret_error.get_or_insert(format!("servers.{}.env.secret (env tags of {h}): {e}", r.name));
-                    }
+}
+
+/// One role: its env (with per-host env tags), labels and kamal-proxy options.
+fn role(c: &Config, r: &crate::config::Role) -> RoleSpec {
+    let secrets = c.secrets();
+    let mut host_env = BTreeMap::new();
+    let mut host_env_secret = BTreeMap::new();
+    let mut env_secret_error = None;
+    for h in r.hosts() {
+        if !r.env_tags(h).is_empty() {
+            let e = r.env_for(h);
+            host_env.insert(h.clone(), e.clear_strings());
+            // Env tags can add secrets for some hosts only.
+            match e.resolve_secrets(secrets) {
+                Ok(v) => {
+                    host_env_secret.insert(h.clone(), v);
+                }
+                Err(e) => {
+                    env_secret_error.get_or_insert(format!("servers.{}.env.secret (env tags of {h}): {e}", r.name));
                 }
             }
         }
-        let env_secret = match r.env.resolve_secrets(secrets) {
-            Ok(v) => v,
-            Err(e) => {
-                env_secret_error = Some(format!("servers.{}.env.secret: {e}", r.name));
-                vec![]
-            }
-        };
-        let labels = r
-            .label_strings()
-            .into_iter()
-            .filter(|(k, _)| !matches!(k.as_str(), "service" | "role" | "destination"))
-            .collect();
-        let proxy = r.proxy().filter(|_| r.running_proxy()).map(|p| {
-            let mut rendered = p.deploy_command_args("x");
-            // Drop `--target` (first) and `--error-pages` (per booted version): the engine adds them.
-            rendered.retain(|a| !a.starts_with("--target=") && !a.starts_with("--error-pages="));
-            ProxySpec {
-                hosts: p.hosts(),
-                app_port: match p.app_port() {
-                    Value::Int(i) => i as u16,
-                    v => v.to_rstring().parse().unwrap_or(80),
-                },
-                ssl: p.ssl(),
-                rendered: Some(rendered),
-                ..Default::default()
-            }
-        });
-        app.roles.push(RoleSpec {
-            name: r.name.clone(),
-            hosts: r.hosts.clone(),
-            proxy,
-            cmd: r.cmd_string(),
-            env_clear: r.env.clear_strings(),
-            host_env,
-            env_secret,
-            host_env_secret,
-            env_secret_error,
-            labels,
-            options: vec![],
-            asset_path: r.asset_path.clone(),
-            option_args: r.option_args.clone(),
-            logging_args: Some(r.logging_args.clone()),
-        });
     }
-    for a in c.accessories() {
-        app.accessories.push(accessory(c, a));
+    let env_secret = match r.env.resolve_secrets(secrets) {
+        Ok(v) => v,
+        Err(e) => {
+            env_secret_error = Some(format!("servers.{}.env.secret: {e}", r.name));
+            vec![]
+        }
+    };
+    let labels = r
+        .label_strings()
+        .into_iter()
+        .filter(|(k, _)| !matches!(k.as_str(), "service" | "role" | "destination"))
+        .collect();
+    RoleSpec {
+        name: r.name.clone(),
+        hosts: r.hosts.clone(),
+        proxy: role_proxy(r),
+        cmd: r.cmd_string(),
+        env_clear: r.env.clear_strings(),
+        host_env,
+        env_secret,
+        host_env_secret,
+        env_secret_error,
+        labels,
+        options: vec![],
+        asset_path: r.asset_path.clone(),
+        option_args: r.option_args.clone(),
+        logging_args: Some(r.logging_args.clone()),
     }
-    Ok(app)
+}
+
+fn role_proxy(r: &crate::config::Role) -> Option<ProxySpec> {
+    r.proxy().filter(|_| r.running_proxy()).map(|p| {
+        let mut rendered = p.deploy_command_args("x");
+        // Drop `--target` (first) and `--error-pages` (per booted version): the engine adds them.
+        rendered.retain(|a| !a.starts_with("--target=") && !a.starts_with("--error-pages="));
+        ProxySpec {
+            hosts: p.hosts(),
+            app_port: match p.app_port() {
+                Value::Int(i) => i as u16,
+                v => v.to_rstring().parse().unwrap_or(80),
+            },
+            ssl: p.ssl(),
+            rendered: Some(rendered),
+            ..Default::default()
+        }
+    })
 }
 
 /// Split `local:remote[:options]` or read `{local, remote, mode, owner, options}`.
@@ -165,7 +175,7 @@ fn path_config(v: &Value) -> (String, String, Option<String>, Option<String>, Op
 }
 
 /// One accessory as Kamal 2.11's `Configuration::Accessory` renders it.
-fn accessory(c: &Config, a: &crate::config::model::Accessory) -> AccessorySpec {
+fn accessory(c: &Config, a: &crate::config::Accessory) -> AccessorySpec {
     let secrets = c.secrets();
     let (env_secret, env_secret_error) = match a.env.resolve_secrets(secrets) {
         Ok(v) => (v, None),
@@ -284,7 +294,7 @@ mod tests {
             ..Default::default()
         };
         let c = Config::load(&opts).expect("config loads");
-        from_config(&c).expect("a missing secret must not fail loading (Kamal is lazy)")
+        from_config(&c)
     }
 
     /// F7: missing secrets are recorded, named with key and file, and raised only on demand.
@@ -371,7 +381,7 @@ accessories:
         .unwrap();
         std::fs::write(dir.path().join(".kamal/secrets"), "KAMAL_REGISTRY_PASSWORD=pw\nMYSQL_ROOT_PASSWORD=root\n").unwrap();
         let opts = crate::config::LoadOptions { config_file: dir.path().join("config/deploy.yml"), cwd: Some(dir.path().to_path_buf()), ..Default::default() };
-        let app = from_config(&Config::load(&opts).unwrap()).unwrap();
+        let app = from_config(&Config::load(&opts).unwrap());
         let db = app.accessory("db").unwrap();
         assert_eq!(db.service_name, "mydb");
         assert_eq!(db.hosts, vec!["10.0.0.9"]);

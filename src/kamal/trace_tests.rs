@@ -329,7 +329,7 @@ builder:
         ..Default::default()
     };
     let c = crate::config::Config::load(&opts).expect("config loads");
-    let app = from_config::from_config(&c).expect("app spec");
+    let app = from_config::from_config(&c);
     let t1 = trace_commands("03-deploy-v2", "klab1");
     let t3 = trace_commands("03-deploy-v2", "klab3");
     let web = app.role("web").unwrap();
