@@ -273,6 +273,40 @@ fn pairs(tokens: Vec<String>) -> Vec<String> {
     out
 }
 
+/// The backend's view of Kamal's `ssh:` section. Relative key and config paths are taken from
+/// the app dir; `key_data` naming a missing secret is left out (the connection then fails
+/// with the usual auth error instead of every command failing at load time).
+fn ssh_options(c: &Config) -> crate::ssh::SshOptions {
+    let ssh = c.ssh();
+    let abs = |p: String| {
+        let p = PathBuf::from(p);
+        if p.is_relative() { c.cwd().join(p) } else { p }
+    };
+    let keys: Vec<PathBuf> = ssh.keys().into_iter().map(abs).collect();
+    let config_files = match ssh.config_value() {
+        Some(crate::config::value::Value::Bool(false)) => Some(vec![]),
+        Some(crate::config::value::Value::Seq(files)) => Some(files.iter().map(|f| abs(f.to_rstring())).collect()),
+        Some(crate::config::value::Value::Str(f)) => Some(vec![abs(f)]),
+        _ => None,
+    };
+    crate::ssh::SshOptions {
+        user: Some(ssh.user()),
+        port: Some(ssh.port()),
+        keys_only: ssh.keys_only().unwrap_or(!keys.is_empty()),
+        keys,
+        key_data: crate::ssh::KeyData(ssh.key_data(c.secrets()).unwrap_or_default()),
+        proxy: match ssh.proxy() {
+            Some(crate::config::model::SshProxy::Jump(j)) => Some(j),
+            _ => None,
+        },
+        proxy_command: match ssh.proxy() {
+            Some(crate::config::model::SshProxy::Command(c)) => Some(c),
+            _ => None,
+        },
+        config_files,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -402,39 +436,5 @@ accessories:
         // Its registry secret is missing: recorded, raised only by boot (Kamal is lazy).
         assert!(redis.registry_secret_error.as_deref().is_some_and(|e| e.contains("GHCR_TOKEN")), "{:?}", redis.registry_secret_error);
         assert_eq!(db.registry_secret_error, None);
-    }
-}
-
-/// The backend's view of Kamal's `ssh:` section. Relative key and config paths are taken from
-/// the app dir; `key_data` naming a missing secret is left out (the connection then fails
-/// with the usual auth error instead of every command failing at load time).
-fn ssh_options(c: &Config) -> crate::ssh::SshOptions {
-    let ssh = c.ssh();
-    let abs = |p: String| {
-        let p = PathBuf::from(p);
-        if p.is_relative() { c.cwd().join(p) } else { p }
-    };
-    let keys: Vec<PathBuf> = ssh.keys().into_iter().map(abs).collect();
-    let config_files = match ssh.config_value() {
-        Some(crate::config::value::Value::Bool(false)) => Some(vec![]),
-        Some(crate::config::value::Value::Seq(files)) => Some(files.iter().map(|f| abs(f.to_rstring())).collect()),
-        Some(crate::config::value::Value::Str(f)) => Some(vec![abs(f)]),
-        _ => None,
-    };
-    crate::ssh::SshOptions {
-        user: Some(ssh.user()),
-        port: Some(ssh.port()),
-        keys_only: ssh.keys_only().unwrap_or(!keys.is_empty()),
-        keys,
-        key_data: crate::ssh::KeyData(ssh.key_data(c.secrets()).unwrap_or_default()),
-        proxy: match ssh.proxy() {
-            Some(crate::config::model::SshProxy::Jump(j)) => Some(j),
-            _ => None,
-        },
-        proxy_command: match ssh.proxy() {
-            Some(crate::config::model::SshProxy::Command(c)) => Some(c),
-            _ => None,
-        },
-        config_files,
     }
 }
