@@ -248,7 +248,7 @@ fn proxy_jump_via_kamal_ssh_proxy() {
         let conn_line = l.next().unwrap_or_default().to_string();
         assert!(conn_line.starts_with(&format!("{} ", ips[0])), "target saw the jump host as client: {conn_line}");
         // docker over the jumped connection too
-        let v = j.docker().version().await.unwrap();
+        let v = kdeck::docker::transport::docker_over_ssh(j.clone()).version().await.unwrap();
         assert!(v.api_version.is_some());
     });
 }
@@ -269,7 +269,7 @@ fn proxy_command_via_kamal_ssh_proxy_command() {
         assert_eq!(l.next(), Some(lab.hosts()[2].name.as_str()));
         assert!(l.next().unwrap_or_default().starts_with(&format!("{} ", ips[0])), "target saw the proxy host as client: {}", out.stdout);
         // The same connection carries Docker too.
-        assert!(c.docker().version().await.unwrap().api_version.is_some());
+        assert!(kdeck::docker::transport::docker_over_ssh(c.clone()).version().await.unwrap().api_version.is_some());
 
         // A proxy command that fails says why (its stderr), naming the command.
         let kamal = SshOptions { proxy_command: Some("echo no route to bastion.example >&2; exit 1".into()), ..kamal_ssh(lab) };

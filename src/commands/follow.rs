@@ -5,7 +5,7 @@
 
 use super::context::Ctx;
 use crate::fleet::logs::{self, FleetLog, FleetLogLine, FollowOptions, LogScope};
-use crate::fleet::model::ConnState;
+use crate::ssh::ConnState;
 use color_eyre::eyre::Result;
 use std::process::ExitCode;
 use std::time::Duration;

@@ -8,6 +8,8 @@ use serde::Serialize;
 use std::time::Duration;
 
 /// What an action is, as the operator named it.
+pub use crate::kamal::lock::LockInfo;
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ActionKind {
@@ -106,13 +108,6 @@ pub struct HealthReport {
     pub reason: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LockInfo {
-    pub holder: String,
-    pub at: Option<DateTime<Utc>>,
-    pub version: Option<String>,
-    pub message: String,
-}
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]

@@ -9,13 +9,33 @@ pub mod transport;
 
 pub use logs::{LogDedup, LogLine, LogSource};
 
-use crate::fleet::model::ContainerInfo;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
 use crate::ssh::{ExecOutput, Session};
 use bollard::models::{ContainerInspectResponse, ContainerSummary, EventMessage, ImageSummary};
 use bollard::Docker;
 use futures::{Stream, StreamExt};
 use std::collections::HashMap;
 use std::pin::Pin;
+
+/// One container Kamal would recognise as ours (labels service/role/destination).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ContainerInfo {
+    pub id: String,
+    pub name: String,
+    pub role: String,
+    /// Version parsed from the name (`<prefix>-<version>`, may carry `_replaced_…`).
+    pub version: String,
+    pub image: String,
+    /// Docker state: running, exited, restarting, created, dead, paused.
+    pub state: String,
+    /// `.State.Health.Status` when the image has a HEALTHCHECK.
+    pub health: Option<String>,
+    /// Last failing health-check output, if any.
+    pub health_failure: Option<String>,
+    pub created: Option<DateTime<Utc>>,
+    pub started: Option<DateTime<Utc>>,
+}
 
 pub type Error = bollard::errors::Error;
 pub type BoxStream<T> = Pin<Box<dyn Stream<Item = T> + Send>>;
@@ -97,12 +117,12 @@ fn api_err(e: impl std::fmt::Display) -> Error {
 
 impl DockerHost {
     pub fn new(session: &Session) -> Self {
-        DockerHost { session: session.clone(), api: session.docker() }
+        DockerHost { session: session.clone(), api: transport::docker_over_ssh(session.clone()) }
     }
 
     /// Like `new`, then agrees on the API version with the host's dockerd.
     pub async fn connect(session: &Session) -> Result<Self, Error> {
-        let api = session.docker().negotiate_version().await?;
+        let api = transport::docker_over_ssh(session.clone()).negotiate_version().await?;
         Ok(DockerHost { session: session.clone(), api })
     }
 
@@ -208,11 +228,11 @@ impl DockerHost {
                 }
                 drop(s);
                 // A clean end while the host is still up means the container stopped logging.
-                let down = failed.is_some() || *this.session.state().borrow() != crate::fleet::model::ConnState::Up;
+                let down = failed.is_some() || *this.session.state().borrow() != crate::ssh::ConnState::Up;
                 if !down {
                     // Give the actor a moment to notice a dead connection that ended the body cleanly.
                     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-                    if *this.session.state().borrow() == crate::fleet::model::ConnState::Up {
+                    if *this.session.state().borrow() == crate::ssh::ConnState::Up {
                         return;
                     }
                 }

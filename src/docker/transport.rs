@@ -21,7 +21,7 @@ pub fn docker_over_ssh(session: Session) -> Docker {
     let transport = move |req: BollardRequest| {
         let session = session.clone();
         async move {
-            let stream = session.open_docker_stream().await.map_err(io_err)?;
+            let stream = session.open_docker_stream(DOCKER_SOCKET).await.map_err(io_err)?;
             let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
             let host = session.host().to_string();
             tokio::spawn(async move {

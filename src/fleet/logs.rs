@@ -35,11 +35,6 @@ pub struct FleetLogLine {
     pub text: String,
 }
 
-impl From<FleetLogLine> for crate::tui::LogLine {
-    fn from(l: FleetLogLine) -> Self {
-        crate::tui::LogLine { host: l.host, role: l.role, container: Some(l.container), ts: l.ts, stderr: l.stderr, text: l.text }
-    }
-}
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum FleetLog {
@@ -190,7 +185,7 @@ async fn follow_one(
         let Some(failed) = stream_container(&dh, &spec, &target, &tag_role, (&id, &name, &role), &lo, &mut dedup, &opts, &tx, &cancel).await else {
             return;
         };
-        let up = *dh.session.state().borrow() == crate::fleet::model::ConnState::Up;
+        let up = *dh.session.state().borrow() == crate::ssh::ConnState::Up;
         if failed.is_some() || !up {
             interrupted = true;
             let reason = failed.unwrap_or_else(|| "connection lost".into());

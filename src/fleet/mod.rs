@@ -8,7 +8,6 @@
 //!
 //! Everything takes a plain-data [`FleetSpec`].
 
-pub mod feed;
 pub mod logs;
 pub mod model;
 pub mod prune;

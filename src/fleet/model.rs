@@ -1,36 +1,10 @@
 //! Data the fleet watchers maintain and the views draw. Pure data, no I/O.
 
-use crate::deploy::event::LockInfo;
+pub use crate::docker::ContainerInfo;
+pub use crate::kamal::lock::LockInfo;
+pub use crate::ssh::ConnState;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
-#[serde(tag = "state", rename_all = "snake_case")]
-pub enum ConnState {
-    #[default]
-    Connecting,
-    Up,
-    Down { reason: String },
-}
-
-/// One container Kamal would recognise as ours (labels service/role/destination).
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct ContainerInfo {
-    pub id: String,
-    pub name: String,
-    pub role: String,
-    /// Version parsed from the name (`<prefix>-<version>`, may carry `_replaced_…`).
-    pub version: String,
-    pub image: String,
-    /// Docker state: running, exited, restarting, created, dead, paused.
-    pub state: String,
-    /// `.State.Health.Status` when the image has a HEALTHCHECK.
-    pub health: Option<String>,
-    /// Last failing health-check output, if any.
-    pub health_failure: Option<String>,
-    pub created: Option<DateTime<Utc>>,
-    pub started: Option<DateTime<Utc>>,
-}
 
 /// What kamal-proxy on this host routes for a role's service name.
 #[derive(Debug, Clone, PartialEq, Serialize)]

@@ -6,7 +6,7 @@
 
 use super::model::{ConnState, ContainerInfo, FleetSnapshot, HostStatus, ProxyRoute};
 use super::spec::{AccessoryWatch, FleetSpec};
-use crate::deploy::event::LockInfo;
+use crate::kamal::lock::LockInfo;
 use crate::docker::DockerHost;
 use crate::ssh::{Pool, Session};
 use bollard::models::ContainerSummary;

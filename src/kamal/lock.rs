@@ -1,8 +1,17 @@
 //! The deploy lock's `details` file: Kamal's text, base64 as Ruby writes it, and parsing back.
 
 use super::ruby::{decode64, encode64};
-use crate::deploy::event::LockInfo;
 use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+/// Who holds the deploy lock, since when, for which version and why.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LockInfo {
+    pub holder: String,
+    pub at: Option<DateTime<Utc>>,
+    pub version: Option<String>,
+    pub message: String,
+}
 
 pub const DEFAULT_MESSAGE: &str = "Automatic deploy lock";
 

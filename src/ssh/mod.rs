@@ -28,7 +28,7 @@ pub mod ssh_config;
 pub use auth::{NoPrompt, PassphrasePrompt, TerminalPrompt};
 pub use exec::{ExecEvent, ExecOutput, ExecStream};
 pub use pool::Pool;
-pub use session::{HostStream, Session, Stats};
+pub use session::{ConnState, HostStream, Session, Stats};
 
 use std::path::PathBuf;
 use std::sync::Arc;

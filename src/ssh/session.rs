@@ -4,7 +4,7 @@
 use super::conn::{self, Conn};
 use super::exec::{self, ExecOutput, ExecStream};
 use super::{HostSpec, SshError};
-use crate::fleet::model::ConnState;
+use serde::Serialize;
 use russh::client::Msg;
 use russh::Channel;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -12,6 +12,16 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{watch, Notify, Semaphore};
 use tokio_util::sync::{CancellationToken, DropGuard};
+
+/// The connection state every user of a host sees.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum ConnState {
+    #[default]
+    Connecting,
+    Up,
+    Down { reason: String },
+}
 
 /// Counters for benchmarks and diagnostics.
 #[derive(Debug, Default)]
@@ -269,14 +279,14 @@ impl Session {
         Ok(ch.into_stream())
     }
 
-    /// A byte stream to the host's dockerd: `direct-streamlocal` to the socket, or
+    /// A byte stream to the host's dockerd: `direct-streamlocal` to `socket_path`, or
     /// `docker system dial-stdio` over exec (see [`super::DockerTransport`]).
-    pub async fn open_docker_stream(&self) -> Result<HostStream, SshError> {
+    pub async fn open_docker_stream(&self, socket_path: &str) -> Result<HostStream, SshError> {
         use super::DockerTransport::*;
         let mode = self.shared.spec.client.docker_transport;
         if mode == StreamLocal || (mode == Auto && !self.shared.streamlocal_refused.load(Ordering::Relaxed)) {
             let c = self.conn().await?;
-            match c.handle.channel_open_direct_streamlocal(crate::docker::transport::DOCKER_SOCKET).await {
+            match c.handle.channel_open_direct_streamlocal(socket_path).await {
                 Ok(ch) => {
                     self.shared.stats.stream_channels.fetch_add(1, Ordering::Relaxed);
                     return Ok(HostStream { inner: ch.into_stream(), _permit: None });
@@ -285,7 +295,7 @@ impl Session {
                     tracing::warn!(host = %self.host(), "direct-streamlocal refused ({f:?}); using docker system dial-stdio");
                     self.shared.streamlocal_refused.store(true, Ordering::Relaxed);
                 }
-                Err(e) => return Err(self.chan_err("open /var/run/docker.sock", e)),
+                Err(e) => return Err(self.chan_err(&format!("open {socket_path}"), e)),
             }
         }
         let (ch, permit) = self.open_exec_channel().await?;
@@ -303,11 +313,6 @@ impl Session {
             .map_err(|e| self.chan_err(&format!("open tcp {host}:{port}"), e))?;
         self.shared.stats.stream_channels.fetch_add(1, Ordering::Relaxed);
         Ok(ch.into_stream())
-    }
-
-    /// bollard client talking to the host's `/var/run/docker.sock` over this connection.
-    pub fn docker(&self) -> bollard::Docker {
-        crate::docker::transport::docker_over_ssh(self.clone())
     }
 }
 

@@ -61,7 +61,7 @@ async fn dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<super
     let (snap_rx, watcher) = Watcher::spawn(pool.clone(), spec.clone());
     let (up_tx, up_rx) = mpsc::channel::<Update>(8192);
 
-    crate::fleet::feed::forward_fleet(snap_rx, up_tx.clone());
+    super::feed::forward_fleet(snap_rx, up_tx.clone());
     // Resources over the same connections; the forwarder owns the monitor (dropping it stops it).
     let (res_rx, monitor) =
         crate::fleet::resources::Monitor::spawn(pool.clone(), spec.clone(), crate::fleet::resources::ResourceOptions::default());
@@ -234,7 +234,7 @@ impl Worker {
                             }
                         }
                     });
-                    container_logs = Some((handle, crate::fleet::feed::forward_logs(mrx, self.up.clone())));
+                    container_logs = Some((handle, super::feed::forward_logs(mrx, self.up.clone())));
                 }
                 Request::LoadAudit => {
                     tokio::spawn(audit(self.ctx.clone(), self.up.clone()));
@@ -307,7 +307,7 @@ impl Worker {
             ..Default::default()
         };
         let (rx, handle) = fleet_logs::follow(&self.pool, &self.spec, LogScope::All, opts);
-        let j = crate::fleet::feed::forward_logs(rx, self.up.clone());
+        let j = super::feed::forward_logs(rx, self.up.clone());
         (handle, j)
     }
 }

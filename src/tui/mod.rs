@@ -4,6 +4,7 @@
 pub mod action;
 pub mod app;
 pub mod dispatch;
+pub mod feed;
 pub mod live;
 pub mod logbuf;
 pub mod resources;

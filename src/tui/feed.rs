@@ -1,9 +1,9 @@
-//! Glue to the dashboard's update channel: forwards fleet snapshots and log lines as
-//! `tui::Update`s. Both tasks end when either side goes away.
+//! The fleet → screen adapters: forwards fleet snapshots and log lines as [`Update`]s. Both
+//! tasks end when either side goes away.
 
-use super::logs::FleetLog;
-use super::model::FleetSnapshot;
-use crate::tui::Update;
+use super::{LogLine, Update};
+use crate::fleet::logs::{FleetLog, FleetLogLine};
+use crate::fleet::model::FleetSnapshot;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -42,4 +42,10 @@ pub fn forward_logs(mut rx: mpsc::Receiver<FleetLog>, tx: mpsc::Sender<Update>) 
             }
         }
     })
+}
+
+impl From<FleetLogLine> for LogLine {
+    fn from(l: FleetLogLine) -> Self {
+        LogLine { host: l.host, role: l.role, container: Some(l.container), ts: l.ts, stderr: l.stderr, text: l.text }
+    }
 }
