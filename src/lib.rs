@@ -4,6 +4,7 @@
 //! `docker` are the shared per-host backend, `kamal` holds Kamal's on-host semantics,
 //! `deploy` plans and runs actions, `fleet` watches the servers, and `tui` draws it all.
 
+pub mod app;
 pub mod cli;
 pub mod commands;
 pub mod config;

@@ -27,13 +27,19 @@ fn main() -> std::process::ExitCode {
         eprintln!("kdeck: {e}");
     }
     let _ = kdeck::logging::init(cli.global.log_file.as_deref(), cli.global.verbose);
-    match kdeck::commands::run(cli) {
+    use kdeck::cli::Command;
+    let res = match &cli.command {
+        None => kdeck::tui::live::run_dashboard(&cli.global, false, false),
+        Some(Command::Dashboard(d)) => kdeck::tui::live::run_dashboard(&cli.global, d.read_only, d.skip_push),
+        Some(_) => kdeck::commands::run(cli),
+    };
+    match res {
         Ok(code) => code,
         Err(e) => {
             if cli_verbose() {
-                kdeck::commands::out::err(&format!("Error: {e:?}"));
+                kdeck::app::out::err(&format!("Error: {e:?}"));
             } else {
-                kdeck::commands::out::err(&format!("Error: {e:#}"));
+                kdeck::app::out::err(&format!("Error: {e:#}"));
             }
             std::process::ExitCode::from(1)
         }

@@ -1,5 +1,5 @@
 //! The fleet watcher sees the app's accessories on the real lab (lab `facc`, net 6, 3 hosts):
-//! the spec comes from deploy.yml as the dashboard builds it (`tui::live::fleet_spec`), and
+//! the spec comes from deploy.yml as the dashboard builds it (`app::fleet_spec`), and
 //! `kdeck accessory boot/stop` show up through Docker events alone (the periodic reconcile is
 //! set far away): an accessory on a host outside every role, one placed by `roles:`, a stop.
 
@@ -54,7 +54,7 @@ async fn watcher_shows_accessories_booted_by_kdeck() {
     let opts = kdeck::config::LoadOptions { config_file: dir.join("config/deploy.yml"), cwd: Some(dir.clone()), ..Default::default() };
     let config = kdeck::config::Config::load(&opts).expect("config");
     let app = kdeck::kamal::from_config::from_config(&config);
-    let mut fspec = kdeck::tui::live::fleet_spec(&app, &h1);
+    let mut fspec = kdeck::app::fleet_spec(&app, &h1);
     // Far away: every change below must arrive through Docker events.
     fspec.reconcile_every = Duration::from_secs(300);
     assert_eq!(fspec.watched_hosts(), vec![h1.clone(), h2.clone(), h3.clone()]);

@@ -86,8 +86,8 @@ pub fn conn_notice(host: &str, was_up: &mut Option<bool>, st: &ConnState) -> Opt
 }
 
 pub async fn run(ctx: &Ctx, what: Follow, tail: Option<u64>, timestamps: bool, grep: Option<Grep>) -> Result<ExitCode> {
-    let pool = crate::tui::live::pool_for(&ctx.app, &ctx.global)?;
-    let spec = crate::tui::live::fleet_spec(&ctx.app, &ctx.lock_host);
+    let pool = crate::app::pool_for(&ctx.app, &ctx.global)?;
+    let spec = crate::app::fleet_spec(&ctx.app, &ctx.lock_host);
     let opts = FollowOptions { since: None, tail, ..Default::default() };
     let (hosts, streams) = match what {
         Follow::App => (ctx.app.all_hosts(), vec![logs::follow(&pool, &spec, LogScope::All, opts)]),

@@ -3,12 +3,12 @@
 pub mod accessory;
 pub mod actions;
 pub mod config;
-pub mod context;
 pub mod follow;
-pub mod out;
 pub mod printer;
 pub mod resources;
 pub mod views;
+
+pub(crate) use crate::app::{context, out};
 
 use crate::cli::{AppCommand, Cli, Command, LockCommand, PruneCommand, ProxyCommand};
 use crate::deploy::Request;
@@ -18,8 +18,8 @@ use std::process::ExitCode;
 pub fn run(cli: Cli) -> color_eyre::Result<ExitCode> {
     match &cli.command {
         Some(Command::Config(args)) => config::run(&cli.global, args),
-        None => crate::tui::live::run_dashboard(&cli.global, false, false),
-        Some(Command::Dashboard(d)) => crate::tui::live::run_dashboard(&cli.global, d.read_only, d.skip_push),
+        // `main` starts the dashboard; commands never name tui.
+        None | Some(Command::Dashboard(_)) => Err(eyre!("the dashboard is not a headless command")),
         Some(c) if engine_command(c) => run_engine_command(&cli),
         Some(other) => Err(color_eyre::eyre::eyre!("`{}` is not implemented yet", command_name(other))),
     }
@@ -48,8 +48,8 @@ async fn engine_dispatch(cli: &Cli) -> color_eyre::Result<ExitCode> {
         Command::Redeploy(a) => actions::run_request(&ctx, Request::Redeploy { skip_push: a.skip_push }, v).await,
         Command::Rollback(a) => actions::run_request(&ctx, Request::Rollback { version: a.version.clone() }, v).await,
         Command::Details(d) if d.resources => {
-            let pool = crate::tui::live::pool_for(&ctx.app, g)?;
-            let spec = crate::tui::live::fleet_spec(&ctx.app, &ctx.lock_host);
+            let pool = crate::app::pool_for(&ctx.app, g)?;
+            let spec = crate::app::fleet_spec(&ctx.app, &ctx.lock_host);
             resources::run(&pool, &spec, g.json, &mut std::io::stdout()).await
         }
         Command::Details(_) => {

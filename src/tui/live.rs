@@ -7,12 +7,13 @@ use super::dispatch::{ChannelDispatcher, ExecScope, Request, Since, Update};
 use super::term::ShellCommand;
 use super::App;
 use crate::cli::Global;
-use crate::commands::context::{self, Ctx};
+use crate::app::context::{self, Ctx};
+use crate::app::{fleet_spec, pool_for};
 use crate::deploy::event::{ActionKind, Event, Stream};
 use crate::deploy::{AbortHandle, Request as EngineRequest};
 use crate::fleet::logs::{self as fleet_logs, FleetLog, FleetLogLine, FollowHandle, FollowOptions, LogScope};
 use crate::fleet::{FleetSpec, Watcher, WatcherHandle};
-use crate::kamal::{cmd, AppSpec};
+use crate::kamal::cmd;
 use crate::ssh::Pool;
 use color_eyre::eyre::Result;
 use std::sync::Arc;
@@ -29,27 +30,6 @@ pub fn run_dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<std
     Ok(if res?.failed { std::process::ExitCode::FAILURE } else { std::process::ExitCode::SUCCESS })
 }
 
-
-/// The shared pool, with the same options the headless commands use.
-pub fn pool_for(app: &AppSpec, g: &Global) -> Result<Pool> {
-    context::pool(app, g)
-}
-
-
-pub fn fleet_spec(app: &AppSpec, lock_host: &str) -> FleetSpec {
-    let roles = app.roles.iter().map(|r| (r.name.clone(), r.hosts.clone())).collect();
-    let mut spec = FleetSpec::new(&app.service, app.destination.as_deref(), &app.repository(), roles);
-    spec.primary_role = app.primary_role.clone();
-    spec.primary_host = lock_host.to_string();
-    spec.retain_containers = app.retain_containers;
-    spec.reconcile_every = Duration::from_secs(3);
-    spec.accessories = app
-        .accessories
-        .iter()
-        .map(|a| crate::fleet::spec::AccessoryWatch { name: a.name.clone(), service_name: a.service_name.clone(), hosts: a.hosts.clone() })
-        .collect();
-    spec
-}
 
 async fn dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<super::term::Outcome> {
     // Config errors surface here, before the terminal is taken over.

@@ -160,7 +160,7 @@ pub async fn run(
                 // until it ends, then the loop takes it back and redraws everything.
                 match shell.as_mut().and_then(|s| s(&host, reuse)) {
                     Some(session) => {
-                        crate::commands::out::out(&format!("kdeck: shell on {host} (exit to return to the dashboard)"));
+                        crate::app::out::out(&format!("kdeck: shell on {host} (exit to return to the dashboard)"));
                         match session.await {
                             Ok(0) => {}
                             Ok(s) => app.notice = Some((true, format!("shell on {host} exited with status {s}"))),
