@@ -50,14 +50,14 @@ pub fn stdout_closed() -> bool {
 /// `println!` that does not panic on a closed stdout.
 #[macro_export]
 macro_rules! outln {
-    () => {{ let _ = $crate::commands::out::out(""); }};
-    ($($t:tt)*) => {{ let _ = $crate::commands::out::out(&format!($($t)*)); }};
+    () => {{ let _ = $crate::app::out::out(""); }};
+    ($($t:tt)*) => {{ let _ = $crate::app::out::out(&format!($($t)*)); }};
 }
 
 /// `eprintln!` that does not panic on a closed stderr.
 #[macro_export]
 macro_rules! errln {
-    ($($t:tt)*) => {{ let _ = $crate::commands::out::err(&format!($($t)*)); }};
+    ($($t:tt)*) => {{ let _ = $crate::app::out::err(&format!($($t)*)); }};
 }
 
 #[cfg(test)]
