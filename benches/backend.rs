@@ -13,18 +13,8 @@ use std::time::{Duration, Instant};
 const SVC: &str = "kdeckbench";
 
 fn spec(lab: &lab::Lab, ip: &str) -> HostSpec {
-    let kamal = SshOptions {
-        keys: vec![lab.ssh_key.clone()],
-        keys_only: true,
-        config_files: Some(vec![]),
-        ..SshOptions::default()
-    };
-    let client = ClientOptions {
-        known_hosts: lab.known_hosts.clone(),
-        default_keys: vec![],
-        use_agent: false,
-        ..ClientOptions::default()
-    };
+    let kamal = SshOptions { keys: vec![lab.ssh_key.clone()], keys_only: true, config_files: Some(vec![]), ..SshOptions::default() };
+    let client = ClientOptions { known_hosts: lab.known_hosts.clone(), default_keys: vec![], use_agent: false, ..ClientOptions::default() };
     HostSpec::resolve_with(ip, &kamal, &client, None)
 }
 
@@ -74,11 +64,8 @@ fn main() {
     let ips = lab.ips(0..3);
     for ip in &ips {
         let _ = lab.docker(ip, &["rm", "-f", "kdeckbench-web-v1"]);
-        lab.docker(
-            ip,
-            &["run", "-d", "--name", "kdeckbench-web-v1", "--label", "service=kdeckbench", "--label", "role=web", "--label", "destination", &image],
-        )
-        .expect_ok("run bench container");
+        lab.docker(ip, &["run", "-d", "--name", "kdeckbench-web-v1", "--label", "service=kdeckbench", "--label", "role=web", "--label", "destination", &image])
+            .expect_ok("run bench container");
     }
     let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     rt.block_on(async {

@@ -22,12 +22,7 @@ const HOSTS: usize = 10;
 const SVC: &str = "kbench";
 
 fn clk_tck() -> f64 {
-    std::process::Command::new("getconf")
-        .arg("CLK_TCK")
-        .output()
-        .ok()
-        .and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok())
-        .unwrap_or(100.0)
+    std::process::Command::new("getconf").arg("CLK_TCK").output().ok().and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok()).unwrap_or(100.0)
 }
 
 /// utime + stime + cutime + cstime of a pid, in ticks.
@@ -66,7 +61,21 @@ fn main() {
             let _ = l.docker(&h.ip, &["rm", "-f", &name]);
             l.docker(
                 &h.ip,
-                &["run", "-d", "--name", &name, "--memory", "64m", "--label", &format!("service={SVC}"), "--label", &format!("role={role}"), "--label", "destination", &img],
+                &[
+                    "run",
+                    "-d",
+                    "--name",
+                    &name,
+                    "--memory",
+                    "64m",
+                    "--label",
+                    &format!("service={SVC}"),
+                    "--label",
+                    &format!("role={role}"),
+                    "--label",
+                    "destination",
+                    &img,
+                ],
             )
             .expect_ok("docker run");
         }

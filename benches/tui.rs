@@ -3,7 +3,6 @@
 //! memory with 1M lines ingested. Prints one line per figure (README "Dashboard").
 
 #[path = "../tests/support/tui_fixtures.rs"]
-#[allow(dead_code)]
 mod fx;
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
@@ -26,7 +25,11 @@ fn fleet50() -> FleetSnapshot {
         let mut h = if i < 40 { base.clone() } else { job.clone() };
         h.host = name.clone();
         s.hosts.push(h);
-        if i < 40 { web.push(name) } else { jobs.push(name) }
+        if i < 40 {
+            web.push(name)
+        } else {
+            jobs.push(name)
+        }
     }
     s.roles = vec![("web".into(), web), ("job".into(), jobs)];
     s

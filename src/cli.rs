@@ -7,12 +7,7 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(
-    name = "kdeck",
-    about = "A terminal cockpit for Kamal 2 deployments",
-    disable_help_flag = true,
-    disable_version_flag = true
-)]
+#[command(name = "kdeck", about = "A terminal cockpit for Kamal 2 deployments", disable_help_flag = true, disable_version_flag = true)]
 pub struct Cli {
     #[command(flatten)]
     pub global: Global,

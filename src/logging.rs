@@ -4,11 +4,7 @@ use std::path::{Path, PathBuf};
 
 /// Default log file: `$XDG_STATE_HOME/kamal-deck/kdeck.log` (or the platform's equivalent).
 pub fn default_log_file() -> PathBuf {
-    dirs::state_dir()
-        .or_else(dirs::data_local_dir)
-        .unwrap_or_else(std::env::temp_dir)
-        .join("kamal-deck")
-        .join("kdeck.log")
+    dirs::state_dir().or_else(dirs::data_local_dir).unwrap_or_else(std::env::temp_dir).join("kamal-deck").join("kdeck.log")
 }
 
 /// Install a file subscriber. Failures to open the file are reported, not fatal.
@@ -18,13 +14,9 @@ pub fn init(path: Option<&Path>, verbose: bool) -> color_eyre::Result<PathBuf> {
         std::fs::create_dir_all(dir)?;
     }
     let file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
-    let filter = tracing_subscriber::EnvFilter::try_from_env("KDECK_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if verbose { "debug" } else { "info" }));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_ansi(false)
-        .with_writer(std::sync::Mutex::new(file))
-        .try_init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("KDECK_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(if verbose { "debug" } else { "info" }));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_ansi(false).with_writer(std::sync::Mutex::new(file)).try_init();
     Ok(path)
 }
 
@@ -33,10 +25,8 @@ pub fn init(path: Option<&Path>, verbose: bool) -> color_eyre::Result<PathBuf> {
 pub fn redact_command(cmd: &str) -> std::borrow::Cow<'_, str> {
     use std::sync::OnceLock;
     static RE: OnceLock<regex::Regex> = OnceLock::new();
-    let re = RE.get_or_init(|| {
-        regex::Regex::new(r#"(docker\s+login\b[^;&|]*?\s(?:-p|--password)(?:\s+|=))("(?:[^"\\]|\\.)*"|'[^']*'|\S+)"#)
-            .expect("static regex")
-    });
+    let re =
+        RE.get_or_init(|| regex::Regex::new(r#"(docker\s+login\b[^;&|]*?\s(?:-p|--password)(?:\s+|=))("(?:[^"\\]|\\.)*"|'[^']*'|\S+)"#).expect("static regex"));
     re.replace_all(cmd, "${1}[REDACTED]")
 }
 

@@ -19,11 +19,7 @@ fn main() -> std::process::ExitCode {
         std::env::set_var("RUST_BACKTRACE", "0");
         std::env::set_var("RUST_LIB_BACKTRACE", "0");
     }
-    if let Err(e) = color_eyre::config::HookBuilder::default()
-        .display_env_section(false)
-        .display_location_section(cli.global.verbose)
-        .install()
-    {
+    if let Err(e) = color_eyre::config::HookBuilder::default().display_env_section(false).display_location_section(cli.global.verbose).install() {
         eprintln!("kdeck: {e}");
     }
     let _ = kdeck::logging::init(cli.global.log_file.as_deref(), cli.global.verbose);

@@ -160,13 +160,23 @@ fn labels(lab: &Lab, host: &str, name: &str) -> String {
 
 fn env_file(lab: &Lab, host: &str, svc: &str, name: &str) -> (String, String) {
     let p = lab.host(host).root.join(format!(".kamal/apps/{svc}/env/accessories/{name}.env"));
-    let mode = std::process::Command::new("stat").arg("-c").arg("%a").arg(&p).output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+    let mode = std::process::Command::new("stat")
+        .arg("-c")
+        .arg("%a")
+        .arg(&p)
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_default();
     (std::fs::read_to_string(&p).unwrap_or_else(|e| format!("cannot read {}: {e}", p.display())), mode)
 }
 
 /// Log lines of a `logs` run: Kamal mixes its INFO lines into the output.
 fn log_lines(out: &str) -> Vec<String> {
-    out.lines().map(str::trim).filter(|l| !l.is_empty() && !l.starts_with("INFO [") && !l.starts_with("DEBUG [") && !l.starts_with("Finished all in")).map(str::to_string).collect()
+    out.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("INFO [") && !l.starts_with("DEBUG [") && !l.starts_with("Finished all in"))
+        .map(str::to_string)
+        .collect()
 }
 
 #[test]
@@ -198,7 +208,13 @@ fn accessory_boot_reboot_details_logs_interchangeable_with_kamal() {
     assert_eq!(kd_env, ("DB_PASSWORD=p@ss w\"ord\n".to_string(), "600".to_string()));
     let init_sql = || {
         let p = lab.host(&h1).root.join(format!("{svc}-site/etc/init.sql"));
-        let mode = std::process::Command::new("stat").arg("-c").arg("%a").arg(&p).output().map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).unwrap_or_default();
+        let mode = std::process::Command::new("stat")
+            .arg("-c")
+            .arg("%a")
+            .arg(&p)
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+            .unwrap_or_default();
         (std::fs::read_to_string(&p).unwrap_or_default(), mode)
     };
     let kd_init = init_sql();
@@ -283,7 +299,9 @@ fn accessory_boot_reboot_details_logs_interchangeable_with_kamal() {
     }
 
     // stop / start / restart / remove: the same commands as Kamal's (on `cache`, host 3).
-    for args in [&["accessory", "stop", "cache"][..], &["accessory", "start", "cache"], &["accessory", "restart", "cache"], &["accessory", "remove", "cache", "-y"]] {
+    for args in
+        [&["accessory", "stop", "cache"][..], &["accessory", "start", "cache"], &["accessory", "restart", "cache"], &["accessory", "remove", "cache", "-y"]]
+    {
         lab.clear_ssh_logs();
         ok(lab.kamal(&dir, args), &format!("kamal {args:?}"));
         let k = trace(&lab);
@@ -359,8 +377,14 @@ fn unknown_accessory_is_a_usage_error_without_touching_hosts() {
     std::fs::write(d.path().join("config/deploy.yml"), base).unwrap();
     let (code, err) = run(&["accessory", "boot", "db"]);
     assert_eq!((code, err.trim()), (Some(1), "ERROR: No accessory by the name of 'db'"));
-    std::fs::write(d.path().join("config/deploy.yml"), format!("{base}accessories:\n  db:\n    image: mysql:8\n    host: 192.0.2.10\n  redis:\n    image: redis:7\n    host: 192.0.2.10\n")).unwrap();
-    for args in [&["accessory", "reboot", "mysql"][..], &["accessory", "details", "mysql"], &["accessory", "logs", "all"], &["accessory", "remove", "mysql", "-y"]] {
+    std::fs::write(
+        d.path().join("config/deploy.yml"),
+        format!("{base}accessories:\n  db:\n    image: mysql:8\n    host: 192.0.2.10\n  redis:\n    image: redis:7\n    host: 192.0.2.10\n"),
+    )
+    .unwrap();
+    for args in
+        [&["accessory", "reboot", "mysql"][..], &["accessory", "details", "mysql"], &["accessory", "logs", "all"], &["accessory", "remove", "mysql", "-y"]]
+    {
         let (code, err) = run(args);
         assert_eq!(code, Some(1), "{args:?}: {err}");
         assert!(err.contains("No accessory by the name of '") && err.contains("(options: db and redis)"), "{args:?}: {err}");

@@ -175,7 +175,6 @@ fn functions(code: &str) -> Vec<(String, usize, usize)> {
     found
 }
 
-
 /// The floor of each top-level module (see the table at the top).
 const FLOORS: &[(&str, u8)] = &[
     ("pattern", 0),
@@ -225,10 +224,7 @@ fn src_files() -> Vec<(String, String)> {
     let mut files = Vec::new();
     rust_files(&root.join("src"), &mut files);
     assert!(files.len() > 20, "too few source files under {}/src", root.display());
-    files
-        .into_iter()
-        .map(|f| (f.strip_prefix(root).unwrap().display().to_string(), std::fs::read_to_string(&f).unwrap()))
-        .collect()
+    files.into_iter().map(|f| (f.strip_prefix(root).unwrap().display().to_string(), std::fs::read_to_string(&f).unwrap())).collect()
 }
 
 /// `src/ssh/x.rs` → `ssh`, `src/cli.rs` → `cli`, `src/lib.rs` → None (it only declares).
@@ -294,11 +290,7 @@ fn edges() -> BTreeMap<(String, String), String> {
 fn src_modules_name_only_layers_below_them() {
     let edges = edges();
     assert!(edges.contains_key(&("tui".into(), "fleet".into())), "the edge reader found no tui -> fleet edge: {edges:?}");
-    let bad: Vec<String> = edges
-        .iter()
-        .filter(|((from, to), _)| floor(to) >= floor(from))
-        .map(|((from, to), at)| format!("{at}  {from} -> {to}"))
-        .collect();
+    let bad: Vec<String> = edges.iter().filter(|((from, to), _)| floor(to) >= floor(from)).map(|((from, to), at)| format!("{at}  {from} -> {to}")).collect();
     assert!(bad.is_empty(), "modules naming a module on their own floor or above:\n{}", bad.join("\n"));
 }
 

@@ -17,12 +17,7 @@ use std::time::{Duration, Instant};
 const SVC: &str = "kdeckbk";
 
 fn pool(lab: &lab::Lab) -> Pool {
-    let kamal = SshOptions {
-        keys: vec![lab.ssh_key.clone()],
-        keys_only: true,
-        config_files: Some(vec![]),
-        ..SshOptions::default()
-    };
+    let kamal = SshOptions { keys: vec![lab.ssh_key.clone()], keys_only: true, config_files: Some(vec![]), ..SshOptions::default() };
     let client = ClientOptions {
         known_hosts: lab.known_hosts.clone(),
         connect_timeout: Duration::from_secs(3),
@@ -54,10 +49,22 @@ fn setup() -> Option<&'static lab::Lab> {
         let bad = lab.image(SVC, "v2", "unhealthy");
         for ip in &lab.ips(0..3) {
             run_container(lab, ip, "web", "v1", &ok, &["--health-cmd", "wget -qO- http://127.0.0.1/up", "--health-interval", "1s"]);
-            run_container(lab, ip, "worker", "v2", &bad, &["--health-cmd", "wget -qO- http://127.0.0.1/up || (echo no up here; exit 1)", "--health-interval", "1s", "--health-retries", "1"]);
+            run_container(
+                lab,
+                ip,
+                "worker",
+                "v2",
+                &bad,
+                &["--health-cmd", "wget -qO- http://127.0.0.1/up || (echo no up here; exit 1)", "--health-interval", "1s", "--health-retries", "1"],
+            );
             let _ = lab.docker(ip, &["rm", "-f", "other-web-v1", "kdeckbk-web-staging-v1"]);
-            lab.docker(ip, &["run", "-d", "--name", "other-web-v1", "--label", "service=other", "--label", "role=web", "--label", "destination", &ok]).expect_ok("other");
-            lab.docker(ip, &["run", "-d", "--name", "kdeckbk-web-staging-v1", "--label", "service=kdeckbk", "--label", "role=web", "--label", "destination=staging", &ok]).expect_ok("staging");
+            lab.docker(ip, &["run", "-d", "--name", "other-web-v1", "--label", "service=other", "--label", "role=web", "--label", "destination", &ok])
+                .expect_ok("other");
+            lab.docker(
+                ip,
+                &["run", "-d", "--name", "kdeckbk-web-staging-v1", "--label", "service=kdeckbk", "--label", "role=web", "--label", "destination=staging", &ok],
+            )
+            .expect_ok("staging");
         }
         true
     });
@@ -86,9 +93,7 @@ fn docker_logs_processes(lab: &lab::Lab, host: &str) -> Vec<String> {
 fn run_container(lab: &lab::Lab, host: &str, role: &str, version: &str, image: &str, extra: &[&str]) {
     let name = format!("{SVC}-{role}-{version}");
     let _ = lab.docker(host, &["rm", "-f", &name]);
-    let mut args = vec![
-        "run", "-d", "--name", &name, "--label", "service=kdeckbk", "--label", "destination",
-    ];
+    let mut args = vec!["run", "-d", "--name", &name, "--label", "service=kdeckbk", "--label", "destination"];
     let role_label = format!("role={role}");
     args.extend(["--label", &role_label]);
     args.extend(extra);
@@ -99,7 +104,6 @@ fn run_container(lab: &lab::Lab, host: &str, role: &str, version: &str, image: &
 fn tick_of(text: &str) -> Option<u64> {
     text.rsplit_once(" tick ").and_then(|(_, n)| n.trim().parse().ok())
 }
-
 
 #[test]
 #[allow(unused_variables)]
@@ -195,11 +199,17 @@ fn fifty_concurrent_log_streams_on_one_host() {
         let h = &hosts[1];
         let before = h.session.stats().stream_channels.load(Ordering::Relaxed);
         let mut many: Vec<_> = (0..50)
-            .map(|i| h.logs(if i % 2 == 0 { "kdeckbk-web-v1" } else { "kdeckbk-worker-v2" }, &LogOptions { follow: true, tail: Some(1), timestamps: true, since: None }))
+            .map(|i| {
+                h.logs(
+                    if i % 2 == 0 { "kdeckbk-web-v1" } else { "kdeckbk-worker-v2" },
+                    &LogOptions { follow: true, tail: Some(1), timestamps: true, since: None },
+                )
+            })
             .collect();
-        let got = futures::future::join_all(many.iter_mut().map(|s| async move {
-            tokio::time::timeout(Duration::from_secs(15), s.next()).await.ok().flatten().map(|r| r.is_ok()).unwrap_or(false)
-        }))
+        let got = futures::future::join_all(
+            many.iter_mut()
+                .map(|s| async move { tokio::time::timeout(Duration::from_secs(15), s.next()).await.ok().flatten().map(|r| r.is_ok()).unwrap_or(false) }),
+        )
         .await;
         assert_eq!(got.iter().filter(|b| **b).count(), 50);
         assert!(h.session.stats().stream_channels.load(Ordering::Relaxed) - before >= 50);

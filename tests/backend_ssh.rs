@@ -36,13 +36,7 @@ fn client(known_hosts: &Path) -> ClientOptions {
 }
 
 fn kamal_ssh(lab: &lab::Lab) -> SshOptions {
-    SshOptions {
-        user: Some("root".into()),
-        keys: vec![lab.ssh_key.clone()],
-        keys_only: true,
-        config_files: Some(vec![]),
-        ..SshOptions::default()
-    }
+    SshOptions { user: Some("root".into()), keys: vec![lab.ssh_key.clone()], keys_only: true, config_files: Some(vec![]), ..SshOptions::default() }
 }
 
 fn spec(lab: &lab::Lab, ip: &str, known_hosts: &Path) -> HostSpec {
@@ -88,10 +82,7 @@ fn exec_output_status_and_stream() {
             got.push(e);
         }
         use ExecEvent::*;
-        assert_eq!(
-            got,
-            vec![Stdout("line1".into()), Stdout("line2".into()), Stdout("line3".into()), Stderr("bad".into()), Exit(0)]
-        );
+        assert_eq!(got, vec![Stdout("line1".into()), Stdout("line2".into()), Stdout("line3".into()), Stderr("bad".into()), Exit(0)]);
         let out = s.exec_with_input("cat | wc -c", b"12345").await.unwrap();
         assert_eq!(out.stdout.trim(), "5");
     });

@@ -83,13 +83,23 @@ fn missing_destination_file() {
 #[test]
 fn missing_secrets_file() {
     let d = app(&[("config/deploy.yml", GOOD.as_bytes())]);
-    assert_refused(d.path(), &["config", "--resolved", "--version", "v1"], ".kamal/secrets", &["registry/password", "KAMAL_REGISTRY_PASSWORD", "no secret files"]);
+    assert_refused(
+        d.path(),
+        &["config", "--resolved", "--version", "v1"],
+        ".kamal/secrets",
+        &["registry/password", "KAMAL_REGISTRY_PASSWORD", "no secret files"],
+    );
 }
 
 #[test]
 fn undefined_secret() {
     let d = app(&[("config/deploy.yml", GOOD.as_bytes()), (".kamal/secrets", b"KAMAL_REGISTRY_PASSWORD=s3cret\n")]);
-    assert_refused(d.path(), &["config", "--resolved", "--version", "v1"], ".kamal/secrets", &["servers/web/env/secret/DB_PASSWORD", "Secret 'DB_PASSWORD' not found"]);
+    assert_refused(
+        d.path(),
+        &["config", "--resolved", "--version", "v1"],
+        ".kamal/secrets",
+        &["servers/web/env/secret/DB_PASSWORD", "Secret 'DB_PASSWORD' not found"],
+    );
 }
 
 #[test]

@@ -144,7 +144,23 @@ fn error_matches(class: &str, msg: &str, e: &ConfigError) -> Result<(), String> 
     }
 }
 
-const RESOLVED_KEYS: &[&str] = &["kamal_version", "destination", "raw_merged", "accepted", "secrets", "summary", "registry", "roles", "accessories", "aliases", "boot", "builder", "ssh", "sshkit", "env_tags"];
+const RESOLVED_KEYS: &[&str] = &[
+    "kamal_version",
+    "destination",
+    "raw_merged",
+    "accepted",
+    "secrets",
+    "summary",
+    "registry",
+    "roles",
+    "accessories",
+    "aliases",
+    "boot",
+    "builder",
+    "ssh",
+    "sshkit",
+    "env_tags",
+];
 
 fn check_run(dir: &Path, run: &Run, scratch_root: &Path) -> Result<(), String> {
     let case_dir = dir.join(&run.case);
@@ -164,7 +180,9 @@ fn check_run(dir: &Path, run: &Run, scratch_root: &Path) -> Result<(), String> {
     };
     let suffix = run.dest.as_deref().map(|d| format!(".{d}")).unwrap_or_default();
     let exit: i32 = std::fs::read_to_string(case_dir.join(format!("expected/config{suffix}.exit"))).map_err(|e| e.to_string())?.trim().parse().unwrap_or(1);
-    let volatile: Vec<String> = std::fs::read_to_string(case_dir.join("VOLATILE")).map(|s| s.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect()).unwrap_or_default();
+    let volatile: Vec<String> = std::fs::read_to_string(case_dir.join("VOLATILE"))
+        .map(|s| s.lines().map(|l| l.trim().to_string()).filter(|l| !l.is_empty()).collect())
+        .unwrap_or_default();
     let loaded = Config::load(&opts);
     if exit != 0 {
         let (class, msg) = expected_error(&case_dir, run.dest.as_deref());
@@ -241,8 +259,8 @@ fn corpus() {
                         .filter(|r| filter.as_deref().is_none_or(|f| r.case == f))
                         .map(|r| {
                             let name = format!("{}{}", r.case, r.dest.as_deref().map(|d| format!(" -d {d}")).unwrap_or_default());
-                            let res = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check_run(dir, r, scratch)))
-                                .unwrap_or_else(|_| Err("PANIC".into()));
+                            let res =
+                                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check_run(dir, r, scratch))).unwrap_or_else(|_| Err("PANIC".into()));
                             (name, res)
                         })
                         .collect::<Vec<_>>()

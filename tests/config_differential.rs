@@ -472,7 +472,13 @@ fn compare(seed: u64, root: &Path) -> Result<(), String> {
     let wm = want.as_map().cloned().unwrap_or_default();
     let mut env = base_env(&home);
     env.extend(c.env.iter().cloned());
-    let opts = LoadOptions { config_file: "config/deploy.yml".into(), destination: c.dest.clone(), version: Some("diff-v1".into()), cwd: Some(dir.clone()), env: Some(env) };
+    let opts = LoadOptions {
+        config_file: "config/deploy.yml".into(),
+        destination: c.dest.clone(),
+        version: Some("diff-v1".into()),
+        cwd: Some(dir.clone()),
+        env: Some(env),
+    };
     let ours = Config::load(&opts);
     let accepted = wm.get("accepted") == Some(&Value::Bool(true));
     let cfg = match (accepted, ours) {
@@ -483,10 +489,12 @@ fn compare(seed: u64, root: &Path) -> Result<(), String> {
             let class = wm.get("error").and_then(Value::as_map).and_then(|m| m.get("class")).map(Value::to_rstring).unwrap_or_default();
             let crashed = matches!(class.as_str(), "NoMethodError" | "TypeError");
             let yaml = class.starts_with("Psych::") && e.kind == kdeck::config::ErrorKind::Yaml;
-            let ok = crashed || yaml || match path {
-                Some(p) => e.key.as_deref() == Some(p),
-                None => e.kamal_message().contains(&msg) || (msg.contains("specify a destination") && e.message.contains("specify a destination")),
-            };
+            let ok = crashed
+                || yaml
+                || match path {
+                    Some(p) => e.key.as_deref() == Some(p),
+                    None => e.kamal_message().contains(&msg) || (msg.contains("specify a destination") && e.message.contains("specify a destination")),
+                };
             return if ok { Ok(()) } else { Err(format!("both refuse, different error: kamal `{msg}`, kdeck `{e}`")) };
         }
         (false, Ok(_)) => {
@@ -505,9 +513,10 @@ fn compare(seed: u64, root: &Path) -> Result<(), String> {
     if let Some(d) = diff(wm.get("secrets").unwrap_or(&Value::Nil), &secrets_got, "secrets") {
         return Err(d);
     }
-    let boot_got = rm.get("boot").and_then(Value::as_map).map(|b| {
-        Value::Map(Map(b.iter().filter(|(k, _)| k.as_str() != Some("parallel_roles")).map(|(k, v)| (k.clone(), v.clone())).collect()))
-    });
+    let boot_got = rm
+        .get("boot")
+        .and_then(Value::as_map)
+        .map(|b| Value::Map(Map(b.iter().filter(|(k, _)| k.as_str() != Some("parallel_roles")).map(|(k, v)| (k.clone(), v.clone())).collect())));
     if let Some(d) = diff(wm.get("boot").unwrap_or(&Value::Nil), &boot_got.unwrap_or(Value::Nil), "boot") {
         return Err(d);
     }
@@ -524,7 +533,11 @@ fn compare(seed: u64, root: &Path) -> Result<(), String> {
             let key = k.to_rstring();
             let gv = if key == "proxy" {
                 gr.get("proxy").and_then(Value::as_map).map(|p| {
-                    Value::Map(Map(p.iter().filter(|(k, _)| matches!(k.as_str(), Some("deploy_options") | Some("hosts"))).map(|(a, b)| (a.clone(), b.clone())).collect()))
+                    Value::Map(Map(p
+                        .iter()
+                        .filter(|(k, _)| matches!(k.as_str(), Some("deploy_options") | Some("hosts")))
+                        .map(|(a, b)| (a.clone(), b.clone()))
+                        .collect()))
                 })
             } else {
                 gr.get(&key).cloned()
@@ -634,7 +647,13 @@ fn version_from_git_matches_kamal() {
     let yml = "service: app\nimage: acme/app\nservers: [192.0.2.10]\nregistry:\n  username: u\n  password: [P]\nbuilder:\n  arch: amd64\n";
     write_case(&dir, &Case { files: vec![("config/deploy.yml".into(), yml.into())], env: vec![], dest: None });
     let git = |args: &[&str]| {
-        let st = Command::new("git").args(["-c", "user.name=t", "-c", "user.email=t@e", "-c", "init.defaultBranch=main"]).args(args).current_dir(&dir).env("HOME", &home).output().expect("git");
+        let st = Command::new("git")
+            .args(["-c", "user.name=t", "-c", "user.email=t@e", "-c", "init.defaultBranch=main"])
+            .args(args)
+            .current_dir(&dir)
+            .env("HOME", &home)
+            .output()
+            .expect("git");
         assert!(st.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&st.stderr));
     };
     git(&["init", "-q"]);
@@ -652,7 +671,8 @@ fn version_from_git_matches_kamal() {
         v.as_map().and_then(|m| m.get("version")).map(Value::to_rstring).unwrap_or_else(|| format!("<none: {text}>"))
     };
     let ours = || {
-        let opts = LoadOptions { config_file: "config/deploy.yml".into(), destination: None, version: None, cwd: Some(dir.clone()), env: Some(base_env(&home)) };
+        let opts =
+            LoadOptions { config_file: "config/deploy.yml".into(), destination: None, version: None, cwd: Some(dir.clone()), env: Some(base_env(&home)) };
         Config::load(&opts).expect("loads").version().expect("version").to_string()
     };
     // Clean tree.

@@ -62,10 +62,7 @@ fn usage_errors_exit_1_help_exits_0() {
 #[test]
 fn kamal_underscore_subcommands_are_accepted() {
     let d = app_dir();
-    for args in [
-        &["app", "stale_containers", "--help"][..],
-        &["app", "stale-containers", "--help"][..],
-    ] {
+    for args in [&["app", "stale_containers", "--help"][..], &["app", "stale-containers", "--help"][..]] {
         let (code, out, err) = run(d.path(), args);
         assert_eq!(code, 0, "{args:?}: {out}{err}");
     }

@@ -27,7 +27,10 @@ fn kdeck_bin(lab: &Lab) -> PathBuf {
         let ours = Command::new("grep").args(["-q", "-a", "kdeck-stdin"]).arg(&dst).status().map(|s| s.success()).unwrap_or(false);
         if !ours {
             let _ = std::fs::remove_file(&dst);
-            panic!("{} is not this tree's kdeck (shared target dir overwritten by another branch's build); rebuild and rerun, or set KDECK_E2E_BIN", src.display());
+            panic!(
+                "{} is not this tree's kdeck (shared target dir overwritten by another branch's build); rebuild and rerun, or set KDECK_E2E_BIN",
+                src.display()
+            );
         }
         dst
     })
@@ -37,12 +40,7 @@ fn kdeck_bin(lab: &Lab) -> PathBuf {
 /// kdeck (this tree's) for an app dir, with the lab's HOME and known_hosts.
 fn kdeck_cmd(lab: &Lab, app: &Path) -> Command {
     let mut c = Command::new(kdeck_bin(lab));
-    c.current_dir(app)
-        .env("HOME", &lab.home)
-        .env("KDECK_KNOWN_HOSTS", &lab.known_hosts)
-        .env_remove("SSH_AUTH_SOCK")
-        .env_remove("VERSION")
-        .stdin(Stdio::null());
+    c.current_dir(app).env("HOME", &lab.home).env("KDECK_KNOWN_HOSTS", &lab.known_hosts).env_remove("SSH_AUTH_SOCK").env_remove("VERSION").stdin(Stdio::null());
     c
 }
 
@@ -147,11 +145,7 @@ impl Tmux {
         (it.next().unwrap(), it.next().unwrap())
     }
     fn resize(&self, cols: u16, rows: u16) {
-        let st = self
-            .cmd()
-            .args(["resize-window", "-t", "main", "-x", &cols.to_string(), "-y", &rows.to_string()])
-            .status()
-            .unwrap();
+        let st = self.cmd().args(["resize-window", "-t", "main", "-x", &cols.to_string(), "-y", &rows.to_string()]).status().unwrap();
         assert!(st.success(), "tmux resize-window failed");
     }
     fn keys(&self, keys: &[&str]) {
@@ -217,9 +211,7 @@ fn exec_i_new_container_pty_size_resize_exit_status_and_restore() {
     // Commands typed reach the remote shell; it runs on a pty of the pane's size.
     let (rows, cols) = t.pane_size();
     t.line("echo out=$((6*7)) size=$(stty size) tty=$(tty)");
-    t.wait("output of the typed command with the pane's size", 15, |s| {
-        s.contains(&format!("out=42 size={rows} {cols} tty=/dev/pts/"))
-    });
+    t.wait("output of the typed command with the pane's size", 15, |s| s.contains(&format!("out=42 size={rows} {cols} tty=/dev/pts/")));
 
     // Resizing the terminal is forwarded.
     t.resize(120, 40);
@@ -268,9 +260,7 @@ fn exec_i_reuse_shell_in_running_container_ends_with_ctrl_d() {
     // Kamal names the host `<host>-<hex12>`: this is the running app container.
     t.line("echo host=$(hostname) size=$(stty size)");
     let (rows, cols) = t.pane_size();
-    t.wait("the running container's hostname", 15, |s| {
-        s.contains(&format!("host={}-", e.web)) && s.contains(&format!("size={rows} {cols}"))
-    });
+    t.wait("the running container's hostname", 15, |s| s.contains(&format!("host={}-", e.web)) && s.contains(&format!("size={rows} {cols}")));
     // ctrl-d goes to the remote shell (raw mode), which ends; so does kdeck, with its status.
     t.keys(&["C-d"]);
     let s = t.wait("kdeck to exit", 30, |s| exit_line(s).is_some() && (s.contains("TTY-RESTORED") || s.contains("TTY-CHANGED")));
@@ -357,7 +347,8 @@ fn exec_i_with_piped_stdin_runs_without_pty() {
     let (code, out, err) = piped(e, &["app", "exec", "-i", "--version", "v1", "echo", "versioned"], "");
     assert_eq!(code, Some(0), "{out}\n{err}");
     assert!(!out.contains("Get most recent version") && out.contains("Launching interactive command with version v1 via SSH from new container on"), "{out}");
-    let runs: Vec<String> = ran(e.lab, &e.web, "docker run -i --rm --name ptyapp-web-exec-v1-").into_iter().filter(|c| c.ends_with("/ptyapp:v1 echo versioned")).collect();
+    let runs: Vec<String> =
+        ran(e.lab, &e.web, "docker run -i --rm --name ptyapp-web-exec-v1-").into_iter().filter(|c| c.ends_with("/ptyapp:v1 echo versioned")).collect();
     assert_eq!(runs.len(), 1, "{:?}", e.lab.ssh_commands(&e.web));
     e.assert_no_openssh();
 }
@@ -367,9 +358,7 @@ fn dashboard_ctrl_o_shell_over_the_pool_connection() {
     let Some(e) = env() else { return };
     let script = e.script("dash", &["dashboard"]);
     let t = Tmux::start("dash", &e.app, &script, 140, 40);
-    t.wait("both hosts up", 30, |s| {
-        [&e.web, &e.worker].iter().all(|h| s.lines().any(|l| l.contains(&format!(" {h} ")) && l.contains("● up")))
-    });
+    t.wait("both hosts up", 30, |s| [&e.web, &e.worker].iter().all(|h| s.lines().any(|l| l.contains(&format!(" {h} ")) && l.contains("● up"))));
     t.keys(&["e"]);
     t.wait("exec view", 5, |s| s.contains("exec in the app container"));
     t.keys(&["C-r"]);
@@ -382,9 +371,7 @@ fn dashboard_ctrl_o_shell_over_the_pool_connection() {
     t.wait("shell output on a pty of the pane's size", 15, |s| s.contains(&format!("dash=42 size={rows} {cols}")));
     t.line("exit 4");
     // Back on the dashboard (redrawn, the shell's lines gone), told how the shell ended.
-    t.wait("dashboard back", 15, |s| {
-        s.contains("exec in the app container") && !s.contains("dash=42") && s.contains("exited with status 4")
-    });
+    t.wait("dashboard back", 15, |s| s.contains("exec in the app container") && !s.contains("dash=42") && s.contains("exited with status 4"));
     // Keys reach the dashboard again.
     t.keys(&["Escape"]);
     t.keys(&["q"]);

@@ -29,8 +29,19 @@ fn run_app(l: &lab::Lab, host: &str, image: &str, role: &str, version: &str) {
     l.docker(
         host,
         &[
-            "run", "-d", "--name", &name, "--restart", "unless-stopped", "--label", &format!("service={SVC}"), "--label",
-            &format!("role={role}"), "--label", "destination", image,
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "--restart",
+            "unless-stopped",
+            "--label",
+            &format!("service={SVC}"),
+            "--label",
+            &format!("role={role}"),
+            "--label",
+            "destination",
+            image,
         ],
     )
     .expect_ok("docker run");

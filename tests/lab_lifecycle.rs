@@ -63,16 +63,21 @@ fn lab_up_is_idempotent_and_down_leaves_nothing() {
     // direct-streamlocal to the host's docker socket (forwarding is not a session: not logged)
     let fwd = l.dir.join("fwd.sock");
     let mut child = Command::new("ssh")
-        .arg("-F").arg(&l.ssh_config).arg("-N").arg("-o").arg("ExitOnForwardFailure=yes")
-        .arg("-L").arg(format!("{}:/var/run/docker.sock", fwd.display()))
+        .arg("-F")
+        .arg(&l.ssh_config)
+        .arg("-N")
+        .arg("-o")
+        .arg("ExitOnForwardFailure=yes")
+        .arg("-L")
+        .arg(format!("{}:/var/run/docker.sock", fwd.display()))
         .arg("klab2")
         .spawn()
         .unwrap();
     let mut engine_name = String::new();
     for _ in 0..50 {
         if fwd.exists() {
-            let o = Command::new("/usr/bin/docker").arg("-H").arg(format!("unix://{}", fwd.display()))
-                .args(["info", "--format", "{{.Name}}"]).output().unwrap();
+            let o =
+                Command::new("/usr/bin/docker").arg("-H").arg(format!("unix://{}", fwd.display())).args(["info", "--format", "{{.Name}}"]).output().unwrap();
             engine_name = String::from_utf8_lossy(&o.stdout).trim().to_string();
             if o.status.success() {
                 break;
@@ -86,8 +91,7 @@ fn lab_up_is_idempotent_and_down_leaves_nothing() {
 
     // an app container so that cgroups, overlay mounts and the kamal network exist at teardown
     let image = l.image("cycleapp", "v1", "ok");
-    l.ssh("klab2", &format!("docker network create kamal && docker run -d --name cycle-web --network kamal -p 80:80 {image}"))
-        .expect_ok("docker run");
+    l.ssh("klab2", &format!("docker network create kamal && docker run -d --name cycle-web --network kamal -p 80:80 {image}")).expect_ok("docker run");
     // host-to-host over the bridge, and the harness reaching the published port
     let mut ok = false;
     for _ in 0..50 {
@@ -120,8 +124,11 @@ fn lab_up_is_idempotent_and_down_leaves_nothing() {
     lab::lab_sh(&["down", "--name", name]).expect_ok("second down");
 
     for p in &pids {
-        assert!(!Path::new(&format!("/proc/{p}")).exists() || sh(&format!("cat /proc/{p}/stat 2>/dev/null")).contains(" Z "),
-            "process {p} survived: {}", sh(&format!("cat /proc/{p}/cmdline | tr '\\0' ' '")));
+        assert!(
+            !Path::new(&format!("/proc/{p}")).exists() || sh(&format!("cat /proc/{p}/stat 2>/dev/null")).contains(" Z "),
+            "process {p} survived: {}",
+            sh(&format!("cat /proc/{p}/cmdline | tr '\\0' ' '"))
+        );
     }
     assert_eq!(sh("ip netns list | grep kdlab-labcycle- || true"), "");
     assert_eq!(sh("ip -br link | grep -E '^(kd11h|kdbr11)' || true"), "");

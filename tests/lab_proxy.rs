@@ -26,9 +26,18 @@ impl<'a> Proxy<'a> {
         lab.docker(
             host,
             &[
-                "run", "-d", "--name", name, "--network", "kamal", "--restart", "unless-stopped",
-                "-p", &format!("{port}:80"),
-                "--volume", &format!("{name}-config:/home/kamal-proxy/.config/kamal-proxy"),
+                "run",
+                "-d",
+                "--name",
+                name,
+                "--network",
+                "kamal",
+                "--restart",
+                "unless-stopped",
+                "-p",
+                &format!("{port}:80"),
+                "--volume",
+                &format!("{name}-config:/home/kamal-proxy/.config/kamal-proxy"),
                 "basecamp/kamal-proxy:v0.9.2",
             ],
         )
@@ -94,9 +103,19 @@ fn standin_switches_to_healthy_target_without_failed_requests_and_keeps_old_on_t
     assert_eq!(get(&p.addr(), "spapp.test", "/version").0, 404);
     // first deploy, in Kamal's exact flag forms (--flag="v" after the shell = --flag=v)
     p.cli(&[
-        "deploy", "spapp-web", &format!("--target={id1}:80"), "--host=spapp.test", "--deploy-timeout=10s",
-        "--drain-timeout=5s", "--health-check-interval=200ms", "--health-check-timeout=2s", "--health-check-path=/up",
-        "--buffer-requests", "--buffer-responses", "--log-request-header=Cache-Control", "--log-request-header=User-Agent",
+        "deploy",
+        "spapp-web",
+        &format!("--target={id1}:80"),
+        "--host=spapp.test",
+        "--deploy-timeout=10s",
+        "--drain-timeout=5s",
+        "--health-check-interval=200ms",
+        "--health-check-timeout=2s",
+        "--health-check-path=/up",
+        "--buffer-requests",
+        "--buffer-responses",
+        "--log-request-header=Cache-Control",
+        "--log-request-header=User-Agent",
     ])
     .expect_ok("deploy v1");
     assert_eq!(get(&p.addr(), "spapp.test", "/version"), (200, "v1\n".into()));
@@ -107,8 +126,21 @@ fn standin_switches_to_healthy_target_without_failed_requests_and_keeps_old_on_t
     let lp = RequestLoop::start(&p.addr(), "spapp.test", "/version", Duration::from_millis(5), 3000);
     std::thread::sleep(Duration::from_millis(700));
     // `--flag value` form too
-    p.cli(&["deploy", "spapp-web", "--target", &format!("{id2}:80"), "--host", "spapp.test", "--deploy-timeout", "10s", "--drain-timeout", "5s", "--health-check-interval", "200ms"])
-        .expect_ok("deploy v2");
+    p.cli(&[
+        "deploy",
+        "spapp-web",
+        "--target",
+        &format!("{id2}:80"),
+        "--host",
+        "spapp.test",
+        "--deploy-timeout",
+        "10s",
+        "--drain-timeout",
+        "5s",
+        "--health-check-interval",
+        "200ms",
+    ])
+    .expect_ok("deploy v2");
     std::thread::sleep(Duration::from_millis(500));
     l.docker("klab1", &["stop", "spa-v1"]).expect_ok("stop v1");
     std::thread::sleep(Duration::from_millis(500));
@@ -121,7 +153,15 @@ fn standin_switches_to_healthy_target_without_failed_requests_and_keeps_old_on_t
     // old target keeps serving without a failed request
     let lp = RequestLoop::start(&p.addr(), "spapp.test", "/version", Duration::from_millis(10), 2000);
     let t = Instant::now();
-    let r = p.cli(&["deploy", "spapp-web", &format!("--target={id_bad}:80"), "--host=spapp.test", "--deploy-timeout=3s", "--drain-timeout=5s", "--health-check-interval=500ms"]);
+    let r = p.cli(&[
+        "deploy",
+        "spapp-web",
+        &format!("--target={id_bad}:80"),
+        "--host=spapp.test",
+        "--deploy-timeout=3s",
+        "--drain-timeout=5s",
+        "--health-check-interval=500ms",
+    ]);
     let took = t.elapsed();
     let st = lp.stop();
     assert!(!r.ok && r.code == Some(1), "unhealthy deploy must exit 1: {r:?}");

@@ -31,7 +31,8 @@ fn details_resources_table_and_json() {
     };
     let (code, out, err) = run(false);
     assert_eq!(code, Some(0), "stdout:\n{out}\nstderr:\n{err}");
-    for want in [h1.as_str(), h2.as_str(), "DOCKER DISK USE", "CONTAINERS", "WARNINGS", "PRUNE PREVIEW", &format!("{SVC}-web-v2"), &format!("{SVC}-worker-v2")] {
+    for want in [h1.as_str(), h2.as_str(), "DOCKER DISK USE", "CONTAINERS", "WARNINGS", "PRUNE PREVIEW", &format!("{SVC}-web-v2"), &format!("{SVC}-worker-v2")]
+    {
         assert!(out.contains(want), "missing {want:?} in:\n{out}");
     }
     println!("{out}");

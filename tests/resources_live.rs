@@ -55,7 +55,8 @@ async fn memory_climb_oom_restart_and_disk_warning() {
     // A size-limited volume (tmpfs, 8 MiB) used by a service container.
     l.docker(&h1, &["volume", "create", "--driver", "local", "--opt", "type=tmpfs", "--opt", "device=tmpfs", "--opt", "o=size=8m", "kresfill"])
         .expect_ok("volume create");
-    let labels = |role: &str| vec!["--label".to_string(), format!("service={SVC}"), "--label".into(), format!("role={role}"), "--label".into(), "destination".into()];
+    let labels =
+        |role: &str| vec!["--label".to_string(), format!("service={SVC}"), "--label".into(), format!("role={role}"), "--label".into(), "destination".into()];
     let mut args: Vec<String> = vec!["run".into(), "-d".into(), "--name".into(), filler.clone(), "-v".into(), "kresfill:/data".into()];
     args.extend(labels("web"));
     args.push(img.clone());
@@ -85,8 +86,16 @@ async fn memory_climb_oom_restart_and_disk_warning() {
     // gets OOM-killed (separate variables: no transient copies of the whole heap).
     let script = "a=$(head -c 1048576 /dev/zero | tr '\\0' x); i=0; while :; do i=$((i+1)); eval \"v$i=\\$a\"; sleep 0.3; done";
     let mut args: Vec<String> = vec![
-        "run".into(), "-d".into(), "--name".into(), hog.clone(), "--memory".into(), "40m".into(), "--memory-swap".into(), "40m".into(),
-        "--restart".into(), "unless-stopped".into(),
+        "run".into(),
+        "-d".into(),
+        "--name".into(),
+        hog.clone(),
+        "--memory".into(),
+        "40m".into(),
+        "--memory-swap".into(),
+        "40m".into(),
+        "--restart".into(),
+        "unless-stopped".into(),
     ];
     args.extend(labels("hog"));
     args.extend([img.clone(), "/bin/sh".into(), "-c".into(), script.into()]);
@@ -112,8 +121,7 @@ async fn memory_climb_oom_restart_and_disk_warning() {
 
     let t_oom = Instant::now();
     let took = wait_for(&mut rx, "OOM flag and a restart", Duration::from_secs(60), |s| {
-        hog_of(s).is_some_and(|c| c.oom_killed && c.restarts >= 1)
-            && s.hosts[0].warnings.iter().any(|w| w.kind == WarningKind::OomKilled)
+        hog_of(s).is_some_and(|c| c.oom_killed && c.restarts >= 1) && s.hosts[0].warnings.iter().any(|w| w.kind == WarningKind::OomKilled)
     })
     .await;
     let c = hog_of(&rx.borrow()).unwrap();

@@ -54,8 +54,27 @@ fn host(name: &str, mem_used: u64, disk_used_pct: u64, containers: Vec<Container
             avail_bytes: total - total * disk_used_pct / 100,
             holds: vec!["docker data root".into()],
         }],
-        docker_df: Some(DockerDf { images: 6, images_active: 2, images_bytes: 900 * MIB, images_reclaimable_bytes: 600 * MIB, containers: 5, containers_running: 2, containers_bytes: 12 * MIB, volumes: 1, volumes_bytes: 30 * MIB, ..Default::default() }),
-        kamal: KamalUsage { images: 4, images_bytes: 800 * MIB, containers: 5, containers_running: 2, reclaimable_bytes: 410 * MIB, prune_containers: 2, prune_images: 2 },
+        docker_df: Some(DockerDf {
+            images: 6,
+            images_active: 2,
+            images_bytes: 900 * MIB,
+            images_reclaimable_bytes: 600 * MIB,
+            containers: 5,
+            containers_running: 2,
+            containers_bytes: 12 * MIB,
+            volumes: 1,
+            volumes_bytes: 30 * MIB,
+            ..Default::default()
+        }),
+        kamal: KamalUsage {
+            images: 4,
+            images_bytes: 800 * MIB,
+            containers: 5,
+            containers_running: 2,
+            reclaimable_bytes: 410 * MIB,
+            prune_containers: 2,
+            prune_images: 2,
+        },
         containers,
         cpu_history: vec![10.0, 20.0, 23.0],
         mem_history: vec![mem_used],
@@ -80,7 +99,12 @@ fn snapshot() -> ResourceSnapshot {
         hosts: vec![
             host("10.77.5.11", GIB, 40, vec![capped, container("klabapp-web-v1", "web", "exited", 0, None)]),
             host("10.77.5.12", 3 * GIB + GIB / 2, 91, vec![oom]),
-            HostResources { host: "10.77.5.13".into(), conn: ConnState::Down { reason: "connection refused".into() }, error: Some("10.77.5.13: unreachable: connection refused".into()), ..Default::default() },
+            HostResources {
+                host: "10.77.5.13".into(),
+                conn: ConnState::Down { reason: "connection refused".into() },
+                error: Some("10.77.5.13: unreachable: connection refused".into()),
+                ..Default::default()
+            },
         ],
     }
 }
@@ -173,14 +197,8 @@ fn prune_preview_and_room_check() {
     insta::assert_snapshot!("prune_preview_empty_80x4", text(&t));
 
     let s = snapshot();
-    let checks = room_check(
-        &s,
-        &[
-            ("10.77.5.11".into(), vec!["web".into()]),
-            ("10.77.5.12".into(), vec!["worker".into()]),
-            ("10.77.5.13".into(), vec!["web".into()]),
-        ],
-    );
+    let checks =
+        room_check(&s, &[("10.77.5.11".into(), vec!["web".into()]), ("10.77.5.12".into(), vec!["worker".into()]), ("10.77.5.13".into(), vec!["web".into()])]);
     let lines: Vec<String> = w::room_check_lines(&theme, &checks).iter().map(|l| l.to_string()).collect();
     insta::assert_snapshot!("room_check_lines", lines.join("\n"));
     assert!(checks[0].fits && checks[1].fits && !checks[2].fits);
@@ -189,7 +207,12 @@ fn prune_preview_and_room_check() {
 #[test]
 fn headless_table_and_json() {
     let s = snapshot();
-    let mut spec = FleetSpec::new("klabapp", None, "10.77.5.1:5000/klabapp", vec![("web".into(), vec!["10.77.5.11".into(), "10.77.5.13".into()]), ("worker".into(), vec!["10.77.5.12".into()])]);
+    let mut spec = FleetSpec::new(
+        "klabapp",
+        None,
+        "10.77.5.1:5000/klabapp",
+        vec![("web".into(), vec!["10.77.5.11".into(), "10.77.5.13".into()]), ("worker".into(), vec!["10.77.5.12".into()])],
+    );
     spec.retain_containers = 5;
     insta::assert_snapshot!("details_resources_table", render_table(&s, &plans(), &spec));
     let j = to_json(&s, &plans(), &spec);

@@ -167,9 +167,7 @@ fn dashboard_end_to_end_in_tmux() {
 
     // 3. Merged logs from all hosts, then a filter.
     t.keys(&["l"]);
-    t.wait("lines from every host", 20, |s| {
-        s.contains("10.77.4.11/web") && s.contains("10.77.4.12/web") && s.contains("10.77.4.13/worker")
-    });
+    t.wait("lines from every host", 20, |s| s.contains("10.77.4.11/web") && s.contains("10.77.4.12/web") && s.contains("10.77.4.13/worker"));
     t.keys(&["/"]);
     t.literal("job [0-9]+");
     t.keys(&["Enter"]);
@@ -250,9 +248,7 @@ fn dashboard_end_to_end_in_tmux() {
     let lock = l.kamal(&app, &["lock", "status"]);
     assert!(lock.stdout.contains("There is no deploy lock"), "lock left held:\n{}{}", lock.stdout, lock.stderr);
     for h in l.hosts() {
-        let ps = l
-            .docker(&h.name, &["ps", "--filter", "label=service=klabapp", "--filter", "status=running", "--format", "{{.Names}}"])
-            .expect_ok("docker ps");
+        let ps = l.docker(&h.name, &["ps", "--filter", "label=service=klabapp", "--filter", "status=running", "--format", "{{.Names}}"]).expect_ok("docker ps");
         let names: Vec<&str> = ps.stdout.lines().filter(|n| n.starts_with("klabapp-")).collect();
         assert!(names.len() <= 1, "{}: more than one running container after quit-and-abort: {names:?}", h.name);
     }
@@ -283,9 +279,7 @@ fn dashboard_end_to_end_in_tmux() {
     let lock = l.kamal(&app, &["lock", "status"]);
     assert!(lock.stdout.contains("There is no deploy lock"), "lock left held after SIGTERM:\n{}{}", lock.stdout, lock.stderr);
     for h in l.hosts() {
-        let ps = l
-            .docker(&h.name, &["ps", "--filter", "label=service=klabapp", "--filter", "status=running", "--format", "{{.Names}}"])
-            .expect_ok("docker ps");
+        let ps = l.docker(&h.name, &["ps", "--filter", "label=service=klabapp", "--filter", "status=running", "--format", "{{.Names}}"]).expect_ok("docker ps");
         let names: Vec<&str> = ps.stdout.lines().filter(|n| n.starts_with("klabapp-")).collect();
         assert!(names.len() <= 1, "{}: more than one running container after SIGTERM: {names:?}", h.name);
     }

@@ -299,8 +299,20 @@ fn step_labels_come_from_the_run_and_name_checks_as_checks() {
         PlannedStep { host: Some(h.clone()), role: Some("job".into()), kind: StepKind::Rename, group: None, label: "rename".into() },
     ];
     app.update(Update::Engine(Event::PlanReady { action: ActionKind::Deploy, version: Some("v3".into()), hosts: vec![h.clone()], groups: vec![], steps }));
-    app.update(Update::Engine(Event::StepStarted { host: Some(h.clone()), role: None, kind: StepKind::ProxyBoot, label: "docker network create kamal".into(), at: fx::now() }));
-    app.update(Update::Engine(Event::StepStarted { host: Some(h.clone()), role: Some("job".into()), kind: StepKind::Rename, label: "check name clash / current version".into(), at: fx::now() }));
+    app.update(Update::Engine(Event::StepStarted {
+        host: Some(h.clone()),
+        role: None,
+        kind: StepKind::ProxyBoot,
+        label: "docker network create kamal".into(),
+        at: fx::now(),
+    }));
+    app.update(Update::Engine(Event::StepStarted {
+        host: Some(h.clone()),
+        role: Some("job".into()),
+        kind: StepKind::Rename,
+        label: "check name clash / current version".into(),
+        at: fx::now(),
+    }));
     let screen = text(&app, 120, 30);
     assert!(screen.contains("⠿ network"), "{screen}");
     assert!(!screen.contains("proxy boot"), "{screen}");

@@ -44,11 +44,7 @@ fn elapsed_times_line_up_with_a_long_label() {
     for (w, h) in [(80, 24), (160, 40)] {
         let s = text(&run(ActionKind::Deploy, "deploy finished"), w, h);
         assert!(s.contains("prepare (error pages, assets)"), "{s}");
-        let cols: Vec<usize> = s
-            .lines()
-            .filter(|l| l.contains("1.2s"))
-            .map(|l| l[..l.find("1.2s").unwrap()].chars().count())
-            .collect();
+        let cols: Vec<usize> = s.lines().filter(|l| l.contains("1.2s")).map(|l| l[..l.find("1.2s").unwrap()].chars().count()).collect();
         assert_eq!(cols.len(), 4, "{s}");
         assert!(cols.windows(2).all(|p| p[0] == p[1]), "elapsed columns differ {cols:?}\n{s}");
     }

@@ -101,12 +101,7 @@ pub fn lock_host(app: &AppSpec, g: &Global) -> Option<String> {
 /// key).
 pub fn load_app(g: &Global) -> Result<AppSpec> {
     let path: PathBuf = g.config_file.clone();
-    let opts = crate::config::LoadOptions {
-        config_file: path,
-        destination: g.destination.clone(),
-        version: g.version.clone(),
-        ..Default::default()
-    };
+    let opts = crate::config::LoadOptions { config_file: path, destination: g.destination.clone(), version: g.version.clone(), ..Default::default() };
     let c = crate::config::Config::load(&opts).map_err(|e| eyre!("{e}"))?;
     Ok(crate::kamal::from_config::from_config(&c))
 }
@@ -122,10 +117,7 @@ impl Ctx {
         Self::build(g, |_, hosts| Ok(hosts.iter().map(|h| (h.clone(), Arc::new(pool.get(h)) as Arc<dyn Remote>)).collect()))
     }
 
-    fn build(
-        g: &Global,
-        remotes: impl FnOnce(&AppSpec, &[String]) -> Result<BTreeMap<String, Arc<dyn Remote>>>,
-    ) -> Result<Ctx> {
+    fn build(g: &Global, remotes: impl FnOnce(&AppSpec, &[String]) -> Result<BTreeMap<String, Arc<dyn Remote>>>) -> Result<Ctx> {
         let full = load_app(g)?;
         let app = scope(&full, g)?;
         let lock_host = lock_host(&full, g).ok_or_else(|| eyre!("{}: servers: no hosts configured", g.config_file.display()))?;
@@ -180,11 +172,7 @@ impl Ctx {
 /// the local OpenSSH client with ControlMaster multiplexing).
 pub fn connect(app: &AppSpec, hosts: &[String], g: &Global) -> Result<BTreeMap<String, Arc<dyn Remote>>> {
     let known_hosts = std::env::var_os("KDECK_KNOWN_HOSTS").map(PathBuf::from);
-    let keys: Vec<PathBuf> = app
-        .ssh_keys
-        .iter()
-        .map(|k| if k.is_relative() { app.root.join(k) } else { k.clone() })
-        .collect();
+    let keys: Vec<PathBuf> = app.ssh_keys.iter().map(|k| if k.is_relative() { app.root.join(k) } else { k.clone() }).collect();
     let mut m: BTreeMap<String, Arc<dyn Remote>> = BTreeMap::new();
     if std::env::var("KDECK_TRANSPORT").is_ok_and(|t| t == "openssh") {
         let control_dir = std::env::temp_dir().join(format!("kdeck-cm-{}", std::process::id()));

@@ -19,7 +19,6 @@ pub fn pool_for(app: &AppSpec, g: &Global) -> Result<Pool> {
     context::pool(app, g)
 }
 
-
 pub fn fleet_spec(app: &AppSpec, lock_host: &str) -> FleetSpec {
     let roles = app.roles.iter().map(|r| (r.name.clone(), r.hosts.clone())).collect();
     let mut spec = FleetSpec::new(&app.service, app.destination.as_deref(), &app.repository(), roles);
@@ -34,4 +33,3 @@ pub fn fleet_spec(app: &AppSpec, lock_host: &str) -> FleetSpec {
         .collect();
     spec
 }
-

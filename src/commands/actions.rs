@@ -21,7 +21,11 @@ pub async fn run_request(ctx: &Ctx, req: Request, version: String) -> Result<Exi
     let abort = AbortHandle::new();
     let engine = ctx.engine(version, tx.clone(), abort.clone());
     // Lock commands print Kamal's one-line result, not the engine's steps.
-    let req_kind = if matches!(req, Request::Setup { .. } | Request::Deploy { .. } | Request::Redeploy { .. } | Request::Rollback { .. } | Request::AppBoot) { Kind::Rollout } else { Kind::Other };
+    let req_kind = if matches!(req, Request::Setup { .. } | Request::Deploy { .. } | Request::Redeploy { .. } | Request::Rollback { .. } | Request::AppBoot) {
+        Kind::Rollout
+    } else {
+        Kind::Other
+    };
     let lock_req = match &req {
         Request::LockAcquire { .. } => Some("Acquired the deploy lock"),
         Request::LockRelease => Some("Released the deploy lock"),

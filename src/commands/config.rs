@@ -6,13 +6,7 @@ use crate::config::{dump, yaml, Config, LoadOptions};
 use std::process::ExitCode;
 
 pub fn load_options(g: &Global) -> LoadOptions {
-    LoadOptions {
-        config_file: g.config_file.clone(),
-        destination: g.destination.clone(),
-        version: g.version.clone(),
-        cwd: None,
-        env: None,
-    }
+    LoadOptions { config_file: g.config_file.clone(), destination: g.destination.clone(), version: g.version.clone(), cwd: None, env: None }
 }
 
 pub fn run(g: &Global, args: &ConfigArgs) -> color_eyre::Result<ExitCode> {
@@ -21,11 +15,7 @@ pub fn run(g: &Global, args: &ConfigArgs) -> color_eyre::Result<ExitCode> {
         // Missing secrets are reported up front, naming the key and the secrets file.
         cfg.check_secrets()?;
     }
-    let v = if args.resolved {
-        dump::resolved(&cfg, args.show_secrets)
-    } else {
-        dump::kamal_config_with(&cfg, args.show_secrets)?
-    };
+    let v = if args.resolved { dump::resolved(&cfg, args.show_secrets) } else { dump::kamal_config_with(&cfg, args.show_secrets)? };
     super::out::out_raw(&yaml::emit(&v));
     Ok(ExitCode::SUCCESS)
 }

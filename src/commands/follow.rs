@@ -54,7 +54,9 @@ pub fn render_notice(e: &FleetLog) -> Option<String> {
     let who = |h: &str, r: &str| if r.is_empty() { h.to_string() } else { format!("{h} [{r}]") };
     match e {
         FleetLog::Line(_) => None,
-        FleetLog::Interrupted { host, role, reason } => Some(format!("-- {}: log stream interrupted ({reason}); resuming when the host is back", who(host, role))),
+        FleetLog::Interrupted { host, role, reason } => {
+            Some(format!("-- {}: log stream interrupted ({reason}); resuming when the host is back", who(host, role)))
+        }
         FleetLog::Resumed { host, role } => Some(format!("-- {}: log stream resumed", who(host, role))),
         FleetLog::Switched { host, role, container } => Some(format!("-- {}: now following {container}", who(host, role))),
     }

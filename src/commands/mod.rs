@@ -10,7 +10,7 @@ pub mod views;
 
 pub(crate) use crate::app::{context, out};
 
-use crate::cli::{AppCommand, Cli, Command, LockCommand, PruneCommand, ProxyCommand};
+use crate::cli::{AppCommand, Cli, Command, LockCommand, ProxyCommand, PruneCommand};
 use crate::deploy::Request;
 use color_eyre::eyre::eyre;
 use std::process::ExitCode;

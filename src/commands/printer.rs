@@ -93,11 +93,9 @@ impl Printer {
             }
             Event::StepFailed { host, role, kind, elapsed, error, last_logs, health } => {
                 // A step that never started (halted before it) has no label yet: name its kind.
-                let label = self
-                    .labels
-                    .get(&(host.clone(), role.clone(), *kind))
-                    .cloned()
-                    .unwrap_or_else(|| format!("{} (not started)", serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default()));
+                let label = self.labels.get(&(host.clone(), role.clone(), *kind)).cloned().unwrap_or_else(|| {
+                    format!("{} (not started)", serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default())
+                });
                 let _ = writeln!(out, "  ✗ {:<24} {} ({:.1}s)", who(host, role), label, elapsed.as_secs_f64());
                 for l in error.lines() {
                     let _ = writeln!(out, "      {l}");
@@ -140,7 +138,11 @@ impl Printer {
                 let _ = writeln!(
                     out,
                     "{}",
-                    if *forced { "Aborting running steps (the lock is still released)…" } else { "Stopping: no new steps start; Ctrl-C again to abort running ones…" }
+                    if *forced {
+                        "Aborting running steps (the lock is still released)…"
+                    } else {
+                        "Stopping: no new steps start; Ctrl-C again to abort running ones…"
+                    }
                 );
             }
             Event::Finished { ok, elapsed, .. } => {

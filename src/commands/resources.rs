@@ -109,10 +109,8 @@ pub fn render_table(snap: &ResourceSnapshot, plans: &[PrunePlan], spec: &FleetSp
     s.push_str(&table(&rows));
 
     s.push_str("\nCONTAINERS\n");
-    let mut rows = vec![vec!["HOST", "CONTAINER", "ROLE", "STATE", "CPU", "MEMORY / LIMIT", "RESTARTS", "OOM", "LOG"]
-        .into_iter()
-        .map(String::from)
-        .collect::<Vec<_>>()];
+    let mut rows =
+        vec![vec!["HOST", "CONTAINER", "ROLE", "STATE", "CPU", "MEMORY / LIMIT", "RESTARTS", "OOM", "LOG"].into_iter().map(String::from).collect::<Vec<_>>()];
     for h in &snap.hosts {
         for c in &h.containers {
             rows.push(vec![
@@ -180,11 +178,8 @@ pub fn render_table(snap: &ResourceSnapshot, plans: &[PrunePlan], spec: &FleetSp
         }
     }
 
-    let uncapped: Vec<String> = snap
-        .hosts
-        .iter()
-        .flat_map(|h| h.containers.iter().filter(|c| log_cap_hint(c).is_some()).map(move |c| format!("{} on {}", c.name, h.host)))
-        .collect();
+    let uncapped: Vec<String> =
+        snap.hosts.iter().flat_map(|h| h.containers.iter().filter(|c| log_cap_hint(c).is_some()).map(move |c| format!("{} on {}", c.name, h.host))).collect();
     if !uncapped.is_empty() {
         let _ = writeln!(s, "\nLOGS: json-file logs without max-size: {}", uncapped.join(", "));
         s.push_str("Cap them in config/deploy.yml (applies on the next deploy):\n");

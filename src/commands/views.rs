@@ -59,11 +59,8 @@ fn host_role_jobs(ctx: &Ctx, f: impl Fn(&str) -> String) -> Vec<(String, String)
 
 pub async fn app_version(ctx: &Ctx) -> Result<ExitCode> {
     // Kamal: the first role on the host.
-    let jobs = ctx
-        .hosts()
-        .into_iter()
-        .filter_map(|h| ctx.app.roles_on(&h).first().map(|r| cmd::current_running_version(&ctx.app, &r.name)).map(|c| (h, c)))
-        .collect();
+    let jobs =
+        ctx.hosts().into_iter().filter_map(|h| ctx.app.roles_on(&h).first().map(|r| cmd::current_running_version(&ctx.app, &r.name)).map(|c| (h, c))).collect();
     Ok(print_blocks("App", per_host(ctx, jobs).await, None))
 }
 
@@ -134,7 +131,12 @@ pub async fn proxy_details(ctx: &Ctx) -> Result<ExitCode> {
 }
 
 pub async fn proxy_logs(ctx: &Ctx, a: &LogsArgs) -> Result<ExitCode> {
-    let c = cmd::proxy_logs(a.since.as_deref(), a.lines.or(if a.since.is_none() && a.grep.is_none() { Some(100) } else { None }), a.grep.as_deref(), !a.skip_timestamps);
+    let c = cmd::proxy_logs(
+        a.since.as_deref(),
+        a.lines.or(if a.since.is_none() && a.grep.is_none() { Some(100) } else { None }),
+        a.grep.as_deref(),
+        !a.skip_timestamps,
+    );
     if a.follow {
         let grep = a.grep.as_deref().map(|g| super::follow::Grep::new(g, a.grep_options.as_deref()));
         let tail = a.lines.map(u64::from).or(Some(100));
@@ -275,7 +277,11 @@ pub async fn app_exec_interactive(ctx: &Ctx, a: &crate::cli::ExecArgs) -> Result
                 say("Get current version of running container...");
                 let v = remote.exec(&cmd::current_running_version(&ctx.app, &role.name)).await?.stdout.trim().to_string();
                 // Kamal falls back to the configured version when nothing runs.
-                if v.is_empty() { ctx.version.clone() } else { v }
+                if v.is_empty() {
+                    ctx.version.clone()
+                } else {
+                    v
+                }
             }
         };
         say(&format!("Launching interactive command with version {v} via SSH from existing container on {host}..."));

@@ -118,11 +118,7 @@ fn env_view(c: &Config, e: &Env, show: bool) -> Value {
         }
         Err(err) => err_value(&err),
     };
-    Value::Map(Map::str_map(vec![
-        ("clear", Value::Map(e.clear.clone())),
-        ("secret_keys", strs(e.secret_keys.clone())),
-        ("resolved", resolved),
-    ]))
+    Value::Map(Map::str_map(vec![("clear", Value::Map(e.clear.clone())), ("secret_keys", strs(e.secret_keys.clone())), ("resolved", resolved)]))
 }
 
 fn proxy_view(c: &Config, p: Option<&Proxy>) -> Value {

@@ -39,7 +39,10 @@ fn unsupported(ctx: &ErbContext, line: usize, what: &str) -> ConfigError {
 }
 
 fn unsupported_in(file: &Path, line: usize, what: &str) -> ConfigError {
-    let mut e = ConfigError::new(ErrorKind::UnsupportedErb, format!("unsupported ERB at {}:{line}: {what} (kdeck evaluates only the ERB subset listed in its README)", file.display()));
+    let mut e = ConfigError::new(
+        ErrorKind::UnsupportedErb,
+        format!("unsupported ERB at {}:{line}: {what} (kdeck evaluates only the ERB subset listed in its README)", file.display()),
+    );
     e.line = Some(line);
     e
 }
@@ -718,11 +721,7 @@ impl TreeBuilder {
                         _ => {
                             // `expr.each do |v|`
                             let n = t.len();
-                            if n >= 5
-                                && matches!(&t[n - 4], Tok::Ident(d) if d == "do")
-                                && t[n - 3] == Tok::Op("|".into())
-                                && t[n - 1] == Tok::Op("|".into())
-                            {
+                            if n >= 5 && matches!(&t[n - 4], Tok::Ident(d) if d == "do") && t[n - 3] == Tok::Op("|".into()) && t[n - 1] == Tok::Op("|".into()) {
                                 let var = match &t[n - 2] {
                                     Tok::Ident(v) => v.clone(),
                                     _ => return Err(unsupported_in(&self.file, line, "block parameter")),

@@ -106,11 +106,9 @@ fn load_file(path: &Path, shown: &Path, cwd: &Path, env: &mut BTreeMap<String, S
     if !path.exists() {
         return Err(ConfigError::new(ErrorKind::MissingFile, format!("Configuration file not found in {}", path.display())).with_file(shown));
     }
-    let bytes = std::fs::read(path)
-        .map_err(|e| ConfigError::new(ErrorKind::Io, format!("cannot read configuration file: {e}")).with_file(shown))?;
-    let text = String::from_utf8(bytes).map_err(|e| {
-        ConfigError::new(ErrorKind::Yaml, format!("not valid UTF-8 text (byte {})", e.utf8_error().valid_up_to())).with_file(shown)
-    })?;
+    let bytes = std::fs::read(path).map_err(|e| ConfigError::new(ErrorKind::Io, format!("cannot read configuration file: {e}")).with_file(shown))?;
+    let text = String::from_utf8(bytes)
+        .map_err(|e| ConfigError::new(ErrorKind::Yaml, format!("not valid UTF-8 text (byte {})", e.utf8_error().valid_up_to())).with_file(shown))?;
     let dir = path.parent().map(Path::to_path_buf).unwrap_or_else(|| cwd.to_path_buf());
     let mut ctx = erb::ErbContext { env, cwd, dir, file: shown.to_path_buf() };
     let rendered = erb::render(&text, &mut ctx).map_err(|e| e.with_file(shown))?;
@@ -192,10 +190,8 @@ impl Config {
     /// `load_raw_config`.
     pub fn load_raw(opts: &LoadOptions) -> Result<Map> {
         let cwd = opts.cwd.clone().unwrap_or_else(|| std::env::current_dir().unwrap_or_else(|_| PathBuf::from(".")));
-        let mut env: BTreeMap<String, String> = opts
-            .env
-            .clone()
-            .unwrap_or_else(|| std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect());
+        let mut env: BTreeMap<String, String> =
+            opts.env.clone().unwrap_or_else(|| std::env::vars_os().filter_map(|(k, v)| Some((k.into_string().ok()?, v.into_string().ok()?))).collect());
         match &opts.destination {
             Some(d) => env.insert("KAMAL_DESTINATION".into(), d.clone()),
             None => env.remove("KAMAL_DESTINATION"),
@@ -471,12 +467,14 @@ impl Config {
     /// finds these at deploy time; kdeck checks before acting.
     pub fn check_secrets(&self) -> Result<()> {
         let s = &self.secrets;
-        let keyed = |r: Result<String>, key: String| r.map(|_| ()).map_err(|mut e| {
-            if e.key.is_none() {
-                e.key = Some(key);
-            }
-            e
-        });
+        let keyed = |r: Result<String>, key: String| {
+            r.map(|_| ()).map_err(|mut e| {
+                if e.key.is_none() {
+                    e.key = Some(key);
+                }
+                e
+            })
+        };
         s.values().map(|_| ())?;
         for k in ["username", "password"] {
             if let Some(Value::Seq(v)) = self.registry.config.get(k) {

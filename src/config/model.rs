@@ -477,14 +477,18 @@ impl Ssh {
     /// `key_data`: entries naming a secret are replaced by its value (others used inline).
     pub fn key_data(&self, secrets: &Secrets) -> Option<Vec<String>> {
         let kd = self.config.get("key_data")?.as_seq()?;
-        Some(kd.iter().map(|k| {
-            let k = k.to_rstring();
-            if secrets.has(&k) {
-                secrets.get(&k).unwrap_or(k)
-            } else {
-                k
-            }
-        }).collect())
+        Some(
+            kd.iter()
+                .map(|k| {
+                    let k = k.to_rstring();
+                    if secrets.has(&k) {
+                        secrets.get(&k).unwrap_or(k)
+                    } else {
+                        k
+                    }
+                })
+                .collect(),
+        )
     }
     /// `config`: true/false or ssh config file(s).
     pub fn config_value(&self) -> Option<Value> {
@@ -622,11 +626,7 @@ pub(super) fn build(
         lv.validate_schema(&logging_v, Schema::Logging)?;
         let proxy_spec = specs.get("proxy").cloned();
         let primary = *name == primary_name;
-        let running_proxy = if primary {
-            proxy_spec != Some(Value::Bool(false))
-        } else {
-            proxy_spec.as_ref().is_some_and(Value::truthy)
-        };
+        let running_proxy = if primary { proxy_spec != Some(Value::Bool(false)) } else { proxy_spec.as_ref().is_some_and(Value::truthy) };
         if running_proxy {
             let pc = match &proxy_spec {
                 None | Some(Value::Bool(true)) | Some(Value::Nil) => Map::new(),
@@ -792,7 +792,10 @@ pub(super) fn build(
 
     // The semantic checks, in Kamal's order.
     if c.require_destination() && c.destination.is_none() {
-        return Err(ConfigError::new(ErrorKind::DestinationRequired, "You must specify a destination (this configuration sets require_destination: true; pass -d DESTINATION)"));
+        return Err(ConfigError::new(
+            ErrorKind::DestinationRequired,
+            "You must specify a destination (this configuration sets require_destination: true; pass -d DESTINATION)",
+        ));
     }
     for key in ["service", "registry"] {
         if !raw.get(key).is_some_and(Value::present) {
@@ -815,7 +818,10 @@ pub(super) fn build(
         }
         if !c.allow_empty_roles() {
             if let Some(r) = c.roles.iter().find(|r| r.hosts.is_empty()) {
-                return Err(ConfigError::invalid("", format!("No servers specified for the {} role. You can ignore this with allow_empty_roles: true", r.name)));
+                return Err(ConfigError::invalid(
+                    "",
+                    format!("No servers specified for the {} role. You can ignore this with allow_empty_roles: true", r.name),
+                ));
             }
         }
     }
@@ -828,7 +834,8 @@ pub(super) fn build(
         return Err(ConfigError::invalid("", "Must retain at least 1 container"));
     }
     match raw.get("service") {
-        Some(Value::Str(s)) if !s.is_empty() && s.lines().any(|l| !l.is_empty() && l.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')) => {}
+        Some(Value::Str(s))
+            if !s.is_empty() && s.lines().any(|l| !l.is_empty() && l.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '_' || ch == '-')) => {}
         _ => return Err(ConfigError::invalid("", "Service name can only include alphanumeric characters, hyphens, and underscores")),
     }
     let hooks = c.cwd.join(c.hooks_path());
@@ -848,7 +855,11 @@ pub(super) fn build(
             if p.ssl() && r.hosts.len() > 1 && !p.custom_ssl_certificate() {
                 return Err(ConfigError::invalid(
                     "",
-                    format!("SSL is only supported on a single server unless you provide custom certificates, found {} servers for role {}", r.hosts.len(), r.name),
+                    format!(
+                        "SSL is only supported on a single server unless you provide custom certificates, found {} servers for role {}",
+                        r.hosts.len(),
+                        r.name
+                    ),
                 ));
             }
         }
@@ -925,7 +936,8 @@ pub const KAMAL_VERSION: &str = "2.11.0";
 
 /// `Gem::Version.new(a) > Gem::Version.new(b)` for plain dotted versions.
 fn version_gt(a: &str, b: &str) -> bool {
-    let parse = |s: &str| -> Vec<i64> { s.trim().split('.').map(|p| p.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap_or(0)).collect() };
+    let parse =
+        |s: &str| -> Vec<i64> { s.trim().split('.').map(|p| p.chars().take_while(char::is_ascii_digit).collect::<String>().parse().unwrap_or(0)).collect() };
     let (mut x, mut y) = (parse(a), parse(b));
     let n = x.len().max(y.len());
     x.resize(n, 0);
@@ -943,8 +955,28 @@ fn local_docker_arch() -> Option<String> {
 
 /// The subcommands of `kamal` (aliases may not shadow them).
 const BUILTIN_COMMANDS: &[&str] = &[
-    "accessory", "app", "audit", "build", "config", "deploy", "details", "docs", "help", "init", "lock", "proxy", "prune",
-    "redeploy", "registry", "remove", "rollback", "secrets", "server", "setup", "upgrade", "version",
+    "accessory",
+    "app",
+    "audit",
+    "build",
+    "config",
+    "deploy",
+    "details",
+    "docs",
+    "help",
+    "init",
+    "lock",
+    "proxy",
+    "prune",
+    "redeploy",
+    "registry",
+    "remove",
+    "rollback",
+    "secrets",
+    "server",
+    "setup",
+    "upgrade",
+    "version",
 ];
 
 fn accessory_hosts(am: &Map, roles: &[Role], servers: &Value) -> std::result::Result<Vec<String>, String> {
@@ -1024,9 +1056,7 @@ fn validate_proxy(v: &Value, ctx: &str) -> Result<()> {
         if run.get("bind_ips").is_some_and(Value::present) {
             // Kamal checks `config["bind_ips"]` (not run's), which is never set: no check.
         }
-        if run.get("publish") == Some(&Value::Bool(false))
-            && ["bind_ips", "http_port", "https_port"].iter().any(|k| run.get(k).is_some_and(Value::present))
-        {
+        if run.get("publish") == Some(&Value::Bool(false)) && ["bind_ips", "http_port", "https_port"].iter().any(|k| run.get(k).is_some_and(Value::present)) {
             return Err(val.error("Cannot set http_port, https_port or bind_ips when publish is false"));
         }
     }

@@ -6,8 +6,8 @@
 //! double-quoted `\n` stays a literal backslash-n; `$(kamal secrets fetch|extract …)` runs
 //! in-process (only the offline `test` adapter). Resolution is lazy and cached.
 
-use super::error::{ConfigError, ErrorKind};
 use super::erb::run_backtick;
+use super::error::{ConfigError, ErrorKind};
 use indexmap::IndexMap;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -73,9 +73,8 @@ impl Secrets {
                 let mut all = IndexMap::new();
                 for f in self.files() {
                     let path = self.abs(&f);
-                    let raw = std::fs::read(&path).map_err(|e| {
-                        ConfigError::new(ErrorKind::Io, format!("cannot read secrets file: {e}")).with_file(f.clone())
-                    })?;
+                    let raw =
+                        std::fs::read(&path).map_err(|e| ConfigError::new(ErrorKind::Io, format!("cannot read secrets file: {e}")).with_file(f.clone()))?;
                     let text = String::from_utf8_lossy(&raw);
                     let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
                     let parsed = parse_dotenv(text, &self.inner.env, true, &self.inner.cwd).map_err(|m| {

@@ -352,12 +352,8 @@ impl Validator {
     }
 
     fn unknown_keys(&self, m: &Map, ex: &Map) -> VResult {
-        let unknown: Vec<String> = m
-            .keys()
-            .filter(|k| !matches!(k, Value::Str(s) if ex.contains(s)))
-            .filter(|k| !(self.allow_extensions && is_extension(k)))
-            .map(key_name)
-            .collect();
+        let unknown: Vec<String> =
+            m.keys().filter(|k| !matches!(k, Value::Str(s) if ex.contains(s))).filter(|k| !(self.allow_extensions && is_extension(k))).map(key_name).collect();
         if unknown.is_empty() {
             return Ok(());
         }
@@ -517,8 +513,7 @@ impl Validator {
         if !known {
             return self.hash_of(v, Ty::Str);
         }
-        let unknown: Vec<String> =
-            m.keys().filter(|k| !matches!(k, Value::Str(s) if special.contains(&s.as_str()))).map(key_name).collect();
+        let unknown: Vec<String> = m.keys().filter(|k| !matches!(k, Value::Str(s) if special.contains(&s.as_str()))).map(key_name).collect();
         if !unknown.is_empty() {
             let word = if unknown.len() == 1 { "key" } else { "keys" };
             return Err(self.error(format!("unknown {word}: {}", unknown.join(", "))));

@@ -145,10 +145,7 @@ impl Value {
             Value::Str(s) => format!("{s:?}"),
             Value::Sym(s) => format!(":{s}"),
             Value::Seq(v) => format!("[{}]", v.iter().map(Value::inspect).collect::<Vec<_>>().join(", ")),
-            Value::Map(m) => format!(
-                "{{{}}}",
-                m.iter().map(|(k, v)| format!("{} => {}", k.inspect(), v.inspect())).collect::<Vec<_>>().join(", ")
-            ),
+            Value::Map(m) => format!("{{{}}}", m.iter().map(|(k, v)| format!("{} => {}", k.inspect(), v.inspect())).collect::<Vec<_>>().join(", ")),
             other => other.to_rstring(),
         }
     }
@@ -172,7 +169,11 @@ pub fn ruby_float(f: f64) -> String {
     if f.is_nan() {
         "NaN".into()
     } else if f.is_infinite() {
-        if f > 0.0 { "Infinity".into() } else { "-Infinity".into() }
+        if f > 0.0 {
+            "Infinity".into()
+        } else {
+            "-Infinity".into()
+        }
     } else if f == f.trunc() && f.abs() < 1e16 {
         format!("{f:.1}")
     } else {

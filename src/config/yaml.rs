@@ -5,9 +5,9 @@
 //! Also a small emitter that writes values back so Psych would read them the same.
 
 use super::value::{Map, Value};
+use std::collections::HashMap;
 use yaml_rust2::parser::{Event, MarkedEventReceiver, Parser, Tag};
 use yaml_rust2::scanner::{Marker, TScalarStyle};
-use std::collections::HashMap;
 
 /// A YAML syntax error with a 1-based line and column.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,9 +109,7 @@ impl MarkedEventReceiver for Builder {
                 self.error = Some(YamlError { message: "YAML nested too deeply".into(), line: mark.line(), col: mark.col() + 1 });
             }
             Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq(Vec::new(), anchor)),
-            Event::MappingStart(anchor, _) => {
-                self.stack.push(Frame::Map { map: Map::new(), key: None, anchor })
-            }
+            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map { map: Map::new(), key: None, anchor }),
             Event::SequenceEnd => {
                 if let Some(Frame::Seq(items, anchor)) = self.stack.pop() {
                     self.nodes += 1;
@@ -129,11 +127,7 @@ impl MarkedEventReceiver for Builder {
                     let v = v.clone();
                     self.nodes += size_of(&v);
                     if self.nodes > MAX_NODES {
-                        self.error = Some(YamlError {
-                            message: "document too large after alias expansion".into(),
-                            line: mark.line(),
-                            col: mark.col() + 1,
-                        });
+                        self.error = Some(YamlError { message: "document too large after alias expansion".into(), line: mark.line(), col: mark.col() + 1 });
                         return;
                     }
                     self.push_value(v, false, 0)
@@ -212,12 +206,8 @@ fn resolve_scalar(text: &str, style: TScalarStyle, tag: Option<&Tag>) -> Value {
         let core = t.handle == "!!" || t.handle.starts_with("tag:yaml.org,2002:");
         match (core, suffix) {
             (true, "str") | (false, "") => return Value::Str(text.to_string()),
-            (true, "int") => {
-                return parse_int(text).map(Value::Int).unwrap_or_else(|| Value::Str(text.into()))
-            }
-            (true, "float") => {
-                return text.replace(['_', ','], "").parse::<f64>().map(Value::Float).unwrap_or_else(|_| Value::Str(text.into()))
-            }
+            (true, "int") => return parse_int(text).map(Value::Int).unwrap_or_else(|| Value::Str(text.into())),
+            (true, "float") => return text.replace(['_', ','], "").parse::<f64>().map(Value::Float).unwrap_or_else(|_| Value::Str(text.into())),
             (true, "null") => return Value::Nil,
             (true, "bool") => return tokenize(text),
             _ => {}
@@ -486,10 +476,18 @@ fn scalar(v: &Value) -> String {
             if f.is_nan() {
                 ".nan".into()
             } else if f.is_infinite() {
-                if *f > 0.0 { ".inf".into() } else { "-.inf".into() }
+                if *f > 0.0 {
+                    ".inf".into()
+                } else {
+                    "-.inf".into()
+                }
             } else {
                 let s = super::value::ruby_float(*f);
-                if s.contains('.') { s } else { format!("{s}.0") }
+                if s.contains('.') {
+                    s
+                } else {
+                    format!("{s}.0")
+                }
             }
         }
         Value::Sym(s) => {

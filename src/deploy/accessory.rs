@@ -58,7 +58,13 @@ impl Engine {
         for a in self.app.select_accessories(name).unwrap_or_default() {
             for (kind, what) in &kinds {
                 for h in &a.hosts {
-                    v.push(PlannedStep { host: Some(h.clone()), role: Some(format!("accessory {}", a.name)), kind: *kind, group: None, label: format!("{what} {}", a.service_name) });
+                    v.push(PlannedStep {
+                        host: Some(h.clone()),
+                        role: Some(format!("accessory {}", a.name)),
+                        kind: *kind,
+                        group: None,
+                        label: format!("{what} {}", a.service_name),
+                    });
                 }
             }
         }
@@ -67,13 +73,8 @@ impl Engine {
 
     /// A whole `accessory <action> NAME|all` request, lock included.
     pub(super) async fn accessory_request(&self, action: AccessoryAction, name: &str) -> R<()> {
-        let list: Vec<AccessorySpec> = self
-            .app
-            .select_accessories(name)
-            .map_err(|m| EngineError::Failed { host: None, message: m })?
-            .into_iter()
-            .cloned()
-            .collect();
+        let list: Vec<AccessorySpec> =
+            self.app.select_accessories(name).map_err(|m| EngineError::Failed { host: None, message: m })?.into_iter().cloned().collect();
         if matches!(action, AccessoryAction::Boot | AccessoryAction::Reboot) {
             self.accessory_preflight(&list)?;
         }
@@ -161,7 +162,10 @@ impl Engine {
     {
         let role = format!("accessory {}", a.name);
         let label = format!("{what} {}", a.service_name);
-        let results = futures::future::join_all(a.hosts.iter().map(|h| self.step(Some(h.as_str()), Some(role.as_str()), kind, &label, async { f(h.as_str()).await.map_err(Into::into) }))).await;
+        let results = futures::future::join_all(
+            a.hosts.iter().map(|h| self.step(Some(h.as_str()), Some(role.as_str()), kind, &label, async { f(h.as_str()).await.map_err(Into::into) })),
+        )
+        .await;
         let errs: Vec<EngineError> = results.into_iter().filter_map(Result::err).collect();
         match errs.len() {
             0 => Ok(()),
@@ -338,7 +342,8 @@ mod tests {
             ..Default::default()
         };
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let opts = RunOptions { version: "v1".into(), performer: "me".into(), lock_user: "Me".into(), skip_hooks: true, lock_host: "h1".into(), roles_filter: None };
+        let opts =
+            RunOptions { version: "v1".into(), performer: "me".into(), lock_user: "Me".into(), skip_hooks: true, lock_host: "h1".into(), roles_filter: None };
         Engine::new(Arc::new(app), Default::default(), tx, AbortHandle::new(), opts)
     }
 

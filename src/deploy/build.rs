@@ -73,7 +73,10 @@ pub fn prepare_workdir(app: &AppSpec) -> Result<(PathBuf, Option<String>), Strin
     }
     let root = &app.root;
     let top = PathBuf::from(git(root, &["rev-parse", "--show-toplevel"]).map_err(|_| {
-        format!("{} is not in a git repository: kdeck builds from a clean clone of the committed tree (set builder.context to build the directory as it is)", root.display())
+        format!(
+            "{} is not in a git repository: kdeck builds from a clean clone of the committed tree (set builder.context to build the directory as it is)",
+            root.display()
+        )
     })?);
     let prefix = git(root, &["rev-parse", "--show-prefix"])?;
     let head = git(&top, &["rev-parse", "HEAD"])?;

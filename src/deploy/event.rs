@@ -16,18 +16,25 @@ pub enum ActionKind {
     Setup,
     Deploy,
     Redeploy,
-    Rollback { version: String },
+    Rollback {
+        version: String,
+    },
     AppBoot,
     AppStart,
     AppStop,
-    Exec { cmd: String },
+    Exec {
+        cmd: String,
+    },
     Prune,
     LockAcquire,
     LockRelease,
     ProxyBoot,
     ProxyReboot,
     /// `accessory <action> <name|all>`.
-    Accessory { action: String, name: String },
+    Accessory {
+        action: String,
+        name: String,
+    },
 }
 
 impl ActionKind {
@@ -108,7 +115,6 @@ pub struct HealthReport {
     pub reason: Option<String>,
 }
 
-
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "event", rename_all = "snake_case")]
 pub enum Event {
@@ -172,7 +178,9 @@ pub enum Event {
         held: Option<LockInfo>,
     },
     /// Ctrl-C / abort received: no new steps start.
-    Aborting { forced: bool },
+    Aborting {
+        forced: bool,
+    },
     Finished {
         ok: bool,
         #[serde(with = "duration_secs")]

@@ -22,21 +22,38 @@ pub use accessory::AccessoryAction;
 /// What the operator asked for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
-    Setup { skip_push: bool },
-    Deploy { skip_push: bool },
-    Redeploy { skip_push: bool },
-    Rollback { version: String },
+    Setup {
+        skip_push: bool,
+    },
+    Deploy {
+        skip_push: bool,
+    },
+    Redeploy {
+        skip_push: bool,
+    },
+    Rollback {
+        version: String,
+    },
     AppBoot,
     AppStart,
     AppStop,
     StaleStop,
-    Prune { containers: bool, images: bool, retain: Option<usize> },
-    LockAcquire { message: String },
+    Prune {
+        containers: bool,
+        images: bool,
+        retain: Option<usize>,
+    },
+    LockAcquire {
+        message: String,
+    },
     LockRelease,
     ProxyBoot,
     ProxyReboot,
     /// `accessory boot|reboot|start|stop|restart|remove NAME` (`all` = every accessory).
-    Accessory { action: AccessoryAction, name: String },
+    Accessory {
+        action: AccessoryAction,
+        name: String,
+    },
 }
 
 impl Request {
@@ -134,10 +151,24 @@ impl Barrier {
         Barrier { tx: Arc::new(tx), rx }
     }
     fn open(&self) {
-        self.tx.send_if_modified(|v| if v.is_none() { *v = Some(true); true } else { false });
+        self.tx.send_if_modified(|v| {
+            if v.is_none() {
+                *v = Some(true);
+                true
+            } else {
+                false
+            }
+        });
     }
     fn close(&self) {
-        self.tx.send_if_modified(|v| if v.is_none() { *v = Some(false); true } else { false });
+        self.tx.send_if_modified(|v| {
+            if v.is_none() {
+                *v = Some(false);
+                true
+            } else {
+                false
+            }
+        });
     }
     async fn wait(&self) -> bool {
         let mut rx = self.rx.clone();
@@ -171,14 +202,19 @@ pub struct Engine {
 }
 
 impl Engine {
-    pub fn new(
-        app: Arc<AppSpec>,
-        remotes: BTreeMap<String, Arc<dyn Remote>>,
-        tx: mpsc::UnboundedSender<Event>,
-        abort: AbortHandle,
-        opts: RunOptions,
-    ) -> Self {
-        Engine { app, remotes, tx, abort, opts, started: Instant::now(), lock_held: Default::default(), current_command: Default::default(), known_ids: Default::default(), logins: Default::default() }
+    pub fn new(app: Arc<AppSpec>, remotes: BTreeMap<String, Arc<dyn Remote>>, tx: mpsc::UnboundedSender<Event>, abort: AbortHandle, opts: RunOptions) -> Self {
+        Engine {
+            app,
+            remotes,
+            tx,
+            abort,
+            opts,
+            started: Instant::now(),
+            lock_held: Default::default(),
+            current_command: Default::default(),
+            known_ids: Default::default(),
+            logins: Default::default(),
+        }
     }
 
     fn emit(&self, e: Event) {
@@ -268,13 +304,7 @@ impl Engine {
             return Err(EngineError::Aborted);
         }
         let t0 = Instant::now();
-        self.emit(Event::StepStarted {
-            host: host.map(Into::into),
-            role: role.map(Into::into),
-            kind,
-            label: label.into(),
-            at: Utc::now(),
-        });
+        self.emit(Event::StepStarted { host: host.map(Into::into), role: role.map(Into::into), kind, label: label.into(), at: Utc::now() });
         match f.await {
             Ok(v) => {
                 self.emit(Event::StepFinished { host: host.map(Into::into), role: role.map(Into::into), kind, elapsed: t0.elapsed() });
@@ -369,7 +399,8 @@ impl Engine {
 
     pub async fn mkdir_kamal(&self, hosts: &[String]) -> R<()> {
         self.on_hosts(hosts, |h| async move {
-            self.step(Some(h), None, StepKind::Other, "mkdir -p .kamal", async { self.sh_ok(h, &cmd::mkdir_kamal()).await.map(|_| ()).map_err(Into::into) }).await
+            self.step(Some(h), None, StepKind::Other, "mkdir -p .kamal", async { self.sh_ok(h, &cmd::mkdir_kamal()).await.map(|_| ()).map_err(Into::into) })
+                .await
         })
         .await
     }
@@ -398,12 +429,8 @@ impl Engine {
                 return Ok(());
             }
             if out.stderr.contains("cannot create directory") || out.stderr.contains("File exists") {
-                let info = self.lock_status().await.ok().flatten().unwrap_or(LockInfo {
-                    holder: "unknown".into(),
-                    at: None,
-                    version: None,
-                    message: String::new(),
-                });
+                let info =
+                    self.lock_status().await.ok().flatten().unwrap_or(LockInfo { holder: "unknown".into(), at: None, version: None, message: String::new() });
                 self.emit(Event::Lock { host: h.to_string(), held: Some(info.clone()) });
                 return Err(EngineError::Locked(info).into());
             }
@@ -413,7 +440,12 @@ impl Engine {
         self.lock_held.store(true, std::sync::atomic::Ordering::SeqCst);
         self.emit(Event::Lock {
             host: host.clone(),
-            held: Some(LockInfo { holder: self.opts.lock_user.clone(), at: Some(Utc::now()), version: Some(self.opts.version.clone()), message: message.into() }),
+            held: Some(LockInfo {
+                holder: self.opts.lock_user.clone(),
+                at: Some(Utc::now()),
+                version: Some(self.opts.version.clone()),
+                message: message.into(),
+            }),
         });
         Ok(())
     }
@@ -432,7 +464,15 @@ impl Engine {
             Ok(())
         } else {
             let e = if out.stderr.contains("No such file or directory") { "There is no deploy lock".to_string() } else { exec_failure(&host, &out) };
-            self.emit(Event::StepFailed { host: Some(host.clone()), role: None, kind: StepKind::Unlock, elapsed: t0.elapsed(), error: e.clone(), last_logs: vec![], health: None });
+            self.emit(Event::StepFailed {
+                host: Some(host.clone()),
+                role: None,
+                kind: StepKind::Unlock,
+                elapsed: t0.elapsed(),
+                error: e.clone(),
+                last_logs: vec![],
+                health: None,
+            });
             Err(failed(&host, e))
         }
     }
@@ -530,7 +570,13 @@ impl Engine {
                         } else {
                             let tag = self.sh(h, &cmd::proxy_image_version()).await?.stdout.trim().to_string();
                             if !tag.is_empty() && version_lt(tag.trim_start_matches('v'), cmd::PROXY_MIN_VERSION.trim_start_matches('v')) {
-                                return Err(failed(h, format!("kamal-proxy version {tag} is too old, run `kamal proxy reboot` in order to update to at least {}", cmd::PROXY_MIN_VERSION)));
+                                return Err(failed(
+                                    h,
+                                    format!(
+                                        "kamal-proxy version {tag} is too old, run `kamal proxy reboot` in order to update to at least {}",
+                                        cmd::PROXY_MIN_VERSION
+                                    ),
+                                ));
                             }
                         }
                         Ok(())
@@ -739,26 +785,35 @@ impl Engine {
             self.progress(h, Some(r), StepKind::Boot, t0, format!("waiting for the first {} container to be healthy", app.primary_role));
             if !b.wait().await {
                 let e = failed(h, format!("Halted at barrier: first {} container is unhealthy", app.primary_role));
-                self.emit(Event::StepFailed { host: Some(h.into()), role: Some(r.into()), kind: StepKind::Boot, elapsed: t0.elapsed(), error: e.to_string(), last_logs: vec![], health: None });
+                self.emit(Event::StepFailed {
+                    host: Some(h.into()),
+                    role: Some(r.into()),
+                    kind: StepKind::Boot,
+                    elapsed: t0.elapsed(),
+                    error: e.to_string(),
+                    last_logs: vec![],
+                    health: None,
+                });
                 return Err(e);
             }
         }
         // 4–7: audit, env file, docker run.
-        let (started, run_id) = self.step(Some(h), Some(r), StepKind::Boot, &format!("start {}", app.container_name(r, version)), async {
-            let run = cmd::app_run(app, role, h, version, &kamal::random_hex(12));
-            let msg = audit::booted(version);
-            let (a, b) = tokio::join!(self.audit(h, Some(r), &msg), self.sh_ok(h, &run));
-            a?;
-            Ok((Instant::now(), short_container_id(&b?.stdout)))
-        })
-        .await
-        .inspect_err(|_| {
-            if primary {
-                if let Some(b) = barrier {
-                    b.close();
+        let (started, run_id) = self
+            .step(Some(h), Some(r), StepKind::Boot, &format!("start {}", app.container_name(r, version)), async {
+                let run = cmd::app_run(app, role, h, version, &kamal::random_hex(12));
+                let msg = audit::booted(version);
+                let (a, b) = tokio::join!(self.audit(h, Some(r), &msg), self.sh_ok(h, &run));
+                a?;
+                Ok((Instant::now(), short_container_id(&b?.stdout)))
+            })
+            .await
+            .inspect_err(|_| {
+                if primary {
+                    if let Some(b) = barrier {
+                        b.close();
+                    }
                 }
-            }
-        })?;
+            })?;
         // 8: readiness.
         let health = self
             .step_finish(Some(h), Some(r), StepKind::Health, "wait for health", async {
@@ -814,7 +869,11 @@ impl Engine {
             })
             .await;
         health?;
-        self.emit(Event::Health { host: h.into(), role: r.into(), report: HealthReport { docker: Some("healthy".into()), proxy: role.proxy.as_ref().map(|_| "deployed".into()), reason: None } });
+        self.emit(Event::Health {
+            host: h.into(),
+            role: r.into(),
+            report: HealthReport { docker: Some("healthy".into()), proxy: role.proxy.as_ref().map(|_| "deployed".into()), reason: None },
+        });
         if primary {
             if let Some(b) = barrier {
                 b.open();
@@ -857,7 +916,13 @@ impl Engine {
             if !out.ok() {
                 return Err(failed(h, exec_failure(h, &out)));
             }
-            self.emit(Event::StepProgress { host: Some(h.into()), role: Some(r.into()), kind: StepKind::Switch, message: "traffic switched".into(), elapsed: t0.elapsed() });
+            self.emit(Event::StepProgress {
+                host: Some(h.into()),
+                role: Some(r.into()),
+                kind: StepKind::Switch,
+                message: "traffic switched".into(),
+                elapsed: t0.elapsed(),
+            });
             return Ok(());
         }
         let deadline = t0 + Duration::from_secs(app.deploy_timeout);
@@ -865,7 +930,13 @@ impl Engine {
         loop {
             let mut status = self.sh(h, &cmd::container_health_status(app, r, version)).await?.stdout.trim().to_string();
             if status == "running" && app.readiness_delay > 0 {
-                self.progress(h, Some(r), StepKind::Health, t0, format!("Container is running, waiting for readiness delay of {} seconds", app.readiness_delay));
+                self.progress(
+                    h,
+                    Some(r),
+                    StepKind::Health,
+                    t0,
+                    format!("Container is running, waiting for readiness delay of {} seconds", app.readiness_delay),
+                );
                 // The delay counts from the start: the container must still run `readiness_delay`
                 // seconds after `docker run`, which is what Kamal's check after its sleep proves.
                 // (After a retry, the container only now runs: the whole delay again.)
@@ -996,8 +1067,12 @@ impl Engine {
             }
         }
         match req {
-            Request::Accessory { action, name } => self.accessory_plan(*action, name).into_iter().for_each(|s| add(s.host.as_deref(), s.role.as_deref(), s.kind, None, &s.label)),
-            Request::Setup { .. } => self.accessory_plan(AccessoryAction::Boot, "all").into_iter().for_each(|s| add(s.host.as_deref(), s.role.as_deref(), s.kind, None, &s.label)),
+            Request::Accessory { action, name } => {
+                self.accessory_plan(*action, name).into_iter().for_each(|s| add(s.host.as_deref(), s.role.as_deref(), s.kind, None, &s.label))
+            }
+            Request::Setup { .. } => {
+                self.accessory_plan(AccessoryAction::Boot, "all").into_iter().for_each(|s| add(s.host.as_deref(), s.role.as_deref(), s.kind, None, &s.label))
+            }
             _ => {}
         }
         add(Some(&self.opts.lock_host), None, StepKind::Unlock, None, "release deploy lock");
@@ -1008,13 +1083,7 @@ impl Engine {
     pub async fn run(&self, req: Request) -> R<()> {
         *self.current_command.lock().map_err(|_| EngineError::Aborted)? = req.kamal_command().to_string();
         let (groups, steps) = self.plan(&req);
-        self.emit(Event::PlanReady {
-            action: req.action(),
-            version: Some(self.opts.version.clone()),
-            hosts: self.app.hosts_primary_first(),
-            groups,
-            steps,
-        });
+        self.emit(Event::PlanReady { action: req.action(), version: Some(self.opts.version.clone()), hosts: self.app.hosts_primary_first(), groups, steps });
         let t0 = Instant::now();
         let res = self.run_inner(&req).await;
         if self.lock_is_held() {
@@ -1231,10 +1300,8 @@ impl Engine {
             let secret_dir = tempfile::tempdir().map_err(|e| fail(format!("cannot create a private directory for build secrets: {e}")))?;
             let plan_app = app.clone();
             let (v2, sd) = (v.clone(), secret_dir.path().to_path_buf());
-            let (plan, note) = tokio::task::spawn_blocking(move || super::build::plan(&plan_app, &v2, &sd))
-                .await
-                .map_err(|e| fail(e.to_string()))?
-                .map_err(fail)?;
+            let (plan, note) =
+                tokio::task::spawn_blocking(move || super::build::plan(&plan_app, &v2, &sd)).await.map_err(|e| fail(e.to_string()))?.map_err(fail)?;
             if let Some(n) = note {
                 self.progress_global(StepKind::Build, t0, n);
             }

@@ -23,11 +23,7 @@ pub struct CliContainer {
 
 impl CliContainer {
     pub fn label_map(&self) -> HashMap<String, String> {
-        self.labels
-            .split(',')
-            .filter_map(|kv| kv.split_once('='))
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        self.labels.split(',').filter_map(|kv| kv.split_once('=')).map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 }
 
@@ -42,28 +38,15 @@ pub enum CliError {
 }
 
 pub fn parse_json_lines<T: for<'de> Deserialize<'de>>(out: &str) -> Result<Vec<T>, (String, String)> {
-    out.lines()
-        .filter(|l| !l.trim().is_empty())
-        .map(|l| serde_json::from_str(l).map_err(|e| (e.to_string(), l.to_string())))
-        .collect()
+    out.lines().filter(|l| !l.trim().is_empty()).map(|l| serde_json::from_str(l).map_err(|e| (e.to_string(), l.to_string()))).collect()
 }
 
 async fn run_json<T: for<'de> Deserialize<'de>>(session: &Session, cmd: &str) -> Result<Vec<T>, CliError> {
     let out = session.exec(cmd).await?;
     if out.status != 0 {
-        return Err(CliError::Failed {
-            host: session.host().into(),
-            cmd: cmd.into(),
-            status: out.status,
-            stderr: out.stderr.trim().into(),
-        });
+        return Err(CliError::Failed { host: session.host().into(), cmd: cmd.into(), status: out.status, stderr: out.stderr.trim().into() });
     }
-    parse_json_lines(&out.stdout).map_err(|(err, line)| CliError::Parse {
-        host: session.host().into(),
-        cmd: cmd.into(),
-        err,
-        line,
-    })
+    parse_json_lines(&out.stdout).map_err(|(err, line)| CliError::Parse { host: session.host().into(), cmd: cmd.into(), err, line })
 }
 
 /// `docker ps --all --no-trunc <Kamal filters> --format '{{json .}}'`.
@@ -99,10 +82,7 @@ pub async fn follow_logs(session: &Session, id: &str, tail: Option<u64>, since: 
     if let Some(s) = since {
         args.push_str(&format!(" --since {s}"));
     }
-    let inner = format!(
-        "docker logs {args} {} 2>&1 & p=$!; cat >/dev/null; kill $p 2>/dev/null",
-        shell_words::quote(id)
-    );
+    let inner = format!("docker logs {args} {} 2>&1 & p=$!; cat >/dev/null; kill $p 2>/dev/null", shell_words::quote(id));
     session.exec_stream(&format!("sh -c {}", shell_words::quote(&inner))).await
 }
 

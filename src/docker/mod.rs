@@ -9,12 +9,12 @@ pub mod transport;
 
 pub use logs::{LogDedup, LogLine, LogSource};
 
-use chrono::{DateTime, Utc};
-use serde::Serialize;
 use crate::ssh::{ExecOutput, Session};
 use bollard::models::{ContainerInspectResponse, ContainerSummary, EventMessage, ImageSummary};
 use bollard::Docker;
+use chrono::{DateTime, Utc};
 use futures::{Stream, StreamExt};
+use serde::Serialize;
 use std::collections::HashMap;
 use std::pin::Pin;
 
@@ -171,25 +171,22 @@ impl DockerHost {
         let with_ts = o.timestamps;
         let raw = self.api.logs(id, Some(opts));
         let mut split = logs::LineSplitter::default();
-        let s = raw
-            .map(Some)
-            .chain(futures::stream::iter([None]))
-            .flat_map(move |item| {
-                let v: Vec<Result<LogLine, Error>> = match item {
-                    Some(Ok(chunk)) => {
-                        let (src, bytes) = match chunk {
-                            bollard::container::LogOutput::StdErr { message } => (LogSource::Stderr, message),
-                            bollard::container::LogOutput::StdOut { message }
-                            | bollard::container::LogOutput::Console { message }
-                            | bollard::container::LogOutput::StdIn { message } => (LogSource::Stdout, message),
-                        };
-                        split.push(src, &bytes).into_iter().map(|l| Ok(LogLine::parse(&l, src, with_ts))).collect()
-                    }
-                    Some(Err(e)) => vec![Err(e)],
-                    None => split.flush().into_iter().map(|(s, l)| Ok(LogLine::parse(&l, s, with_ts))).collect(),
-                };
-                futures::stream::iter(v)
-            });
+        let s = raw.map(Some).chain(futures::stream::iter([None])).flat_map(move |item| {
+            let v: Vec<Result<LogLine, Error>> = match item {
+                Some(Ok(chunk)) => {
+                    let (src, bytes) = match chunk {
+                        bollard::container::LogOutput::StdErr { message } => (LogSource::Stderr, message),
+                        bollard::container::LogOutput::StdOut { message }
+                        | bollard::container::LogOutput::Console { message }
+                        | bollard::container::LogOutput::StdIn { message } => (LogSource::Stdout, message),
+                    };
+                    split.push(src, &bytes).into_iter().map(|l| Ok(LogLine::parse(&l, src, with_ts))).collect()
+                }
+                Some(Err(e)) => vec![Err(e)],
+                None => split.flush().into_iter().map(|(s, l)| Ok(LogLine::parse(&l, s, with_ts))).collect(),
+            };
+            futures::stream::iter(v)
+        });
         Box::pin(s)
     }
 
@@ -204,12 +201,8 @@ impl DockerHost {
             let mut dedup = LogDedup::default();
             let mut first = true;
             loop {
-                let opts = LogOptions {
-                    follow: true,
-                    since: if first { None } else { dedup.since() },
-                    tail: if first { tail } else { None },
-                    timestamps: true,
-                };
+                let opts =
+                    LogOptions { follow: true, since: if first { None } else { dedup.since() }, tail: if first { tail } else { None }, timestamps: true };
                 let mut s = this.logs(&id, &opts);
                 let mut failed: Option<String> = None;
                 loop {
@@ -261,10 +254,7 @@ impl DockerHost {
 
     /// Same, from `since` (unix seconds), e.g. to resume after a reconnect.
     pub fn events_since(&self, service: &str, since: i64) -> BoxStream<Result<EventMessage, Error>> {
-        let filters = HashMap::from([
-            ("label".to_string(), vec![format!("service={service}")]),
-            ("type".to_string(), vec!["container".to_string()]),
-        ]);
+        let filters = HashMap::from([("label".to_string(), vec![format!("service={service}")]), ("type".to_string(), vec!["container".to_string()])]);
         let opts = bollard::query_parameters::EventsOptions { since: Some(since.to_string()), until: None, filters: Some(filters) };
         Box::pin(self.api.events(Some(opts)))
     }
@@ -279,11 +269,7 @@ impl DockerHost {
     /// `docker pull image:tag`; progress lines as they come, error on failure.
     pub async fn pull(&self, image: &str, mut progress: impl FnMut(String)) -> Result<(), Error> {
         let (repo, tag) = split_image(image);
-        let opts = bollard::query_parameters::CreateImageOptions {
-            from_image: Some(repo.to_string()),
-            tag: Some(tag.to_string()),
-            ..Default::default()
-        };
+        let opts = bollard::query_parameters::CreateImageOptions { from_image: Some(repo.to_string()), tag: Some(tag.to_string()), ..Default::default() };
         let mut s = self.api.create_image(Some(opts), None, None);
         while let Some(item) = s.next().await {
             let info = item?;
@@ -366,11 +352,7 @@ impl DockerHost {
             }
         }
         let status = self.api.inspect_exec(&created.id).await?.exit_code.unwrap_or(-1) as i32;
-        Ok(ExecOutput {
-            stdout: String::from_utf8_lossy(&out).into_owned(),
-            stderr: String::from_utf8_lossy(&err).into_owned(),
-            status,
-        })
+        Ok(ExecOutput { stdout: String::from_utf8_lossy(&out).into_owned(), stderr: String::from_utf8_lossy(&err).into_owned(), status })
     }
 
     /// `docker network create name`; an existing network is fine (Kamal ignores that error).
@@ -419,12 +401,7 @@ fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
 pub fn container_info(c: &ContainerSummary, inspect: Option<&ContainerInspectResponse>, service: &str) -> ContainerInfo {
     let labels = c.labels.clone().unwrap_or_default();
     let role = labels.get("role").cloned().unwrap_or_default();
-    let name = c
-        .names
-        .as_ref()
-        .and_then(|n| n.first())
-        .map(|n| n.trim_start_matches('/').to_string())
-        .unwrap_or_default();
+    let name = c.names.as_ref().and_then(|n| n.first()).map(|n| n.trim_start_matches('/').to_string()).unwrap_or_default();
     let dest = labels.get("destination").filter(|d| !d.is_empty());
     let prefix = match dest {
         Some(d) => format!("{service}-{role}-{d}-"),
@@ -441,11 +418,7 @@ pub fn container_info(c: &ContainerSummary, inspect: Option<&ContainerInspectRes
         image: c.image.clone().unwrap_or_default(),
         state: c.state.map(|s| s.to_string()).unwrap_or_default(),
         health: health.status.clone(),
-        health_failure: if health.status.as_deref() == Some("unhealthy") || health.failing_streak > 0 {
-            health.last_output.clone()
-        } else {
-            None
-        },
+        health_failure: if health.status.as_deref() == Some("unhealthy") || health.failing_streak > 0 { health.last_output.clone() } else { None },
         created: c.created.and_then(|t| chrono::DateTime::from_timestamp(t, 0)),
         started: state.and_then(|s| s.started_at.as_deref()).and_then(parse_time),
     }
@@ -461,10 +434,7 @@ mod tests {
         assert_eq!(f.labels(), vec!["service=app", "destination="]);
         f.role = Some("web".into());
         f.destination = Some("staging".into());
-        assert_eq!(
-            f.cli_args(),
-            "--filter label=service=app --filter label=destination=staging --filter label=role=web"
-        );
+        assert_eq!(f.cli_args(), "--filter label=service=app --filter label=destination=staging --filter label=role=web");
         f.any_destination = true;
         assert_eq!(f.labels(), vec!["service=app", "role=web"]);
     }

@@ -38,6 +38,5 @@ pub fn docker_over_ssh(session: Session) -> Docker {
             Ok(resp)
         }
     };
-    Docker::connect_with_custom_transport(transport, Some("http://docker"), 120, &DEFAULT_API)
-        .expect("custom transport construction does not fail")
+    Docker::connect_with_custom_transport(transport, Some("http://docker"), 120, &DEFAULT_API).expect("custom transport construction does not fail")
 }

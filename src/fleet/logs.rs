@@ -21,7 +21,10 @@ pub enum LogScope {
     Role(String),
     Host(String),
     /// One container on one host (id or name).
-    Container { host: String, container: String },
+    Container {
+        host: String,
+        container: String,
+    },
 }
 
 /// A line, tagged with where it came from.
@@ -35,15 +38,25 @@ pub struct FleetLogLine {
     pub text: String,
 }
 
-
 #[derive(Debug, Clone, PartialEq)]
 pub enum FleetLog {
     Line(FleetLogLine),
     /// The host's stream broke; it resumes (without repeating lines) when the host is back.
-    Interrupted { host: String, role: String, reason: String },
-    Resumed { host: String, role: String },
+    Interrupted {
+        host: String,
+        role: String,
+        reason: String,
+    },
+    Resumed {
+        host: String,
+        role: String,
+    },
     /// Now following another container (a deploy switched the current one).
-    Switched { host: String, role: String, container: String },
+    Switched {
+        host: String,
+        role: String,
+        container: String,
+    },
 }
 
 /// Options of a follow.
@@ -126,14 +139,7 @@ async fn resolve(dh: &DockerHost, spec: &FleetSpec, target: &Target) -> Option<(
     }
 }
 
-async fn follow_one(
-    dh: DockerHost,
-    spec: Arc<FleetSpec>,
-    target: Target,
-    opts: Arc<FollowOptions>,
-    tx: mpsc::Sender<FleetLog>,
-    cancel: CancellationToken,
-) {
+async fn follow_one(dh: DockerHost, spec: Arc<FleetSpec>, target: Target, opts: Arc<FollowOptions>, tx: mpsc::Sender<FleetLog>, cancel: CancellationToken) {
     let host = dh.host().to_string();
     let tag_role = match &target {
         Target::Role(r) => r.clone(),
@@ -170,9 +176,7 @@ async fn follow_one(
                 dedup = LogDedup::default();
                 since = Some(Utc::now().timestamp() - 60);
                 tail = None;
-                let _ = tx
-                    .send(FleetLog::Switched { host: host.clone(), role: found.2.clone(), container: found.1.clone() })
-                    .await;
+                let _ = tx.send(FleetLog::Switched { host: host.clone(), role: found.2.clone(), container: found.1.clone() }).await;
             }
             current = Some(found.clone());
         }

@@ -70,13 +70,7 @@ pub struct Thresholds {
 
 impl Default for Thresholds {
     fn default() -> Self {
-        Thresholds {
-            host_memory_pct: 85.0,
-            container_memory_pct: 85.0,
-            disk_pct: 85.0,
-            restart_loop_count: 3,
-            restart_window_secs: 600,
-        }
+        Thresholds { host_memory_pct: 85.0, container_memory_pct: 85.0, disk_pct: 85.0, restart_loop_count: 3, restart_window_secs: 600 }
     }
 }
 

@@ -91,12 +91,7 @@ fn ls_lines(img: &PImage) -> Vec<(String, String)> {
         return tags.into_iter().map(|t| (format!("{id} {t}"), t.clone())).collect();
     }
     // Untagged: the CLI shows the repository of a digest with tag <none>.
-    let repo = img
-        .digests
-        .first()
-        .and_then(|d| d.split_once('@'))
-        .map(|(r, _)| r.to_string())
-        .unwrap_or_else(|| "<none>".into());
+    let repo = img.digests.first().and_then(|d| d.split_once('@')).map(|(r, _)| r.to_string()).unwrap_or_else(|| "<none>".into());
     let t = format!("{repo}:<none>");
     vec![(format!("{id} {t}"), t)]
 }
@@ -120,8 +115,7 @@ fn grep_w(line: &str, patterns: &[String]) -> bool {
 pub fn plan(host: &str, st: &HostState, repository: &str, latest_tag: &str, retain: usize) -> PrunePlan {
     let mut p = PrunePlan { host: host.into(), exact: !st.layers.is_empty(), ..Default::default() };
     // 1. containers: `docker ps -q -a` lists newest first.
-    let mut stopped: Vec<&PContainer> =
-        st.containers.iter().filter(|c| c.service && matches!(c.state.as_str(), "created" | "exited" | "dead")).collect();
+    let mut stopped: Vec<&PContainer> = st.containers.iter().filter(|c| c.service && matches!(c.state.as_str(), "created" | "exited" | "dead")).collect();
     stopped.sort_by_key(|c| std::cmp::Reverse(c.created));
     let removed: HashSet<&str> = stopped.iter().skip(retain).map(|c| c.id.as_str()).collect();
     for c in stopped.iter().skip(retain) {
@@ -150,7 +144,7 @@ pub fn plan(host: &str, st: &HostState, repository: &str, latest_tag: &str, reta
     patterns.push(format!("{repository}:{latest_tag}"));
     patterns.push(format!("{repository}:<none>"));
     let mut lines: Vec<(String, String, String)> = Vec::new(); // (line, tag, image id)
-    // `docker image ls` order: newest image first.
+                                                               // `docker image ls` order: newest image first.
     let mut order: Vec<&PImage> = images.iter().filter(|i| i.service).collect();
     order.sort_by_key(|i| std::cmp::Reverse(i.created));
     for i in order {
@@ -217,8 +211,7 @@ pub async fn gather(session: &Session, service: &str, cache: &mut HashMap<String
     let svc_label = format!("service={service}");
     let svc_containers = raw::get_json(session, &format!("/v1.41/containers/json?all=1&size=1&filters={}", raw::label_filters(&[&svc_label]))).await?;
     let all_containers = raw::get_json(session, "/v1.41/containers/json?all=1").await?;
-    let svc_ids: HashSet<String> =
-        svc_containers.as_array().into_iter().flatten().map(|c| raw::str_of(c, "Id")).collect();
+    let svc_ids: HashSet<String> = svc_containers.as_array().into_iter().flatten().map(|c| raw::str_of(c, "Id")).collect();
     let mut sizes: HashMap<String, u64> = HashMap::new();
     for c in svc_containers.as_array().into_iter().flatten() {
         sizes.insert(raw::str_of(c, "Id"), raw::u64_of(c, "SizeRw"));

@@ -10,16 +10,11 @@ use hyper_util::rt::TokioIo;
 /// `GET <path>` (path and query, e.g. `/v1.41/system/df`) → parsed JSON.
 pub async fn get_json(session: &Session, path: &str) -> Result<serde_json::Value, String> {
     let stream = session.open_unix_stream(crate::docker::transport::DOCKER_SOCKET).await.map_err(|e| e.to_string())?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream))
-        .await
-        .map_err(|e| e.to_string())?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
     let task = tokio::spawn(async move {
         let _ = conn.await;
     });
-    let req = hyper::Request::get(path)
-        .header(hyper::header::HOST, "docker")
-        .body(Empty::<Bytes>::new())
-        .map_err(|e| e.to_string())?;
+    let req = hyper::Request::get(path).header(hyper::header::HOST, "docker").body(Empty::<Bytes>::new()).map_err(|e| e.to_string())?;
     let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
     let status = resp.status();
     let body = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
@@ -56,8 +51,5 @@ pub fn str_of(v: &serde_json::Value, k: &str) -> String {
 }
 
 pub fn strs_of(v: &serde_json::Value, k: &str) -> Vec<String> {
-    v.get(k)
-        .and_then(|x| x.as_array())
-        .map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect())
-        .unwrap_or_default()
+    v.get(k).and_then(|x| x.as_array()).map(|a| a.iter().filter_map(|s| s.as_str().map(str::to_string)).collect()).unwrap_or_default()
 }

@@ -244,9 +244,7 @@ pub fn cpu_percent(prev: (u64, u64), cur: (u64, u64), cpus: u32) -> Option<f64> 
 
 /// Memory `docker stats` shows: usage minus inactive file cache (cgroup v2) / cache (v1).
 pub fn mem_usage(usage: u64, stats: Option<&HashMap<String, u64>>) -> u64 {
-    let cache = stats
-        .and_then(|s| s.get("total_inactive_file").or(s.get("inactive_file")).or(s.get("cache")).copied())
-        .unwrap_or(0);
+    let cache = stats.and_then(|s| s.get("total_inactive_file").or(s.get("inactive_file")).or(s.get("cache")).copied()).unwrap_or(0);
     usage.saturating_sub(cache)
 }
 
@@ -294,13 +292,7 @@ pub fn warnings(h: &HostResources, th: &Thresholds) -> Vec<ResourceWarning> {
                 kind: WarningKind::Disk,
                 host: host.clone(),
                 container: None,
-                message: format!(
-                    "disk {} {:.0} % full ({} free; {})",
-                    d.mount,
-                    d.used_pct(),
-                    mib(d.avail_bytes),
-                    d.holds.join(", ")
-                ),
+                message: format!("disk {} {:.0} % full ({} free; {})", d.mount, d.used_pct(), mib(d.avail_bytes), d.holds.join(", ")),
             });
         }
     }
@@ -336,7 +328,6 @@ pub fn warnings(h: &HostResources, th: &Thresholds) -> Vec<ResourceWarning> {
     }
     w
 }
-
 
 /// One host's answer to "is there room for a second copy of each role's container?".
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -604,10 +595,7 @@ impl HostSampler {
             .map(|c| {
                 let id = c.id.clone().unwrap_or_default();
                 let state = c.state.map(|s| s.to_string()).unwrap_or_default();
-                self.inspects
-                    .get(&id)
-                    .filter(|(st, at, _)| *st == state && at.elapsed() < inspect_every)
-                    .map(|(_, _, i)| i.clone())
+                self.inspects.get(&id).filter(|(st, at, _)| *st == state && at.elapsed() < inspect_every).map(|(_, _, i)| i.clone())
             })
             .collect();
         let stats_futs = list.iter().zip(cached).map(|(c, cached)| {
@@ -995,12 +983,7 @@ pub async fn sample_once(pool: &Pool, spec: &FleetSpec, opts: ResourceOptions, g
         async move {
             let mut s = HostSampler::new(&h, spec, ResourceOptions { stream: false, ..opts });
             if let Err(e) = session.connected().await {
-                let r = HostResources {
-                    host: h.clone(),
-                    conn: session.state().borrow().clone(),
-                    error: Some(e.to_string()),
-                    ..Default::default()
-                };
+                let r = HostResources { host: h.clone(), conn: session.state().borrow().clone(), error: Some(e.to_string()), ..Default::default() };
                 return (r, None);
             }
             let _ = s.sample(&session).await;
@@ -1072,7 +1055,14 @@ mod tests {
             conn: ConnState::Up,
             mem_total: 1000,
             mem_used,
-            disks: vec![DiskUsage { mount: "/".into(), total_bytes: 100, used_bytes: disk_used, avail_bytes: 100 - disk_used, holds: vec!["docker data root".into()], ..Default::default() }],
+            disks: vec![DiskUsage {
+                mount: "/".into(),
+                total_bytes: 100,
+                used_bytes: disk_used,
+                avail_bytes: 100 - disk_used,
+                holds: vec!["docker data root".into()],
+                ..Default::default()
+            }],
             containers: vec![c],
             ..Default::default()
         }
@@ -1081,7 +1071,14 @@ mod tests {
     #[test]
     fn warnings_fire_at_thresholds() {
         let th = Thresholds::default();
-        let c = ContainerResources { name: "app-web-v1".into(), role: "web".into(), state: "running".into(), mem_bytes: 50, mem_limit: Some(100), ..Default::default() };
+        let c = ContainerResources {
+            name: "app-web-v1".into(),
+            role: "web".into(),
+            state: "running".into(),
+            mem_bytes: 50,
+            mem_limit: Some(100),
+            ..Default::default()
+        };
         assert!(warnings(&host_with(500, 50, c.clone()), &th).is_empty());
         let kinds = |h: &HostResources| warnings(h, &th).into_iter().map(|w| w.kind).collect::<Vec<_>>();
         assert_eq!(kinds(&host_with(900, 50, c.clone())), vec![WarningKind::HostMemory]);

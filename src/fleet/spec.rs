@@ -40,16 +40,9 @@ pub struct AccessoryWatch {
 impl FleetSpec {
     /// Kamal's defaults derived from service, destination, repository and roles.
     pub fn new(service: &str, destination: Option<&str>, repository: &str, roles: Vec<(String, Vec<String>)>) -> Self {
-        let primary_role = if roles.iter().any(|(r, _)| r == "web") {
-            "web".to_string()
-        } else {
-            roles.first().map(|(r, _)| r.clone()).unwrap_or_else(|| "web".into())
-        };
-        let primary_host = roles
-            .iter()
-            .find(|(r, _)| *r == primary_role)
-            .and_then(|(_, h)| h.first().cloned())
-            .unwrap_or_default();
+        let primary_role =
+            if roles.iter().any(|(r, _)| r == "web") { "web".to_string() } else { roles.first().map(|(r, _)| r.clone()).unwrap_or_else(|| "web".into()) };
+        let primary_host = roles.iter().find(|(r, _)| *r == primary_role).and_then(|(_, h)| h.first().cloned()).unwrap_or_default();
         let sd = match destination {
             Some(d) => format!("{service}-{d}"),
             None => service.to_string(),
@@ -137,12 +130,8 @@ mod tests {
 
     #[test]
     fn kamal_defaults() {
-        let s = FleetSpec::new(
-            "app",
-            Some("staging"),
-            "r:5000/app",
-            vec![("worker".into(), vec!["h2".into()]), ("web".into(), vec!["h1".into(), "h2".into()])],
-        );
+        let s =
+            FleetSpec::new("app", Some("staging"), "r:5000/app", vec![("worker".into(), vec!["h2".into()]), ("web".into(), vec!["h1".into(), "h2".into()])]);
         assert_eq!(s.primary_role, "web");
         assert_eq!(s.primary_host, "h1");
         assert_eq!(s.lock_dir, ".kamal/lock-app-staging");

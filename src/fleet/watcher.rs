@@ -6,8 +6,8 @@
 
 use super::model::{ConnState, ContainerInfo, FleetSnapshot, HostStatus, ProxyRoute};
 use super::spec::{AccessoryWatch, FleetSpec};
-use crate::kamal::lock::LockInfo;
 use crate::docker::DockerHost;
+use crate::kamal::lock::LockInfo;
 use crate::ssh::{Pool, Session};
 use bollard::models::ContainerSummary;
 use futures::StreamExt;
@@ -52,10 +52,7 @@ impl Watcher {
             image: spec.repository.clone(),
             primary_role: spec.primary_role.clone(),
             roles: spec.roles.clone(),
-            hosts: hosts
-                .iter()
-                .map(|h| HostStatus { host: h.clone(), roles: spec.roles_of(h), ..Default::default() })
-                .collect(),
+            hosts: hosts.iter().map(|h| HostStatus { host: h.clone(), roles: spec.roles_of(h), ..Default::default() }).collect(),
             lock: None,
             accessories: spec.accessories.iter().map(|a| (a.name.clone(), a.hosts.clone())).collect(),
         };
@@ -110,13 +107,7 @@ async fn aggregate(mut rx: mpsc::UnboundedReceiver<Msg>, tx: watch::Sender<Fleet
     }
 }
 
-async fn host_task(
-    session: Session,
-    spec: Arc<FleetSpec>,
-    tx: mpsc::UnboundedSender<Msg>,
-    cancel: CancellationToken,
-    refresh: Arc<Notify>,
-) {
+async fn host_task(session: Session, spec: Arc<FleetSpec>, tx: mpsc::UnboundedSender<Msg>, cancel: CancellationToken, refresh: Arc<Notify>) {
     let host = session.host().to_string();
     let mut st = HostStatus { host: host.clone(), roles: spec.roles_of(&host), ..Default::default() };
     let mut state_rx = session.state();
@@ -245,10 +236,7 @@ async fn reconcile(dh: &DockerHost, spec: &FleetSpec) -> Result<Reconciled, crat
     }
     let latest_id = latest_image_id(dh, spec).await?;
     let roles = spec.roles_of(dh.host());
-    let current = roles
-        .iter()
-        .filter_map(|r| current_version(&list, spec, r, latest_id.as_deref()).map(|v| (r.clone(), v)))
-        .collect();
+    let current = roles.iter().filter_map(|r| current_version(&list, spec, r, latest_id.as_deref()).map(|v| (r.clone(), v))).collect();
     let (proxy_running, proxy_routes) = if roles.is_empty() { (None, vec![]) } else { proxy_view(dh, spec).await };
     let lock = if dh.host() == spec.primary_host { lock_status(&dh.session, &spec.lock_dir).await } else { None };
     Ok(Reconciled { containers, accessories, current, proxy_running, proxy_routes, lock })
@@ -257,11 +245,7 @@ async fn reconcile(dh: &DockerHost, spec: &FleetSpec) -> Result<Reconciled, crat
 /// Splits a host's Kamal-labelled containers into the app's (this service and destination, as
 /// Kamal's `service=… destination=…` filter selects them) and the accessories' (label
 /// `service=<accessory service name>`, tagged with the accessory's name); others are dropped.
-pub fn split_containers(
-    list: Vec<ContainerSummary>,
-    spec: &FleetSpec,
-    accs: &[&AccessoryWatch],
-) -> (Vec<ContainerSummary>, Vec<(String, ContainerSummary)>) {
+pub fn split_containers(list: Vec<ContainerSummary>, spec: &FleetSpec, accs: &[&AccessoryWatch]) -> (Vec<ContainerSummary>, Vec<(String, ContainerSummary)>) {
     let dest = spec.destination.clone().unwrap_or_default();
     let mut app = Vec::new();
     let mut acc = Vec::new();
@@ -279,11 +263,7 @@ pub fn split_containers(
 
 /// An accessory's container in the fleet model's shape: `role` = the accessory's name,
 /// `version` = its image's tag (accessory names carry no version).
-pub fn accessory_info(
-    c: &ContainerSummary,
-    inspect: Option<&bollard::models::ContainerInspectResponse>,
-    name: &str,
-) -> ContainerInfo {
+pub fn accessory_info(c: &ContainerSummary, inspect: Option<&bollard::models::ContainerInspectResponse>, name: &str) -> ContainerInfo {
     let mut info = crate::docker::container_info(c, inspect, "");
     info.role = name.to_string();
     let image = inspect.and_then(|i| i.config.as_ref()).and_then(|c| c.image.clone()).unwrap_or_else(|| info.image.clone());
@@ -313,11 +293,7 @@ fn fleet_events(dh: &DockerHost, spec: &FleetSpec) -> crate::docker::BoxStream<R
         return app;
     }
     let filters = HashMap::from([("type".to_string(), vec!["container".to_string()]), ("container".to_string(), names)]);
-    let opts = bollard::query_parameters::EventsOptions {
-        since: Some(chrono::Utc::now().timestamp().to_string()),
-        until: None,
-        filters: Some(filters),
-    };
+    let opts = bollard::query_parameters::EventsOptions { since: Some(chrono::Utc::now().timestamp().to_string()), until: None, filters: Some(filters) };
     Box::pin(futures::stream::select(app, dh.api.events(Some(opts))))
 }
 
@@ -344,9 +320,7 @@ pub fn current_version(list: &[ContainerSummary], spec: &FleetSpec, role: &str, 
         .collect();
     // `docker ps --latest` = most recently created.
     cands.sort_by_key(|c| std::cmp::Reverse(c.created.unwrap_or(0)));
-    let pick = latest_id
-        .and_then(|id| cands.iter().find(|c| c.image_id.as_deref() == Some(id)))
-        .or_else(|| cands.first())?;
+    let pick = latest_id.and_then(|id| cands.iter().find(|c| c.image_id.as_deref() == Some(id))).or_else(|| cands.first())?;
     let name = pick.names.as_ref()?.first()?.trim_start_matches('/');
     let prefix = format!("{}-", spec.prefix(role));
     // Shell `${line#<prefix>-}` leaves the name alone when the prefix does not match.
@@ -457,7 +431,6 @@ pub async fn lock_status(session: &Session, lock_dir: &str) -> Option<LockInfo> 
     Some(crate::kamal::lock::parse_details(&out.stdout))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -469,11 +442,7 @@ mod tests {
             image_id: Some(image_id.into()),
             created: Some(created),
             state: state.parse().ok(),
-            labels: Some(HashMap::from([
-                ("service".into(), "app".into()),
-                ("role".into(), role.into()),
-                ("destination".into(), "".into()),
-            ])),
+            labels: Some(HashMap::from([("service".into(), "app".into()), ("role".into(), role.into()), ("destination".into(), "".into())])),
             ..Default::default()
         }
     }
@@ -550,7 +519,13 @@ mod tests {
             let w = [9, 8, 15, 7, 3];
             let mut s = String::new();
             for (i, c) in cells.iter().enumerate() {
-                let style = if header { "3;94" } else if i == 0 { "1;34" } else { "" };
+                let style = if header {
+                    "3;94"
+                } else if i == 0 {
+                    "1;34"
+                } else {
+                    ""
+                };
                 s.push_str(&format!("{}{}  ", st(style, c), " ".repeat(w[i] - c.len())));
             }
             s + "\n"

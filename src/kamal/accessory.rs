@@ -203,10 +203,7 @@ pub fn volume_args(a: &AccessorySpec) -> Vec<String> {
 
 /// `docker run` of the accessory on `host`.
 pub fn run(app: &AppSpec, a: &AccessorySpec, host: &str) -> String {
-    let mut v: Vec<String> = vec![
-        format!("docker run --name {} --detach --restart unless-stopped", a.service_name),
-        format!("--network {}", a.network),
-    ];
+    let mut v: Vec<String> = vec![format!("docker run --name {} --detach --restart unless-stopped", a.service_name), format!("--network {}", a.network)];
     v.extend(a.logging_args.iter().cloned());
     if let Some(p) = &a.port {
         v.push(format!("--publish {p}"));
@@ -293,7 +290,13 @@ pub fn logs(a: &AccessorySpec, since: Option<&str>, lines: Option<u32>, grep: Op
 
 /// Kamal's default line count: 100 unless `--since` or `--grep` (10 when following).
 pub fn default_lines(lines: Option<u32>, since: Option<&str>, grep: Option<&str>, follow: bool) -> Option<u32> {
-    lines.or(if since.is_some() || grep.is_some() { None } else if follow { Some(10) } else { Some(100) })
+    lines.or(if since.is_some() || grep.is_some() {
+        None
+    } else if follow {
+        Some(10)
+    } else {
+        Some(100)
+    })
 }
 
 /// The follow form (Kamal runs it through a local `ssh -t` on the first host).
@@ -410,22 +413,34 @@ mod tests {
         let staging = AppSpec { destination: Some("staging".into()), ..app.clone() };
         assert_eq!(env_file(&staging, &a), ".kamal/apps/accrec-staging/env/accessories/db.env");
         // An accessory registry of its own wins; a local registry needs no login.
-        let own = AccessorySpec { registry: Some(Registry { server: Some("ghcr.io".into()), username: Some("u".into()), password: Some("p".into()) }), ..a.clone() };
+        let own =
+            AccessorySpec { registry: Some(Registry { server: Some("ghcr.io".into()), username: Some("u".into()), password: Some("p".into()) }), ..a.clone() };
         assert_eq!(registry_login(&app, &own).unwrap(), "docker login ghcr.io -u \"u\" -p \"p\"");
-        let local = AccessorySpec { registry: Some(Registry { server: Some("localhost:5555".into()), username: Some("u".into()), password: None }), ..a.clone() };
+        let local =
+            AccessorySpec { registry: Some(Registry { server: Some("localhost:5555".into()), username: Some("u".into()), password: None }), ..a.clone() };
         assert_eq!(registry_login(&app, &local), None);
     }
 
     #[test]
     fn directory_and_file_modes_and_owners() {
-        let d = AccessoryDir { make_path: "/srv/db".into(), host_path: "/srv/db".into(), container_path: "/data".into(), options: Some("ro".into()), mode: Some("0700".into()), owner: Some("999:999".into()) };
+        let d = AccessoryDir {
+            make_path: "/srv/db".into(),
+            host_path: "/srv/db".into(),
+            container_path: "/data".into(),
+            options: Some("ro".into()),
+            mode: Some("0700".into()),
+            owner: Some("999:999".into()),
+        };
         let a = AccessorySpec { service_name: "s-db".into(), directories: vec![d], ..Default::default() };
-        assert_eq!(
-            directory_commands(&a),
-            vec!["/usr/bin/env mkdir -p /srv/db", "/usr/bin/env chmod 0700 /srv/db", "/usr/bin/env chown 999:999 /srv/db"]
-        );
+        assert_eq!(directory_commands(&a), vec!["/usr/bin/env mkdir -p /srv/db", "/usr/bin/env chmod 0700 /srv/db", "/usr/bin/env chown 999:999 /srv/db"]);
         assert_eq!(volume_args(&a), vec!["--volume /srv/db:/data:ro"]);
-        let f = AccessoryFile { host_path: "s-db/my.cnf".into(), container_path: "/etc/my.cnf".into(), mode: "0644".into(), owner: Some("mysql".into()), ..Default::default() };
+        let f = AccessoryFile {
+            host_path: "s-db/my.cnf".into(),
+            container_path: "/etc/my.cnf".into(),
+            mode: "0644".into(),
+            owner: Some("mysql".into()),
+            ..Default::default()
+        };
         assert_eq!(file_after_upload(&f), vec!["/usr/bin/env chmod 0644 s-db/my.cnf", "/usr/bin/env chown mysql s-db/my.cnf"]);
     }
 
@@ -467,9 +482,20 @@ mod tests {
         let a = AccessorySpec {
             service_name: "accrec-site".into(),
             proxy: Some((
-                ["--host=\"site.test\"", "--deploy-timeout=\"10s\"", "--drain-timeout=\"2s\"", "--health-check-interval=\"1s\"", "--health-check-path=\"/up\"", "--buffer-requests", "--buffer-responses", "--log-request-header=\"Cache-Control\"", "--log-request-header=\"Last-Modified\"", "--log-request-header=\"User-Agent\""]
-                    .map(String::from)
-                    .to_vec(),
+                [
+                    "--host=\"site.test\"",
+                    "--deploy-timeout=\"10s\"",
+                    "--drain-timeout=\"2s\"",
+                    "--health-check-interval=\"1s\"",
+                    "--health-check-path=\"/up\"",
+                    "--buffer-requests",
+                    "--buffer-responses",
+                    "--log-request-header=\"Cache-Control\"",
+                    "--log-request-header=\"Last-Modified\"",
+                    "--log-request-header=\"User-Agent\"",
+                ]
+                .map(String::from)
+                .to_vec(),
                 "80".into(),
             )),
             ..Default::default()

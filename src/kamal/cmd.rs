@@ -6,11 +6,7 @@ use super::ruby::escape_shell_value;
 
 /// `--filter label=service=<svc> --filter label=destination=<dest> [--filter label=role=<role>]`
 pub fn filters(app: &AppSpec, role: Option<&str>) -> String {
-    let mut s = format!(
-        "--filter label=service={} --filter label=destination={}",
-        app.service,
-        app.destination.as_deref().unwrap_or("")
-    );
+    let mut s = format!("--filter label=service={} --filter label=destination={}", app.service, app.destination.as_deref().unwrap_or(""));
     if let Some(r) = role {
         s.push_str(&format!(" --filter label=role={r}"));
     }
@@ -227,10 +223,7 @@ pub fn proxy_deploy_flags(app: &AppSpec, role: &str, version: &str, p: &ProxySpe
         opts.push(("log-response-header", Opt::Val(h.clone())));
     }
     if app.error_pages_path.is_some() {
-        opts.push((
-            "error-pages",
-            Opt::Val(format!("/home/kamal-proxy/.apps-config/{}/error_pages/{}", app.service_and_destination(), version)),
-        ));
+        opts.push(("error-pages", Opt::Val(format!("/home/kamal-proxy/.apps-config/{}/error_pages/{}", app.service_and_destination(), version))));
     }
     let _ = role;
     opts.into_iter()
@@ -243,12 +236,7 @@ pub fn proxy_deploy_flags(app: &AppSpec, role: &str, version: &str, p: &ProxySpe
 }
 
 pub fn proxy_deploy(app: &AppSpec, role: &str, version: &str, container_id: &str, p: &ProxySpec) -> String {
-    let mut s = format!(
-        "docker exec kamal-proxy kamal-proxy deploy {} --target=\"{}:{}\"",
-        app.prefix(role),
-        container_id,
-        p.app_port
-    );
+    let mut s = format!("docker exec kamal-proxy kamal-proxy deploy {} --target=\"{}:{}\"", app.prefix(role), container_id, p.app_port);
     for f in proxy_deploy_flags(app, role, version, p) {
         s.push(' ');
         s.push_str(&f);
@@ -286,11 +274,7 @@ pub fn current_running_container_id(app: &AppSpec, role: &str) -> String {
 
 /// §4.5 step 1: running versions of a role.
 pub fn list_running_versions(app: &AppSpec, role: &str) -> String {
-    format!(
-        "docker ps {} --format \"{{{{.Names}}}}\" | while read line; do echo ${{line#{}-}}; done",
-        filters(app, Some(role)),
-        app.prefix(role)
-    )
+    format!("docker ps {} --format \"{{{{.Names}}}}\" | while read line; do echo ${{line#{}-}}; done", filters(app, Some(role)), app.prefix(role))
 }
 
 /// `docker container ls --all --filter 'name=^<prefix>-<ver>$' --quiet`
@@ -360,9 +344,7 @@ pub fn sync_asset_volumes(app: &AppSpec, role: &str, version: &str, old: Option<
     let vol = assets_dir(app, "volumes");
     let mut s = format!("/usr/bin/env mkdir -p {vol}/{role}-{version} ; cp -rnT {ext}/{role}-{version} {vol}/{role}-{version}");
     if let Some(o) = old.filter(|o| !o.is_empty()) {
-        s.push_str(&format!(
-            " ; cp -rnT {ext}/{role}-{version} {vol}/{role}-{o} || true ; cp -rnT {ext}/{role}-{o} {vol}/{role}-{version} || true"
-        ));
+        s.push_str(&format!(" ; cp -rnT {ext}/{role}-{version} {vol}/{role}-{o} || true ; cp -rnT {ext}/{role}-{o} {vol}/{role}-{version} || true"));
     }
     s
 }
@@ -382,10 +364,7 @@ pub fn container_hostname(host: &str, hex12: &str) -> String {
 }
 
 fn labels_args(app: &AppSpec, role: &RoleSpec) -> Vec<String> {
-    let mut v = vec![
-        format!("--label service={}", escape_shell_value(&app.service)),
-        format!("--label role={}", escape_shell_value(&role.name)),
-    ];
+    let mut v = vec![format!("--label service={}", escape_shell_value(&app.service)), format!("--label role={}", escape_shell_value(&role.name))];
     match &app.destination {
         Some(d) => v.push(format!("--label destination={}", escape_shell_value(d))),
         None => v.push("--label destination".into()),
@@ -464,11 +443,7 @@ pub fn app_run(app: &AppSpec, role: &RoleSpec, host: &str, version: &str, hex12:
         a.push(format!("--volume {v}"));
     }
     if let (Some(ap), Some(_)) = (&role.asset_path, &role.proxy) {
-        a.push(format!(
-            "--volume $PWD/{}/{}-{version}:{ap}",
-            assets_dir(app, "volumes"),
-            role.name
-        ));
+        a.push(format!("--volume $PWD/{}/{}-{version}:{ap}", assets_dir(app, "volumes"), role.name));
     }
     a.extend(labels_args(app, role));
     a.extend(option_args(role));
@@ -537,7 +512,16 @@ pub fn app_images(app: &AppSpec) -> String {
 }
 
 #[allow(clippy::too_many_arguments)]
-pub fn app_logs(app: &AppSpec, role: &str, since: Option<&str>, lines: Option<u32>, grep: Option<&str>, grep_options: Option<&str>, timestamps: bool, container_id: Option<&str>) -> String {
+pub fn app_logs(
+    app: &AppSpec,
+    role: &str,
+    since: Option<&str>,
+    lines: Option<u32>,
+    grep: Option<&str>,
+    grep_options: Option<&str>,
+    timestamps: bool,
+    container_id: Option<&str>,
+) -> String {
     let src = match container_id {
         Some(id) => format!("echo {id}"),
         None => current_running_container_id(app, role),
@@ -570,11 +554,7 @@ pub fn push_grep(s: &mut String, grep: Option<&str>, grep_options: Option<&str>)
 
 /// Follow form (Kamal runs it through a local `ssh -t`; kdeck runs it on every host).
 pub fn app_logs_follow(app: &AppSpec, role: &str, lines: u32, timestamps: bool) -> String {
-    format!(
-        "{} | xargs docker logs{} --tail {lines} --follow 2>&1",
-        current_running_container_id(app, role),
-        if timestamps { " --timestamps" } else { "" }
-    )
+    format!("{} | xargs docker logs{} --tail {lines} --follow 2>&1", current_running_container_id(app, role), if timestamps { " --timestamps" } else { "" })
 }
 
 pub fn docker_version_check() -> String {

@@ -20,10 +20,7 @@ pub fn encode(secrets: &[(String, String)]) -> String {
 mod tests {
     #[test]
     fn trace_env_file() {
-        let s = super::encode(&[
-            ("SECRET_KEY_BASE".into(), "s3cr3t-key-base-0123456789".into()),
-            ("DB_PASSWORD".into(), "db-pass-from-command".into()),
-        ]);
+        let s = super::encode(&[("SECRET_KEY_BASE".into(), "s3cr3t-key-base-0123456789".into()), ("DB_PASSWORD".into(), "db-pass-from-command".into())]);
         assert_eq!(s, "SECRET_KEY_BASE=s3cr3t-key-base-0123456789\nDB_PASSWORD=db-pass-from-command\n");
         assert_eq!(super::encode(&[]), "\n");
         assert_eq!(super::encode(&[("A".into(), "x\"y\nz".into())]), "A=x\"y\\nz\n");

@@ -34,11 +34,7 @@ fn settings(c: &Config) -> AppSpec {
         service: c.service().to_string(),
         destination: c.destination().map(str::to_string),
         image: c.image(),
-        registry: Registry {
-            server: registry.server(),
-            username: username.unwrap_or(None),
-            password: password.unwrap_or(None),
-        },
+        registry: Registry { server: registry.server(), username: username.unwrap_or(None), password: password.unwrap_or(None) },
         registry_secret_error,
         primary_role: c.primary_role_name(),
         error_pages_path: c.error_pages_path(),
@@ -116,11 +112,7 @@ fn role(c: &Config, r: &crate::config::Role) -> RoleSpec {
             vec![]
         }
     };
-    let labels = r
-        .label_strings()
-        .into_iter()
-        .filter(|(k, _)| !matches!(k.as_str(), "service" | "role" | "destination"))
-        .collect();
+    let labels = r.label_strings().into_iter().filter(|(k, _)| !matches!(k.as_str(), "service" | "role" | "destination")).collect();
     RoleSpec {
         name: r.name.clone(),
         hosts: r.hosts.clone(),
@@ -280,7 +272,11 @@ fn ssh_options(c: &Config) -> crate::ssh::SshOptions {
     let ssh = c.ssh();
     let abs = |p: String| {
         let p = PathBuf::from(p);
-        if p.is_relative() { c.cwd().join(p) } else { p }
+        if p.is_relative() {
+            c.cwd().join(p)
+        } else {
+            p
+        }
     };
     let keys: Vec<PathBuf> = ssh.keys().into_iter().map(abs).collect();
     let config_files = match ssh.config_value() {
@@ -426,7 +422,10 @@ accessories:
         assert_eq!(db.logging_args, vec!["--log-opt max-size=\"5m\""]);
         assert_eq!(db.option_args.join(" "), "--memory \"1g\" --privileged");
         assert_eq!(db.files[0].local, dir.path().join("config/my.cnf"));
-        assert_eq!((db.files[0].host_path.as_str(), db.files[0].mode.as_str(), db.files[0].owner.as_deref()), ("mydb/etc/mysql/my.cnf", "0644", Some("999:999")));
+        assert_eq!(
+            (db.files[0].host_path.as_str(), db.files[0].mode.as_str(), db.files[0].owner.as_deref()),
+            ("mydb/etc/mysql/my.cnf", "0644", Some("999:999"))
+        );
         assert_eq!((db.directories[0].make_path.as_str(), db.directories[0].options.as_deref()), ("/srv/mysql", Some("z")));
         assert_eq!((db.directories[1].make_path.as_str(), db.directories[1].host_path.as_str()), ("$PWD/mydb/data", "mydb/data"));
         let redis = app.accessory("redis").unwrap();

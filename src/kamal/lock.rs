@@ -17,10 +17,7 @@ pub const DEFAULT_MESSAGE: &str = "Automatic deploy lock";
 
 /// `Locked by: <who> at <UTC>\nVersion: <v>\nMessage: <m>` (no trailing newline).
 pub fn details_text(who: &str, at: DateTime<Utc>, version: &str, message: &str) -> String {
-    format!(
-        "Locked by: {who} at {}\nVersion: {version}\nMessage: {message}",
-        at.format("%Y-%m-%dT%H:%M:%SZ")
-    )
+    format!("Locked by: {who} at {}\nVersion: {version}\nMessage: {message}", at.format("%Y-%m-%dT%H:%M:%SZ"))
 }
 
 pub fn encode_details(who: &str, at: DateTime<Utc>, version: &str, message: &str) -> String {

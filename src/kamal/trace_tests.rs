@@ -183,7 +183,19 @@ fn every_trace_command_of_deploy_is_generated() {
             cmd::audit_record(&app, &audit::line(at, "klab@example.test", None, Some(r), &audit::booted(V2))),
             cmd::mkdir_env_dir(&app),
             format!("scp -t {}", cmd::env_file(&app, r)),
-            cmd::proxy_deploy(&app, r, V2, "e41acc474a07", &ProxySpec { hosts: vec!["klabapp.test".into()], healthcheck_interval: Some(2), healthcheck_timeout: Some(3), healthcheck_path: Some("/up".into()), ..Default::default() }),
+            cmd::proxy_deploy(
+                &app,
+                r,
+                V2,
+                "e41acc474a07",
+                &ProxySpec {
+                    hosts: vec!["klabapp.test".into()],
+                    healthcheck_interval: Some(2),
+                    healthcheck_timeout: Some(3),
+                    healthcheck_path: Some("/up".into()),
+                    ..Default::default()
+                },
+            ),
             cmd::container_health_status(&app, r, V2),
             cmd::stop_version(&app, role, V1),
             cmd::clean_assets(&app, r, V2),
@@ -217,7 +229,13 @@ fn rollback_rename_and_views_match_trace() {
     let app = klabapp();
     let t = trace_commands("05-rollback-v1", "klab1");
     assert_in(&t, &cmd::rename(&app, "web", V1, &cmd::replaced_version(V1, "aaa94c3ca0dba2d9")));
-    assert_in(&t, &cmd::audit_record(&app, &audit::line(chrono::Utc::now(), "klab@example.test", None, Some("web"), &audit::renaming(V1, &cmd::replaced_version(V1, "aaa94c3ca0dba2d9")))));
+    assert_in(
+        &t,
+        &cmd::audit_record(
+            &app,
+            &audit::line(chrono::Utc::now(), "klab@example.test", None, Some("web"), &audit::renaming(V1, &cmd::replaced_version(V1, "aaa94c3ca0dba2d9"))),
+        ),
+    );
     assert_in(&trace_commands("16-lock-status-held", "klab1"), &cmd::lock_status(&app));
     assert_in(&trace_commands("11-app-details", "klab1"), &cmd::app_details(&app, "web"));
     assert_in(&trace_commands("12-app-containers", "klab1"), &cmd::app_containers(&app));

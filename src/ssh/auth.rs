@@ -33,13 +33,7 @@ impl PassphrasePrompt for TerminalPrompt {
         let mut tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").ok()?;
         write!(tty, "Enter passphrase for key '{}': ", key_path.display()).ok()?;
         tty.flush().ok()?;
-        let stty = |arg: &str| {
-            std::process::Command::new("stty")
-                .arg(arg)
-                .stdin(std::fs::File::open("/dev/tty").ok()?)
-                .status()
-                .ok()
-        };
+        let stty = |arg: &str| std::process::Command::new("stty").arg(arg).stdin(std::fs::File::open("/dev/tty").ok()?).status().ok();
         stty("-echo");
         let mut line = String::new();
         let r = std::io::BufReader::new(tty.try_clone().ok()?).read_line(&mut line);
@@ -75,8 +69,7 @@ pub fn load_key(path: &Path, prompt: &dyn PassphrasePrompt) -> Result<Option<Arc
                     path.display()
                 )));
             };
-            russh::keys::decode_secret_key(&text, Some(&pass))
-                .map_err(|e| SshError::Key(format!("{}: cannot decrypt key: {e}", path.display())))?
+            russh::keys::decode_secret_key(&text, Some(&pass)).map_err(|e| SshError::Key(format!("{}: cannot decrypt key: {e}", path.display())))?
         }
         Err(e) => return Err(SshError::Key(format!("{}: not a usable private key: {e}", path.display()))),
     };
@@ -85,16 +78,8 @@ pub fn load_key(path: &Path, prompt: &dyn PassphrasePrompt) -> Result<Option<Arc
     Ok(Some(key))
 }
 
-async fn try_key<H: Handler>(
-    handle: &mut Handle<H>,
-    user: &str,
-    key: Arc<PrivateKey>,
-) -> Result<bool, russh::Error> {
-    let hash = if key.algorithm().is_rsa() {
-        handle.best_supported_rsa_hash().await?.flatten()
-    } else {
-        None
-    };
+async fn try_key<H: Handler>(handle: &mut Handle<H>, user: &str, key: Arc<PrivateKey>) -> Result<bool, russh::Error> {
+    let hash = if key.algorithm().is_rsa() { handle.best_supported_rsa_hash().await?.flatten() } else { None };
     let r = handle.authenticate_publickey(user, PrivateKeyWithHashAlg::new(key, hash)).await?;
     Ok(matches!(r, AuthResult::Success))
 }
@@ -105,8 +90,8 @@ pub(crate) async fn authenticate<H: Handler>(handle: &mut Handle<H>, spec: &Host
     let fail = |e: russh::Error| SshError::Down { host: spec.host.clone(), reason: format!("during authentication: {e}") };
 
     for (i, pem) in spec.key_data.0.iter().enumerate() {
-        let key = russh::keys::decode_secret_key(pem, None)
-            .map_err(|e| SshError::Key(format!("ssh.key_data[{i}]: not a usable unencrypted private key: {e}")))?;
+        let key =
+            russh::keys::decode_secret_key(pem, None).map_err(|e| SshError::Key(format!("ssh.key_data[{i}]: not a usable unencrypted private key: {e}")))?;
         tried.push(format!("ssh.key_data[{i}]"));
         if try_key(handle, user, Arc::new(key)).await.map_err(fail)? {
             return Ok(());
@@ -131,11 +116,7 @@ pub(crate) async fn authenticate<H: Handler>(handle: &mut Handle<H>, spec: &Host
                 for id in ids {
                     if let russh::keys::agent::AgentIdentity::PublicKey { key, .. } = id {
                         tried.push(format!("agent key {}", key.fingerprint(Default::default())));
-                        let hash = if key.algorithm().is_rsa() {
-                            handle.best_supported_rsa_hash().await.map_err(fail)?.flatten()
-                        } else {
-                            None
-                        };
+                        let hash = if key.algorithm().is_rsa() { handle.best_supported_rsa_hash().await.map_err(fail)?.flatten() } else { None };
                         match handle.authenticate_publickey_with(user, key, hash, &mut agent).await {
                             Ok(AuthResult::Success) => return Ok(()),
                             Ok(_) => {}
@@ -160,9 +141,5 @@ pub(crate) async fn authenticate<H: Handler>(handle: &mut Handle<H>, spec: &Host
             }
         }
     }
-    Err(SshError::Auth {
-        host: spec.host.clone(),
-        user: user.to_string(),
-        tried: if tried.is_empty() { "no keys found".into() } else { tried.join(", ") },
-    })
+    Err(SshError::Auth { host: spec.host.clone(), user: user.to_string(), tried: if tried.is_empty() { "no keys found".into() } else { tried.join(", ") } })
 }

@@ -45,8 +45,7 @@ impl client::Handler for Client {
         let kh = match KnownHosts::load(path) {
             Ok(k) => k,
             Err(e) => {
-                *self.refusal.lock().unwrap() =
-                    Some(SshError::Key(format!("{}: cannot read known_hosts: {e}", path.display())));
+                *self.refusal.lock().unwrap() = Some(SshError::Key(format!("{}: cannot read known_hosts: {e}", path.display())));
                 return Ok(false);
             }
         };
@@ -76,12 +75,7 @@ impl client::Handler for Client {
                 line,
                 note: if same_type { String::new() } else { " (of another key type)".into() },
             },
-            HostKeyStatus::Revoked { line } => SshError::HostKeyRevoked {
-                host: spec.host.clone(),
-                fingerprint: fp,
-                path: path.display().to_string(),
-                line,
-            },
+            HostKeyStatus::Revoked { line } => SshError::HostKeyRevoked { host: spec.host.clone(), fingerprint: fp, path: path.display().to_string(), line },
         };
         tracing::warn!(host = %spec.host, "{refusal}");
         *self.refusal.lock().unwrap() = Some(refusal);
@@ -151,22 +145,16 @@ pub(crate) fn connect(spec: &HostSpec) -> Pin<Box<dyn Future<Output = Result<Con
         let config = russh_config(spec);
         let (handle, jump) = match &spec.proxy {
             Some(jspec) => {
-                let j = connect(jspec).await.map_err(|e| SshError::Unreachable {
-                    host: spec.host.clone(),
-                    reason: format!("jump host {}: {e}", jspec.describe()),
-                })?;
-                let ch = j
-                    .conn
-                    .handle
-                    .channel_open_direct_tcpip(spec.hostname.clone(), spec.port as u32, "127.0.0.1", 0)
+                let j = connect(jspec)
                     .await
-                    .map_err(|e| SshError::Unreachable {
+                    .map_err(|e| SshError::Unreachable { host: spec.host.clone(), reason: format!("jump host {}: {e}", jspec.describe()) })?;
+                let ch = j.conn.handle.channel_open_direct_tcpip(spec.hostname.clone(), spec.port as u32, "127.0.0.1", 0).await.map_err(|e| {
+                    SshError::Unreachable {
                         host: spec.host.clone(),
                         reason: format!("jump host {} cannot reach {}:{}: {e}", jspec.describe(), spec.hostname, spec.port),
-                    })?;
-                let h = client::connect_stream(config, ch.into_stream(), handler)
-                    .await
-                    .map_err(|e| map_connect_error(spec, &refusal, e))?;
+                    }
+                })?;
+                let h = client::connect_stream(config, ch.into_stream(), handler).await.map_err(|e| map_connect_error(spec, &refusal, e))?;
                 (h, Some(j.conn))
             }
             None if spec.proxy_command.is_some() => {
@@ -178,9 +166,7 @@ pub(crate) fn connect(spec: &HostSpec) -> Pin<Box<dyn Future<Output = Result<Con
                 return Ok(Connected { conn: Arc::new(conn), dead: dead_rx });
             }
             None => {
-                let h = client::connect(config, (spec.hostname.as_str(), spec.port), handler)
-                    .await
-                    .map_err(|e| map_connect_error(spec, &refusal, e))?;
+                let h = client::connect(config, (spec.hostname.as_str(), spec.port), handler).await.map_err(|e| map_connect_error(spec, &refusal, e))?;
                 (h, None)
             }
         };

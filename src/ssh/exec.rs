@@ -173,11 +173,7 @@ pub(crate) async fn collect(mut rx: mpsc::UnboundedReceiver<Raw>) -> ExecOutput 
             }
         }
     }
-    ExecOutput {
-        stdout: String::from_utf8_lossy(&out).into_owned(),
-        stderr: String::from_utf8_lossy(&err).into_owned(),
-        status,
-    }
+    ExecOutput { stdout: String::from_utf8_lossy(&out).into_owned(), stderr: String::from_utf8_lossy(&err).into_owned(), status }
 }
 
 #[cfg(test)]
@@ -197,15 +193,6 @@ mod tests {
             got.push(e);
         }
         use ExecEvent::*;
-        assert_eq!(
-            got,
-            vec![
-                Stdout("a".into()),
-                Stderr("e1".into()),
-                Stdout("bc".into()),
-                Stdout("last".into()),
-                Exit(3)
-            ]
-        );
+        assert_eq!(got, vec![Stdout("a".into()), Stderr("e1".into()), Stdout("bc".into()), Stdout("last".into()), Exit(3)]);
     }
 }

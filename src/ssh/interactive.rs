@@ -96,9 +96,7 @@ impl Session {
     pub async fn open_interactive(&self, cmd: &str, pty: Option<&PtyRequest>) -> Result<InteractiveChannel, SshError> {
         let (ch, permit) = self.open_exec_channel().await?;
         if let Some(p) = pty {
-            ch.request_pty(true, &p.term, p.cols, p.rows, 0, 0, &[])
-                .await
-                .map_err(|e| self.chan_err("request pty", e))?;
+            ch.request_pty(true, &p.term, p.cols, p.rows, 0, 0, &[]).await.map_err(|e| self.chan_err("request pty", e))?;
         }
         ch.exec(true, cmd).await.map_err(|e| self.chan_err("exec", e))?;
         tracing::debug!(host = %self.host(), pty = pty.is_some(), "interactive exec {}", crate::logging::redact_command(cmd));

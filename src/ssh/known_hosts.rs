@@ -103,15 +103,8 @@ impl KnownHosts {
 
     pub fn check(&self, host: &str, port: u16, key: &PublicKey) -> HostKeyStatus {
         let token = host_token(host, port);
-        let matching: Vec<&Entry> = self
-            .entries
-            .iter()
-            .filter(|e| e.marker != Marker::CertAuthority && entry_matches(e, &token))
-            .collect();
-        if let Some(r) = matching
-            .iter()
-            .find(|e| e.marker == Marker::Revoked && e.key.key_data() == key.key_data())
-        {
+        let matching: Vec<&Entry> = self.entries.iter().filter(|e| e.marker != Marker::CertAuthority && entry_matches(e, &token)).collect();
+        if let Some(r) = matching.iter().find(|e| e.marker == Marker::Revoked && e.key.key_data() == key.key_data()) {
             return HostKeyStatus::Revoked { line: r.line };
         }
         let plain: Vec<&&Entry> = matching.iter().filter(|e| e.marker == Marker::None).collect();
@@ -142,9 +135,7 @@ pub fn learn(path: &Path, host: &str, port: u16, key: &PublicKey) -> std::io::Re
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    let needs_newline = std::fs::read(path)
-        .map(|b| !b.is_empty() && !b.ends_with(b"\n"))
-        .unwrap_or(false);
+    let needs_newline = std::fs::read(path).map(|b| !b.is_empty() && !b.ends_with(b"\n")).unwrap_or(false);
     let mut f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
     if needs_newline {
         writeln!(f)?;
@@ -239,19 +230,14 @@ mod tests {
         assert_eq!(kh.check("web1", 22, &key(ED1)), HostKeyStatus::Known);
         assert_eq!(kh.check("10.0.0.1", 22, &key(ED1)), HostKeyStatus::Known);
         assert_eq!(kh.check("web2", 22, &key(ED1)), HostKeyStatus::Unknown);
-        assert_eq!(
-            kh.check("web1", 22, &key(ED2)),
-            HostKeyStatus::Changed { line: 3, same_type: true }
-        );
+        assert_eq!(kh.check("web1", 22, &key(ED2)), HostKeyStatus::Changed { line: 3, same_type: true });
         // Another port is another host for OpenSSH.
         assert_eq!(kh.check("web1", 2222, &key(ED1)), HostKeyStatus::Unknown);
     }
 
     #[test]
     fn port_brackets_and_wildcards_and_negation() {
-        let kh = KnownHosts::parse(&format!(
-            "[web1]:2222 ssh-ed25519 {ED1}\n*.example.com,!bad.example.com ssh-ed25519 {ED2}\n"
-        ));
+        let kh = KnownHosts::parse(&format!("[web1]:2222 ssh-ed25519 {ED1}\n*.example.com,!bad.example.com ssh-ed25519 {ED2}\n"));
         assert_eq!(kh.check("web1", 2222, &key(ED1)), HostKeyStatus::Known);
         assert_eq!(kh.check("a.example.com", 22, &key(ED2)), HostKeyStatus::Known);
         assert_eq!(kh.check("bad.example.com", 22, &key(ED2)), HostKeyStatus::Unknown);
@@ -269,10 +255,7 @@ mod tests {
         assert_eq!(kh.check("10.77.2.11", 22, &key(ED1)), HostKeyStatus::Known);
         assert_eq!(kh.check("10.77.2.12", 2222, &key(ED2)), HostKeyStatus::Known);
         assert_eq!(kh.check("10.77.2.12", 22, &key(ED2)), HostKeyStatus::Unknown);
-        assert_eq!(
-            kh.check("10.77.2.11", 22, &key(ED2)),
-            HostKeyStatus::Changed { line: 1, same_type: true }
-        );
+        assert_eq!(kh.check("10.77.2.11", 22, &key(ED2)), HostKeyStatus::Changed { line: 1, same_type: true });
     }
 
     #[test]
@@ -301,10 +284,7 @@ mod tests {
 
     #[test]
     fn hint_names_the_command() {
-        assert_eq!(
-            keyscan_hint("10.0.0.5", 2222, Path::new("/tmp/kh")),
-            "ssh-keyscan -H -p 2222 10.0.0.5 >> /tmp/kh"
-        );
+        assert_eq!(keyscan_hint("10.0.0.5", 2222, Path::new("/tmp/kh")), "ssh-keyscan -H -p 2222 10.0.0.5 >> /tmp/kh");
     }
 
     #[test]

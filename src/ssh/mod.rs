@@ -192,12 +192,7 @@ impl HostSpec {
         Ok(Self::resolve_with(host, kamal, client, cfg.as_ref()))
     }
 
-    pub fn resolve_with(
-        host: &str,
-        kamal: &SshOptions,
-        client: &ClientOptions,
-        cfg: Option<&ssh_config::SshConfig>,
-    ) -> Self {
+    pub fn resolve_with(host: &str, kamal: &SshOptions, client: &ClientOptions, cfg: Option<&ssh_config::SshConfig>) -> Self {
         let r = cfg.map(|c| c.resolve(host)).unwrap_or_default();
         let mut client = client.clone();
         if let Some(p) = &r.user_known_hosts_file {
@@ -301,9 +296,7 @@ fn load_ssh_config(kamal: &SshOptions) -> Result<Option<ssh_config::SshConfig>, 
         // Concatenating keeps "first value wins" across files, like `ssh -F a -F b`.
         text.push_str(&format!("Include {}\nHost *\n", f.display()));
     }
-    ssh_config::SshConfig::parse(&text)
-        .map(Some)
-        .map_err(|e| SshError::Config(e.to_string()))
+    ssh_config::SshConfig::parse(&text).map(Some).map_err(|e| SshError::Config(e.to_string()))
 }
 
 /// Errors a caller can show as they are: each names the host and says what to do.
@@ -314,15 +307,7 @@ pub enum SshError {
     #[error("{host}: host key not known ({key_type} {fingerprint}); refusing to connect. To trust it run: {hint}  (or pass --accept-new-host-keys)")]
     UnknownHostKey { host: String, key_type: String, fingerprint: String, hint: String },
     #[error("@@@ WARNING: {host}: REMOTE HOST KEY HAS CHANGED @@@ presented {key_type} {fingerprint}, but {path} line {line} records a different key{note}. Someone could be intercepting the connection, or the host was reinstalled. Refusing to connect; if the change is expected, remove the old entry with: ssh-keygen -R {host_token} -f {path}")]
-    HostKeyChanged {
-        host: String,
-        host_token: String,
-        key_type: String,
-        fingerprint: String,
-        path: String,
-        line: usize,
-        note: String,
-    },
+    HostKeyChanged { host: String, host_token: String, key_type: String, fingerprint: String, path: String, line: usize, note: String },
     #[error("{host}: host key {fingerprint} is marked @revoked in {path} line {line}; refusing to connect")]
     HostKeyRevoked { host: String, fingerprint: String, path: String, line: usize },
     #[error("{host}: authentication failed for user {user} (tried: {tried})")]

@@ -20,23 +20,14 @@ impl Pool {
     /// Reads the ssh config files once; hosts are resolved and connected on first `get`.
     pub fn new(kamal: SshOptions, client: ClientOptions) -> Result<Self, SshError> {
         let ssh_config = super::load_ssh_config(&kamal)?;
-        Ok(Pool {
-            inner: Arc::new(PoolInner { kamal, client, ssh_config, sessions: Mutex::new(HashMap::new()) }),
-        })
+        Ok(Pool { inner: Arc::new(PoolInner { kamal, client, ssh_config, sessions: Mutex::new(HashMap::new()) }) })
     }
 
     /// The session for `host` (deploy.yml host string); starts connecting on first call.
     pub fn get(&self, host: &str) -> Session {
         let mut map = self.inner.sessions.lock().unwrap();
         map.entry(host.to_string())
-            .or_insert_with(|| {
-                Session::new(HostSpec::resolve_with(
-                    host,
-                    &self.inner.kamal,
-                    &self.inner.client,
-                    self.inner.ssh_config.as_ref(),
-                ))
-            })
+            .or_insert_with(|| Session::new(HostSpec::resolve_with(host, &self.inner.kamal, &self.inner.client, self.inner.ssh_config.as_ref())))
             .clone()
     }
 

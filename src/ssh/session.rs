@@ -4,9 +4,9 @@
 use super::conn::{self, Conn};
 use super::exec::{self, ExecOutput, ExecStream};
 use super::{HostSpec, SshError};
-use serde::Serialize;
 use russh::client::Msg;
 use russh::Channel;
+use serde::Serialize;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -20,7 +20,9 @@ pub enum ConnState {
     #[default]
     Connecting,
     Up,
-    Down { reason: String },
+    Down {
+        reason: String,
+    },
 }
 
 /// Counters for benchmarks and diagnostics.
@@ -125,10 +127,7 @@ impl Session {
                     }
                 }
                 ConnState::Down { reason } => {
-                    return Err(self.shared.last_error.lock().unwrap().clone().unwrap_or(SshError::Down {
-                        host: self.host().to_string(),
-                        reason,
-                    }));
+                    return Err(self.shared.last_error.lock().unwrap().clone().unwrap_or(SshError::Down { host: self.host().to_string(), reason }));
                 }
                 ConnState::Connecting => {}
             }
@@ -270,11 +269,7 @@ impl Session {
     /// exec semaphore: sshd's MaxSessions does not count forwarded streams.
     pub async fn open_unix_stream(&self, socket_path: &str) -> Result<russh::ChannelStream<Msg>, SshError> {
         let c = self.conn().await?;
-        let ch = c
-            .handle
-            .channel_open_direct_streamlocal(socket_path)
-            .await
-            .map_err(|e| self.chan_err(&format!("open {socket_path}"), e))?;
+        let ch = c.handle.channel_open_direct_streamlocal(socket_path).await.map_err(|e| self.chan_err(&format!("open {socket_path}"), e))?;
         self.shared.stats.stream_channels.fetch_add(1, Ordering::Relaxed);
         Ok(ch.into_stream())
     }
@@ -306,11 +301,8 @@ impl Session {
     /// Opens a `direct-tcpip` channel to `host:port` as seen from the host.
     pub async fn open_tcp_stream(&self, host: &str, port: u16) -> Result<russh::ChannelStream<Msg>, SshError> {
         let c = self.conn().await?;
-        let ch = c
-            .handle
-            .channel_open_direct_tcpip(host, port as u32, "127.0.0.1", 0)
-            .await
-            .map_err(|e| self.chan_err(&format!("open tcp {host}:{port}"), e))?;
+        let ch =
+            c.handle.channel_open_direct_tcpip(host, port as u32, "127.0.0.1", 0).await.map_err(|e| self.chan_err(&format!("open tcp {host}:{port}"), e))?;
         self.shared.stats.stream_channels.fetch_add(1, Ordering::Relaxed);
         Ok(ch.into_stream())
     }
@@ -333,20 +325,13 @@ impl tokio::io::AsyncRead for HostStream {
 }
 
 impl tokio::io::AsyncWrite for HostStream {
-    fn poll_write(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-        buf: &[u8],
-    ) -> std::task::Poll<std::io::Result<usize>> {
+    fn poll_write(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>, buf: &[u8]) -> std::task::Poll<std::io::Result<usize>> {
         std::pin::Pin::new(&mut self.inner).poll_write(cx, buf)
     }
     fn poll_flush(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
         std::pin::Pin::new(&mut self.inner).poll_flush(cx)
     }
-    fn poll_shutdown(
-        mut self: std::pin::Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<std::io::Result<()>> {
+    fn poll_shutdown(mut self: std::pin::Pin<&mut Self>, cx: &mut std::task::Context<'_>) -> std::task::Poll<std::io::Result<()>> {
         std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
     }
 }
@@ -399,10 +384,7 @@ async fn actor(shared: Arc<Shared>, cancel: CancellationToken) {
                 SshError::Down { host: host.clone(), reason }
             }
             Ok(Err(e)) => e,
-            Err(_) => SshError::Unreachable {
-                host: host.clone(),
-                reason: format!("no connection within {:?}", shared.spec.client.connect_timeout),
-            },
+            Err(_) => SshError::Unreachable { host: host.clone(), reason: format!("no connection within {:?}", shared.spec.client.connect_timeout) },
         };
         let fatal = err.is_fatal();
         let msg = err.to_string();

@@ -202,26 +202,16 @@ impl SshConfig {
                             r.identity_files.push(p)
                         }
                     }
-                    "identitiesonly" if r.identities_only.is_none() => {
-                        r.identities_only = Some(v.eq_ignore_ascii_case("yes"))
-                    }
+                    "identitiesonly" if r.identities_only.is_none() => r.identities_only = Some(v.eq_ignore_ascii_case("yes")),
                     "proxyjump" if r.proxy_jump.is_none() => {
                         r.proxy_jump = if v.eq_ignore_ascii_case("none") { Some(String::new()) } else { Some(v.to_string()) }
                     }
                     "proxycommand" if r.proxy_command.is_none() => r.proxy_command = Some(v.to_string()),
-                    "userknownhostsfile" if r.user_known_hosts_file.is_none() => {
-                        r.user_known_hosts_file = v.split_whitespace().next().map(expand_tilde)
-                    }
-                    "stricthostkeychecking" if r.strict_host_key_checking.is_none() => {
-                        r.strict_host_key_checking = Some(v.to_ascii_lowercase())
-                    }
+                    "userknownhostsfile" if r.user_known_hosts_file.is_none() => r.user_known_hosts_file = v.split_whitespace().next().map(expand_tilde),
+                    "stricthostkeychecking" if r.strict_host_key_checking.is_none() => r.strict_host_key_checking = Some(v.to_ascii_lowercase()),
                     "connecttimeout" if r.connect_timeout.is_none() => r.connect_timeout = v.parse().ok(),
-                    "serveraliveinterval" if r.server_alive_interval.is_none() => {
-                        r.server_alive_interval = v.parse().ok()
-                    }
-                    "serveralivecountmax" if r.server_alive_count_max.is_none() => {
-                        r.server_alive_count_max = v.parse().ok()
-                    }
+                    "serveraliveinterval" if r.server_alive_interval.is_none() => r.server_alive_interval = v.parse().ok(),
+                    "serveralivecountmax" if r.server_alive_count_max.is_none() => r.server_alive_count_max = v.parse().ok(),
                     _ => {}
                 }
             }
@@ -260,11 +250,7 @@ fn glob_files(p: &Path) -> Vec<PathBuf> {
     let dir = p.parent().unwrap_or(Path::new("."));
     let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
         .map(|rd| {
-            rd.filter_map(|e| e.ok())
-                .filter(|e| wildcard_match(&name, &e.file_name().to_string_lossy()))
-                .map(|e| e.path())
-                .filter(|p| p.is_file())
-                .collect()
+            rd.filter_map(|e| e.ok()).filter(|e| wildcard_match(&name, &e.file_name().to_string_lossy())).map(|e| e.path()).filter(|p| p.is_file()).collect()
         })
         .unwrap_or_default();
     out.sort();
@@ -319,10 +305,8 @@ mod tests {
 
     #[test]
     fn equals_quotes_negation_match_and_none() {
-        let cfg = SshConfig::parse(
-            "Host=a !b* \"c d\"\n  User=alice\nMatch exec true\n  User matched\nHost b1\n  ProxyJump none\nHost *\n  ProxyJump j\n",
-        )
-        .unwrap();
+        let cfg =
+            SshConfig::parse("Host=a !b* \"c d\"\n  User=alice\nMatch exec true\n  User matched\nHost b1\n  ProxyJump none\nHost *\n  ProxyJump j\n").unwrap();
         assert_eq!(cfg.resolve("a").user.as_deref(), Some("alice"));
         assert_eq!(cfg.resolve("c d").user.as_deref(), Some("alice"));
         assert_eq!(cfg.resolve("b1").user, None);
@@ -337,11 +321,7 @@ mod tests {
         std::fs::create_dir(d.join("conf.d")).unwrap();
         std::fs::write(d.join("conf.d/10-web"), "Host web\n  User webuser\n").unwrap();
         std::fs::write(d.join("conf.d/20-db"), "Host db\n  Port 5522\n").unwrap();
-        std::fs::write(
-            d.join("config"),
-            format!("Include {}/conf.d/*\nHost *\n  User dflt\n  StrictHostKeyChecking accept-new\n", d.display()),
-        )
-        .unwrap();
+        std::fs::write(d.join("config"), format!("Include {}/conf.d/*\nHost *\n  User dflt\n  StrictHostKeyChecking accept-new\n", d.display())).unwrap();
         let cfg = SshConfig::load(&d.join("config")).unwrap();
         assert_eq!(cfg.resolve("web").user.as_deref(), Some("webuser"));
         assert_eq!(cfg.resolve("db").user.as_deref(), Some("dflt"));

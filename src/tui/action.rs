@@ -194,10 +194,8 @@ const DEPLOY: &[Binding] = &[
     b!("e", "exec", Action::ShowExec, false, [(KeyCode::Char('e'), N)]),
 ];
 
-const AUDIT: &[Binding] = &[
-    b!("l", "logs", Action::ShowLogs, false, [(KeyCode::Char('l'), N)]),
-    b!("e", "exec", Action::ShowExec, false, [(KeyCode::Char('e'), N)]),
-];
+const AUDIT: &[Binding] =
+    &[b!("l", "logs", Action::ShowLogs, false, [(KeyCode::Char('l'), N)]), b!("e", "exec", Action::ShowExec, false, [(KeyCode::Char('e'), N)])];
 
 /// Bindings of a view, most specific first (view keys shadow global ones).
 pub fn bindings(view: View, read_only: bool) -> Vec<&'static Binding> {
@@ -208,19 +206,11 @@ pub fn bindings(view: View, read_only: bool) -> Vec<&'static Binding> {
         View::Exec => &[],
         View::Audit => AUDIT,
     };
-    specific
-        .iter()
-        .chain(MOVE.iter())
-        .chain(GLOBAL.iter())
-        .filter(|b| !(read_only && b.action.is_mutating()))
-        .collect()
+    specific.iter().chain(MOVE.iter()).chain(GLOBAL.iter()).filter(|b| !(read_only && b.action.is_mutating())).collect()
 }
 
 pub fn action_for(view: View, read_only: bool, key: &KeyEvent) -> Option<Action> {
-    bindings(view, read_only)
-        .into_iter()
-        .find(|b| b.keys.iter().any(|(c, m)| *c == key.code && *m == key.modifiers))
-        .map(|b| b.action)
+    bindings(view, read_only).into_iter().find(|b| b.keys.iter().any(|(c, m)| *c == key.code && *m == key.modifiers)).map(|b| b.action)
 }
 
 /// Every action reachable from the palette in a view.

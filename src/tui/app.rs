@@ -36,14 +36,23 @@ pub struct Confirm {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Overlay {
     Help,
-    Palette { input: String, selected: usize },
+    Palette {
+        input: String,
+        selected: usize,
+    },
     Confirm(Confirm),
-    Rollback { selected: usize },
-    LockMessage { input: String },
+    Rollback {
+        selected: usize,
+    },
+    LockMessage {
+        input: String,
+    },
     /// q while an action runs.
     Quit,
     /// Resources page of one host: gauges, containers, sparklines.
-    HostPage { host: String },
+    HostPage {
+        host: String,
+    },
     /// What `kamal prune all` would remove; `y` runs it.
     Prune,
 }
@@ -351,9 +360,7 @@ impl App {
             }
             Action::Enter => self.enter(d),
             // Esc in Logs clears an active filter first (as the hint says); the next one goes back.
-            Action::Back if self.view() == View::Logs && (self.log_view.filter.is_some() || self.log_view.filter_error.is_some()) => {
-                self.clear_filter()
-            }
+            Action::Back if self.view() == View::Logs && (self.log_view.filter.is_some() || self.log_view.filter_error.is_some()) => self.clear_filter(),
             Action::Back => self.back(),
             Action::Quit if self.quitting => {
                 self.quit_presses = self.quit_presses.saturating_add(1);
@@ -427,11 +434,7 @@ impl App {
                 Some(l) => {
                     self.overlay = Some(Overlay::Confirm(Confirm {
                         title: "Release the deploy lock".into(),
-                        lines: vec![
-                            format!("held by {}", l.holder),
-                            format!("message: {}", l.message),
-                            format!("destination: {}", self.dest_name()),
-                        ],
+                        lines: vec![format!("held by {}", l.holder), format!("message: {}", l.message), format!("destination: {}", self.dest_name())],
                         require: None,
                         typed: String::new(),
                         request: Request::LockRelease,
@@ -450,11 +453,7 @@ impl App {
                     d.dispatch(Request::Abort);
                     self.notice = Some((
                         false,
-                        if self.timeline.aborting.is_some() {
-                            "abort forced".into()
-                        } else {
-                            "aborting: no new steps start (press X again to force)".into()
-                        },
+                        if self.timeline.aborting.is_some() { "abort forced".into() } else { "aborting: no new steps start (press X again to force)".into() },
                     ));
                 } else {
                     self.notice = Some((false, "nothing is running".into()));
@@ -656,7 +655,9 @@ impl App {
             KeyCode::Up | KeyCode::Char('p') if key.code == KeyCode::Up && self.exec.textarea.lines().len() <= 1 || ctrl && key.code == KeyCode::Char('p') => {
                 self.history_step(true)
             }
-            KeyCode::Down | KeyCode::Char('n') if key.code == KeyCode::Down && self.exec.textarea.lines().len() <= 1 || ctrl && key.code == KeyCode::Char('n') => {
+            KeyCode::Down | KeyCode::Char('n')
+                if key.code == KeyCode::Down && self.exec.textarea.lines().len() <= 1 || ctrl && key.code == KeyCode::Char('n') =>
+            {
                 self.history_step(false)
             }
             _ => {
@@ -704,7 +705,8 @@ impl App {
             },
             3 => match row {
                 Some(TreeRow::Host { host, .. }) => ExecScope::Host(host),
-                Some(TreeRow::Role { role, .. }) => self.tree()
+                Some(TreeRow::Role { role, .. }) => self
+                    .tree()
                     .into_iter()
                     .find_map(|r| match r {
                         TreeRow::Host { role: r2, host } if r2 == role => Some(ExecScope::Host(host)),
@@ -773,9 +775,7 @@ impl App {
                 let typed_ok = c.require.as_ref().is_none_or(|r| *r == c.typed);
                 match code {
                     KeyCode::Esc => self.notice = Some((false, "cancelled".into())),
-                    KeyCode::Char('n') | KeyCode::Char('N') if c.require.is_none() => {
-                        self.notice = Some((false, "cancelled".into()))
-                    }
+                    KeyCode::Char('n') | KeyCode::Char('N') if c.require.is_none() => self.notice = Some((false, "cancelled".into())),
                     KeyCode::Enter if c.require.is_some() => {
                         if typed_ok {
                             self.confirmed(c.request, d);
@@ -785,9 +785,7 @@ impl App {
                             self.overlay = Some(Overlay::Confirm(c));
                         }
                     }
-                    KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter if c.require.is_none() => {
-                        self.confirmed(c.request, d)
-                    }
+                    KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter if c.require.is_none() => self.confirmed(c.request, d),
                     KeyCode::Backspace => {
                         c.typed.pop();
                         self.overlay = Some(Overlay::Confirm(c));
@@ -822,14 +820,8 @@ impl App {
                             self.overlay = Some(Overlay::Confirm(c));
                         }
                         Some(ch) => {
-                            self.notice = Some((
-                                true,
-                                if ch.current {
-                                    "that is the current version".into()
-                                } else {
-                                    format!("missing on {}", ch.missing.join(", "))
-                                },
-                            ));
+                            self.notice =
+                                Some((true, if ch.current { "that is the current version".into() } else { format!("missing on {}", ch.missing.join(", ")) }));
                             self.overlay = Some(Overlay::Rollback { selected });
                         }
                         None => {}
@@ -851,9 +843,7 @@ impl App {
                         self.notice = Some((false, "prune requested".into()));
                     }
                 }
-                KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Char('q') => {
-                    self.notice = Some((false, "cancelled".into()))
-                }
+                KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Char('q') => self.notice = Some((false, "cancelled".into())),
                 _ => self.overlay = Some(Overlay::Prune),
             },
             Overlay::LockMessage { mut input } => match code {
@@ -893,10 +883,7 @@ impl App {
 
     pub fn palette_items(&self, input: &str) -> Vec<Action> {
         let q = input.trim().to_ascii_lowercase();
-        palette_actions(self.view(), self.read_only)
-            .into_iter()
-            .filter(|a| q.is_empty() || a.name().contains(&q))
-            .collect()
+        palette_actions(self.view(), self.read_only).into_iter().filter(|a| q.is_empty() || a.name().contains(&q)).collect()
     }
 
     fn dest_name(&self) -> String {

@@ -64,19 +64,35 @@ impl Since {
 pub enum Request {
     Deploy,
     Redeploy,
-    Rollback { version: String },
-    Exec { cmd: String, scope: ExecScope, reuse: bool },
+    Rollback {
+        version: String,
+    },
+    Exec {
+        cmd: String,
+        scope: ExecScope,
+        reuse: bool,
+    },
     /// An interactive shell on one host: the loop suspends the TUI around it.
-    Shell { host: String, reuse: bool },
-    LockAcquire { message: String },
+    Shell {
+        host: String,
+        reuse: bool,
+    },
+    LockAcquire {
+        message: String,
+    },
     LockRelease,
     /// Same semantics as Ctrl-C headless: first = no new steps, second = forced.
     Abort,
     /// (Re)subscribe logs with a since preset.
-    Logs { since: Since },
+    Logs {
+        since: Since,
+    },
     LoadAudit,
     /// Also follow one container's logs (an accessory's), replacing the previous such follow.
-    ContainerLogs { host: String, container: String },
+    ContainerLogs {
+        host: String,
+        container: String,
+    },
     /// `kamal prune all` (retain_containers, only this service's images).
     Prune,
 }
@@ -110,7 +126,10 @@ pub enum Update {
     /// The latest prune preview per host.
     PrunePlans(Vec<PrunePlan>),
     /// A message for the status line (errors from the engine included).
-    Notice { error: bool, text: String },
+    Notice {
+        error: bool,
+        text: String,
+    },
     /// The process got SIGTERM/SIGHUP: quit, after the running action (already told to abort)
     /// has finished.
     Terminate,

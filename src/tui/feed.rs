@@ -33,9 +33,7 @@ pub fn forward_logs(mut rx: mpsc::Receiver<FleetLog>, tx: mpsc::Sender<Update>) 
                     Update::Notice { error: true, text: format!("logs {host} {role}: interrupted ({reason}); resuming when the host is back") }
                 }
                 FleetLog::Resumed { host, role } => Update::Notice { error: false, text: format!("logs {host} {role}: resumed") },
-                FleetLog::Switched { host, role, container } => {
-                    Update::Notice { error: false, text: format!("logs {host} {role}: now following {container}") }
-                }
+                FleetLog::Switched { host, role, container } => Update::Notice { error: false, text: format!("logs {host} {role}: now following {container}") },
             };
             if tx.send(u).await.is_err() {
                 return;

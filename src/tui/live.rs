@@ -6,9 +6,9 @@
 use super::dispatch::{ChannelDispatcher, ExecScope, Request, Since, Update};
 use super::term::ShellCommand;
 use super::App;
-use crate::cli::Global;
 use crate::app::context::{self, Ctx};
 use crate::app::{fleet_spec, pool_for};
+use crate::cli::Global;
 use crate::deploy::event::{ActionKind, Event, Stream};
 use crate::deploy::{AbortHandle, Request as EngineRequest};
 use crate::fleet::logs::{self as fleet_logs, FleetLog, FleetLogLine, FollowHandle, FollowOptions, LogScope};
@@ -30,7 +30,6 @@ pub fn run_dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<std
     Ok(if res?.failed { std::process::ExitCode::FAILURE } else { std::process::ExitCode::SUCCESS })
 }
 
-
 async fn dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<super::term::Outcome> {
     // Config errors surface here, before the terminal is taken over.
     let full = context::load_app(g)?;
@@ -43,8 +42,7 @@ async fn dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<super
 
     super::feed::forward_fleet(snap_rx, up_tx.clone());
     // Resources over the same connections; the forwarder owns the monitor (dropping it stops it).
-    let (res_rx, monitor) =
-        crate::fleet::resources::Monitor::spawn(pool.clone(), spec.clone(), crate::fleet::resources::ResourceOptions::default());
+    let (res_rx, monitor) = crate::fleet::resources::Monitor::spawn(pool.clone(), spec.clone(), crate::fleet::resources::ResourceOptions::default());
     forward_resources(res_rx, monitor, up_tx.clone());
 
     let (req_tx, req_rx) = mpsc::unbounded_channel::<Request>();
@@ -119,21 +117,15 @@ fn shell_command(ctx: Arc<Ctx>, pool: Pool) -> ShellCommand {
         let app = &ctx.full;
         let role = app.roles_on(host).first().map(|r| (*r).clone())?;
         let remote = if reuse {
-            format!(
-                "docker exec -it $(docker ps --latest --quiet {} --filter status=running) sh",
-                cmd::filters(app, Some(&role.name))
-            )
+            format!("docker exec -it $(docker ps --latest --quiet {} --filter status=running) sh", cmd::filters(app, Some(&role.name)))
         } else {
             // As `kamal app exec -i` (and `kdeck app exec -i`) without --version: the image
             // tagged latest on the host, i.e. the last version fully deployed there.
             let v = app.latest_tag();
-            cmd::app_exec_run(app, &role, host, &v, &crate::kamal::random_hex(6), &[], false, "sh")
-                .replacen("docker run --rm", "docker run -it --rm", 1)
+            cmd::app_exec_run(app, &role, host, &v, &crate::kamal::random_hex(6), &[], false, "sh").replacen("docker run --rm", "docker run -it --rm", 1)
         };
         let session = pool.get(host);
-        Some(Box::pin(async move {
-            crate::ssh::interactive::run_on_terminal(&session, &remote).await.map_err(|e| e.to_string())
-        }))
+        Some(Box::pin(async move { crate::ssh::interactive::run_on_terminal(&session, &remote).await.map_err(|e| e.to_string()) }))
     })
 }
 
@@ -162,12 +154,7 @@ impl Worker {
         while let Some(req) = rx.recv().await {
             let busy = running.as_ref().is_some_and(|(_, j)| !j.is_finished());
             match req {
-                Request::Deploy
-                | Request::Redeploy
-                | Request::Rollback { .. }
-                | Request::LockAcquire { .. }
-                | Request::LockRelease
-                | Request::Prune => {
+                Request::Deploy | Request::Redeploy | Request::Rollback { .. } | Request::LockAcquire { .. } | Request::LockRelease | Request::Prune => {
                     if busy {
                         self.notice(true, "an action is already running".into()).await;
                         continue;
@@ -396,7 +383,12 @@ async fn exec(ctx: Arc<Ctx>, up: mpsc::Sender<Update>, command: String, scope: E
                 Err(e) => e,
             };
             let _ = up
-                .send(Update::Engine(Event::Output { host: Some(h.clone()), role: Some(role.name.clone()), stream: Stream::Stderr, line: format!("── {tail}") }))
+                .send(Update::Engine(Event::Output {
+                    host: Some(h.clone()),
+                    role: Some(role.name.clone()),
+                    stream: Stream::Stderr,
+                    line: format!("── {tail}"),
+                }))
                 .await;
             ok
         }));

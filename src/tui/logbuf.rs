@@ -37,7 +37,10 @@ pub enum Scope {
     Host(String),
     Container(String),
     /// One container on one host (an accessory row of the fleet tree).
-    HostContainer { host: String, container: String },
+    HostContainer {
+        host: String,
+        container: String,
+    },
 }
 
 impl Scope {
@@ -147,12 +150,7 @@ impl LogStore {
     }
 
     fn evict_oldest(&mut self) {
-        let oldest = self
-            .bufs
-            .iter()
-            .enumerate()
-            .filter_map(|(i, b)| b.front().map(|e| (e.seq, i)))
-            .min();
+        let oldest = self.bufs.iter().enumerate().filter_map(|(i, b)| b.front().map(|e| (e.seq, i))).min();
         if let Some((_, i)) = oldest {
             self.bufs[i].pop_front();
             self.total -= 1;
@@ -180,8 +178,7 @@ impl LogStore {
         self.matches.clear();
         self.filter = filter.map(|(r, s)| (r.clone(), s.clone()));
         if let Some((re, scope)) = &self.filter {
-            let mut found: Vec<(usize, u64)> =
-                self.iter_rev(scope).filter(|l| re.is_match(&l.entry.text)).map(|l| (l.source, l.entry.seq)).collect();
+            let mut found: Vec<(usize, u64)> = self.iter_rev(scope).filter(|l| re.is_match(&l.entry.text)).map(|l| (l.source, l.entry.seq)).collect();
             found.reverse();
             self.matches = found.into();
         }
@@ -199,12 +196,7 @@ impl LogStore {
 
     /// Newest-first merged iterator over the sources `scope` admits.
     pub fn iter_rev<'a>(&'a self, scope: &Scope) -> RevIter<'a> {
-        let heads = self
-            .bufs
-            .iter()
-            .enumerate()
-            .map(|(i, b)| if scope.admits(&self.sources[i]) { b.len() } else { 0 })
-            .collect();
+        let heads = self.bufs.iter().enumerate().map(|(i, b)| if scope.admits(&self.sources[i]) { b.len() } else { 0 }).collect();
         RevIter { store: self, heads }
     }
 
@@ -241,11 +233,8 @@ impl LogStore {
     pub fn filtered_rev(&self, context: usize, limit: usize) -> Vec<(LineRef<'_>, bool)> {
         let mut rows: Vec<(LineRef<'_>, bool)> = Vec::new();
         let mut seen = std::collections::HashSet::new();
-        let match_set: std::collections::HashSet<u64> = if self.matches.len() < 100_000 {
-            self.matches.iter().map(|m| m.1).collect()
-        } else {
-            Default::default()
-        };
+        let match_set: std::collections::HashSet<u64> =
+            if self.matches.len() < 100_000 { self.matches.iter().map(|m| m.1).collect() } else { Default::default() };
         let re = self.filter.as_ref().map(|f| &f.0);
         for m in self.matches.iter().rev() {
             if rows.len() >= limit {
@@ -257,9 +246,7 @@ impl LogStore {
             let ctx = self.context(m.0, m.1, context, context);
             for c in ctx.iter().rev() {
                 if seen.insert(c.entry.seq) {
-                    let is = c.entry.seq == m.1
-                        || match_set.contains(&c.entry.seq)
-                        || (match_set.is_empty() && re.is_some_and(|r| r.is_match(&c.entry.text)));
+                    let is = c.entry.seq == m.1 || match_set.contains(&c.entry.seq) || (match_set.is_empty() && re.is_some_and(|r| r.is_match(&c.entry.text)));
                     rows.push((*c, is));
                 }
             }

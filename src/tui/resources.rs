@@ -187,7 +187,10 @@ pub fn warnings_panel(f: &mut Frame, area: Rect, t: &Theme, snap: &ResourceSnaps
             .warnings()
             .map(|w| {
                 Line::from(vec![
-                    Span::styled(format!("[{}] ", badge_text(w)), if matches!(w.kind, WarningKind::OomKilled | WarningKind::RestartLoop) { t.err() } else { t.warn() }),
+                    Span::styled(
+                        format!("[{}] ", badge_text(w)),
+                        if matches!(w.kind, WarningKind::OomKilled | WarningKind::RestartLoop) { t.err() } else { t.warn() },
+                    ),
                     Span::styled(format!("{} ", w.host), t.host(&w.host)),
                     Span::raw(w.message.clone()),
                 ])
@@ -242,16 +245,10 @@ pub fn prune_preview(f: &mut Frame, area: Rect, t: &Theme, plans: &[PrunePlan], 
             lines.push(Line::from(vec![Span::styled("  rmi  ", t.dim()), Span::raw(tag.clone())]));
         }
         for id in &p.dangling_images {
-            lines.push(Line::from(vec![
-                Span::styled("  prune ", t.dim()),
-                Span::raw(id.trim_start_matches("sha256:").chars().take(12).collect::<String>()),
-            ]));
+            lines.push(Line::from(vec![Span::styled("  prune ", t.dim()), Span::raw(id.trim_start_matches("sha256:").chars().take(12).collect::<String>())]));
         }
     }
-    f.render_widget(
-        Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(Span::styled(" prune preview ", t.title()))),
-        area,
-    );
+    f.render_widget(Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(Span::styled(" prune preview ", t.title()))), area);
 }
 
 /// Lines for the deploy confirmation: one per host, plain about hosts without room.

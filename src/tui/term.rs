@@ -22,7 +22,10 @@ use tokio::time::{sleep_until, Instant};
 pub enum LoopExit {
     Quit,
     /// Suspend the TUI for an interactive shell on this host, then come back.
-    Shell { host: String, reuse: bool },
+    Shell {
+        host: String,
+        reuse: bool,
+    },
     /// The update channel closed (the engine is gone).
     Disconnected,
 }

@@ -97,10 +97,7 @@ impl Timeline {
             }
             Event::StepStarted { host, role, kind, label, at } => {
                 // Prefer the first pending row with that key; add one if the plan lacked it.
-                let pos = self
-                    .rows
-                    .iter()
-                    .position(|r| &r.host == host && &r.role == role && r.kind == *kind && r.state == StepState::Pending);
+                let pos = self.rows.iter().position(|r| &r.host == host && &r.role == role && r.kind == *kind && r.state == StepState::Pending);
                 match pos {
                     Some(i) => {
                         self.rows[i].state = StepState::Running { since: *at };
@@ -111,17 +108,20 @@ impl Timeline {
                         }
                     }
                     // Unplanned steps go where they ran: before the host's first pending step.
-                    None => self.rows.insert(self.insert_at(host), StepRow {
-                        host: host.clone(),
-                        role: role.clone(),
-                        kind: *kind,
-                        group: None,
-                        label: label.clone(),
-                        state: StepState::Running { since: *at },
-                        progress: None,
-                        progress_elapsed: None,
-                        health: None,
-                    }),
+                    None => self.rows.insert(
+                        self.insert_at(host),
+                        StepRow {
+                            host: host.clone(),
+                            role: role.clone(),
+                            kind: *kind,
+                            group: None,
+                            label: label.clone(),
+                            state: StepState::Running { since: *at },
+                            progress: None,
+                            progress_elapsed: None,
+                            health: None,
+                        },
+                    ),
                 }
             }
             Event::StepProgress { host, role, kind, message, elapsed } => {
@@ -136,12 +136,7 @@ impl Timeline {
                 }
             }
             Event::StepFailed { host, role, kind, elapsed, error, last_logs, health } => {
-                let failed = StepState::Failed {
-                    elapsed: *elapsed,
-                    error: error.clone(),
-                    last_logs: last_logs.clone(),
-                    health: health.clone(),
-                };
+                let failed = StepState::Failed { elapsed: *elapsed, error: error.clone(), last_logs: last_logs.clone(), health: health.clone() };
                 match self.row_mut(host, role, *kind) {
                     Some(r) => r.state = failed,
                     None => self.rows.push(StepRow {
@@ -198,10 +193,7 @@ impl Timeline {
     }
 
     fn insert_at(&self, host: &Option<String>) -> usize {
-        self.rows
-            .iter()
-            .position(|r| &r.host == host && r.state == StepState::Pending)
-            .unwrap_or(self.rows.len())
+        self.rows.iter().position(|r| &r.host == host && r.state == StepState::Pending).unwrap_or(self.rows.len())
     }
 
     /// Hosts in plan order, then any host that appeared only in events.

@@ -16,12 +16,24 @@ pub fn short_version(v: &str) -> String {
 /// One line of the fleet tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TreeRow {
-    Role { role: String, hosts: usize },
-    Host { role: String, host: String },
+    Role {
+        role: String,
+        hosts: usize,
+    },
+    Host {
+        role: String,
+        host: String,
+    },
     /// The "accessories" group under the roles (only when the app has accessories).
-    Accessories { count: usize, collapsed: bool },
+    Accessories {
+        count: usize,
+        collapsed: bool,
+    },
     /// One accessory on one of its hosts.
-    Accessory { name: String, host: String },
+    Accessory {
+        name: String,
+        host: String,
+    },
 }
 
 /// The tree with the accessories group open.
@@ -100,10 +112,7 @@ pub fn role_container<'a>(h: &'a HostStatus, role: &str) -> Option<&'a Container
             return Some(c);
         }
     }
-    mine()
-        .filter(|c| c.state == "running")
-        .max_by_key(|c| c.created)
-        .or_else(|| mine().max_by_key(|c| c.created))
+    mine().filter(|c| c.state == "running").max_by_key(|c| c.created).or_else(|| mine().max_by_key(|c| c.created))
 }
 
 /// The most common version among the hosts of a role (ties: the first seen).

@@ -101,12 +101,7 @@ pub fn app(lab: &Lab, dir: &Path, service: &str, tweak: impl FnOnce(&mut lab::Ap
 
 pub fn kdeck_command(lab: &Lab, dir: &Path) -> Command {
     let mut c = Command::new(kdeck_bin());
-    c.current_dir(dir)
-        .env("HOME", &lab.home)
-        .env("KDECK_KNOWN_HOSTS", &lab.known_hosts)
-        .env_remove("SSH_AUTH_SOCK")
-        .env_remove("VERSION")
-        .stdin(Stdio::null());
+    c.current_dir(dir).env("HOME", &lab.home).env("KDECK_KNOWN_HOSTS", &lab.known_hosts).env_remove("SSH_AUTH_SOCK").env_remove("VERSION").stdin(Stdio::null());
     c
 }
 

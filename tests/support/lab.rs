@@ -128,12 +128,7 @@ fn skip_or_panic(reason: String) -> Option<Lab> {
 
 /// Runs `lab.sh <args>`.
 pub fn lab_sh(args: &[&str]) -> Run {
-    let out = Command::new("bash")
-        .arg(script())
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("cannot run {}: {e}", script().display()));
+    let out = Command::new("bash").arg(script()).args(args).stdin(Stdio::null()).output().unwrap_or_else(|e| panic!("cannot run {}: {e}", script().display()));
     Run::from(out)
 }
 
@@ -237,10 +232,7 @@ impl Lab {
 
     /// A host by name (`klab2`) or address.
     pub fn host(&self, h: &str) -> &LabHost {
-        self.hosts
-            .iter()
-            .find(|x| x.name == h || x.ip == h)
-            .unwrap_or_else(|| panic!("no host {h} in lab {}", self.name))
+        self.hosts.iter().find(|x| x.name == h || x.ip == h).unwrap_or_else(|| panic!("no host {h} in lab {}", self.name))
     }
 
     /// Addresses of hosts by index range, e.g. `lab.ips(0..2)`.
@@ -335,8 +327,7 @@ impl Lab {
     /// Builds the busybox app image and pushes it as `<registry>/<service>:<version>`.
     /// `variant`: "ok", "unhealthy" (/up answers 404) or "slow" (/up after UP_DELAY, 10 s).
     pub fn image(&self, service: &str, version: &str, variant: &str) -> String {
-        let r = lab_sh(&["image", "--name", &self.name, service, version, "--variant", variant])
-            .expect_ok(&format!("lab.sh image {service} {version}"));
+        let r = lab_sh(&["image", "--name", &self.name, service, version, "--variant", variant]).expect_ok(&format!("lab.sh image {service} {version}"));
         r.stdout.trim().to_string()
     }
 
@@ -460,11 +451,7 @@ impl Lab {
         let _ = writeln!(y, "readiness_delay: {}", spec.readiness_delay);
         y.push_str(&spec.extra_yaml);
         std::fs::write(dir.join("config/deploy.yml"), y).expect("write deploy.yml");
-        std::fs::write(
-            dir.join(".kamal/secrets"),
-            "KAMAL_REGISTRY_PASSWORD=lab-registry-pass\nAPP_SECRET=lab-app-secret\n",
-        )
-        .expect("write .kamal/secrets");
+        std::fs::write(dir.join(".kamal/secrets"), "KAMAL_REGISTRY_PASSWORD=lab-registry-pass\nAPP_SECRET=lab-app-secret\n").expect("write .kamal/secrets");
         // Kamal wants a git repo even with --version (lock details, performer)
         if !dir.join(".git").exists() {
             let git = |args: &[&str]| {
@@ -573,7 +560,8 @@ impl HttpConn {
             if r.read_line(&mut line)? == 0 {
                 return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "connection closed before response"));
             }
-            let status: u16 = line.split_whitespace().nth(1).and_then(|c| c.parse().ok()).ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
+            let status: u16 =
+                line.split_whitespace().nth(1).and_then(|c| c.parse().ok()).ok_or_else(|| std::io::Error::other(format!("bad status line {line:?}")))?;
             let mut len: Option<usize> = None;
             let mut close = false;
             loop {

@@ -52,23 +52,13 @@ fn host(name: &str, roles: &[&str], containers: Vec<ContainerInfo>, current: &[(
 /// 3 hosts: web on .11 and .12, job on .13; every host has V1 (current) and V2 (older).
 pub fn fleet() -> FleetSnapshot {
     let svc = "klabapp";
-    let mk = |h: &str, role: &str| {
-        host(
-            h,
-            &[role],
-            vec![container(svc, role, V1, "running", 120), container(svc, role, V2, "exited", 60 * 26)],
-            &[(role, V1)],
-        )
-    };
+    let mk = |h: &str, role: &str| host(h, &[role], vec![container(svc, role, V1, "running", 120), container(svc, role, V2, "exited", 60 * 26)], &[(role, V1)]);
     FleetSnapshot {
         service: svc.into(),
         destination: Some("staging".into()),
         image: "10.77.4.1:5000/klabapp".into(),
         primary_role: "web".into(),
-        roles: vec![
-            ("web".into(), vec!["10.77.4.11".into(), "10.77.4.12".into()]),
-            ("job".into(), vec!["10.77.4.13".into()]),
-        ],
+        roles: vec![("web".into(), vec!["10.77.4.11".into(), "10.77.4.12".into()]), ("job".into(), vec!["10.77.4.13".into()])],
         hosts: vec![mk("10.77.4.11", "web"), mk("10.77.4.12", "web"), mk("10.77.4.13", "job")],
         lock: None,
         accessories: vec![],
@@ -92,10 +82,7 @@ pub fn fleet_disagreeing() -> FleetSnapshot {
 /// role, down), redis on .12 (not booted).
 pub fn fleet_accessories() -> FleetSnapshot {
     let mut s = fleet();
-    s.accessories = vec![
-        ("db".into(), vec!["10.77.4.11".into(), "10.77.4.14".into()]),
-        ("redis".into(), vec!["10.77.4.12".into()]),
-    ];
+    s.accessories = vec![("db".into(), vec!["10.77.4.11".into(), "10.77.4.14".into()]), ("redis".into(), vec!["10.77.4.12".into()])];
     let created = now() - CDuration::minutes(300);
     s.hosts[0].accessories = vec![ContainerInfo {
         id: "4d1b0e2a9c77".into(),
@@ -261,11 +248,7 @@ pub fn log_lines(app: &mut App, n: usize) {
     let hosts = [("10.77.4.11", "web"), ("10.77.4.12", "web"), ("10.77.4.13", "job")];
     for i in 0..n {
         let (h, r) = hosts[i % 3];
-        let text = if i % 7 == 3 {
-            format!("ERROR request {i} failed: timeout")
-        } else {
-            format!("GET /items/{i} 200 in {}ms", 3 + i % 40)
-        };
+        let text = if i % 7 == 3 { format!("ERROR request {i} failed: timeout") } else { format!("GET /items/{i} 200 in {}ms", 3 + i % 40) };
         app.update(Update::Log(LogLine {
             host: h.into(),
             role: r.into(),

@@ -171,11 +171,7 @@ fn step_lines(app: &App, t: &Theme, r: &StepRow, w: usize, lines: &mut Vec<Line>
         StepState::Pending => lines.push(Line::styled(format!("  · {label}"), t.dim())),
         StepState::Running { since } => {
             let el = r.progress_elapsed.unwrap_or_else(|| (app.now - *since).to_std().unwrap_or_default());
-            let mut spans = vec![
-                Span::styled("  ⠿ ", t.running()),
-                Span::styled(label, t.running()),
-                Span::raw(format!(" {:>7}", versions::elapsed(el))),
-            ];
+            let mut spans = vec![Span::styled("  ⠿ ", t.running()), Span::styled(label, t.running()), Span::raw(format!(" {:>7}", versions::elapsed(el)))];
             if let Some(p) = &r.progress {
                 spans.push(Span::styled(format!("  {p}"), t.dim()));
             }
@@ -185,8 +181,7 @@ fn step_lines(app: &App, t: &Theme, r: &StepRow, w: usize, lines: &mut Vec<Line>
             }
         }
         StepState::Done { elapsed } => {
-            let mut spans =
-                vec![Span::styled("  ✓ ", t.ok()), Span::raw(label), Span::raw(format!(" {:>7}", versions::elapsed(*elapsed)))];
+            let mut spans = vec![Span::styled("  ✓ ", t.ok()), Span::raw(label), Span::raw(format!(" {:>7}", versions::elapsed(*elapsed)))];
             if r.kind == StepKind::Health {
                 if let Some(p) = r.health.as_ref().and_then(|h| h.proxy.clone().or(h.docker.clone())) {
                     spans.push(Span::styled(format!("  {p}"), t.dim()));

@@ -11,8 +11,7 @@ use ratatui::Frame;
 pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
     let lines = app.exec.textarea.lines().len() as u16;
     let prompt_h = lines.clamp(1, 6) + 2;
-    let [prompt, opts, panes] =
-        Layout::vertical([Constraint::Length(prompt_h), Constraint::Length(1), Constraint::Min(1)]).areas(area);
+    let [prompt, opts, panes] = Layout::vertical([Constraint::Length(prompt_h), Constraint::Length(1), Constraint::Min(1)]).areas(area);
     let mut ta = app.exec.textarea.clone();
     ta.set_block(Block::bordered().title(" exec in the app container "));
     f.render_widget(&ta, prompt);
@@ -37,7 +36,13 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         return;
     }
     let n = out.len() as u32;
-    let cols = if panes.width >= 160 { n.min(3) } else if panes.width >= 100 { n.min(2) } else { 1 };
+    let cols = if panes.width >= 160 {
+        n.min(3)
+    } else if panes.width >= 100 {
+        n.min(2)
+    } else {
+        1
+    };
     let rows = n.div_ceil(cols);
     let row_areas = Layout::vertical((0..rows).map(|_| Constraint::Ratio(1, rows))).split(panes);
     for (i, (host, lines)) in out.iter().enumerate() {

@@ -4,10 +4,10 @@
 use super::super::app::App;
 use super::super::resources;
 use super::super::theme::Theme;
-use crate::fleet::model::{ResourceWarning, WarningKind};
-use crate::fleet::resources::human_bytes as hb;
 use super::super::versions::{self, TreeRow};
 use crate::fleet::model::{ConnState, ContainerInfo, HostStatus};
+use crate::fleet::model::{ResourceWarning, WarningKind};
+use crate::fleet::resources::human_bytes as hb;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -18,8 +18,7 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
     let dest = app.fleet.destination.clone().unwrap_or_else(|| "(default)".into());
     let title = format!(" Fleet · {dest} ");
     if !app.fleet_loaded {
-        let p = Paragraph::new(vec![Line::raw(""), Line::styled("  Connecting to the hosts…", t.dim())])
-            .block(Block::bordered().title(title));
+        let p = Paragraph::new(vec![Line::raw(""), Line::styled("  Connecting to the hosts…", t.dim())]).block(Block::bordered().title(title));
         f.render_widget(p, area);
         return;
     }
@@ -119,9 +118,9 @@ fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
                     vspans.push(Span::styled(" ≠", t.warn()));
                 }
                 let down = matches!(hs.map(|h| &h.conn), Some(ConnState::Down { .. }));
-                let state = c.map(|c| Span::styled(c.state.clone(), state_style(t, &c.state))).unwrap_or_else(|| {
-                    Span::styled(if down { "?" } else { "no container" }, t.dim())
-                });
+                let state = c
+                    .map(|c| Span::styled(c.state.clone(), state_style(t, &c.state)))
+                    .unwrap_or_else(|| Span::styled(if down { "?" } else { "no container" }, t.dim()));
                 let up = c
                     .filter(|c| c.state == "running")
                     .and_then(|c| c.started)
@@ -149,8 +148,7 @@ fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
                 let mut cells = vec![Cell::from(Line::from(name)), Cell::from(conn_cell(t, hs))];
                 if wide {
                     cells.push(Cell::from(
-                        c.map(|c| super::fit(&short_name(&c.name, &c.version), container_w as usize).trim_end().to_string())
-                            .unwrap_or_default(),
+                        c.map(|c| super::fit(&short_name(&c.name, &c.version), container_w as usize).trim_end().to_string()).unwrap_or_default(),
                     ));
                 }
                 cells.push(Cell::from(Line::from(vspans)));
@@ -164,10 +162,7 @@ fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
                 if wide {
                     let fail = match hs.map(|h| &h.conn) {
                         Some(ConnState::Down { reason }) => Span::styled(reason.clone(), t.err()),
-                        _ => c
-                            .and_then(|c| c.health_failure.clone())
-                            .map(|s| Span::styled(s, t.err()))
-                            .unwrap_or_else(|| Span::raw("")),
+                        _ => c.and_then(|c| c.health_failure.clone()).map(|s| Span::styled(s, t.err())).unwrap_or_else(|| Span::raw("")),
                     };
                     let mut last: Vec<Span> = Vec::new();
                     for b in badges {
@@ -190,10 +185,7 @@ fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
                 let total: usize = app.fleet.accessories.iter().map(|(_, h)| h.len()).sum();
                 let fold = if *collapsed { "▸" } else { "▾" };
                 let mut cells = vec![
-                    Cell::from(Line::from(vec![
-                        Span::styled(format!("{fold} accessories"), t.title()),
-                        Span::styled(format!(" · {count}"), t.dim()),
-                    ])),
+                    Cell::from(Line::from(vec![Span::styled(format!("{fold} accessories"), t.title()), Span::styled(format!(" · {count}"), t.dim())])),
                     Cell::from(""),
                 ];
                 if wide {
@@ -221,11 +213,7 @@ fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
                     .and_then(|c| c.started)
                     .map(|s| versions::span((app.now - s).num_seconds().max(0) as u64))
                     .unwrap_or_else(|| "-".into());
-                let name_cell = Line::from(vec![
-                    Span::styled(branch, t.dim()),
-                    Span::raw(format!("{name} ")),
-                    Span::styled(host.clone(), t.host(host)),
-                ]);
+                let name_cell = Line::from(vec![Span::styled(branch, t.dim()), Span::raw(format!("{name} ")), Span::styled(host.clone(), t.host(host))]);
                 let mut cells = vec![Cell::from(name_cell), Cell::from(conn_cell(t, hs))];
                 if wide {
                     cells.push(Cell::from(c.map(|c| super::fit(&c.name, container_w as usize).trim_end().to_string()).unwrap_or_default()));
@@ -300,12 +288,7 @@ fn proxy_text(h: Option<&HostStatus>, service: &str, role: &str) -> Span<'static
 
 /// A container's name, image and last health failure as detail lines.
 fn push_container(t: &Theme, c: &ContainerInfo, lines: &mut Vec<Line>) {
-    lines.push(Line::from(vec![
-        Span::styled("container ", t.dim()),
-        Span::raw(c.name.clone()),
-        Span::styled("  image ", t.dim()),
-        Span::raw(c.image.clone()),
-    ]));
+    lines.push(Line::from(vec![Span::styled("container ", t.dim()), Span::raw(c.name.clone()), Span::styled("  image ", t.dim()), Span::raw(c.image.clone())]));
     if let Some(fail) = &c.health_failure {
         lines.push(Line::from(vec![Span::styled("last health failure: ", t.err()), Span::raw(fail.clone())]));
     }
@@ -387,11 +370,8 @@ fn draw_detail(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
                     spans.push(Span::styled("  m: resources", t.dim()));
                     lines.push(Line::from(spans));
                 }
-                let routes: Vec<String> = h
-                    .proxy_routes
-                    .iter()
-                    .map(|r| format!("{} → {} ({})", r.service, r.target.clone().unwrap_or_else(|| "-".into()), r.state))
-                    .collect();
+                let routes: Vec<String> =
+                    h.proxy_routes.iter().map(|r| format!("{} → {} ({})", r.service, r.target.clone().unwrap_or_else(|| "-".into()), r.state)).collect();
                 if !routes.is_empty() {
                     lines.push(Line::from(vec![Span::styled("proxy ", t.dim()), Span::raw(routes.join(", "))]));
                 }
@@ -486,11 +466,7 @@ fn row_badges(app: &App, t: &Theme, host: &str, role: &str) -> Vec<Span<'static>
     let mut ws: Vec<&ResourceWarning> = snap
         .warnings()
         .filter(|w| w.host == host)
-        .filter(|w| {
-            w.container.as_ref().is_none_or(|c| {
-                snap.host(host).is_some_and(|h| h.containers.iter().any(|x| &x.name == c && x.role == role))
-            })
-        })
+        .filter(|w| w.container.as_ref().is_none_or(|c| snap.host(host).is_some_and(|h| h.containers.iter().any(|x| &x.name == c && x.role == role))))
         .collect();
     let rank = |w: &ResourceWarning| match w.kind {
         WarningKind::OomKilled => 0,

@@ -45,14 +45,7 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         };
         f.render_widget(Paragraph::new(Line::styled(msg, t.dim())), inner);
     } else {
-        let prefix_w = app
-            .logs
-            .sources()
-            .iter()
-            .map(|s| s.host.chars().count() + 1 + s.role.chars().count())
-            .max()
-            .unwrap_or(0)
-            .min(28);
+        let prefix_w = app.logs.sources().iter().map(|s| s.host.chars().count() + 1 + s.role.chars().count()).max().unwrap_or(0).min(28);
         // Past the oldest line: keep the screen full instead of scrolling into emptiness.
         let offset = if rows.len() < want { lv.offset.min(rows.len().saturating_sub(height)) } else { lv.offset };
         let current_match = lv.match_cursor.and_then(|k| rows.iter().enumerate().filter(|(_, r)| r.1).nth(k).map(|(i, _)| i));

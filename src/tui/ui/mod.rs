@@ -20,8 +20,7 @@ use ratatui::Frame;
 pub fn draw(app: &App, f: &mut Frame) {
     let t = Theme::new(app.color);
     let [header, tabs, body, status] =
-        Layout::vertical([Constraint::Length(2), Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)])
-            .areas(f.area());
+        Layout::vertical([Constraint::Length(2), Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)]).areas(f.area());
     draw_header(app, &t, f, header);
     draw_tabs(app, &t, f, tabs);
     match app.view() {
@@ -160,13 +159,7 @@ pub fn status_keys(app: &App) -> Vec<(String, String)> {
             vec![("type", "regex"), ("Enter", "keep"), ("Esc", "clear")]
         }
         None if app.view() == View::Exec => exec_keys().iter().filter(|k| k.2).map(|k| (k.0, k.1)).collect(),
-        None => {
-            return bindings(app.view(), app.read_only)
-                .into_iter()
-                .filter(|b| b.bar)
-                .map(|b| (b.label.to_string(), b.desc.to_string()))
-                .collect()
-        }
+        None => return bindings(app.view(), app.read_only).into_iter().filter(|b| b.bar).map(|b| (b.label.to_string(), b.desc.to_string())).collect(),
     };
     pairs.into_iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
 }

@@ -3,10 +3,10 @@
 
 use super::super::action::{bindings, View};
 use super::super::app::{App, Overlay};
+use super::super::resources;
 use super::super::theme::Theme;
 use super::super::versions;
 use super::centered;
-use super::super::resources;
 use crate::fleet::model::WarningKind;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -43,11 +43,7 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
             lines.push(Line::raw(""));
             match &c.require {
                 Some(name) => {
-                    lines.push(Line::from(vec![
-                        Span::raw("  Type "),
-                        Span::styled(name.clone(), t.warn()),
-                        Span::raw(" to confirm: "),
-                    ]));
+                    lines.push(Line::from(vec![Span::raw("  Type "), Span::styled(name.clone(), t.warn()), Span::raw(" to confirm: ")]));
                     lines.push(Line::from(vec![Span::raw("  > "), Span::styled(c.typed.clone(), t.title()), Span::styled("▏", t.key())]));
                 }
                 None => lines.push(Line::from(vec![
@@ -84,11 +80,7 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
             }
         }
         Some(Overlay::Prune) => {
-            let items: usize = app
-                .prune_plans
-                .iter()
-                .map(|p| 1 + p.containers.len() + p.untagged.len() + p.dangling_images.len())
-                .sum();
+            let items: usize = app.prune_plans.iter().map(|p| 1 + p.containers.len() + p.untagged.len() + p.dangling_images.len()).sum();
             let r = centered(area, 100, (items.max(1) + 4) as u16);
             f.render_widget(Clear, r);
             let [top, bottom] = Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(r);
@@ -96,7 +88,13 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
             let hint = if app.prune_plans.is_empty() {
                 Line::from(vec![Span::styled(" no preview yet (it is computed every minute) ", t.dim()), Span::styled("Esc", t.key()), Span::raw(" close")])
             } else {
-                Line::from(vec![Span::raw(" "), Span::styled("y", t.key()), Span::raw(" run kamal prune all   "), Span::styled("n/Esc", t.key()), Span::raw(" cancel")])
+                Line::from(vec![
+                    Span::raw(" "),
+                    Span::styled("y", t.key()),
+                    Span::raw(" run kamal prune all   "),
+                    Span::styled("n/Esc", t.key()),
+                    Span::raw(" cancel"),
+                ])
             };
             f.render_widget(Paragraph::new(hint), bottom);
         }
@@ -116,7 +114,13 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
                 Line::raw(format!("  A {what} is running.")),
                 Line::raw("  Quit and abort it safely (no new steps start)?"),
                 Line::raw(""),
-                Line::from(vec![Span::raw("  "), Span::styled("y", t.key()), Span::raw(" quit   "), Span::styled("any other key", t.key()), Span::raw(" stay")]),
+                Line::from(vec![
+                    Span::raw("  "),
+                    Span::styled("y", t.key()),
+                    Span::raw(" quit   "),
+                    Span::styled("any other key", t.key()),
+                    Span::raw(" stay"),
+                ]),
             ];
             popup(f, area, 60, 7, " Quit? ", t, lines);
         }
@@ -126,10 +130,7 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
 fn popup(f: &mut Frame, area: Rect, w: u16, h: u16, title: &str, t: &Theme, lines: Vec<Line>) {
     let r = centered(area, w, h);
     f.render_widget(Clear, r);
-    f.render_widget(
-        Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::bordered().title(Span::styled(title.to_string(), t.title()))),
-        r,
-    );
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::bordered().title(Span::styled(title.to_string(), t.title()))), r);
 }
 
 fn help(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
@@ -195,10 +196,7 @@ fn rollback(app: &App, t: &Theme, f: &mut Frame, area: Rect, selected: usize) {
         };
         let base = if c.selectable() { t.base() } else { t.dim() };
         let st = if i == selected { base.patch(t.selected()) } else { base };
-        lines.push(Line::styled(
-            format!("{mark}{:<12} {:>12}  {note}", versions::short_version(&c.version), versions::ago(app.now, c.created)),
-            st,
-        ));
+        lines.push(Line::styled(format!("{mark}{:<12} {:>12}  {note}", versions::short_version(&c.version), versions::ago(app.now, c.created)), st));
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled("  Only versions present on every host of every role can be chosen.", t.dim()));
@@ -208,7 +206,11 @@ fn rollback(app: &App, t: &Theme, f: &mut Frame, area: Rect, selected: usize) {
 
 fn warn_height(app: &App, host: &str) -> u16 {
     let n = app.resources.as_ref().map_or(0, |r| r.warnings().filter(|w| w.host == host).count()) as u16;
-    if n == 0 { 0 } else { n.min(4) + 2 }
+    if n == 0 {
+        0
+    } else {
+        n.min(4) + 2
+    }
 }
 
 /// The host's warnings as sentences under its page.
