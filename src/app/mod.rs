@@ -1,24 +1,17 @@
 //! The composition root: what both the headless commands and the dashboard stand on. It loads
 //! the app ([`context`]: the config as Kamal reads it, narrowed to `-r`/`-h`/`-p`, the lock
-//! host, version and performer), builds the one ssh [`Pool`] (one connection per host), and
+//! host, version and performer), builds the one ssh pool ([`context::pool`], one connection per host), and
 //! describes the fleet the watchers follow ([`fleet_spec`]). `commands` and `tui` name this
 //! module, never each other.
 
 pub mod context;
 pub mod out;
 
-use crate::cli::Global;
 use crate::fleet::FleetSpec;
 use crate::kamal::AppSpec;
-use crate::ssh::Pool;
-use color_eyre::eyre::Result;
 use std::time::Duration;
 
-/// The shared pool, with the same options the headless commands use.
-pub fn pool_for(app: &AppSpec, g: &Global) -> Result<Pool> {
-    context::pool(app, g)
-}
-
+/// What the fleet watcher, log fan-in and resources monitor follow for this app.
 pub fn fleet_spec(app: &AppSpec, lock_host: &str) -> FleetSpec {
     let roles = app.roles.iter().map(|r| (r.name.clone(), r.hosts.clone())).collect();
     let mut spec = FleetSpec::new(&app.service, app.destination.as_deref(), &app.repository(), roles);

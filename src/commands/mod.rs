@@ -48,7 +48,7 @@ async fn engine_dispatch(cli: &Cli) -> color_eyre::Result<ExitCode> {
         Command::Redeploy(a) => actions::run_request(&ctx, Request::Redeploy { skip_push: a.skip_push }, v).await,
         Command::Rollback(a) => actions::run_request(&ctx, Request::Rollback { version: a.version.clone() }, v).await,
         Command::Details(d) if d.resources => {
-            let pool = crate::app::pool_for(&ctx.app, g)?;
+            let pool = crate::app::context::pool(&ctx.app, g)?;
             let spec = crate::app::fleet_spec(&ctx.app, &ctx.lock_host);
             resources::run(&pool, &spec, g.json, &mut std::io::stdout()).await
         }

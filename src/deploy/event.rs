@@ -7,9 +7,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use std::time::Duration;
 
-/// What an action is, as the operator named it.
 pub use crate::kamal::lock::LockInfo;
 
+/// What an action is, as the operator named it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ActionKind {

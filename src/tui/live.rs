@@ -7,7 +7,7 @@ use super::dispatch::{ChannelDispatcher, ExecScope, Request, Since, Update};
 use super::term::ShellCommand;
 use super::App;
 use crate::app::context::{self, Ctx};
-use crate::app::{fleet_spec, pool_for};
+use crate::app::fleet_spec;
 use crate::cli::Global;
 use crate::deploy::event::{ActionKind, Event, Stream};
 use crate::deploy::{AbortHandle, Request as EngineRequest};
@@ -33,7 +33,7 @@ pub fn run_dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<std
 async fn dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<super::term::Outcome> {
     // Config errors surface here, before the terminal is taken over.
     let full = context::load_app(g)?;
-    let pool = pool_for(&full, g)?;
+    let pool = context::pool(&full, g)?;
     let ctx = Arc::new(Ctx::on_pool(&pool, g)?);
     // The watcher sees the whole fleet: -r/-h narrow what actions touch, not what is shown.
     let spec = fleet_spec(&ctx.full, &ctx.lock_host);
