@@ -183,7 +183,7 @@ async fn rollback_to_missing_version_exits_clean() {
     assert!(log.lock().unwrap().iter().any(|(_, c)| c.contains("rm .kamal/lock-svc/details")));
 }
 
-/// F7: a missing secret fails deploy/boot before any host is touched, naming the key; actions
+/// A missing secret fails deploy/boot before any host is touched, naming the key; actions
 /// that need no secret (lock release, app stop) still run.
 #[tokio::test]
 async fn missing_secret_fails_only_actions_that_need_it() {
@@ -200,7 +200,7 @@ async fn missing_secret_fails_only_actions_that_need_it() {
     assert!(!log.lock().unwrap().is_empty());
 }
 
-/// F16: a connection lost during the health wait is reported as such (state unknown, the new
+/// A connection lost during the health wait is reported as such (state unknown, the new
 /// container may still run), not as an unhealthy container; the lock is still released.
 #[tokio::test]
 async fn lost_connection_during_health_is_not_unhealthy() {

@@ -1,6 +1,6 @@
 //! docker: typed operations on one host's engine, over the host's shared SSH connection
 //! (bollard over a forwarded `/var/run/docker.sock`; see [`transport`]). Filters and names
-//! mirror what Kamal runs (`kamal-contract.md`), so both tools see the same containers.
+//! mirror what Kamal runs (its `lib/kamal/commands/app.rb`), so both tools see the same containers.
 //! [`cli`] is the fallback that drives the docker CLI over exec.
 
 pub mod cli;

@@ -1,4 +1,4 @@
-//! Prune preview with Kamal 2.11's `prune all` semantics (kamal-contract.md §4.7), per host:
+//! Prune preview with Kamal 2.11's `prune all` semantics (Kamal's `lib/kamal/commands/prune.rb`), per host:
 //!
 //! 1. stopped containers labelled `service=<svc>` (created/exited/dead, every role **and
 //!    destination**), newest first, all but the first `retain_containers` are removed;

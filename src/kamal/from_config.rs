@@ -327,7 +327,7 @@ mod tests {
         from_config(&c)
     }
 
-    /// F7: missing secrets are recorded, named with key and file, and raised only on demand.
+    /// Missing secrets are recorded, named with key and file, and raised only on demand.
     #[test]
     fn missing_secrets_are_lazy() {
         let app = load("KAMAL_REGISTRY_PASSWORD=pw\nEU_SECRET=eu\n");

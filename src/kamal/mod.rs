@@ -1,5 +1,5 @@
 //! kamal: Kamal 2.11's on-host semantics shared by every action — names, labels, the exact
-//! command strings (§4–§5 of kamal-contract.md), lock details, audit lines, env files, hooks.
+//! command strings (as Kamal's `lib/kamal/commands/*.rb` build them), lock details, audit lines, env files, hooks.
 //! Everything here is pure; the `deploy` module runs these strings on hosts.
 
 pub mod accessory;

@@ -4,7 +4,14 @@ use super::*;
 use regex::Regex;
 use std::collections::BTreeMap;
 
-const TRACES: &str = "/work/shared/kamal-traces";
+/// Kamal 2.11's recorded host commands: `$KDECK_TRACES`, else `../shared/kamal-traces` beside
+/// the checkout.
+fn traces() -> std::path::PathBuf {
+    match std::env::var_os("KDECK_TRACES") {
+        Some(p) => p.into(),
+        None => std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/kamal-traces"),
+    }
+}
 
 /// The lab app the traces were recorded with (see 00-config and the docker run lines).
 pub fn klabapp() -> AppSpec {
@@ -73,7 +80,7 @@ pub fn normalize(s: &str) -> String {
 
 /// Commands of one host in a trace, in order.
 pub fn trace_commands(dir: &str, host: &str) -> Vec<String> {
-    let text = std::fs::read_to_string(format!("{TRACES}/{dir}/{host}.ssh.log")).unwrap_or_default();
+    let text = std::fs::read_to_string(traces().join(dir).join(format!("{host}.ssh.log"))).unwrap_or_default();
     text.lines()
         .filter_map(|l| {
             let mut it = l.splitn(5, '\t');
@@ -83,8 +90,12 @@ pub fn trace_commands(dir: &str, host: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether the traces are here; in CI (`CI` or `KDECK_LAB_REQUIRED` set) their absence fails.
 fn have_traces() -> bool {
-    std::path::Path::new(TRACES).join("03-deploy-v2").is_dir()
+    let here = traces().join("03-deploy-v2").is_dir();
+    let required = std::env::var_os("CI").is_some() || std::env::var("KDECK_LAB_REQUIRED").is_ok_and(|v| v == "1");
+    assert!(here || !required, "Kamal traces not found at {} (set KDECK_TRACES)", traces().display());
+    here
 }
 
 const V1: &str = "1fd263c8cf1d0f2cdbfddf053de9b4f3c31fdf08";
@@ -98,7 +109,7 @@ fn assert_in(trace: &[String], cmd: &str) {
 #[test]
 fn deploy_v2_commands_match_trace() {
     if !have_traces() {
-        eprintln!("skip: no traces at {TRACES}");
+        eprintln!("skip: no traces at {}", traces().display());
         return;
     }
     let app = klabapp();

@@ -1,7 +1,8 @@
 //! Test-side handle on the kamal-deck lab (`tests/lab/lab.sh`, see `tests/lab/README.md`).
 //!
 //! ```ignore
-//! #[path = "support/lab.rs"] mod lab;
+//! use crate::support::lab;                    // in a module of the lab harness
+//! let _turn = lab::turn();                      // first in every lab test
 //! let Some(lab) = lab::Lab::up("backend", 2, 3) else { return };   // skip outside CI
 //! let app = lab.write_app(tmp.path(), &lab::AppSpec::new("klabapp", &lab.ips(0..2), &lab.ips(2..3)));
 //! ```
@@ -688,5 +689,46 @@ impl RequestLoop {
             all.errors.extend(st.errors);
         }
         all
+    }
+}
+
+/// Whose turn it is in the lab harness: the module (file) running, and how many of its tests.
+type Turns = (Mutex<(Option<&'static str>, usize)>, std::sync::Condvar);
+
+fn turns() -> &'static Turns {
+    static T: OnceLock<Turns> = OnceLock::new();
+    T.get_or_init(|| (Mutex::new((None, 0)), std::sync::Condvar::new()))
+}
+
+/// A test's turn in the lab harness (see [`turn`]); the next module may start once every test
+/// of this one has dropped its turn.
+pub struct Turn;
+
+/// Waits until no test of another module runs, then holds a turn for the caller's module until
+/// dropped. The lab tests of one module run in parallel with each other (they share their labs
+/// with care: a fault lock, distinct services), never with another module's: modules share
+/// labs by name, take hosts down and reuse network numbers. Call it first in every lab test.
+#[track_caller]
+pub fn turn() -> Turn {
+    let file = std::panic::Location::caller().file();
+    let (m, cv) = turns();
+    let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
+    while g.0.is_some_and(|f| f != file) {
+        g = cv.wait(g).unwrap_or_else(|e| e.into_inner());
+    }
+    g.0 = Some(file);
+    g.1 += 1;
+    Turn
+}
+
+impl Drop for Turn {
+    fn drop(&mut self) {
+        let (m, cv) = turns();
+        let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
+        g.1 -= 1;
+        if g.1 == 0 {
+            g.0 = None;
+            cv.notify_all();
+        }
     }
 }

@@ -1,0 +1,6 @@
+//! Headless commands through the real binary that need no lab: usage errors, exit codes, Kamal's spellings.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod usage;

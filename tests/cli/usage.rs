@@ -1,0 +1,88 @@
+//! Headless CLI behaviour through the real `kdeck` binary that needs no lab: closed pipes,
+//! usage-error exit codes, Kamal's subcommand spellings.
+
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+const APP: &str = "service: app\nimage: acme/app\nservers:\n  web:\n    - 192.0.2.10\nregistry:\n  username: acme\n  password:\n    - KAMAL_REGISTRY_PASSWORD\nbuilder:\n  arch: amd64\nenv:\n  secret:\n    - DB_PASSWORD\n";
+
+fn app_dir() -> tempfile::TempDir {
+    let d = tempfile::Builder::new().prefix("kdeck-cli-").tempdir().unwrap();
+    std::fs::create_dir_all(d.path().join("config")).unwrap();
+    std::fs::create_dir_all(d.path().join(".kamal")).unwrap();
+    std::fs::write(d.path().join("config/deploy.yml"), APP).unwrap();
+    std::fs::write(d.path().join(".kamal/secrets"), "KAMAL_REGISTRY_PASSWORD=pw\nDB_PASSWORD=db\n").unwrap();
+    d
+}
+
+fn kdeck(dir: &Path, args: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_kdeck"));
+    c.args(args).arg("--log-file").arg(dir.join("kdeck.log")).current_dir(dir).env_remove("RUST_BACKTRACE").env_remove("VERSION");
+    c
+}
+
+fn run(dir: &Path, args: &[&str]) -> (i32, String, String) {
+    let out = kdeck(dir, args).output().expect("run kdeck");
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into(), String::from_utf8_lossy(&out.stderr).into())
+}
+
+/// stdout whose reader is already gone (`kdeck … | head -1`): no panic, no abort.
+#[test]
+fn closed_stdout_pipe_does_not_panic() {
+    let d = app_dir();
+    let (reader, writer) = std::io::pipe().unwrap();
+    drop(reader);
+    let out = kdeck(d.path(), &["config", "--version", "v1"]).stdout(Stdio::from(writer)).stderr(Stdio::piped()).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "panic on closed stdout: {err}");
+    assert_eq!(out.status.code(), Some(0), "stderr: {err}");
+}
+
+/// usage errors exit 1 like Kamal (clap's default is 2); help still exits 0.
+#[test]
+fn usage_errors_exit_1_help_exits_0() {
+    let d = app_dir();
+    let (code, _, err) = run(d.path(), &["deploy", "--bogus"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--bogus"), "{err}");
+    let (code, _, err) = run(d.path(), &["rollback"]);
+    assert_eq!(code, 1, "{err}");
+    let (code, out, _) = run(d.path(), &["--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Usage"), "{out}");
+    let (code, _, _) = run(d.path(), &["app", "--help"]);
+    assert_eq!(code, 0);
+    // Thor shows a group's commands and exits 0.
+    let (code, out, err) = run(d.path(), &["app"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(format!("{out}{err}").contains("stale_containers"));
+}
+
+/// Kamal's spellings of multi-word subcommands (Thor accepts both `_` and `-`).
+#[test]
+fn kamal_underscore_subcommands_are_accepted() {
+    let d = app_dir();
+    for args in [&["app", "stale_containers", "--help"][..], &["app", "stale-containers", "--help"][..]] {
+        let (code, out, err) = run(d.path(), args);
+        assert_eq!(code, 0, "{args:?}: {out}{err}");
+    }
+}
+
+/// `app exec --detach --reuse` ran the command in the running containers and exited 0;
+/// Kamal refuses `--detach` with `--reuse` and/or `-i` (exit 1) before touching a host.
+#[test]
+fn exec_detach_with_reuse_or_interactive_is_refused() {
+    let d = app_dir();
+    for (args, want) in [
+        (&["app", "exec", "--detach", "--reuse", "true"][..], "Detach is not compatible with reuse"),
+        (&["app", "exec", "--detach", "-i", "true"][..], "Detach is not compatible with interactive"),
+        (&["app", "exec", "--detach", "-i", "--reuse", "true"][..], "Detach is not compatible with interactive or reuse"),
+    ] {
+        let t = std::time::Instant::now();
+        let (code, out, err) = run(d.path(), args);
+        assert_eq!(code, 1, "{args:?}: {out}{err}");
+        assert!(err.contains(want), "{args:?}: {err}");
+        assert!(!out.contains("App Host"), "{args:?} ran something: {out}");
+        assert!(t.elapsed() < std::time::Duration::from_secs(5), "{args:?} tried to connect first");
+    }
+}

@@ -1,0 +1,85 @@
+//! The render loop under a log flood: input is still handled promptly, redraws are coalesced
+//! (bounded by the frame cap, not by the number of updates), and requests reach the dispatcher.
+
+use crate::support::tui_fixtures as fx;
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use futures::channel::mpsc as fmpsc;
+use kdeck::tui::dispatch::{ChannelDispatcher, Request};
+use kdeck::tui::{run_loop, LogLine, LoopExit, Update};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use std::time::{Duration, Instant};
+use tokio::sync::mpsc;
+
+fn k(c: char) -> std::io::Result<Event> {
+    let m = if c.is_ascii_uppercase() { KeyModifiers::SHIFT } else { KeyModifiers::NONE };
+    Ok(Event::Key(KeyEvent::new(KeyCode::Char(c), m)))
+}
+
+fn line(i: u64) -> Update {
+    Update::Log(LogLine {
+        host: format!("10.77.4.{}", 11 + i % 3),
+        role: "web".into(),
+        container: None,
+        ts: None,
+        stderr: false,
+        text: format!("flood line {i}"),
+    })
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn flood_does_not_starve_input_and_frames_are_coalesced() {
+    let mut app = fx::app_with(fx::fleet());
+    let mut term = Terminal::new(TestBackend::new(120, 40)).unwrap();
+    let (key_tx, mut keys) = fmpsc::unbounded();
+    let (up_tx, mut updates) = mpsc::channel::<Update>(4096);
+    let (req_tx, mut reqs) = mpsc::unbounded_channel();
+    let mut d = ChannelDispatcher(req_tx);
+
+    // The flood: as fast as the channel takes it, until the loop ends.
+    let flood = tokio::spawn(async move {
+        let mut i = 0u64;
+        while up_tx.send(line(i)).await.is_ok() {
+            i += 1;
+        }
+        i
+    });
+    // The operator: open logs, then deploy + confirm, then quit (asks: nothing runs → quits).
+    let script = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        for c in ['l', 'f', 'D', 'y'] {
+            key_tx.unbounded_send(k(c)).unwrap();
+            tokio::time::sleep(Duration::from_millis(150)).await;
+        }
+        let sent = Instant::now();
+        key_tx.unbounded_send(k('q')).unwrap();
+        (sent, key_tx)
+    });
+
+    let start = Instant::now();
+    let exit = run_loop(&mut term, &mut app, &mut keys, &mut updates, &mut d, 60).await.unwrap();
+    let done = Instant::now();
+    let (sent, _keep_open) = script.await.unwrap();
+    drop(updates);
+    let produced = flood.await.unwrap();
+
+    assert_eq!(exit, LoopExit::Quit);
+    let quit_latency = done - sent;
+    // Generous bounds: CI runs this beside lab tests on 2 cores; the bench has the real figures.
+    assert!(quit_latency < Duration::from_secs(2), "q took {quit_latency:?} under a flood");
+    assert!(app.stats.updates > 1_000, "only {} updates applied", app.stats.updates);
+    assert!(produced >= app.stats.updates);
+    let secs = (done - start).as_secs_f64();
+    // Frame cap 60/s (+ slack for the first frame and timer rounding).
+    assert!((app.stats.frames as f64) < secs * 60.0 + 5.0, "{} frames in {secs:.2}s", app.stats.frames);
+    assert!(app.stats.frames >= 5, "the screen was not redrawn during the flood");
+    assert!(!app.stats.key_to_frame.is_empty());
+    let worst = app.stats.key_to_frame.iter().max().unwrap();
+    assert!(*worst < Duration::from_secs(1), "key-to-frame {worst:?}");
+    // The deploy went to the engine side, after confirmation.
+    assert_eq!(reqs.try_recv().ok(), Some(Request::Deploy));
+    // And the screen shows the logs view, paused ('f').
+    let screen = term.backend().to_string();
+    assert!(screen.contains("Logs · all hosts · paused"), "{screen}");
+}

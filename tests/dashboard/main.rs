@@ -1,0 +1,12 @@
+//! The dashboard without a lab: views snapshotted at 80x24 and 160x40, keys, overlays, the timeline, the resources panels and the event loop, from fixtures.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod accessories;
+mod event_loop;
+mod quit_filters_and_truncation;
+mod resources_panels;
+mod resources_view;
+mod timeline;
+mod views;

@@ -1,0 +1,70 @@
+//! kdeck sends the same docker operations to each host as Kamal 2.11 for deploy, redeploy and
+//! rollback (modulo random suffixes, timestamps, versions and order inside a step). Both run on
+//! the same lab app; the hosts' sshd logs every command string.
+
+use crate::support::engine as engine_support;
+use engine_support::*;
+use regex::Regex;
+use std::collections::BTreeSet;
+
+fn normalize(cmd: &str, ver: &str, old: &str) -> String {
+    let mut s = cmd.replace("\\n", "\n");
+    let rules: [(&str, &str); 5] = [
+        (r"_replaced_[0-9a-f]{16}", "_replaced_HEX16"),
+        (r"(--hostname \S+)-[0-9a-f]{12}", "$1-HEX12"),
+        (r"\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\]", "[TIME]"),
+        (r#"--target="[0-9a-f]{12}:"#, "--target=\"ID:"),
+        (r#"echo "[A-Za-z0-9+/=\n]+" > \.kamal/lock"#, "echo \"B64\" > .kamal/lock"),
+    ];
+    for (re, rep) in rules {
+        s = Regex::new(re).unwrap().replace_all(&s, rep).into_owned();
+    }
+    s = s.replace(&format!("-{ver}_replaced_"), "-VER_replaced_").replace(&format!(" {ver}_replaced_"), " VER_replaced_");
+    s = s.replace(&format!("-{old}_replaced_"), "-OLD_replaced_").replace(&format!(" {old}_replaced_"), " OLD_replaced_");
+    s = Regex::new(&format!(r"\b{ver}\b")).unwrap().replace_all(&s, "VER").into_owned();
+    Regex::new(&format!(r"\b{old}\b")).unwrap().replace_all(&s, "OLD").into_owned()
+}
+
+fn trace(lab: &Lab, ver: &str, old: &str) -> Vec<BTreeSet<String>> {
+    lab.hosts().iter().map(|h| lab.ssh_commands(&h.name).iter().map(|c| normalize(c, ver, old)).collect()).collect()
+}
+
+#[test]
+fn interop_trace_deploy_redeploy_rollback_match_kamal() {
+    let _turn = crate::support::lab::turn();
+    let Some(lab) = lab() else { return };
+    let svc = "etrace";
+    fresh(&lab, svc);
+    for v in ["v1", "v2", "v3", "v4", "v5"] {
+        lab.image(svc, v, "ok");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = app(&lab, tmp.path(), svc, |_| {});
+    ok(lab.kamal(&dir, &["deploy", "-P", "--version", "v1"]), "kamal deploy v1");
+
+    lab.clear_ssh_logs();
+    ok(lab.kamal(&dir, &["deploy", "-P", "--version", "v2"]), "kamal deploy v2");
+    let k = trace(&lab, "v2", "v1");
+    lab.clear_ssh_logs();
+    ok(kdeck(&lab, &dir, &["deploy", "-P", "--version", "v3"]), "kdeck deploy v3");
+    let d = trace(&lab, "v3", "v2");
+    compare_traces("deploy", &k, &d);
+    assert!(k[0].iter().any(|c| c.contains("kamal-proxy deploy")), "the trace has no proxy deploy: {k:?}");
+
+    lab.clear_ssh_logs();
+    ok(lab.kamal(&dir, &["redeploy", "-P", "--version", "v4"]), "kamal redeploy v4");
+    let k = trace(&lab, "v4", "v3");
+    lab.clear_ssh_logs();
+    ok(kdeck(&lab, &dir, &["redeploy", "-P", "--version", "v5"]), "kdeck redeploy v5");
+    let d = trace(&lab, "v5", "v4");
+    compare_traces("redeploy", &k, &d);
+
+    lab.clear_ssh_logs();
+    ok(lab.kamal(&dir, &["rollback", "v4"]), "kamal rollback v4");
+    let k = trace(&lab, "v4", "v5");
+    lab.clear_ssh_logs();
+    ok(kdeck(&lab, &dir, &["rollback", "v5"]), "kdeck rollback v5");
+    let d = trace(&lab, "v5", "v4");
+    compare_traces("rollback", &k, &d);
+    assert!(d[0].iter().any(|c| c.starts_with("docker rename etrace-web-VER etrace-web-VER_replaced_HEX16")), "{:?}", d[0]);
+}
