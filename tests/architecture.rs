@@ -206,8 +206,6 @@ const ROOMS_STILL_TOO_LARGE: &[(&str, usize)] = &[
     ("src/deploy/runner.rs", 1382),
     ("src/deploy/runner.rs:boot_role", 154),
     ("src/deploy/runner.rs:run_inner", 130),
-    ("src/fleet/resources.rs", 1146),
-    ("src/fleet/resources.rs:try_sample", 236),
     ("src/tui/app.rs", 990),
     ("src/tui/app.rs:apply", 137),
     ("src/tui/app.rs:overlay_key", 146),
