@@ -1,0 +1,297 @@
+//! What a request plans and runs: one recipe per request kind, read by both [`Engine::plan`]
+//! (the PlanReady rows) and [`Engine::run`], so the two cannot disagree.
+
+use super::{AccessoryAction, Engine, EngineError, Request, R};
+use crate::deploy::event::{PlannedStep, StepKind};
+use crate::kamal::{cmd, hooks, lock};
+use futures::future::{BoxFuture, FutureExt};
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+/// The planned phases of a request. Every request plans "acquire deploy lock" (after the pull)
+/// and "release deploy lock" (last).
+#[derive(Default)]
+pub(super) struct Phases<'r> {
+    /// The local build and push.
+    build: bool,
+    /// The image pull on every host.
+    pull: bool,
+    /// The boot groups (boot, health, stop old per host × role), then the latest tag.
+    boot: bool,
+    /// The steps of an accessory action (name or `all`), after the boots.
+    accessories: Option<(AccessoryAction, &'r str)>,
+}
+
+/// The secrets a request reads. Secrets are lazy (as in Kamal): only actions writing env files
+/// or logging in to the registry need them, and they fail before touching a host.
+#[derive(Clone, Copy)]
+struct Secrets {
+    env: bool,
+    registry: bool,
+}
+
+const NO_SECRETS: Secrets = Secrets { env: false, registry: false };
+const ENV: Secrets = Secrets { env: true, registry: false };
+const REGISTRY: Secrets = Secrets { env: false, registry: true };
+const ENV_AND_REGISTRY: Secrets = Secrets { env: true, registry: true };
+
+/// How a request is planned and run.
+pub(super) struct Recipe<'a> {
+    pub(super) phases: Phases<'a>,
+    secrets: Secrets,
+    /// The run itself (not started until awaited).
+    run: BoxFuture<'a, R<()>>,
+}
+
+impl<'a> Recipe<'a> {
+    /// A run that plans only the lock and unlock and reads no secret.
+    fn new(run: BoxFuture<'a, R<()>>) -> Self {
+        Recipe { phases: Phases::default(), secrets: NO_SECRETS, run }
+    }
+    fn plans(self, phases: Phases<'a>) -> Self {
+        Recipe { phases, ..self }
+    }
+    fn reads(self, secrets: Secrets) -> Self {
+        Recipe { secrets, ..self }
+    }
+}
+
+/// Which of the deploy-like requests: `setup` also installs (lock first, docker check, every
+/// accessory); `redeploy` skips the proxy and the prune.
+#[derive(Clone, Copy)]
+struct DeployFlow {
+    setup: bool,
+    full: bool,
+    skip_push: bool,
+}
+
+impl Engine {
+    /// The recipe of each request kind.
+    pub(super) fn recipe<'a>(&'a self, req: &'a Request) -> Recipe<'a> {
+        let deploy = |skip_push: bool| Phases { build: !skip_push, pull: true, boot: true, accessories: None };
+        let boot = Phases { boot: true, ..Default::default() };
+        match req {
+            Request::Setup { skip_push } => Recipe::new(self.deploy(DeployFlow { setup: true, full: true, skip_push: *skip_push }).boxed())
+                .plans(Phases { accessories: Some((AccessoryAction::Boot, "all")), ..deploy(*skip_push) })
+                .reads(ENV_AND_REGISTRY),
+            Request::Deploy { skip_push } => Recipe::new(self.deploy(DeployFlow { setup: false, full: true, skip_push: *skip_push }).boxed())
+                .plans(deploy(*skip_push))
+                .reads(ENV_AND_REGISTRY),
+            Request::Redeploy { skip_push } => Recipe::new(self.deploy(DeployFlow { setup: false, full: false, skip_push: *skip_push }).boxed())
+                .plans(deploy(*skip_push))
+                .reads(ENV_AND_REGISTRY),
+            Request::Rollback { version } => Recipe::new(self.rollback(version).boxed()).plans(boot).reads(ENV),
+            Request::AppBoot => Recipe::new(self.app_boot_request().boxed()).plans(boot).reads(ENV_AND_REGISTRY),
+            Request::AppStart => Recipe::new(self.locked(|| self.app_start(&self.opts.version)).boxed()),
+            Request::AppStop => Recipe::new(self.locked(|| self.app_stop()).boxed()),
+            Request::StaleStop => Recipe::new(self.locked(|| async { self.stale_containers(true).await.map(|_| ()) }).boxed()),
+            Request::Prune { containers, images, retain } => Recipe::new(self.locked(|| self.prune(*containers, *images, *retain)).boxed()),
+            Request::LockAcquire { message } => Recipe::new(self.lock_acquire_request(message).boxed()),
+            Request::LockRelease => Recipe::new(self.lock_release_request().boxed()),
+            Request::ProxyBoot => Recipe::new(self.locked(|| self.proxy_boot(false)).boxed()).reads(REGISTRY),
+            Request::ProxyReboot => Recipe::new(self.proxy_reboot_request().boxed()).reads(REGISTRY),
+            // The accessory run takes the lock itself (after checking the names).
+            Request::Accessory { action, name } => {
+                Recipe::new(self.accessory_request(*action, name).boxed()).plans(Phases { accessories: Some((*action, name)), ..Default::default() })
+            }
+        }
+    }
+
+    /// The PlanReady rows of a recipe's phases, in this order: build, pull, lock, boot groups and
+    /// tag, accessories, unlock.
+    pub(super) fn plan_phases(&self, p: &Phases) -> (Vec<Vec<String>>, Vec<PlannedStep>) {
+        let hosts = self.app.hosts_primary_first();
+        let groups = self.app.boot_groups(&hosts);
+        let mut steps = vec![];
+        let mut add = |host: Option<&str>, role: Option<&str>, kind: StepKind, group: Option<usize>, label: &str| {
+            steps.push(PlannedStep { host: host.map(Into::into), role: role.map(Into::into), kind, group, label: label.into() });
+        };
+        if p.build {
+            add(None, None, StepKind::Build, None, "build and push");
+        }
+        if p.pull {
+            for h in &hosts {
+                add(Some(h), None, StepKind::Pull, None, "pull");
+            }
+        }
+        add(Some(&self.opts.lock_host), None, StepKind::Lock, None, "acquire deploy lock");
+        if p.boot {
+            for (gi, g) in groups.iter().enumerate() {
+                for h in g {
+                    for role in self.app.roles_on(h) {
+                        for kind in [StepKind::Boot, StepKind::Health, StepKind::StopOld] {
+                            add(Some(h), Some(&role.name), kind, Some(gi), &format!("{kind:?}").to_lowercase());
+                        }
+                    }
+                }
+            }
+            for h in &hosts {
+                add(Some(h), None, StepKind::Tag, None, "tag latest");
+            }
+        }
+        if let Some((action, name)) = p.accessories {
+            self.accessory_plan(action, name).into_iter().for_each(|s| add(s.host.as_deref(), s.role.as_deref(), s.kind, None, &s.label));
+        }
+        add(Some(&self.opts.lock_host), None, StepKind::Unlock, None, "release deploy lock");
+        (groups, steps)
+    }
+
+    /// A recipe's run, once its secrets are known to be there.
+    pub(super) async fn run_recipe(&self, recipe: Recipe<'_>) -> R<()> {
+        if let Some(e) = self.app.secret_error(recipe.secrets.env, recipe.secrets.registry) {
+            return Err(EngineError::Failed { host: None, message: e });
+        }
+        recipe.run.await
+    }
+
+    /// `f` holding the lock, the `.kamal` directory made on every host first.
+    async fn locked<F, Fut>(&self, f: F) -> R<()>
+    where
+        F: FnOnce() -> Fut,
+        Fut: Future<Output = R<()>>,
+    {
+        let all = self.app.all_hosts();
+        self.with_lock(&all, f).await
+    }
+
+    // ------------------------------------------------------------------ the longer runs
+
+    /// `setup`, `deploy`, `redeploy`.
+    async fn deploy(&self, d: DeployFlow) -> R<()> {
+        let all = self.app.all_hosts();
+        self.hook("pre-connect", &all, false, None).await?;
+        if d.setup {
+            self.mkdir_kamal(&all).await?;
+            self.acquire_lock(lock::DEFAULT_MESSAGE).await?;
+            self.check_docker(&all).await?;
+            self.hook("docker-setup", &all, true, None).await?;
+        }
+        if !d.skip_push {
+            self.hook("pre-build", &all, self.lock_is_held(), None).await?;
+            self.build_and_push().await?;
+        }
+        // Lock, proxy and stale containers do not depend on the pull. Kamal runs them
+        // after it; when no pre-deploy hook could observe the order, kdeck takes the lock
+        // while pulling (holding it longer is only safer) and runs them meanwhile.
+        let hook_sees_order = !self.opts.skip_hooks && hooks::exists(&self.app, "pre-deploy");
+        let locked_work = self.deploy_locked_work(&all, d);
+        if hook_sees_order {
+            self.pull(&all).await?;
+            locked_work.await?;
+        } else {
+            let (p, l) = tokio::join!(self.pull(&all), locked_work);
+            // A held lock is the more useful error to report.
+            if let Err(e @ EngineError::Locked(_)) = l {
+                return Err(e);
+            }
+            p?;
+            l?;
+        }
+        self.app_boot(&self.opts.version).await?;
+        if d.full {
+            self.prune(true, true, None).await?;
+        }
+        self.release_lock().await?;
+        self.hook("post-deploy", &all, false, Some(self.started.elapsed().as_secs())).await?;
+        Ok(())
+    }
+
+    /// The part of a deploy under the lock that does not need the image: the pre-deploy hook,
+    /// then the proxy (and, for `setup`, every accessory) next to the stale containers.
+    async fn deploy_locked_work(&self, all: &[String], d: DeployFlow) -> R<()> {
+        if !self.lock_is_held() {
+            self.mkdir_kamal(all).await?;
+            self.acquire_lock(lock::DEFAULT_MESSAGE).await?;
+        }
+        self.hook("pre-deploy", all, true, None).await?;
+        // Independent: the proxy and stale app containers.
+        let proxy = async {
+            if d.full {
+                self.proxy_boot(false).await?;
+            }
+            // `setup`: every accessory after the proxy (existing ones are skipped).
+            if d.setup {
+                self.accessories_boot_all().await?;
+            }
+            Ok::<(), EngineError>(())
+        };
+        let (p, st) = tokio::join!(proxy, self.stale_containers(true));
+        p?;
+        st.map(|_| ())
+    }
+
+    /// `rollback VERSION`: under the lock, only when VERSION is a container of every role on
+    /// every host.
+    async fn rollback(&self, target: &str) -> R<()> {
+        let all = self.app.all_hosts();
+        self.hook("pre-connect", &all, false, None).await?;
+        self.mkdir_kamal(&all).await?;
+        self.acquire_lock(lock::DEFAULT_MESSAGE).await?;
+        if self.version_missing(&all, target).await? {
+            self.release_lock().await?;
+            return Err(EngineError::VersionUnavailable(target.to_string()));
+        }
+        self.hook("pre-deploy", &all, true, None).await?;
+        self.app_boot(target).await?;
+        self.release_lock().await?;
+        self.hook("post-deploy", &all, false, Some(self.started.elapsed().as_secs())).await?;
+        Ok(())
+    }
+
+    /// Whether some role on some host has no container of `version`. The ids found are kept
+    /// for the boot.
+    async fn version_missing(&self, all: &[String], version: &str) -> R<bool> {
+        let missing = AtomicBool::new(false);
+        self.on_hosts(all, |h| {
+            let missing = &missing;
+            async move {
+                for role in self.app.roles_on(h) {
+                    let id = self.sh(h, &cmd::container_id_for(&self.app, &role.name, version)).await?.stdout;
+                    if id.trim().is_empty() {
+                        missing.store(true, Ordering::SeqCst);
+                    }
+                    self.known_ids.lock().unwrap().insert((h.to_string(), role.name.clone(), version.to_string()), id);
+                }
+                Ok(())
+            }
+        })
+        .await?;
+        Ok(missing.load(Ordering::SeqCst))
+    }
+
+    /// `app boot`.
+    async fn app_boot_request(&self) -> R<()> {
+        let all = self.app.all_hosts();
+        self.hook("pre-connect", &all, false, None).await?;
+        self.with_lock(&all, || self.app_boot(&self.opts.version)).await
+    }
+
+    /// `lock acquire -m MESSAGE`.
+    async fn lock_acquire_request(&self, message: &str) -> R<()> {
+        let all = self.app.all_hosts();
+        self.mkdir_kamal(&all).await?;
+        self.acquire_lock(message).await?;
+        // The lock stays: this is the point of `lock acquire`.
+        self.lock_held.store(false, Ordering::SeqCst);
+        Ok(())
+    }
+
+    /// `lock release`.
+    async fn lock_release_request(&self) -> R<()> {
+        match self.lock_status().await? {
+            Some(_) => self.release_lock().await,
+            None => Err(EngineError::Failed { host: None, message: "There is no deploy lock".into() }),
+        }
+    }
+
+    /// `proxy reboot`, between its hooks.
+    async fn proxy_reboot_request(&self) -> R<()> {
+        let ph = self.app.proxy_hosts();
+        self.locked(|| async {
+            self.hook("pre-proxy-reboot", &ph, true, None).await?;
+            self.proxy_boot(true).await?;
+            self.hook("post-proxy-reboot", &ph, true, None).await
+        })
+        .await
+    }
+}

@@ -1,0 +1,159 @@
+//! kamal-proxy: the network, the proxy container, deploy/remove of a role's target (§4.3, §8).
+
+use crate::kamal::app::{AppSpec, ProxySpec};
+use crate::kamal::ruby::escape_shell_value;
+
+pub const PROXY_IMAGE: &str = "basecamp/kamal-proxy";
+pub const PROXY_MIN_VERSION: &str = "v0.9.2";
+
+pub fn network_create() -> String {
+    "docker network create kamal".into()
+}
+
+pub fn proxy_image_version() -> String {
+    "docker inspect kamal-proxy --format '{{.Config.Image}}' | awk -F: '{print $NF}'".into()
+}
+
+pub fn proxy_mkdir_apps_config() -> String {
+    "/usr/bin/env mkdir -p .kamal/proxy/apps-config".into()
+}
+
+const PROXY_RUN_BASE: &str = "docker run --name kamal-proxy --network kamal --detach --restart unless-stopped --volume kamal-proxy-config:/home/kamal-proxy/.config/kamal-proxy --volume $PWD/.kamal/proxy/apps-config:/home/kamal-proxy/.apps-config";
+
+fn proxy_run_legacy_args() -> String {
+    format!(
+        "echo $(cat .kamal/proxy/options 2> /dev/null || echo \"--publish 80:80 --publish 443:443 --log-opt max-size=10m\") $(cat .kamal/proxy/image 2> /dev/null || echo \"{PROXY_IMAGE}\"):$(cat .kamal/proxy/image_version 2> /dev/null || echo \"{PROXY_MIN_VERSION}\") $(cat .kamal/proxy/run_command 2> /dev/null || echo \"\") | xargs {PROXY_RUN_BASE}"
+    )
+}
+
+/// Start the existing kamal-proxy or run a new one (default form, no `proxy.run`).
+pub fn proxy_start_or_run() -> String {
+    format!("docker container start kamal-proxy || {}", proxy_run_legacy_args())
+}
+
+/// `proxy reboot`: run without trying `start` first.
+pub fn proxy_run() -> String {
+    proxy_run_legacy_args()
+}
+
+pub fn proxy_stop() -> String {
+    "docker container stop kamal-proxy".into()
+}
+
+pub fn proxy_prune_containers() -> String {
+    "docker container prune --force --filter label=org.opencontainers.image.title=kamal-proxy".into()
+}
+
+pub fn proxy_details() -> String {
+    "docker ps --filter 'name=^kamal-proxy$'".into()
+}
+
+pub fn proxy_logs(since: Option<&str>, lines: Option<u32>, grep: Option<&str>, timestamps: bool) -> String {
+    let mut s = "docker logs kamal-proxy".to_string();
+    if let Some(x) = since {
+        s.push_str(&format!(" --since {x}"));
+    }
+    if let Some(n) = lines {
+        s.push_str(&format!(" --tail {n}"));
+    }
+    if timestamps {
+        s.push_str(" --timestamps");
+    }
+    s.push_str(" 2>&1");
+    if let Some(g) = grep {
+        s.push_str(&format!(" | grep '{g}'"));
+    }
+    s
+}
+
+/// Kamal's `optionize(with: "=")`: true → `--k`, false → `--k="false"`, value → `--k="v"`.
+enum Opt {
+    Flag(bool),
+    Val(String),
+}
+
+/// `kamal-proxy deploy` flags in Kamal's order (§8).
+pub fn proxy_deploy_flags(app: &AppSpec, role: &str, version: &str, p: &ProxySpec) -> Vec<String> {
+    if let Some(r) = &p.rendered {
+        let mut v = r.clone();
+        if app.error_pages_path.is_some() {
+            v.push(format!("--error-pages=\"/home/kamal-proxy/.apps-config/{}/error_pages/{}\"", app.service_and_destination(), version));
+        }
+        return v;
+    }
+    let mut opts: Vec<(&str, Opt)> = vec![];
+    for h in &p.hosts {
+        opts.push(("host", Opt::Val(h.clone())));
+    }
+    if p.ssl {
+        opts.push(("tls", Opt::Flag(true)));
+    }
+    opts.push(("deploy-timeout", Opt::Val(format!("{}s", app.deploy_timeout))));
+    opts.push(("drain-timeout", Opt::Val(format!("{}s", app.drain_timeout))));
+    if let Some(i) = p.healthcheck_interval {
+        opts.push(("health-check-interval", Opt::Val(format!("{i}s"))));
+    }
+    if let Some(t) = p.healthcheck_timeout {
+        opts.push(("health-check-timeout", Opt::Val(format!("{t}s"))));
+    }
+    if let Some(path) = &p.healthcheck_path {
+        opts.push(("health-check-path", Opt::Val(path.clone())));
+    }
+    if let Some(t) = p.response_timeout {
+        opts.push(("target-timeout", Opt::Val(format!("{t}s"))));
+    }
+    opts.push(("buffer-requests", Opt::Flag(p.buffer_requests)));
+    opts.push(("buffer-responses", Opt::Flag(p.buffer_responses)));
+    if let Some(v) = &p.buffer_memory {
+        opts.push(("buffer-memory", Opt::Val(v.clone())));
+    }
+    if let Some(v) = &p.max_request_body {
+        opts.push(("max-request-body", Opt::Val(v.clone())));
+    }
+    if let Some(v) = &p.max_response_body {
+        opts.push(("max-response-body", Opt::Val(v.clone())));
+    }
+    for v in &p.path_prefix {
+        opts.push(("path-prefix", Opt::Val(v.clone())));
+    }
+    if let Some(b) = p.strip_path_prefix {
+        opts.push(("strip-path-prefix", Opt::Flag(b)));
+    }
+    if let Some(b) = p.forward_headers {
+        opts.push(("forward-headers", Opt::Flag(b)));
+    }
+    if let Some(b) = p.ssl_redirect {
+        opts.push(("tls-redirect", Opt::Flag(b)));
+    }
+    let default_headers = vec!["Cache-Control".to_string(), "Last-Modified".into(), "User-Agent".into()];
+    for h in p.log_request_headers.as_ref().unwrap_or(&default_headers) {
+        opts.push(("log-request-header", Opt::Val(h.clone())));
+    }
+    for h in &p.log_response_headers {
+        opts.push(("log-response-header", Opt::Val(h.clone())));
+    }
+    if app.error_pages_path.is_some() {
+        opts.push(("error-pages", Opt::Val(format!("/home/kamal-proxy/.apps-config/{}/error_pages/{}", app.service_and_destination(), version))));
+    }
+    let _ = role;
+    opts.into_iter()
+        .map(|(k, v)| match v {
+            Opt::Flag(true) => format!("--{k}"),
+            Opt::Flag(false) => format!("--{k}=\"false\""),
+            Opt::Val(v) => format!("--{k}={}", escape_shell_value(&v)),
+        })
+        .collect()
+}
+
+pub fn proxy_deploy(app: &AppSpec, role: &str, version: &str, container_id: &str, p: &ProxySpec) -> String {
+    let mut s = format!("docker exec kamal-proxy kamal-proxy deploy {} --target=\"{}:{}\"", app.prefix(role), container_id, p.app_port);
+    for f in proxy_deploy_flags(app, role, version, p) {
+        s.push(' ');
+        s.push_str(&f);
+    }
+    s
+}
+
+pub fn proxy_remove(app: &AppSpec, role: &str) -> String {
+    format!("docker exec kamal-proxy kamal-proxy remove {}", app.prefix(role))
+}
