@@ -196,8 +196,6 @@ const FLOORS: &[(&str, u8)] = &[
 const ROOMS_STILL_TOO_LARGE: &[(&str, usize)] = &[
     ("src/commands/printer.rs:print", 105),
     ("src/commands/resources.rs:render_table", 133),
-    ("src/config/model.rs", 1115),
-    ("src/config/model.rs:build", 373),
     ("src/deploy/runner.rs", 1382),
     ("src/deploy/runner.rs:boot_role", 154),
     ("src/deploy/runner.rs:run_inner", 130),
