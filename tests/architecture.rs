@@ -196,13 +196,6 @@ const FLOORS: &[(&str, u8)] = &[
 const ROOMS_STILL_TOO_LARGE: &[(&str, usize)] = &[
     ("src/commands/printer.rs:print", 105),
     ("src/commands/resources.rs:render_table", 133),
-    ("src/config/dump.rs:resolved", 123),
-    ("src/config/erb.rs", 1369),
-    ("src/config/erb.rs:lex", 104),
-    ("src/config/erb.rs:nodes_inner", 101),
-    ("src/config/erb.rs:call", 199),
-    ("src/config/model.rs", 1115),
-    ("src/config/model.rs:build", 373),
     ("src/tui/app.rs", 990),
     ("src/tui/app.rs:apply", 137),
     ("src/tui/app.rs:overlay_key", 146),

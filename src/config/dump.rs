@@ -3,7 +3,7 @@
 //! `expected/resolved*.yml`. Secret values are replaced by `[REDACTED]` unless asked for.
 
 use super::error::{ConfigError, Result};
-use super::model::{Env, Proxy, SshProxy};
+use super::model::{Accessory, Env, Proxy, Role, SshProxy};
 use super::value::{Map, Value};
 use super::Config;
 
@@ -182,14 +182,35 @@ pub fn resolved(c: &Config, show_secrets: bool) -> Value {
     out.insert(Value::str("destination"), opt(c.destination().map(String::from)));
     out.insert(Value::str("raw_merged"), Value::Map(c.raw().clone()));
     out.insert(Value::str("accepted"), Value::Bool(true));
+    out.insert(Value::str("secrets"), secrets_view(c, show_secrets));
+    out.insert(Value::str("summary"), Value::Map(summary_view(c)));
+    out.insert(Value::str("registry"), registry_view(c, show_secrets));
+    out.insert(Value::str("roles"), Value::Seq(c.roles().iter().map(|r| role_view(c, r, show_secrets)).collect()));
+    out.insert(Value::str("accessories"), Value::Seq(c.accessories().iter().map(|a| accessory_view(c, a, show_secrets)).collect()));
+    out.insert(Value::str("aliases"), Value::Map(Map(c.aliases_raw().iter().map(|(k, v)| (Value::Str(k.clone()), v.clone())).collect())));
+    out.insert(Value::str("boot"), boot_view(c));
+    out.insert(Value::str("builder"), builder_view(c, show_secrets));
+    out.insert(Value::str("ssh"), Value::Map(ssh_options(c, show_secrets, false)));
+    out.insert(Value::str("sshkit"), Value::Map(c.sshkit_raw()));
+    let env_tags = Map(c.env_tags().iter().map(|(n, e)| (Value::Str(n.clone()), env_view(c, e, show_secrets))).collect());
+    out.insert(Value::str("env_tags"), Value::Map(env_tags));
+    Value::Map(out)
+}
+
+/// `secrets`: the secrets files read and their values (redacted unless shown).
+fn secrets_view(c: &Config, show_secrets: bool) -> Value {
     let secrets_files = strs(c.secrets().files().into_iter().map(|p| p.display().to_string()));
     let values = match c.secrets().values() {
         Ok(v) => Value::Map(Map(v.iter().map(|(k, v)| (Value::Str(k.clone()), Value::Str(if show_secrets { v.clone() } else { REDACTED.into() }))).collect())),
         Err(e) => err_value(&e),
     };
-    out.insert(Value::str("secrets"), Value::Map(Map::str_map(vec![("files", secrets_files), ("values", values)])));
+    Value::Map(Map::str_map(vec![("files", secrets_files), ("values", values)]))
+}
+
+/// `summary`: the top-level settings with Kamal's defaults applied.
+fn summary_view(c: &Config) -> Map {
     let version = c.version().map(String::from);
-    let summary = Map::str_map(vec![
+    Map::str_map(vec![
         ("service", c.raw().get("service").cloned().unwrap_or(Value::Nil)),
         ("image", Value::Str(c.image())),
         ("repository", Value::Str(c.repository())),
@@ -216,8 +237,11 @@ pub fn resolved(c: &Config, show_secrets: bool) -> Value {
         ("labels", c.raw().get("labels").cloned().unwrap_or(Value::Nil)),
         ("volume_args", strs(c.volume_args())),
         ("logging_args", strs(c.logging_args())),
-    ]);
-    out.insert(Value::str("summary"), Value::Map(summary));
+    ])
+}
+
+/// `registry`: server, credentials (the password always a secret, the username when it names one).
+fn registry_view(c: &Config, show_secrets: bool) -> Value {
     let reg = c.registry();
     let redact = |r: Result<Option<String>>, is_secret: bool| -> Value {
         match r {
@@ -227,75 +251,60 @@ pub fn resolved(c: &Config, show_secrets: bool) -> Value {
         }
     };
     let user_secret = matches!(reg.config.get("username"), Some(Value::Seq(_)));
-    out.insert(
-        Value::str("registry"),
-        Value::Map(Map::str_map(vec![
-            ("server", reg.config.get("server").cloned().unwrap_or(Value::Nil)),
-            ("username", redact(reg.username(c.secrets()), user_secret)),
-            ("password", redact(reg.password(c.secrets()), true)),
-            ("local", Value::Bool(reg.is_local())),
-        ])),
-    );
-    let roles: Vec<Value> = c
-        .roles()
-        .iter()
-        .map(|r| {
-            let env_by_host = Map(r.hosts.iter().map(|h| (Value::Str(h.clone()), env_view(c, &r.env_for(h), show_secrets))).collect());
-            let tags_by_host = Map(r.hosts.iter().map(|h| (Value::Str(h.clone()), strs(r.env_tags(h)))).collect());
-            Value::Map(Map::str_map(vec![
-                ("name", Value::Str(r.name.clone())),
-                ("hosts", strs(r.hosts.clone())),
-                ("primary", Value::Bool(r.primary)),
-                ("running_proxy", Value::Bool(r.running_proxy)),
-                ("cmd", r.cmd.clone().unwrap_or(Value::Nil)),
-                ("option_args", strs(r.option_args.clone())),
-                ("labels", Value::Map(r.labels.clone())),
-                ("logging_args", strs(r.logging_args.clone())),
-                ("asset_path", opt(r.asset_path.clone())),
-                ("container_prefix", Value::Str(r.container_prefix.clone())),
-                ("env_by_host", Value::Map(env_by_host)),
-                ("env_tags_by_host", Value::Map(tags_by_host)),
-                ("proxy", proxy_view(c, r.proxy())),
-            ]))
-        })
-        .collect();
-    out.insert(Value::str("roles"), Value::Seq(roles));
-    let accs: Vec<Value> = c
-        .accessories()
-        .iter()
-        .map(|a| {
-            Value::Map(Map::str_map(vec![
-                ("name", Value::Str(a.name.clone())),
-                ("service_name", Value::Str(a.service_name.clone())),
-                ("image", Value::Str(a.image.clone())),
-                ("hosts", strs(a.hosts.clone())),
-                ("port", opt(a.port())),
-                ("cmd", a.cmd().unwrap_or(Value::Nil)),
-                ("labels", Value::Map(a.labels())),
-                ("option_args", strs(a.option_args())),
-                ("network_args", strs(a.network_args())),
-                ("env", env_view(c, &a.env, show_secrets)),
-                ("running_proxy", Value::Bool(a.running_proxy())),
-                ("proxy", proxy_view(c, a.proxy.as_ref())),
-                ("registry_server", opt(a.registry.as_ref().and_then(|r| r.server()))),
-            ]))
-        })
-        .collect();
-    out.insert(Value::str("accessories"), Value::Seq(accs));
-    out.insert(Value::str("aliases"), Value::Map(Map(c.aliases_raw().iter().map(|(k, v)| (Value::Str(k.clone()), v.clone())).collect())));
+    Value::Map(Map::str_map(vec![
+        ("server", reg.config.get("server").cloned().unwrap_or(Value::Nil)),
+        ("username", redact(reg.username(c.secrets()), user_secret)),
+        ("password", redact(reg.password(c.secrets()), true)),
+        ("local", Value::Bool(reg.is_local())),
+    ]))
+}
+
+/// One entry of `roles`, with its env and env tags per host.
+fn role_view(c: &Config, r: &Role, show_secrets: bool) -> Value {
+    let env_by_host = Map(r.hosts.iter().map(|h| (Value::Str(h.clone()), env_view(c, &r.env_for(h), show_secrets))).collect());
+    let tags_by_host = Map(r.hosts.iter().map(|h| (Value::Str(h.clone()), strs(r.env_tags(h)))).collect());
+    Value::Map(Map::str_map(vec![
+        ("name", Value::Str(r.name.clone())),
+        ("hosts", strs(r.hosts.clone())),
+        ("primary", Value::Bool(r.primary)),
+        ("running_proxy", Value::Bool(r.running_proxy)),
+        ("cmd", r.cmd.clone().unwrap_or(Value::Nil)),
+        ("option_args", strs(r.option_args.clone())),
+        ("labels", Value::Map(r.labels.clone())),
+        ("logging_args", strs(r.logging_args.clone())),
+        ("asset_path", opt(r.asset_path.clone())),
+        ("container_prefix", Value::Str(r.container_prefix.clone())),
+        ("env_by_host", Value::Map(env_by_host)),
+        ("env_tags_by_host", Value::Map(tags_by_host)),
+        ("proxy", proxy_view(c, r.proxy())),
+    ]))
+}
+
+/// One entry of `accessories`.
+fn accessory_view(c: &Config, a: &Accessory, show_secrets: bool) -> Value {
+    Value::Map(Map::str_map(vec![
+        ("name", Value::Str(a.name.clone())),
+        ("service_name", Value::Str(a.service_name.clone())),
+        ("image", Value::Str(a.image.clone())),
+        ("hosts", strs(a.hosts.clone())),
+        ("port", opt(a.port())),
+        ("cmd", a.cmd().unwrap_or(Value::Nil)),
+        ("labels", Value::Map(a.labels())),
+        ("option_args", strs(a.option_args())),
+        ("network_args", strs(a.network_args())),
+        ("env", env_view(c, &a.env, show_secrets)),
+        ("running_proxy", Value::Bool(a.running_proxy())),
+        ("proxy", proxy_view(c, a.proxy.as_ref())),
+        ("registry_server", opt(a.registry.as_ref().and_then(|r| r.server()))),
+    ]))
+}
+
+/// `boot`: limit, wait and parallel_roles.
+fn boot_view(c: &Config) -> Value {
     let boot = c.boot();
-    out.insert(
-        Value::str("boot"),
-        Value::Map(Map::str_map(vec![
-            ("limit", boot.limit_value()),
-            ("wait", boot.wait_value()),
-            ("parallel_roles", boot.config.get("parallel_roles").cloned().unwrap_or(Value::Nil)),
-        ])),
-    );
-    out.insert(Value::str("builder"), builder_view(c, show_secrets));
-    out.insert(Value::str("ssh"), Value::Map(ssh_options(c, show_secrets, false)));
-    out.insert(Value::str("sshkit"), Value::Map(c.sshkit_raw()));
-    let env_tags = Map(c.env_tags().iter().map(|(n, e)| (Value::Str(n.clone()), env_view(c, e, show_secrets))).collect());
-    out.insert(Value::str("env_tags"), Value::Map(env_tags));
-    Value::Map(out)
+    Value::Map(Map::str_map(vec![
+        ("limit", boot.limit_value()),
+        ("wait", boot.wait_value()),
+        ("parallel_roles", boot.config.get("parallel_roles").cloned().unwrap_or(Value::Nil)),
+    ]))
 }

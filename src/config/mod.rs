@@ -33,6 +33,7 @@
 //! Per-host env: `role.env_for(host)` (root env < role env < the host's env tags); its
 //! `secret_aliases()` / `resolve_secrets()` cover secrets added by tags too.
 
+pub mod backtick;
 pub mod dump;
 pub mod erb;
 pub mod error;

@@ -6,7 +6,7 @@
 //! double-quoted `\n` stays a literal backslash-n; `$(kamal secrets fetch|extract …)` runs
 //! in-process (only the offline `test` adapter). Resolution is lazy and cached.
 
-use super::erb::run_backtick;
+use super::backtick::run_backtick;
 use super::error::{ConfigError, ErrorKind};
 use indexmap::IndexMap;
 use std::collections::BTreeMap;
