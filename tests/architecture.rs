@@ -207,9 +207,6 @@ const ROOMS_STILL_TOO_LARGE: &[(&str, usize)] = &[
     ("src/fleet/resources.rs", 1146),
     ("src/fleet/resources.rs:try_sample", 236),
     ("src/kamal/cmd.rs", 624),
-    ("src/tui/app.rs", 990),
-    ("src/tui/app.rs:apply", 137),
-    ("src/tui/app.rs:overlay_key", 146),
 ];
 
 fn src_files() -> Vec<(String, String)> {
