@@ -1,9 +1,11 @@
 //! Headless consumer of engine events: one line per finished step per host with elapsed time,
 //! or the raw event stream as JSON lines (`--json`).
 
+use crate::deploy::event::{HealthReport, LockInfo};
 use crate::deploy::{ActionKind, Event, StepKind};
 use std::collections::HashMap;
 use std::io::Write;
+use std::time::Duration;
 
 #[derive(Default)]
 pub struct Printer {
@@ -59,6 +61,12 @@ impl Printer {
             }
             return;
         }
+        self.print_human(e, out);
+        let _ = out.flush();
+    }
+
+    /// One event as the human lines (nothing for those only the TUI shows).
+    fn print_human(&mut self, e: &Event, out: &mut impl Write) {
         match e {
             Event::PlanReady { action, version, hosts, groups, .. } => {
                 if let (false, Some(h)) = (self.quiet, header(action, version.as_deref(), hosts.len(), groups.len())) {
@@ -92,48 +100,13 @@ impl Printer {
                 }
             }
             Event::StepFailed { host, role, kind, elapsed, error, last_logs, health } => {
-                // A step that never started (halted before it) has no label yet: name its kind.
-                let label = self.labels.get(&(host.clone(), role.clone(), *kind)).cloned().unwrap_or_else(|| {
-                    format!("{} (not started)", serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default())
-                });
-                let _ = writeln!(out, "  ✗ {:<24} {} ({:.1}s)", who(host, role), label, elapsed.as_secs_f64());
-                for l in error.lines() {
-                    let _ = writeln!(out, "      {l}");
-                }
-                if let Some(h) = health {
-                    let _ = writeln!(
-                        out,
-                        "      health: docker={} {}",
-                        h.docker.clone().unwrap_or_else(|| "-".into()),
-                        h.reason.as_deref().map(|r| format!("reason={}", verdict(r))).unwrap_or_default()
-                    );
-                }
-                if !last_logs.is_empty() {
-                    let _ = writeln!(out, "      last log lines:");
-                    for l in last_logs {
-                        let _ = writeln!(out, "        {l}");
-                    }
-                }
+                self.print_failed(out, (host, role, *kind), *elapsed, error, last_logs, health.as_ref());
             }
             Event::Output { host, role, line, .. } => {
                 let _ = writeln!(out, "{}: {line}", who(host, role));
             }
             Event::Health { .. } => {}
-            Event::Lock { host, held } => match held {
-                Some(info) if !self.quiet => {
-                    let _ = writeln!(
-                        out,
-                        "  lock on {host}: {} at {} ({})",
-                        info.holder,
-                        info.at.map(|a| a.format("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_default(),
-                        info.message
-                    );
-                }
-                None if !self.quiet => {
-                    let _ = writeln!(out, "  lock on {host} released");
-                }
-                _ => {}
-            },
+            Event::Lock { host, held } => self.print_lock(out, host, held.as_ref()),
             Event::Aborting { forced } => {
                 let _ = writeln!(
                     out,
@@ -155,7 +128,60 @@ impl Printer {
                 }
             }
         }
-        let _ = out.flush();
+    }
+
+    /// A failed step: its line, the error, the health verdict and the container's last logs.
+    fn print_failed(
+        &self,
+        out: &mut impl Write,
+        (host, role, kind): (&Option<String>, &Option<String>, StepKind),
+        elapsed: Duration,
+        error: &str,
+        last_logs: &[String],
+        health: Option<&HealthReport>,
+    ) {
+        // A step that never started (halted before it) has no label yet: name its kind.
+        let label =
+            self.labels.get(&(host.clone(), role.clone(), kind)).cloned().unwrap_or_else(|| {
+                format!("{} (not started)", serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_string)).unwrap_or_default())
+            });
+        let _ = writeln!(out, "  ✗ {:<24} {} ({:.1}s)", who(host, role), label, elapsed.as_secs_f64());
+        for l in error.lines() {
+            let _ = writeln!(out, "      {l}");
+        }
+        if let Some(h) = health {
+            let _ = writeln!(
+                out,
+                "      health: docker={} {}",
+                h.docker.clone().unwrap_or_else(|| "-".into()),
+                h.reason.as_deref().map(|r| format!("reason={}", verdict(r))).unwrap_or_default()
+            );
+        }
+        if !last_logs.is_empty() {
+            let _ = writeln!(out, "      last log lines:");
+            for l in last_logs {
+                let _ = writeln!(out, "        {l}");
+            }
+        }
+    }
+
+    /// Who holds the deploy lock now (or that it was released).
+    fn print_lock(&self, out: &mut impl Write, host: &str, held: Option<&LockInfo>) {
+        match held {
+            Some(info) if !self.quiet => {
+                let _ = writeln!(
+                    out,
+                    "  lock on {host}: {} at {} ({})",
+                    info.holder,
+                    info.at.map(|a| a.format("%Y-%m-%dT%H:%M:%SZ").to_string()).unwrap_or_default(),
+                    info.message
+                );
+            }
+            None if !self.quiet => {
+                let _ = writeln!(out, "  lock on {host} released");
+            }
+            _ => {}
+        }
     }
 }
 

@@ -63,7 +63,22 @@ fn table(rows: &[Vec<String>]) -> String {
 /// The plain-text report (pure, for tests).
 pub fn render_table(snap: &ResourceSnapshot, plans: &[PrunePlan], spec: &FleetSpec) -> String {
     let mut s = String::new();
-    let mut rows = vec![vec!["HOST", "CONN", "CPU", "LOAD", "MEMORY", "SWAP", "DISK (docker root)"].into_iter().map(String::from).collect::<Vec<_>>()];
+    hosts_section(&mut s, snap);
+    docker_disk_section(&mut s, snap);
+    containers_section(&mut s, snap);
+    warnings_section(&mut s, snap);
+    prune_section(&mut s, plans, spec);
+    log_cap_section(&mut s, snap);
+    s
+}
+
+fn header_row(titles: &[&str]) -> Vec<String> {
+    titles.iter().map(|t| t.to_string()).collect()
+}
+
+/// One row per host (CPU, load, memory, swap, the docker root's disk), then the read errors.
+fn hosts_section(s: &mut String, snap: &ResourceSnapshot) {
+    let mut rows = vec![header_row(&["HOST", "CONN", "CPU", "LOAD", "MEMORY", "SWAP", "DISK (docker root)"])];
     for h in &snap.hosts {
         let root = h.disks.iter().find(|d| d.holds.iter().any(|x| x == "docker data root"));
         rows.push(vec![
@@ -86,12 +101,12 @@ pub fn render_table(snap: &ResourceSnapshot, plans: &[PrunePlan], spec: &FleetSp
             }
         }
     }
+}
 
+/// `docker system df` per host and the service's share of it.
+fn docker_disk_section(s: &mut String, snap: &ResourceSnapshot) {
     s.push_str("\nDOCKER DISK USE\n");
-    let mut rows = vec![vec!["HOST", "IMAGES", "CONTAINERS", "VOLUMES", "BUILD CACHE", "SERVICE IMAGES", "SERVICE CONTAINERS", "PRUNE WOULD FREE"]
-        .into_iter()
-        .map(String::from)
-        .collect::<Vec<_>>()];
+    let mut rows = vec![header_row(&["HOST", "IMAGES", "CONTAINERS", "VOLUMES", "BUILD CACHE", "SERVICE IMAGES", "SERVICE CONTAINERS", "PRUNE WOULD FREE"])];
     for h in &snap.hosts {
         let d = h.docker_df.clone().unwrap_or_default();
         let k = &h.kamal;
@@ -107,10 +122,12 @@ pub fn render_table(snap: &ResourceSnapshot, plans: &[PrunePlan], spec: &FleetSp
         ]);
     }
     s.push_str(&table(&rows));
+}
 
+/// Every container of the service: state, CPU, memory against its limit, restarts, logs.
+fn containers_section(s: &mut String, snap: &ResourceSnapshot) {
     s.push_str("\nCONTAINERS\n");
-    let mut rows =
-        vec![vec!["HOST", "CONTAINER", "ROLE", "STATE", "CPU", "MEMORY / LIMIT", "RESTARTS", "OOM", "LOG"].into_iter().map(String::from).collect::<Vec<_>>()];
+    let mut rows = vec![header_row(&["HOST", "CONTAINER", "ROLE", "STATE", "CPU", "MEMORY / LIMIT", "RESTARTS", "OOM", "LOG"])];
     for h in &snap.hosts {
         for c in &h.containers {
             rows.push(vec![
@@ -139,7 +156,9 @@ pub fn render_table(snap: &ResourceSnapshot, plans: &[PrunePlan], spec: &FleetSp
     } else {
         s.push_str(&table(&rows));
     }
+}
 
+fn warnings_section(s: &mut String, snap: &ResourceSnapshot) {
     let warnings: Vec<_> = snap.warnings().collect();
     s.push_str("\nWARNINGS\n");
     if warnings.is_empty() {
@@ -148,7 +167,10 @@ pub fn render_table(snap: &ResourceSnapshot, plans: &[PrunePlan], spec: &FleetSp
     for w in warnings {
         let _ = writeln!(s, "! {}: {}", w.host, w.message);
     }
+}
 
+/// What `kamal prune all` would remove on each host.
+fn prune_section(s: &mut String, plans: &[PrunePlan], spec: &FleetSpec) {
     let _ = writeln!(s, "\nPRUNE PREVIEW (kamal prune all, retain_containers {})", spec.retain_containers);
     if plans.is_empty() {
         s.push_str("not available\n");
@@ -177,7 +199,10 @@ pub fn render_table(snap: &ResourceSnapshot, plans: &[PrunePlan], spec: &FleetSp
             let _ = writeln!(s, "  docker rmi {t}");
         }
     }
+}
 
+/// json-file logs without `max-size`, and the config that caps them.
+fn log_cap_section(s: &mut String, snap: &ResourceSnapshot) {
     let uncapped: Vec<String> =
         snap.hosts.iter().flat_map(|h| h.containers.iter().filter(|c| log_cap_hint(c).is_some()).map(move |c| format!("{} on {}", c.name, h.host))).collect();
     if !uncapped.is_empty() {
@@ -187,5 +212,4 @@ pub fn render_table(snap: &ResourceSnapshot, plans: &[PrunePlan], spec: &FleetSp
             let _ = writeln!(s, "  {l}");
         }
     }
-    s
 }

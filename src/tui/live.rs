@@ -10,10 +10,11 @@ use crate::app::context::{self, Ctx};
 use crate::app::fleet_spec;
 use crate::cli::Global;
 use crate::deploy::event::{ActionKind, Event, Stream};
+use crate::deploy::remote::{Remote, StreamLine};
 use crate::deploy::{AbortHandle, Request as EngineRequest};
 use crate::fleet::logs::{self as fleet_logs, FleetLog, FleetLogLine, FollowHandle, FollowOptions, LogScope};
 use crate::fleet::{FleetSpec, Watcher, WatcherHandle};
-use crate::kamal::cmd;
+use crate::kamal::{cmd, AppSpec, RoleSpec};
 use crate::ssh::Pool;
 use color_eyre::eyre::Result;
 use std::sync::Arc;
@@ -299,21 +300,7 @@ async fn audit(ctx: Arc<Ctx>, up: mpsc::Sender<Update>) {
 /// per host as `Output` events between a plan and a finish, so the exec view draws panes.
 async fn exec(ctx: Arc<Ctx>, up: mpsc::Sender<Update>, command: String, scope: ExecScope, reuse: bool, abort: AbortHandle) {
     let app = ctx.full.clone();
-    let primary = app.primary_host();
-    let mut jobs: Vec<(String, crate::kamal::RoleSpec)> = Vec::new();
-    for h in app.all_hosts() {
-        for role in app.roles_on(&h) {
-            let take = match &scope {
-                ExecScope::All => true,
-                ExecScope::Primary => Some(&h) == primary.as_ref() && role.name == app.primary_role,
-                ExecScope::Role(r) => &role.name == r,
-                ExecScope::Host(x) => &h == x,
-            };
-            if take {
-                jobs.push((h.clone(), role.clone()));
-            }
-        }
-    }
+    let jobs = exec_jobs(&app, &scope);
     let hosts: Vec<String> = jobs.iter().map(|(h, _)| h.clone()).collect();
     let _ = up
         .send(Update::Engine(Event::PlanReady {
@@ -335,63 +322,16 @@ async fn exec(ctx: Arc<Ctx>, up: mpsc::Sender<Update>, command: String, scope: E
     let mut tasks = Vec::new();
     for (h, role) in jobs {
         let Some(r) = ctx.remotes.get(&h).cloned() else { continue };
-        let up = up.clone();
-        let app = app.clone();
-        let command = command.clone();
-        let performer = ctx.performer.clone();
-        let version = ctx.global.version.clone().unwrap_or_else(|| "latest".into());
-        let abort = abort.clone();
-        tasks.push(tokio::spawn(async move {
-            let c = if reuse {
-                let v = r.exec(&cmd::current_running_version(&app, &role.name)).await.map(|o| o.stdout.trim().to_string()).unwrap_or_default();
-                cmd::app_exec_reuse(&app, &role.name, &v, &[], &command)
-            } else {
-                cmd::app_exec_run(&app, &role, &h, &version, &crate::kamal::random_hex(6), &[], false, &command)
-            };
-            let line = crate::kamal::audit::line(
-                chrono::Utc::now(),
-                &performer,
-                app.destination.as_deref(),
-                Some(&role.name),
-                &crate::kamal::audit::executed(&command, &version),
-            );
-            let _ = r.exec(&cmd::audit_record(&app, &line)).await;
-            let (ltx, mut lrx) = mpsc::channel(256);
-            let host = h.clone();
-            let role_name = role.name.clone();
-            let up2 = up.clone();
-            let fwd = tokio::spawn(async move {
-                while let Some((stderr, l)) = lrx.recv().await {
-                    let ev = Event::Output {
-                        host: Some(host.clone()),
-                        role: Some(role_name.clone()),
-                        stream: if stderr { Stream::Stderr } else { Stream::Stdout },
-                        line: l,
-                    };
-                    let _ = up2.send(Update::Engine(ev)).await;
-                }
-            });
-            let status = tokio::select! {
-                s = r.exec_stream(&c, ltx) => s.map_err(|e| e.to_string()),
-                _ = abort.stopping() => Err("aborted".to_string()),
-            };
-            let _ = fwd.await;
-            let ok = matches!(status, Ok(0));
-            let tail = match status {
-                Ok(0) => "exit 0".to_string(),
-                Ok(n) => format!("exit {n}"),
-                Err(e) => e,
-            };
-            let _ = up
-                .send(Update::Engine(Event::Output {
-                    host: Some(h.clone()),
-                    role: Some(role.name.clone()),
-                    stream: Stream::Stderr,
-                    line: format!("── {tail}"),
-                }))
-                .await;
-            ok
-        }));
+        let job = ExecJob {
+            up: up.clone(),
+            app: app.clone(),
+            command: command.clone(),
+            performer: ctx.performer.clone(),
+            version: ctx.global.version.clone().unwrap_or_else(|| "latest".into()),
+            abort: abort.clone(),
+            reuse,
+        };
+        tasks.push(tokio::spawn(job.run(r, h, role)));
     }
     let mut all_ok = true;
     for t in tasks {
@@ -404,4 +344,85 @@ async fn exec(ctx: Arc<Ctx>, up: mpsc::Sender<Update>, command: String, scope: E
             summary: format!("exec on {} host(s): {}", hosts.len(), if all_ok { "ok" } else { "failed somewhere" }),
         }))
         .await;
+}
+
+/// The (host, role) pairs an exec scope runs on, in host order.
+fn exec_jobs(app: &AppSpec, scope: &ExecScope) -> Vec<(String, RoleSpec)> {
+    let primary = app.primary_host();
+    let mut jobs = Vec::new();
+    for h in app.all_hosts() {
+        for role in app.roles_on(&h) {
+            let take = match scope {
+                ExecScope::All => true,
+                ExecScope::Primary => Some(&h) == primary.as_ref() && role.name == app.primary_role,
+                ExecScope::Role(r) => &role.name == r,
+                ExecScope::Host(x) => &h == x,
+            };
+            if take {
+                jobs.push((h.clone(), role.clone()));
+            }
+        }
+    }
+    jobs
+}
+
+/// What one host's exec needs, owned (it runs in its own task).
+struct ExecJob {
+    up: mpsc::Sender<Update>,
+    app: AppSpec,
+    command: String,
+    performer: String,
+    version: String,
+    abort: AbortHandle,
+    reuse: bool,
+}
+
+impl ExecJob {
+    /// The command on one host for one role: audited, its output streamed, its exit status as
+    /// the pane's last line. True when it exited 0.
+    async fn run(self, r: Arc<dyn Remote>, h: String, role: RoleSpec) -> bool {
+        let ExecJob { up, app, command, performer, version, abort, reuse } = self;
+        let c = if reuse {
+            let v = r.exec(&cmd::current_running_version(&app, &role.name)).await.map(|o| o.stdout.trim().to_string()).unwrap_or_default();
+            cmd::app_exec_reuse(&app, &role.name, &v, &[], &command)
+        } else {
+            cmd::app_exec_run(&app, &role, &h, &version, &crate::kamal::random_hex(6), &[], false, &command)
+        };
+        let line = crate::kamal::audit::line(
+            chrono::Utc::now(),
+            &performer,
+            app.destination.as_deref(),
+            Some(&role.name),
+            &crate::kamal::audit::executed(&command, &version),
+        );
+        let _ = r.exec(&cmd::audit_record(&app, &line)).await;
+        let (ltx, lrx) = mpsc::channel(256);
+        let fwd = tokio::spawn(forward_output(lrx, h.clone(), role.name.clone(), up.clone()));
+        let status = tokio::select! {
+            s = r.exec_stream(&c, ltx) => s.map_err(|e| e.to_string()),
+            _ = abort.stopping() => Err("aborted".to_string()),
+        };
+        let _ = fwd.await;
+        let ok = matches!(status, Ok(0));
+        let tail = match status {
+            Ok(0) => "exit 0".to_string(),
+            Ok(n) => format!("exit {n}"),
+            Err(e) => e,
+        };
+        let _ = up
+            .send(Update::Engine(Event::Output {
+                host: Some(h.clone()), role: Some(role.name.clone()), stream: Stream::Stderr, line: format!("── {tail}")
+            }))
+            .await;
+        ok
+    }
+}
+
+/// A host's streamed (stderr, line) pairs as the engine's `Output` events.
+async fn forward_output(mut lrx: mpsc::Receiver<StreamLine>, host: String, role_name: String, up: mpsc::Sender<Update>) {
+    while let Some((stderr, l)) = lrx.recv().await {
+        let ev =
+            Event::Output { host: Some(host.clone()), role: Some(role_name.clone()), stream: if stderr { Stream::Stderr } else { Stream::Stdout }, line: l };
+        let _ = up.send(Update::Engine(ev)).await;
+    }
 }

@@ -52,6 +52,12 @@ pub struct Timeline {
     pub exec_output: BTreeMap<String, Vec<String>>,
 }
 
+impl StepRow {
+    fn new(host: &Option<String>, role: &Option<String>, kind: StepKind, group: Option<usize>, label: String, state: StepState) -> Self {
+        StepRow { host: host.clone(), role: role.clone(), kind, group, label, state, progress: None, progress_elapsed: None, health: None }
+    }
+}
+
 const OUTPUT_CAP: usize = 500;
 const EXEC_CAP: usize = 2000;
 
@@ -80,50 +86,9 @@ impl Timeline {
                     started_at: Some(now),
                     ..Default::default()
                 };
-                self.rows = steps
-                    .iter()
-                    .map(|s| StepRow {
-                        host: s.host.clone(),
-                        role: s.role.clone(),
-                        kind: s.kind,
-                        group: s.group,
-                        label: s.label.clone(),
-                        state: StepState::Pending,
-                        progress: None,
-                        progress_elapsed: None,
-                        health: None,
-                    })
-                    .collect();
+                self.rows = steps.iter().map(|s| StepRow::new(&s.host, &s.role, s.kind, s.group, s.label.clone(), StepState::Pending)).collect();
             }
-            Event::StepStarted { host, role, kind, label, at } => {
-                // Prefer the first pending row with that key; add one if the plan lacked it.
-                let pos = self.rows.iter().position(|r| &r.host == host && &r.role == role && r.kind == *kind && r.state == StepState::Pending);
-                match pos {
-                    Some(i) => {
-                        self.rows[i].state = StepState::Running { since: *at };
-                        // The run knows better than the plan what the step does on this host
-                        // (e.g. only `docker network create` on a host without the proxy).
-                        if !label.is_empty() {
-                            self.rows[i].label = label.clone();
-                        }
-                    }
-                    // Unplanned steps go where they ran: before the host's first pending step.
-                    None => self.rows.insert(
-                        self.insert_at(host),
-                        StepRow {
-                            host: host.clone(),
-                            role: role.clone(),
-                            kind: *kind,
-                            group: None,
-                            label: label.clone(),
-                            state: StepState::Running { since: *at },
-                            progress: None,
-                            progress_elapsed: None,
-                            health: None,
-                        },
-                    ),
-                }
-            }
+            Event::StepStarted { host, role, kind, label, at } => self.step_started(host, role, *kind, label, *at),
             Event::StepProgress { host, role, kind, message, elapsed } => {
                 if let Some(r) = self.row_mut(host, role, *kind) {
                     r.progress = Some(message.clone());
@@ -139,33 +104,10 @@ impl Timeline {
                 let failed = StepState::Failed { elapsed: *elapsed, error: error.clone(), last_logs: last_logs.clone(), health: health.clone() };
                 match self.row_mut(host, role, *kind) {
                     Some(r) => r.state = failed,
-                    None => self.rows.push(StepRow {
-                        host: host.clone(),
-                        role: role.clone(),
-                        kind: *kind,
-                        group: None,
-                        label: format!("{kind:?}").to_lowercase(),
-                        state: failed,
-                        progress: None,
-                        progress_elapsed: None,
-                        health: None,
-                    }),
+                    None => self.rows.push(StepRow::new(host, role, *kind, None, format!("{kind:?}").to_lowercase(), failed)),
                 }
             }
-            Event::Output { host, line, .. } => {
-                if self.is_exec() {
-                    let key = host.clone().unwrap_or_else(|| "local".into());
-                    let v = self.exec_output.entry(key).or_default();
-                    v.push(line.clone());
-                    if v.len() > EXEC_CAP {
-                        v.remove(0);
-                    }
-                }
-                self.output.push_back((host.clone(), line.clone()));
-                if self.output.len() > OUTPUT_CAP {
-                    self.output.pop_front();
-                }
-            }
+            Event::Output { host, line, .. } => self.output_line(host, line),
             Event::Health { host, role, report } => {
                 let (h, r) = (Some(host.clone()), Some(role.clone()));
                 if let Some(row) = self.row_mut(&h, &r, StepKind::Health) {
@@ -189,6 +131,39 @@ impl Timeline {
                 }
                 self.finished = Some(Finished { ok: *ok, elapsed: *elapsed, summary: summary.clone() });
             }
+        }
+    }
+
+    fn step_started(&mut self, host: &Option<String>, role: &Option<String>, kind: StepKind, label: &str, at: DateTime<Utc>) {
+        // Prefer the first pending row with that key; add one if the plan lacked it.
+        let pos = self.rows.iter().position(|r| &r.host == host && &r.role == role && r.kind == kind && r.state == StepState::Pending);
+        match pos {
+            Some(i) => {
+                self.rows[i].state = StepState::Running { since: at };
+                // The run knows better than the plan what the step does on this host
+                // (e.g. only `docker network create` on a host without the proxy).
+                if !label.is_empty() {
+                    self.rows[i].label = label.to_string();
+                }
+            }
+            // Unplanned steps go where they ran: before the host's first pending step.
+            None => self.rows.insert(self.insert_at(host), StepRow::new(host, role, kind, None, label.to_string(), StepState::Running { since: at })),
+        }
+    }
+
+    /// A command's output line: into the bounded recent output and, for exec, its host's pane.
+    fn output_line(&mut self, host: &Option<String>, line: &str) {
+        if self.is_exec() {
+            let key = host.clone().unwrap_or_else(|| "local".into());
+            let v = self.exec_output.entry(key).or_default();
+            v.push(line.to_string());
+            if v.len() > EXEC_CAP {
+                v.remove(0);
+            }
+        }
+        self.output.push_back((host.clone(), line.to_string()));
+        if self.output.len() > OUTPUT_CAP {
+            self.output.pop_front();
         }
     }
 

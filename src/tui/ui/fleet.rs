@@ -63,204 +63,94 @@ fn health_span<'a>(t: &Theme, health: Option<&str>) -> Span<'a> {
     }
 }
 
-fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
-    let wide = area.width >= 120;
-    let with_res = wide && app.resources.is_some();
-    // The Container column gets what the fixed columns leave (ratatui would otherwise shrink it
-    // silently and cut names mid-word); names longer than that end in `…`.
-    let fixed: u16 = 30 + 7 + 10 + 12 + 6 + 9 + 12 + if with_res { 14 } else { 0 } + 10;
-    let ncols: u16 = 9 + u16::from(with_res);
-    let container_w = area.width.saturating_sub(2 + 1 + (ncols - 1) + fixed).clamp(8, 28);
-    let rows_def = app.tree();
-    // Once per role, not per host row (50 hosts would make it quadratic).
-    let majority: std::collections::HashMap<&str, Option<String>> =
-        app.fleet.roles.iter().map(|(r, _)| (r.as_str(), versions::role_majority(&app.fleet, r))).collect();
-    let mut rows = Vec::new();
-    for (i, r) in rows_def.iter().enumerate() {
-        match r {
-            TreeRow::Role { role, hosts } => {
-                let maj = majority.get(role.as_str()).cloned().flatten();
-                let dis = versions::role_disagrees(&app.fleet, role);
-                let mut v = vec![Span::raw(maj.as_deref().map(versions::short_version).unwrap_or_else(|| "-".into()))];
-                if dis {
-                    v.push(Span::styled(" ≠", t.warn()));
-                }
-                let primary = if *role == app.fleet.primary_role { "*" } else { "" };
-                let mut cells = vec![
-                    Cell::from(Line::from(vec![
-                        Span::styled(format!("▾ {role}"), t.title()),
-                        Span::styled(format!("{primary} · {hosts} host{}", if *hosts == 1 { "" } else { "s" }), t.dim()),
-                    ])),
-                    Cell::from(""),
-                ];
-                if wide {
-                    cells.push(Cell::from(""));
-                }
-                cells.push(Cell::from(Line::from(v)));
-                if dis && wide {
-                    cells.extend([Cell::from(""), Cell::from(""), Cell::from(""), Cell::from("")]);
-                    if app.resources.is_some() {
-                        cells.push(Cell::from(""));
-                    }
-                    cells.push(Cell::from(Span::styled("hosts run different versions", t.warn())));
-                }
-                rows.push(Row::new(cells));
-            }
-            TreeRow::Host { role, host } => {
-                let last = rows_def.get(i + 1).is_none_or(|n| !matches!(n, TreeRow::Host { .. }));
-                let branch = if last { "  └ " } else { "  ├ " };
-                let hs = versions::host(&app.fleet, host);
-                let c = hs.and_then(|h| versions::role_container(h, role));
-                let ver = hs.and_then(|h| versions::role_version(h, role));
-                let maj = majority.get(role.as_str()).cloned().flatten();
-                let mut vspans = vec![Span::raw(ver.as_deref().map(versions::short_version).unwrap_or_else(|| "-".into()))];
-                if ver.is_some() && ver != maj {
-                    vspans.push(Span::styled(" ≠", t.warn()));
-                }
-                let down = matches!(hs.map(|h| &h.conn), Some(ConnState::Down { .. }));
-                let state = c
-                    .map(|c| Span::styled(c.state.clone(), state_style(t, &c.state)))
-                    .unwrap_or_else(|| Span::styled(if down { "?" } else { "no container" }, t.dim()));
-                let up = c
-                    .filter(|c| c.state == "running")
-                    .and_then(|c| c.started)
-                    .map(|s| versions::span((app.now - s).num_seconds().max(0) as u64))
-                    .unwrap_or_else(|| "-".into());
-                let proxy = proxy_text(hs, &app.fleet.service, role);
-                let mut name = vec![Span::styled(branch, t.dim()), Span::styled(host.clone(), t.host(host))];
-                let mut badges = row_badges(app, t, host, role);
-                let live = hs.map(|h| versions::live_containers(h, role).len()).unwrap_or(0);
-                if live > 1 {
-                    // Short in the narrow layout: the name column is 24 cells.
-                    let b = if wide { format!("[{live} running]") } else { format!("[{live} up]") };
-                    badges.insert(0, Span::styled(b, t.err()));
-                }
-                if !wide {
-                    // Narrow: the most severe badge, and how many more the detail pane lists.
-                    if let Some(b) = badges.first() {
-                        name.push(Span::raw(" "));
-                        name.push(b.clone());
-                        if badges.len() > 1 {
-                            name.push(Span::styled(format!("+{}", badges.len() - 1), t.dim()));
-                        }
-                    }
-                }
-                let mut cells = vec![Cell::from(Line::from(name)), Cell::from(conn_cell(t, hs))];
-                if wide {
-                    cells.push(Cell::from(
-                        c.map(|c| super::fit(&short_name(&c.name, &c.version), container_w as usize).trim_end().to_string()).unwrap_or_default(),
-                    ));
-                }
-                cells.push(Cell::from(Line::from(vspans)));
-                cells.push(Cell::from(state));
-                cells.push(Cell::from(up));
-                cells.push(Cell::from(health_span(t, c.and_then(|c| c.health.as_deref()))));
-                cells.push(Cell::from(proxy));
-                if wide && app.resources.is_some() {
-                    cells.push(Cell::from(res_compact(app, t, host)));
-                }
-                if wide {
-                    let fail = match hs.map(|h| &h.conn) {
-                        Some(ConnState::Down { reason }) => Span::styled(reason.clone(), t.err()),
-                        _ => c.and_then(|c| c.health_failure.clone()).map(|s| Span::styled(s, t.err())).unwrap_or_else(|| Span::raw("")),
-                    };
-                    let mut last: Vec<Span> = Vec::new();
-                    for b in badges {
-                        last.push(b);
-                        last.push(Span::raw(" "));
-                    }
-                    last.push(fail);
-                    cells.push(Cell::from(Line::from(last)));
-                }
-                rows.push(Row::new(cells));
-            }
-            TreeRow::Accessories { count, collapsed } => {
-                let running = app
-                    .fleet
-                    .accessories
-                    .iter()
-                    .flat_map(|(n, hs)| hs.iter().map(move |h| (n, h)))
-                    .filter(|(n, h)| versions::host(&app.fleet, h).and_then(|hs| hs.accessory(n)).is_some_and(|c| c.state == "running"))
-                    .count();
-                let total: usize = app.fleet.accessories.iter().map(|(_, h)| h.len()).sum();
-                let fold = if *collapsed { "▸" } else { "▾" };
-                let mut cells = vec![
-                    Cell::from(Line::from(vec![Span::styled(format!("{fold} accessories"), t.title()), Span::styled(format!(" · {count}"), t.dim())])),
-                    Cell::from(""),
-                ];
-                if wide {
-                    cells.push(Cell::from(""));
-                }
-                cells.push(Cell::from(""));
-                let st = if running == total { t.ok() } else { t.warn() };
-                cells.push(Cell::from(Span::styled(format!("{running}/{total} up"), st)));
-                rows.push(Row::new(cells));
-            }
-            TreeRow::Accessory { name, host } => {
-                let last = rows_def.get(i + 1).is_none_or(|n| !matches!(n, TreeRow::Accessory { .. }));
-                let branch = if last { "  └ " } else { "  ├ " };
-                let hs = versions::host(&app.fleet, host);
-                let c = hs.and_then(|h| h.accessory(name));
-                let down = matches!(hs.map(|h| &h.conn), Some(ConnState::Down { .. }));
-                let state = match c {
-                    Some(c) => Span::styled(c.state.clone(), state_style(t, &c.state)),
-                    None if down || !matches!(hs.map(|h| &h.conn), Some(ConnState::Up)) => Span::styled("?", t.dim()),
-                    // The narrow State column has 8 cells; the detail pane says how to boot it.
-                    None => Span::styled(if wide { "not booted" } else { "missing" }, t.warn()),
-                };
-                let up = c
-                    .filter(|c| c.state == "running")
-                    .and_then(|c| c.started)
-                    .map(|s| versions::span((app.now - s).num_seconds().max(0) as u64))
-                    .unwrap_or_else(|| "-".into());
-                let name_cell = Line::from(vec![Span::styled(branch, t.dim()), Span::raw(format!("{name} ")), Span::styled(host.clone(), t.host(host))]);
-                let mut cells = vec![Cell::from(name_cell), Cell::from(conn_cell(t, hs))];
-                if wide {
-                    cells.push(Cell::from(c.map(|c| super::fit(&c.name, container_w as usize).trim_end().to_string()).unwrap_or_default()));
-                }
-                cells.push(Cell::from(c.map(|c| c.version.clone()).unwrap_or_else(|| "-".into())));
-                cells.push(Cell::from(state));
-                cells.push(Cell::from(up));
-                cells.push(Cell::from(health_span(t, c.and_then(|c| c.health.as_deref()))));
-                cells.push(Cell::from("-"));
-                if wide && app.resources.is_some() {
-                    cells.push(Cell::from(res_compact(app, t, host)));
-                }
-                if wide {
-                    cells.push(Cell::from(match hs.map(|h| &h.conn) {
-                        Some(ConnState::Down { reason }) => Span::styled(reason.clone(), t.err()),
-                        _ => c.and_then(|c| c.health_failure.clone()).map(|s| Span::styled(s, t.err())).unwrap_or_else(|| Span::raw("")),
-                    }));
-                }
-                rows.push(Row::new(cells));
+/// The fleet table's columns for a width: headers, widths, and the Container column's width.
+struct Columns {
+    header: Vec<&'static str>,
+    widths: Vec<Constraint>,
+    /// Wide layout (120 cells or more): Container and Last failure columns.
+    wide: bool,
+    container_w: u16,
+}
+
+impl Columns {
+    fn new(app: &App, width: u16) -> Self {
+        let wide = width >= 120;
+        let mut cols: Vec<(&'static str, Constraint)> = vec![("Role / host", Constraint::Length(if wide { 30 } else { 24 })), ("Conn", Constraint::Length(7))];
+        if wide {
+            // Its width is what the others leave (set below).
+            cols.push(("Container", Constraint::Length(0)));
+        }
+        cols.extend([
+            ("Version", Constraint::Length(10)),
+            ("State", Constraint::Length(if wide { 12 } else { 8 })),
+            ("Up", Constraint::Length(6)),
+            ("Health", Constraint::Length(9)),
+            ("Proxy", Constraint::Length(if wide { 12 } else { 8 })),
+        ]);
+        // Only once the resource monitor reports (tests and `--no-resources`-like setups have none).
+        if wide && app.resources.is_some() {
+            cols.push(("CPU MEM DISK", Constraint::Length(14)));
+        }
+        if wide {
+            cols.push(("Last failure", Constraint::Min(10)));
+        }
+        // The Container column gets what the fixed columns leave (ratatui would otherwise shrink
+        // it silently and cut names mid-word); names longer than that end in `…`.
+        let fixed: u16 = cols
+            .iter()
+            .map(|(_, w)| match w {
+                Constraint::Length(n) | Constraint::Min(n) => *n,
+                _ => 0,
+            })
+            .sum();
+        let gaps = cols.len() as u16 - 1;
+        let container_w = width.saturating_sub(2 + 1 + gaps + fixed).clamp(8, 28);
+        for (h, w) in &mut cols {
+            if *h == "Container" {
+                *w = Constraint::Length(container_w);
             }
         }
+        let (header, widths) = cols.into_iter().unzip();
+        Columns { header, widths, wide, container_w }
     }
-    let mut header = vec!["Role / host", "Conn"];
-    let mut widths = vec![Constraint::Length(if wide { 30 } else { 24 }), Constraint::Length(7)];
-    if wide {
-        header.push("Container");
-        widths.push(Constraint::Length(container_w));
+}
+
+/// What every row of the fleet table is drawn with.
+struct TableCtx<'a> {
+    app: &'a App,
+    t: &'a Theme,
+    wide: bool,
+    /// The CPU MEM DISK column is shown.
+    with_res: bool,
+    container_w: usize,
+    /// Each role's majority version, once per role, not per host row (50 hosts would make it
+    /// quadratic).
+    majority: std::collections::HashMap<&'a str, Option<String>>,
+}
+
+fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
+    let cols = Columns::new(app, area.width);
+    let cx = TableCtx {
+        app,
+        t,
+        wide: cols.wide,
+        with_res: cols.wide && app.resources.is_some(),
+        container_w: cols.container_w as usize,
+        majority: app.fleet.roles.iter().map(|(r, _)| (r.as_str(), versions::role_majority(&app.fleet, r))).collect(),
+    };
+    let rows_def = app.tree();
+    let mut rows = Vec::new();
+    for (i, r) in rows_def.iter().enumerate() {
+        let next = rows_def.get(i + 1);
+        rows.push(match r {
+            TreeRow::Role { role, hosts } => cx.role_row(role, *hosts),
+            TreeRow::Host { role, host } => cx.host_row(role, host, next.is_none_or(|n| !matches!(n, TreeRow::Host { .. }))),
+            TreeRow::Accessories { count, collapsed } => cx.accessories_row(*count, *collapsed),
+            TreeRow::Accessory { name, host } => cx.accessory_row(name, host, next.is_none_or(|n| !matches!(n, TreeRow::Accessory { .. }))),
+        });
     }
-    header.extend(["Version", "State", "Up", "Health", "Proxy"]);
-    widths.extend([
-        Constraint::Length(10),
-        Constraint::Length(if wide { 12 } else { 8 }),
-        Constraint::Length(6),
-        Constraint::Length(9),
-        Constraint::Length(if wide { 12 } else { 8 }),
-    ]);
-    // Only once the resource monitor reports (tests and `--no-resources`-like setups have none).
-    if wide && app.resources.is_some() {
-        header.push("CPU MEM DISK");
-        widths.push(Constraint::Length(14));
-    }
-    if wide {
-        header.push("Last failure");
-        widths.push(Constraint::Min(10));
-    }
-    let table = Table::new(rows, widths)
-        .header(Row::new(header).style(t.title()))
+    let table = Table::new(rows, cols.widths)
+        .header(Row::new(cols.header).style(t.title()))
         .block(Block::bordered().title(title))
         .row_highlight_style(t.selected())
         .highlight_symbol("›")
@@ -268,6 +158,170 @@ fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
         .column_spacing(1);
     let mut state = TableState::default().with_selected(Some(app.fleet_selected));
     f.render_stateful_widget(table, area, &mut state);
+}
+
+impl TableCtx<'_> {
+    fn role_row(&self, role: &str, hosts: usize) -> Row<'static> {
+        let (app, t) = (self.app, self.t);
+        let maj = self.majority.get(role).cloned().flatten();
+        let dis = versions::role_disagrees(&app.fleet, role);
+        let mut v = vec![Span::raw(maj.as_deref().map(versions::short_version).unwrap_or_else(|| "-".into()))];
+        if dis {
+            v.push(Span::styled(" ≠", t.warn()));
+        }
+        let primary = if role == app.fleet.primary_role { "*" } else { "" };
+        let mut cells = vec![
+            Cell::from(Line::from(vec![
+                Span::styled(format!("▾ {role}"), t.title()),
+                Span::styled(format!("{primary} · {hosts} host{}", if hosts == 1 { "" } else { "s" }), t.dim()),
+            ])),
+            Cell::from(""),
+        ];
+        if self.wide {
+            cells.push(Cell::from(""));
+        }
+        cells.push(Cell::from(Line::from(v)));
+        if dis && self.wide {
+            cells.extend([Cell::from(""), Cell::from(""), Cell::from(""), Cell::from("")]);
+            if app.resources.is_some() {
+                cells.push(Cell::from(""));
+            }
+            cells.push(Cell::from(Span::styled("hosts run different versions", t.warn())));
+        }
+        Row::new(cells)
+    }
+
+    fn host_row(&self, role: &str, host: &str, last: bool) -> Row<'static> {
+        let (app, t, wide) = (self.app, self.t, self.wide);
+        let branch = if last { "  └ " } else { "  ├ " };
+        let hs = versions::host(&app.fleet, host);
+        let c = hs.and_then(|h| versions::role_container(h, role));
+        let ver = hs.and_then(|h| versions::role_version(h, role));
+        let maj = self.majority.get(role).cloned().flatten();
+        let mut vspans = vec![Span::raw(ver.as_deref().map(versions::short_version).unwrap_or_else(|| "-".into()))];
+        if ver.is_some() && ver != maj {
+            vspans.push(Span::styled(" ≠", t.warn()));
+        }
+        let down = matches!(hs.map(|h| &h.conn), Some(ConnState::Down { .. }));
+        let state = c
+            .map(|c| Span::styled(c.state.clone(), state_style(t, &c.state)))
+            .unwrap_or_else(|| Span::styled(if down { "?" } else { "no container" }, t.dim()));
+        let mut name = vec![Span::styled(branch, t.dim()), Span::styled(host.to_string(), t.host(host))];
+        let badges = self.host_badges(hs, role, host);
+        if !wide {
+            // Narrow: the most severe badge, and how many more the detail pane lists.
+            if let Some(b) = badges.first() {
+                name.push(Span::raw(" "));
+                name.push(b.clone());
+                if badges.len() > 1 {
+                    name.push(Span::styled(format!("+{}", badges.len() - 1), t.dim()));
+                }
+            }
+        }
+        let mut cells = vec![Cell::from(Line::from(name)), Cell::from(conn_cell(t, hs))];
+        if wide {
+            cells.push(Cell::from(c.map(|c| super::fit(&short_name(&c.name, &c.version), self.container_w).trim_end().to_string()).unwrap_or_default()));
+        }
+        cells.push(Cell::from(Line::from(vspans)));
+        cells.push(Cell::from(state));
+        cells.push(Cell::from(up_for(app, c)));
+        cells.push(Cell::from(health_span(t, c.and_then(|c| c.health.as_deref()))));
+        cells.push(Cell::from(proxy_text(hs, &app.fleet.service, role)));
+        if self.with_res {
+            cells.push(Cell::from(res_compact(app, t, host)));
+        }
+        if wide {
+            let mut last: Vec<Span> = Vec::new();
+            for b in badges {
+                last.push(b);
+                last.push(Span::raw(" "));
+            }
+            last.push(failure_span(t, hs, c));
+            cells.push(Cell::from(Line::from(last)));
+        }
+        Row::new(cells)
+    }
+
+    /// A host row's badges, most severe first: more than one live container of the role, then
+    /// the resource warnings.
+    fn host_badges(&self, hs: Option<&HostStatus>, role: &str, host: &str) -> Vec<Span<'static>> {
+        let mut badges = row_badges(self.app, self.t, host, role);
+        let live = hs.map(|h| versions::live_containers(h, role).len()).unwrap_or(0);
+        if live > 1 {
+            // Short in the narrow layout: the name column is 24 cells.
+            let b = if self.wide { format!("[{live} running]") } else { format!("[{live} up]") };
+            badges.insert(0, Span::styled(b, self.t.err()));
+        }
+        badges
+    }
+
+    fn accessories_row(&self, count: usize, collapsed: bool) -> Row<'static> {
+        let (app, t) = (self.app, self.t);
+        let running = app
+            .fleet
+            .accessories
+            .iter()
+            .flat_map(|(n, hs)| hs.iter().map(move |h| (n, h)))
+            .filter(|(n, h)| versions::host(&app.fleet, h).and_then(|hs| hs.accessory(n)).is_some_and(|c| c.state == "running"))
+            .count();
+        let total: usize = app.fleet.accessories.iter().map(|(_, h)| h.len()).sum();
+        let fold = if collapsed { "▸" } else { "▾" };
+        let mut cells = vec![
+            Cell::from(Line::from(vec![Span::styled(format!("{fold} accessories"), t.title()), Span::styled(format!(" · {count}"), t.dim())])),
+            Cell::from(""),
+        ];
+        if self.wide {
+            cells.push(Cell::from(""));
+        }
+        cells.push(Cell::from(""));
+        let st = if running == total { t.ok() } else { t.warn() };
+        cells.push(Cell::from(Span::styled(format!("{running}/{total} up"), st)));
+        Row::new(cells)
+    }
+
+    fn accessory_row(&self, name: &str, host: &str, last: bool) -> Row<'static> {
+        let (app, t, wide) = (self.app, self.t, self.wide);
+        let branch = if last { "  └ " } else { "  ├ " };
+        let hs = versions::host(&app.fleet, host);
+        let c = hs.and_then(|h| h.accessory(name));
+        let down = matches!(hs.map(|h| &h.conn), Some(ConnState::Down { .. }));
+        let state = match c {
+            Some(c) => Span::styled(c.state.clone(), state_style(t, &c.state)),
+            None if down || !matches!(hs.map(|h| &h.conn), Some(ConnState::Up)) => Span::styled("?", t.dim()),
+            // The narrow State column has 8 cells; the detail pane says how to boot it.
+            None => Span::styled(if wide { "not booted" } else { "missing" }, t.warn()),
+        };
+        let name_cell = Line::from(vec![Span::styled(branch, t.dim()), Span::raw(format!("{name} ")), Span::styled(host.to_string(), t.host(host))]);
+        let mut cells = vec![Cell::from(name_cell), Cell::from(conn_cell(t, hs))];
+        if wide {
+            cells.push(Cell::from(c.map(|c| super::fit(&c.name, self.container_w).trim_end().to_string()).unwrap_or_default()));
+        }
+        cells.push(Cell::from(c.map(|c| c.version.clone()).unwrap_or_else(|| "-".into())));
+        cells.push(Cell::from(state));
+        cells.push(Cell::from(up_for(app, c)));
+        cells.push(Cell::from(health_span(t, c.and_then(|c| c.health.as_deref()))));
+        cells.push(Cell::from("-"));
+        if self.with_res {
+            cells.push(Cell::from(res_compact(app, t, host)));
+        }
+        if wide {
+            cells.push(Cell::from(failure_span(t, hs, c)));
+        }
+        Row::new(cells)
+    }
+}
+
+/// How long a running container has been up (`-` otherwise).
+fn up_for(app: &App, c: Option<&ContainerInfo>) -> String {
+    c.filter(|c| c.state == "running").and_then(|c| c.started).map(|s| versions::span((app.now - s).num_seconds().max(0) as u64)).unwrap_or_else(|| "-".into())
+}
+
+/// The Last failure cell: why the host is down, or the container's last health failure.
+fn failure_span(t: &Theme, hs: Option<&HostStatus>, c: Option<&ContainerInfo>) -> Span<'static> {
+    match hs.map(|h| &h.conn) {
+        Some(ConnState::Down { reason }) => Span::styled(reason.clone(), t.err()),
+        _ => c.and_then(|c| c.health_failure.clone()).map(|s| Span::styled(s, t.err())).unwrap_or_else(|| Span::raw("")),
+    }
 }
 
 /// The proxy's view of a role on a host: the route state, or why there is none.
@@ -313,72 +367,12 @@ fn push_conn(app: &App, t: &Theme, hs: Option<&HostStatus>, lines: &mut Vec<Line
 fn draw_detail(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
     let rows = app.tree();
     let mut lines: Vec<Line> = Vec::new();
-    let title;
-    match rows.get(app.fleet_selected) {
+    let title = match rows.get(app.fleet_selected) {
         Some(TreeRow::Host { role, host }) => {
-            title = format!(" {host} · {role} ");
-            let hs = versions::host(&app.fleet, host);
-            push_conn(app, t, hs, &mut lines);
-            if let Some(h) = hs {
-                match versions::role_container(h, role) {
-                    Some(c) => {
-                        push_container(t, c, &mut lines);
-                    }
-                    None => lines.push(Line::styled(format!("no {} container for role {role}", app.fleet.service), t.dim())),
-                }
-                let live = versions::live_containers(h, role);
-                if live.len() > 1 {
-                    let list: Vec<String> = live
-                        .iter()
-                        .map(|c| {
-                            let (v, replaced) = match c.version.split_once("_replaced_") {
-                                Some((v, _)) => (v, " replaced"),
-                                None => (c.version.as_str(), ""),
-                            };
-                            format!("{}{replaced} ({})", versions::short_version(v), c.state)
-                        })
-                        .collect();
-                    lines.push(Line::from(vec![
-                        Span::styled(format!("{} {role} containers up: ", live.len()), t.err()),
-                        Span::raw(list.join(", ")),
-                        Span::styled(" · interrupted deploy? deploy or roll back", t.dim()),
-                    ]));
-                }
-                let others: Vec<String> = h
-                    .containers
-                    .iter()
-                    .filter(|c| &c.role == role && Some(c.version.clone()) != versions::role_version(h, role))
-                    .map(|c| format!("{} ({})", versions::short_version(&c.version), c.state))
-                    .collect();
-                if !others.is_empty() {
-                    lines.push(Line::from(vec![Span::styled("other versions ", t.dim()), Span::raw(others.join(", "))]));
-                }
-                if let Some(r) = app.resources.as_ref().and_then(|r| r.host(host)).filter(|r| r.sampled_at.is_some()) {
-                    let disk = r.disks.iter().map(|d| d.used_pct()).fold(None, |a: Option<f64>, p| Some(a.map_or(p, |a| a.max(p))));
-                    let mut spans = vec![
-                        Span::styled("cpu ", t.dim()),
-                        Span::raw(r.cpu_pct.map(|p| format!("{p:.0}%")).unwrap_or_else(|| "-".into())),
-                        Span::styled("  mem ", t.dim()),
-                        Span::raw(format!("{}/{} {:.0}%", hb(r.mem_used), hb(r.mem_total), r.mem_pct())),
-                        Span::styled("  disk ", t.dim()),
-                        Span::raw(disk.map(|p| format!("{p:.0}%")).unwrap_or_else(|| "-".into())),
-                        Span::raw("  "),
-                    ];
-                    if let Some(snap) = &app.resources {
-                        spans.extend(resources::warning_badges(t, snap, host, None));
-                    }
-                    spans.push(Span::styled("  m: resources", t.dim()));
-                    lines.push(Line::from(spans));
-                }
-                let routes: Vec<String> =
-                    h.proxy_routes.iter().map(|r| format!("{} → {} ({})", r.service, r.target.clone().unwrap_or_else(|| "-".into()), r.state)).collect();
-                if !routes.is_empty() {
-                    lines.push(Line::from(vec![Span::styled("proxy ", t.dim()), Span::raw(routes.join(", "))]));
-                }
-            }
+            host_detail(app, t, role, host, &mut lines);
+            format!(" {host} · {role} ")
         }
         Some(TreeRow::Role { role, .. }) => {
-            title = format!(" role {role} ");
             let hosts = app.fleet.roles.iter().find(|(r, _)| r == role).map(|(_, h)| h.clone()).unwrap_or_default();
             for h in hosts {
                 let v = versions::host(&app.fleet, &h)
@@ -387,9 +381,9 @@ fn draw_detail(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
                     .unwrap_or_else(|| "-".into());
                 lines.push(Line::from(vec![Span::styled(h.clone(), t.host(&h)), Span::raw(format!("  {v}"))]));
             }
+            format!(" role {role} ")
         }
         Some(TreeRow::Accessory { name, host }) => {
-            title = format!(" {host} · accessory {name} ");
             let hs = versions::host(&app.fleet, host);
             if push_conn(app, t, hs, &mut lines) {
                 match hs.and_then(|h| h.accessory(name)) {
@@ -400,28 +394,100 @@ fn draw_detail(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
                     None => lines.push(Line::styled(format!("not booted here: kdeck accessory boot {name}"), t.dim())),
                 }
             }
+            format!(" {host} · accessory {name} ")
         }
         Some(TreeRow::Accessories { collapsed, .. }) => {
-            title = " accessories ".into();
-            for (name, hosts) in &app.fleet.accessories {
-                let mut spans = vec![Span::styled(format!("{name} "), t.title())];
-                for h in hosts {
-                    let hs = versions::host(&app.fleet, h);
-                    let st = match hs.and_then(|hs| hs.accessory(name)) {
-                        Some(c) => c.state.clone(),
-                        None if matches!(hs.map(|h| &h.conn), Some(ConnState::Up)) => "not booted".into(),
-                        None => "?".into(),
-                    };
-                    spans.push(Span::styled(h.clone(), t.host(h)));
-                    spans.push(Span::raw(format!(" {st}  ")));
-                }
-                lines.push(Line::from(spans));
-            }
-            lines.push(Line::styled(if *collapsed { "Enter: unfold" } else { "Enter: fold" }, t.dim()));
+            accessories_detail(app, t, *collapsed, &mut lines);
+            " accessories ".into()
         }
-        None => title = String::new(),
-    }
+        None => String::new(),
+    };
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::bordered().title(title)), area);
+}
+
+/// A host row's detail: connection, the role's container(s), other versions, resources, routes.
+fn host_detail<'a>(app: &'a App, t: &Theme, role: &str, host: &str, lines: &mut Vec<Line<'a>>) {
+    let hs = versions::host(&app.fleet, host);
+    push_conn(app, t, hs, lines);
+    let Some(h) = hs else { return };
+    match versions::role_container(h, role) {
+        Some(c) => {
+            push_container(t, c, lines);
+        }
+        None => lines.push(Line::styled(format!("no {} container for role {role}", app.fleet.service), t.dim())),
+    }
+    let live = versions::live_containers(h, role);
+    if live.len() > 1 {
+        let list: Vec<String> = live
+            .iter()
+            .map(|c| {
+                let (v, replaced) = match c.version.split_once("_replaced_") {
+                    Some((v, _)) => (v, " replaced"),
+                    None => (c.version.as_str(), ""),
+                };
+                format!("{}{replaced} ({})", versions::short_version(v), c.state)
+            })
+            .collect();
+        lines.push(Line::from(vec![
+            Span::styled(format!("{} {role} containers up: ", live.len()), t.err()),
+            Span::raw(list.join(", ")),
+            Span::styled(" · interrupted deploy? deploy or roll back", t.dim()),
+        ]));
+    }
+    let others: Vec<String> = h
+        .containers
+        .iter()
+        .filter(|c| c.role == role && Some(c.version.clone()) != versions::role_version(h, role))
+        .map(|c| format!("{} ({})", versions::short_version(&c.version), c.state))
+        .collect();
+    if !others.is_empty() {
+        lines.push(Line::from(vec![Span::styled("other versions ", t.dim()), Span::raw(others.join(", "))]));
+    }
+    push_resources(app, t, host, lines);
+    let routes: Vec<String> =
+        h.proxy_routes.iter().map(|r| format!("{} → {} ({})", r.service, r.target.clone().unwrap_or_else(|| "-".into()), r.state)).collect();
+    if !routes.is_empty() {
+        lines.push(Line::from(vec![Span::styled("proxy ", t.dim()), Span::raw(routes.join(", "))]));
+    }
+}
+
+/// The host's latest resource sample as one detail line (none before the first sample).
+fn push_resources<'a>(app: &'a App, t: &Theme, host: &str, lines: &mut Vec<Line<'a>>) {
+    let Some(r) = app.resources.as_ref().and_then(|r| r.host(host)).filter(|r| r.sampled_at.is_some()) else { return };
+    let disk = r.disks.iter().map(|d| d.used_pct()).fold(None, |a: Option<f64>, p| Some(a.map_or(p, |a| a.max(p))));
+    let mut spans = vec![
+        Span::styled("cpu ", t.dim()),
+        Span::raw(r.cpu_pct.map(|p| format!("{p:.0}%")).unwrap_or_else(|| "-".into())),
+        Span::styled("  mem ", t.dim()),
+        Span::raw(format!("{}/{} {:.0}%", hb(r.mem_used), hb(r.mem_total), r.mem_pct())),
+        Span::styled("  disk ", t.dim()),
+        Span::raw(disk.map(|p| format!("{p:.0}%")).unwrap_or_else(|| "-".into())),
+        Span::raw("  "),
+    ];
+    if let Some(snap) = &app.resources {
+        spans.extend(resources::warning_badges(t, snap, host, None));
+    }
+    spans.push(Span::styled("  m: resources", t.dim()));
+    lines.push(Line::from(spans));
+}
+
+/// The accessories group's detail: each accessory's state on each of its hosts.
+fn accessories_detail(app: &App, t: &Theme, collapsed: bool, lines: &mut Vec<Line>) {
+    for (name, hosts) in &app.fleet.accessories {
+        let mut spans = vec![Span::styled(format!("{name} "), t.title())];
+        for h in hosts {
+            let hs = versions::host(&app.fleet, h);
+            let st = match hs.and_then(|hs| hs.accessory(name)) {
+                Some(c) => c.state.clone(),
+                None if matches!(hs.map(|h| &h.conn), Some(ConnState::Up)) => "not booted".into(),
+                None => "?".into(),
+            };
+            spans.push(Span::styled(h.clone(), t.host(h)));
+            spans.push(Span::raw(format!(" {st}  ")));
+        }
+        lines.push(Line::from(spans));
+    }
+    lines.push(Line::styled(if collapsed { "Enter: unfold" } else { "Enter: fold" }, t.dim()));
 }
 
 /// Container name with the version abbreviated, so it fits a column.

@@ -2,7 +2,7 @@
 //! message, quit question.
 
 use super::super::action::{bindings, View};
-use super::super::app::{App, Overlay};
+use super::super::app::{App, Confirm, Overlay};
 use super::super::resources;
 use super::super::theme::Theme;
 use super::super::versions;
@@ -18,113 +18,116 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         None => {}
         Some(Overlay::Help) => help(app, t, f, area),
         Some(Overlay::Palette { input, selected }) => palette(app, t, f, area, input, *selected),
-        Some(Overlay::Confirm(c)) => {
-            let mut lines: Vec<Line> = vec![Line::raw("")];
-            for l in &c.lines {
-                lines.push(Line::raw(format!("  {l}")));
-            }
-            if !c.room.is_empty() {
-                lines.push(Line::raw(""));
-                lines.push(Line::styled("  room for a second copy during the deploy (memory, disk):", t.title()));
-                // Many hosts on a small terminal: list the ones without room, count the rest,
-                // so the confirm prompt stays on screen.
-                let many = c.room.len() + c.lines.len() + 8 > area.height as usize;
-                let shown: Vec<_> = if many { c.room.iter().filter(|r| !r.fits).cloned().collect() } else { c.room.clone() };
-                let ok = c.room.len() - shown.len();
-                if ok > 0 {
-                    lines.push(Line::styled(format!("  ✓ {ok} host(s) have room for a second copy"), t.ok()));
-                }
-                for l in resources::room_check_lines(t, &shown) {
-                    let mut spans = vec![Span::raw("  ")];
-                    spans.extend(l.spans.into_iter().map(|s| Span::styled(s.content.into_owned(), s.style)));
-                    lines.push(Line::from(spans));
-                }
-            }
-            lines.push(Line::raw(""));
-            match &c.require {
-                Some(name) => {
-                    lines.push(Line::from(vec![Span::raw("  Type "), Span::styled(name.clone(), t.warn()), Span::raw(" to confirm: ")]));
-                    lines.push(Line::from(vec![Span::raw("  > "), Span::styled(c.typed.clone(), t.title()), Span::styled("▏", t.key())]));
-                }
-                None => lines.push(Line::from(vec![
-                    Span::raw("  "),
-                    Span::styled("y", t.key()),
-                    Span::raw(" confirm   "),
-                    Span::styled("n/Esc", t.key()),
-                    Span::raw(" cancel"),
-                ])),
-            }
-            let w = if c.room.is_empty() { 70 } else { 100 };
-            // Long room-check sentences wrap; leave them the rows they need.
-            let inner = w.min(area.width).saturating_sub(2).max(1) as usize;
-            let h: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
-            popup(f, area, w, h as u16 + 2, &format!(" {}? ", c.title), t, lines);
-        }
+        Some(Overlay::Confirm(c)) => confirm(c, t, f, area),
         Some(Overlay::Rollback { selected }) => rollback(app, t, f, area, *selected),
-        Some(Overlay::HostPage { host }) => {
-            f.render_widget(Clear, area);
-            match app.resources.as_ref().and_then(|r| r.host(host)) {
-                Some(h) => {
-                    let th = app.resources.as_ref().map(|r| r.thresholds).unwrap_or_default();
-                    let [page, warn] = Layout::vertical([Constraint::Min(6), Constraint::Length(warn_height(app, host))]).areas(area);
-                    resources::host_page(f, page, t, h, &th);
-                    if warn.height > 0 {
-                        host_warnings(app, t, f, warn, host);
-                    }
-                }
-                None => f.render_widget(
-                    Paragraph::new(vec![Line::raw(""), Line::styled("  No resource data for this host yet (sampling every 2 s).", t.dim())])
-                        .block(Block::bordered().title(format!(" {host} resources "))),
-                    area,
-                ),
+        Some(Overlay::HostPage { host }) => host_page(app, t, f, area, host),
+        Some(Overlay::Prune) => prune(app, t, f, area),
+        Some(Overlay::LockMessage { input }) => lock_message(app, t, f, area, input),
+        Some(Overlay::Quit) => quit(app, t, f, area),
+    }
+}
+
+fn confirm(c: &Confirm, t: &Theme, f: &mut Frame, area: Rect) {
+    let mut lines: Vec<Line> = vec![Line::raw("")];
+    for l in &c.lines {
+        lines.push(Line::raw(format!("  {l}")));
+    }
+    if !c.room.is_empty() {
+        room_lines(c, t, area, &mut lines);
+    }
+    lines.push(Line::raw(""));
+    match &c.require {
+        Some(name) => {
+            lines.push(Line::from(vec![Span::raw("  Type "), Span::styled(name.clone(), t.warn()), Span::raw(" to confirm: ")]));
+            lines.push(Line::from(vec![Span::raw("  > "), Span::styled(c.typed.clone(), t.title()), Span::styled("▏", t.key())]));
+        }
+        None => lines.push(Line::from(vec![
+            Span::raw("  "),
+            Span::styled("y", t.key()),
+            Span::raw(" confirm   "),
+            Span::styled("n/Esc", t.key()),
+            Span::raw(" cancel"),
+        ])),
+    }
+    let w = if c.room.is_empty() { 70 } else { 100 };
+    // Long room-check sentences wrap; leave them the rows they need.
+    let inner = w.min(area.width).saturating_sub(2).max(1) as usize;
+    let h: usize = lines.iter().map(|l| l.width().max(1).div_ceil(inner)).sum();
+    popup(f, area, w, h as u16 + 2, &format!(" {}? ", c.title), t, lines);
+}
+
+/// The confirmation's room check: does each host have room for a second copy.
+fn room_lines(c: &Confirm, t: &Theme, area: Rect, lines: &mut Vec<Line>) {
+    lines.push(Line::raw(""));
+    lines.push(Line::styled("  room for a second copy during the deploy (memory, disk):", t.title()));
+    // Many hosts on a small terminal: list the ones without room, count the rest,
+    // so the confirm prompt stays on screen.
+    let many = c.room.len() + c.lines.len() + 8 > area.height as usize;
+    let shown: Vec<_> = if many { c.room.iter().filter(|r| !r.fits).cloned().collect() } else { c.room.clone() };
+    let ok = c.room.len() - shown.len();
+    if ok > 0 {
+        lines.push(Line::styled(format!("  ✓ {ok} host(s) have room for a second copy"), t.ok()));
+    }
+    for l in resources::room_check_lines(t, &shown) {
+        let mut spans = vec![Span::raw("  ")];
+        spans.extend(l.spans.into_iter().map(|s| Span::styled(s.content.into_owned(), s.style)));
+        lines.push(Line::from(spans));
+    }
+}
+
+fn host_page(app: &App, t: &Theme, f: &mut Frame, area: Rect, host: &str) {
+    f.render_widget(Clear, area);
+    match app.resources.as_ref().and_then(|r| r.host(host)) {
+        Some(h) => {
+            let th = app.resources.as_ref().map(|r| r.thresholds).unwrap_or_default();
+            let [page, warn] = Layout::vertical([Constraint::Min(6), Constraint::Length(warn_height(app, host))]).areas(area);
+            resources::host_page(f, page, t, h, &th);
+            if warn.height > 0 {
+                host_warnings(app, t, f, warn, host);
             }
         }
-        Some(Overlay::Prune) => {
-            let items: usize = app.prune_plans.iter().map(|p| 1 + p.containers.len() + p.untagged.len() + p.dangling_images.len()).sum();
-            let r = centered(area, 100, (items.max(1) + 4) as u16);
-            f.render_widget(Clear, r);
-            let [top, bottom] = Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(r);
-            resources::prune_preview(f, top, t, &app.prune_plans, app.retain_containers);
-            let hint = if app.prune_plans.is_empty() {
-                Line::from(vec![Span::styled(" no preview yet (it is computed every minute) ", t.dim()), Span::styled("Esc", t.key()), Span::raw(" close")])
-            } else {
-                Line::from(vec![
-                    Span::raw(" "),
-                    Span::styled("y", t.key()),
-                    Span::raw(" run kamal prune all   "),
-                    Span::styled("n/Esc", t.key()),
-                    Span::raw(" cancel"),
-                ])
-            };
-            f.render_widget(Paragraph::new(hint), bottom);
-        }
-        Some(Overlay::LockMessage { input }) => {
-            let lines = vec![
-                Line::raw(""),
-                Line::raw(format!("  Acquire the deploy lock on {}", app.fleet.destination.clone().unwrap_or_else(|| "(default)".into()))),
-                Line::raw(""),
-                Line::from(vec![Span::raw("  message: "), Span::styled(input.clone(), t.title()), Span::styled("▏", t.key())]),
-            ];
-            popup(f, area, 64, 6, " Lock ", t, lines);
-        }
-        Some(Overlay::Quit) => {
-            let what = app.timeline.action.as_ref().map(super::action_name).unwrap_or_default();
-            let lines = vec![
-                Line::raw(""),
-                Line::raw(format!("  A {what} is running.")),
-                Line::raw("  Quit and abort it safely (no new steps start)?"),
-                Line::raw(""),
-                Line::from(vec![
-                    Span::raw("  "),
-                    Span::styled("y", t.key()),
-                    Span::raw(" quit   "),
-                    Span::styled("any other key", t.key()),
-                    Span::raw(" stay"),
-                ]),
-            ];
-            popup(f, area, 60, 7, " Quit? ", t, lines);
-        }
+        None => f.render_widget(
+            Paragraph::new(vec![Line::raw(""), Line::styled("  No resource data for this host yet (sampling every 2 s).", t.dim())])
+                .block(Block::bordered().title(format!(" {host} resources "))),
+            area,
+        ),
     }
+}
+
+fn prune(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
+    let items: usize = app.prune_plans.iter().map(|p| 1 + p.containers.len() + p.untagged.len() + p.dangling_images.len()).sum();
+    let r = centered(area, 100, (items.max(1) + 4) as u16);
+    f.render_widget(Clear, r);
+    let [top, bottom] = Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(r);
+    resources::prune_preview(f, top, t, &app.prune_plans, app.retain_containers);
+    let hint = if app.prune_plans.is_empty() {
+        Line::from(vec![Span::styled(" no preview yet (it is computed every minute) ", t.dim()), Span::styled("Esc", t.key()), Span::raw(" close")])
+    } else {
+        Line::from(vec![Span::raw(" "), Span::styled("y", t.key()), Span::raw(" run kamal prune all   "), Span::styled("n/Esc", t.key()), Span::raw(" cancel")])
+    };
+    f.render_widget(Paragraph::new(hint), bottom);
+}
+
+fn lock_message(app: &App, t: &Theme, f: &mut Frame, area: Rect, input: &str) {
+    let lines = vec![
+        Line::raw(""),
+        Line::raw(format!("  Acquire the deploy lock on {}", app.fleet.destination.clone().unwrap_or_else(|| "(default)".into()))),
+        Line::raw(""),
+        Line::from(vec![Span::raw("  message: "), Span::styled(input.to_string(), t.title()), Span::styled("▏", t.key())]),
+    ];
+    popup(f, area, 64, 6, " Lock ", t, lines);
+}
+
+fn quit(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
+    let what = app.timeline.action.as_ref().map(super::action_name).unwrap_or_default();
+    let lines = vec![
+        Line::raw(""),
+        Line::raw(format!("  A {what} is running.")),
+        Line::raw("  Quit and abort it safely (no new steps start)?"),
+        Line::raw(""),
+        Line::from(vec![Span::raw("  "), Span::styled("y", t.key()), Span::raw(" quit   "), Span::styled("any other key", t.key()), Span::raw(" stay")]),
+    ];
+    popup(f, area, 60, 7, " Quit? ", t, lines);
 }
 
 fn popup(f: &mut Frame, area: Rect, w: u16, h: u16, title: &str, t: &Theme, lines: Vec<Line>) {

@@ -1,0 +1,91 @@
+//! Confirmations: what a deploy, redeploy, rollback or lock release would do, and sending the
+//! request once confirmed.
+
+use super::super::dispatch::{Dispatcher, Request};
+use super::super::versions::{self, looks_like_production};
+use super::{App, Confirm};
+use crate::fleet::resources::{room_check, RoomCheck};
+
+impl App {
+    /// The operator said yes: send the request (one rollout at a time).
+    pub(super) fn confirmed(&mut self, req: Request, d: &mut dyn Dispatcher) {
+        if self.timeline.is_running() && matches!(req, Request::Deploy | Request::Redeploy | Request::Rollback { .. }) {
+            self.error("an action is already running");
+            return;
+        }
+        let what = match &req {
+            Request::Deploy => "deploy".to_string(),
+            Request::Redeploy => "redeploy".into(),
+            Request::Rollback { version } => format!("rollback to {}", versions::short_version(version)),
+            Request::LockRelease => "lock release".into(),
+            other => format!("{other:?}"),
+        };
+        d.dispatch(req);
+        self.info(format!("{what} requested"));
+    }
+
+    fn confirm_for(&self, title: String, request: Request, version: &str) -> Confirm {
+        let dest = self.dest_name();
+        let require = self.fleet.destination.clone().filter(|d| looks_like_production(d));
+        Confirm {
+            title,
+            lines: vec![
+                format!("service: {}", self.fleet.service),
+                format!("destination: {dest}"),
+                format!("version: {version}"),
+                format!("hosts: {}", self.all_hosts().join(", ")),
+            ],
+            require,
+            typed: String::new(),
+            request,
+            room: vec![],
+        }
+    }
+
+    /// A confirmation for something that boots new containers: with the room check.
+    pub(super) fn confirm_for_deploy(&self, title: String, request: Request, version: &str) -> Confirm {
+        let mut c = self.confirm_for(title, request, version);
+        c.room = self.room_checks();
+        if self.resources.is_none() {
+            c.lines.push("room for a second copy: unknown (no resource sample yet)".into());
+        }
+        c
+    }
+
+    /// Room for a second copy of every role's container, per host (empty without resources).
+    pub fn room_checks(&self) -> Vec<RoomCheck> {
+        let Some(snap) = &self.resources else { return vec![] };
+        let by_host: Vec<(String, Vec<String>)> = self
+            .all_hosts()
+            .into_iter()
+            .map(|h| {
+                let roles = self.fleet.roles.iter().filter(|(_, hs)| hs.contains(&h)).map(|(r, _)| r.clone()).collect();
+                (h, roles)
+            })
+            .collect();
+        room_check(snap, &by_host)
+    }
+
+    pub(super) fn deploy_confirm(&self, redeploy: bool) -> Confirm {
+        let version = self.next_version.clone().unwrap_or_else(|| "built from git HEAD".into());
+        let (title, req) = if redeploy { ("Redeploy", Request::Redeploy) } else { ("Deploy", Request::Deploy) };
+        let mut c = self.confirm_for_deploy(title.into(), req, &version);
+        if self.skip_push {
+            c.lines.push("push: skipped (-P: the image must already be in the registry)".into());
+        }
+        c
+    }
+
+    /// Releasing the deploy lock, when it is held (None: there is none to release).
+    pub(super) fn lock_release_confirm(&self) -> Option<Confirm> {
+        let l = self.fleet.lock.as_ref()?;
+        Some(Confirm {
+            title: "Release the deploy lock".into(),
+            lines: vec![format!("held by {}", l.holder), format!("message: {}", l.message), format!("destination: {}", self.dest_name())],
+            require: None,
+            typed: String::new(),
+            request: Request::LockRelease,
+            room: vec![],
+        })
+    }
+}

@@ -1,0 +1,59 @@
+//! Terminal events: a key goes to the open overlay, the filter prompt, the exec editor or the
+//! view's key map, in that order; a paste goes to whichever text input is active.
+
+use super::super::action::{action_for, View};
+use super::super::dispatch::Dispatcher;
+use super::{App, Overlay};
+use crossterm::event::{Event as TermEvent, KeyEvent, KeyEventKind};
+
+impl App {
+    pub fn handle_event(&mut self, ev: TermEvent, d: &mut dyn Dispatcher) {
+        match ev {
+            TermEvent::Key(k) if k.kind != KeyEventKind::Release => self.handle_key(k, d),
+            TermEvent::Paste(s) => {
+                if self.view() == View::Exec && self.overlay.is_none() {
+                    self.exec.textarea.insert_str(s);
+                } else if let Some(input) = self.text_input_mut() {
+                    input.push_str(&s.replace('\n', " "));
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn text_input_mut(&mut self) -> Option<&mut String> {
+        match &mut self.overlay {
+            Some(Overlay::Palette { input, .. }) | Some(Overlay::LockMessage { input }) => Some(input),
+            Some(Overlay::Confirm(c)) if c.require.is_some() => Some(&mut c.typed),
+            None if self.log_view.filter_input.is_some() => self.log_view.filter_input.as_mut(),
+            _ => None,
+        }
+    }
+
+    pub fn handle_key(&mut self, key: KeyEvent, d: &mut dyn Dispatcher) {
+        self.handle_key_inner(key, d);
+        self.sync_filter();
+    }
+
+    /// Keep the log store's filter index in step with the view's filter and scope.
+    pub fn sync_filter(&mut self) {
+        let lv = &self.log_view;
+        self.logs.set_filter(lv.filter.as_ref().map(|r| (r, &lv.scope)));
+    }
+
+    fn handle_key_inner(&mut self, key: KeyEvent, d: &mut dyn Dispatcher) {
+        self.notice = None;
+        if self.overlay.is_some() {
+            return self.overlay_key(key, d);
+        }
+        if self.view() == View::Logs && self.log_view.filter_input.is_some() {
+            return self.filter_key(key);
+        }
+        if self.view() == View::Exec {
+            return self.exec_key(key, d);
+        }
+        if let Some(a) = action_for(self.view(), self.read_only, &key) {
+            self.apply(a, d);
+        }
+    }
+}

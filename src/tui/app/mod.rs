@@ -1,0 +1,280 @@
+//! The dashboard's one state. Updates from the engine and keys from the operator both land
+//! here; drawing reads it and never changes it.
+//!
+//! The state and its small queries live here; the handling is split by where input comes from:
+//! `update` (the engine and the watchers), `keys` (terminal events), `actions` (an [`Action`]
+//! from a key or the palette), `overlay` (keys while an overlay is open), `logs` (the log view's
+//! filter, matches and saving), `exec` (the exec view's editor and scope) and `confirm`
+//! (building and answering confirmations).
+
+mod actions;
+mod confirm;
+mod exec;
+mod keys;
+mod logs;
+mod overlay;
+mod update;
+
+use super::action::{Action, View};
+use super::dispatch::{Request, Since};
+use super::logbuf::{LogStore, Scope};
+use super::timeline::Timeline;
+use super::versions::{self, TreeRow};
+use crate::fleet::model::{FleetSnapshot, ResourceSnapshot};
+use crate::fleet::prune::PrunePlan;
+use crate::fleet::resources::RoomCheck;
+use chrono::{DateTime, Utc};
+use regex::Regex;
+use std::path::PathBuf;
+use tui_textarea::TextArea;
+
+/// Default log memory: 20k lines per source, 200k in total.
+pub const PER_SOURCE_CAP: usize = 20_000;
+pub const GLOBAL_CAP: usize = 200_000;
+/// Lines of context around each filter match.
+pub const FILTER_CONTEXT: usize = 2;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Confirm {
+    pub title: String,
+    pub lines: Vec<String>,
+    /// The destination name the operator must type (production-like destinations).
+    pub require: Option<String>,
+    pub typed: String,
+    pub request: Request,
+    /// Deploy/redeploy/rollback: does each host have room for a second copy of its containers.
+    pub room: Vec<RoomCheck>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Overlay {
+    Help,
+    Palette {
+        input: String,
+        selected: usize,
+    },
+    Confirm(Confirm),
+    Rollback {
+        selected: usize,
+    },
+    LockMessage {
+        input: String,
+    },
+    /// q while an action runs.
+    Quit,
+    /// Resources page of one host: gauges, containers, sparklines.
+    HostPage {
+        host: String,
+    },
+    /// What `kamal prune all` would remove; `y` runs it.
+    Prune,
+}
+
+pub struct LogView {
+    pub scope: Scope,
+    pub follow: bool,
+    pub wrap: bool,
+    pub timestamps: bool,
+    pub since: Since,
+    /// Rows from the bottom (0 = newest at the bottom).
+    pub offset: usize,
+    pub filter: Option<Regex>,
+    /// Some while typing a filter.
+    pub filter_input: Option<String>,
+    pub filter_error: Option<String>,
+    /// Which match n/N last jumped to (0 = newest).
+    pub match_cursor: Option<usize>,
+}
+
+impl Default for LogView {
+    fn default() -> Self {
+        LogView {
+            scope: Scope::All,
+            follow: true,
+            wrap: false,
+            timestamps: false,
+            since: Since::Tail100,
+            offset: 0,
+            filter: None,
+            filter_input: None,
+            filter_error: None,
+            match_cursor: None,
+        }
+    }
+}
+
+pub struct ExecState {
+    pub textarea: TextArea<'static>,
+    pub history: Vec<String>,
+    pub history_pos: Option<usize>,
+    /// 0 all, 1 primary, 2 selected role, 3 selected host.
+    pub scope_idx: usize,
+    pub reuse: bool,
+}
+
+impl Default for ExecState {
+    fn default() -> Self {
+        let mut textarea = TextArea::default();
+        textarea.set_placeholder_text("command, e.g. bin/rails runner 'puts 1'");
+        textarea.set_cursor_line_style(ratatui::style::Style::default());
+        ExecState { textarea, history: Vec::new(), history_pos: None, scope_idx: 0, reuse: false }
+    }
+}
+
+/// What the render loop measured (for the benchmarks and the loop tests).
+#[derive(Debug, Default, Clone)]
+pub struct LoopStats {
+    pub frames: u64,
+    pub updates: u64,
+    /// Time from a key's arrival to the end of the first frame drawn after it (last 1000).
+    pub key_to_frame: Vec<std::time::Duration>,
+}
+
+pub struct App {
+    pub stats: LoopStats,
+    pub fleet: FleetSnapshot,
+    pub fleet_loaded: bool,
+    pub fleet_selected: usize,
+    /// The fleet tree's accessories group is folded.
+    pub accessories_collapsed: bool,
+    pub logs: LogStore,
+    pub log_view: LogView,
+    pub timeline: Timeline,
+    pub deploy_scroll: usize,
+    pub audit: Option<Vec<String>>,
+    pub audit_scroll: usize,
+    pub exec: ExecState,
+    /// The view stack; the last one is shown. Never empty.
+    pub views: Vec<View>,
+    pub overlay: Option<Overlay>,
+    pub read_only: bool,
+    /// Version a deploy would ship (from `--version` or the engine); shown in confirmations.
+    pub next_version: Option<String>,
+    pub now: DateTime<Utc>,
+    pub notice: Option<(bool, String)>,
+    pub color: bool,
+    pub quit: bool,
+    /// Quit was confirmed while an action ran: the abort is requested and the loop keeps going
+    /// until the engine reports Finished (so the lock is released and old containers stopped).
+    pub quitting: bool,
+    /// q/ctrl-c presses since quitting began (1st forces the abort, 2nd leaves the loop; the
+    /// caller still waits for the engine before the process ends).
+    pub quit_presses: u8,
+    /// The action that was running at quit failed or was aborted: exit non-zero.
+    pub exit_failed: bool,
+    /// Set by Request::Shell; the loop suspends the terminal for it.
+    pub pending_shell: Option<(String, bool)>,
+    pub save_dir: PathBuf,
+    /// Latest live resources (None until the monitor's first snapshot).
+    pub resources: Option<ResourceSnapshot>,
+    pub prune_plans: Vec<PrunePlan>,
+    /// `retain_containers` of the config (shown in the prune preview).
+    pub retain_containers: usize,
+    /// `-P`: deploys from the dashboard skip the build/push (said in the confirmation).
+    pub skip_push: bool,
+}
+
+impl App {
+    pub fn new(read_only: bool) -> Self {
+        App {
+            stats: LoopStats::default(),
+            fleet: FleetSnapshot::default(),
+            fleet_loaded: false,
+            fleet_selected: 0,
+            accessories_collapsed: false,
+            logs: LogStore::new(PER_SOURCE_CAP, GLOBAL_CAP),
+            log_view: LogView::default(),
+            timeline: Timeline::default(),
+            deploy_scroll: 0,
+            audit: None,
+            audit_scroll: 0,
+            exec: ExecState::default(),
+            views: vec![View::Fleet],
+            overlay: None,
+            read_only,
+            next_version: None,
+            now: Utc::now(),
+            notice: None,
+            color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+            quit: false,
+            quitting: false,
+            quit_presses: 0,
+            exit_failed: false,
+            pending_shell: None,
+            save_dir: PathBuf::from("."),
+            resources: None,
+            prune_plans: Vec::new(),
+            retain_containers: 5,
+            skip_push: false,
+        }
+    }
+
+    pub fn view(&self) -> View {
+        *self.views.last().expect("view stack is never empty")
+    }
+
+    fn show(&mut self, v: View) {
+        if self.view() == v {
+            return;
+        }
+        // A view already in the stack is brought back rather than pushed twice.
+        self.views.retain(|x| *x != v || *x == View::Fleet);
+        self.views.push(v);
+    }
+
+    fn back(&mut self) {
+        if self.views.len() > 1 {
+            self.views.pop();
+        }
+    }
+
+    /// The fleet tree as shown (the accessories group folded or not).
+    pub fn tree(&self) -> Vec<TreeRow> {
+        versions::tree_view(&self.fleet, self.accessories_collapsed)
+    }
+
+    fn selected_row(&self) -> Option<TreeRow> {
+        self.tree().get(self.fleet_selected).cloned()
+    }
+
+    /// The host of the selected fleet row (a role row: its first host).
+    pub fn selected_host(&self) -> Option<String> {
+        let rows = self.tree();
+        match rows.get(self.fleet_selected)? {
+            TreeRow::Host { host, .. } | TreeRow::Accessory { host, .. } => Some(host.clone()),
+            TreeRow::Accessories { .. } => self.fleet.accessories.first().and_then(|(_, h)| h.first().cloned()),
+            TreeRow::Role { role, .. } => self.fleet.roles.iter().find(|(r, _)| r == role).and_then(|(_, h)| h.first().cloned()),
+        }
+    }
+
+    pub fn palette_items(&self, input: &str) -> Vec<Action> {
+        let q = input.trim().to_ascii_lowercase();
+        super::action::palette_actions(self.view(), self.read_only).into_iter().filter(|a| q.is_empty() || a.name().contains(&q)).collect()
+    }
+
+    fn dest_name(&self) -> String {
+        self.fleet.destination.clone().unwrap_or_else(|| "(default)".into())
+    }
+
+    fn all_hosts(&self) -> Vec<String> {
+        let mut hosts: Vec<String> = Vec::new();
+        for (_, hs) in &self.fleet.roles {
+            for h in hs {
+                if !hosts.contains(h) {
+                    hosts.push(h.clone());
+                }
+            }
+        }
+        hosts
+    }
+
+    /// A notice in the status line.
+    fn info(&mut self, text: impl Into<String>) {
+        self.notice = Some((false, text.into()));
+    }
+
+    /// An error notice in the status line.
+    fn error(&mut self, text: impl Into<String>) {
+        self.notice = Some((true, text.into()));
+    }
+}

@@ -1,0 +1,75 @@
+//! Updates from the engine, the fleet watcher, the log fan-in and the resource monitor.
+
+use super::super::action::View;
+use super::super::dispatch::Update;
+use super::super::logbuf::Source;
+use super::App;
+use crate::deploy::event::{ActionKind, Event};
+
+impl App {
+    pub fn update(&mut self, u: Update) {
+        match u {
+            Update::Fleet(s) => {
+                self.fleet = s;
+                self.fleet_loaded = true;
+                let n = self.tree().len();
+                if self.fleet_selected >= n {
+                    self.fleet_selected = n.saturating_sub(1);
+                }
+            }
+            Update::Engine(ev) => self.engine_event(ev),
+            Update::Log(l) => {
+                let src = Source { host: l.host, role: l.role, container: l.container };
+                let id = self.logs.source_id(&src);
+                let admitted = self.log_view.scope.admits(&src);
+                self.logs.push(id, l.ts, l.stderr, l.text);
+                // A paused view stays on the same lines while new ones arrive below.
+                if !self.log_view.follow && admitted && self.log_view.filter.is_none() {
+                    self.log_view.offset += 1;
+                }
+            }
+            Update::Audit(lines) => {
+                self.audit = Some(lines);
+                self.audit_scroll = 0;
+            }
+            Update::Notice { error, text } => self.notice = Some((error, text)),
+            // SIGTERM/SIGHUP: the sender has already asked the engine to abort.
+            Update::Terminate => {
+                if self.timeline.is_running() {
+                    self.quitting = true;
+                } else {
+                    self.quit = true;
+                }
+            }
+            Update::Resources(r) => self.resources = Some(*r),
+            Update::PrunePlans(p) => self.prune_plans = p,
+        }
+    }
+
+    /// An engine event: into the timeline; a new rollout brings the deploy view up.
+    fn engine_event(&mut self, ev: Event) {
+        // Lock and exec runs have their own places (header, exec view).
+        let first = matches!(&ev, Event::PlanReady { action, .. }
+            if !matches!(action, ActionKind::Exec { .. } | ActionKind::LockAcquire | ActionKind::LockRelease));
+        if let Event::Finished { ok, summary, .. } = &ev {
+            if self.quitting {
+                self.exit_failed |= !ok;
+                self.quit = true;
+            }
+            match (&self.timeline.action, ok) {
+                (Some(ActionKind::LockAcquire), true) => self.info("acquired the deploy lock"),
+                (Some(ActionKind::LockRelease), true) => self.info("released the deploy lock"),
+                (Some(ActionKind::LockAcquire | ActionKind::LockRelease), _) => self.notice = Some((!ok, summary.clone())),
+                _ => {}
+            }
+        }
+        if let Event::Lock { held, .. } = &ev {
+            self.fleet.lock = held.clone();
+        }
+        self.timeline.apply(&ev, self.now);
+        if first && !self.timeline.is_exec() {
+            self.deploy_scroll = 0;
+            self.show(View::Deploy);
+        }
+    }
+}
