@@ -156,7 +156,7 @@ pub struct AppSpec {
     /// App dir (where deploy.yml's `config/` lives); hooks and builds run here.
     pub root: PathBuf,
     /// `accessories:`, deploy.yml order (hosts not narrowed by `-r`; `-h` narrows them).
-    pub accessories: Vec<super::accessory::AccessorySpec>,
+    pub accessories: Vec<AccessorySpec>,
 }
 
 impl Default for AppSpec {
@@ -323,5 +323,102 @@ impl AppSpec {
     /// Is the registry a local `localhost:PORT` one (Kamal skips `docker login` for it)?
     pub fn local_registry(&self) -> bool {
         self.registry.server.as_deref().is_some_and(|s| s.starts_with("localhost:") || s.starts_with("127.0.0.1:"))
+    }
+}
+
+// ---------------------------------------------------------------- accessories
+
+/// A `files:` entry: uploaded to `host_path` (relative to the ssh user's home), mounted.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AccessoryFile {
+    /// Absolute local path (`File.expand_path` against the app dir).
+    pub local: std::path::PathBuf,
+    /// `<service>/<remote>` (Kamal: `service_name + remote`).
+    pub host_path: String,
+    pub container_path: String,
+    pub options: Option<String>,
+    /// Octal mode as written (default `755`).
+    pub mode: String,
+    pub owner: Option<String>,
+}
+
+/// A `directories:` entry: created on the host, mounted.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AccessoryDir {
+    /// What `mkdir -p` gets: absolute as written, else `$PWD/<service>/<path>`.
+    pub make_path: String,
+    /// The volume's host side: absolute as written, else `<service>/<path>`.
+    pub host_path: String,
+    pub container_path: String,
+    pub options: Option<String>,
+    pub mode: Option<String>,
+    pub owner: Option<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct AccessorySpec {
+    /// The key under `accessories:`.
+    pub name: String,
+    /// `service:` or `<app service>-<name>`: container name and `service` label.
+    pub service_name: String,
+    /// `[registry.server/]image`.
+    pub image: String,
+    /// `host`, `hosts` or the hosts of `role`/`roles`/`tag(s)`, deploy.yml order.
+    pub hosts: Vec<String>,
+    /// `port:` as `docker run --publish` takes it.
+    pub port: Option<String>,
+    pub network: String,
+    /// `--env K="v"` arguments already rendered (Kamal's escaping), without `KAMAL_HOST`.
+    pub env_clear_args: Vec<String>,
+    /// The clear env as values (what `*.erb` files see in `ENV`, with the secrets).
+    pub env_clear: Vec<(String, String)>,
+    /// Secret env (name, value) written to the env file.
+    pub env_secret: Vec<(String, String)>,
+    /// A secret could not be resolved (raised only by actions that write the env file).
+    pub env_secret_error: Option<String>,
+    /// `volumes:` as written.
+    pub volumes: Vec<String>,
+    pub files: Vec<AccessoryFile>,
+    pub directories: Vec<AccessoryDir>,
+    /// `--label k="v"` arguments already rendered (`service` first).
+    pub label_args: Vec<String>,
+    /// `options:` rendered as Kamal's `optionize`.
+    pub option_args: Vec<String>,
+    pub cmd: Option<String>,
+    /// The accessory's own `registry:` (else the app's registry is used for login).
+    pub registry: Option<Registry>,
+    pub registry_secret_error: Option<String>,
+    /// The app's logging arguments (Kamal uses `config.logging_args` for accessories).
+    pub logging_args: Vec<String>,
+    /// `proxy:`: kamal-proxy deploy flags as the config module renders them (without
+    /// `--target`), and the app port the target points at.
+    pub proxy: Option<(Vec<String>, String)>,
+    /// A setting kdeck cannot carry out yet (boot refuses the accessory with this message).
+    pub unsupported: Option<String>,
+}
+
+impl AppSpec {
+    pub fn accessory(&self, name: &str) -> Option<&AccessorySpec> {
+        self.accessories.iter().find(|a| a.name == name)
+    }
+
+    /// Kamal's error for a name that is not under `accessories:`.
+    pub fn missing_accessory_error(&self, name: &str) -> String {
+        let names: Vec<&str> = self.accessories.iter().map(|a| a.name.as_str()).collect();
+        let options = match names.len() {
+            0 => String::new(),
+            1 => format!(" (options: {})", names[0]),
+            2 => format!(" (options: {} and {})", names[0], names[1]),
+            n => format!(" (options: {}, and {})", names[..n - 1].join(", "), names[n - 1]),
+        };
+        format!("No accessory by the name of '{name}'{options}")
+    }
+
+    /// `NAME` or `all` → the accessories, deploy.yml order.
+    pub fn select_accessories(&self, name: &str) -> Result<Vec<&AccessorySpec>, String> {
+        if name == "all" {
+            return Ok(self.accessories.iter().collect());
+        }
+        self.accessory(name).map(|a| vec![a]).ok_or_else(|| self.missing_accessory_error(name))
     }
 }
