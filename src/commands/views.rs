@@ -165,48 +165,27 @@ pub fn exec_detach_conflict(a: &crate::cli::ExecArgs) -> Option<String> {
     (!clash.is_empty()).then(|| format!("Detach is not compatible with {}", clash.join(" or ")))
 }
 
-/// `app exec`: in parallel on every selected host × role, output per host.
+/// `app exec`: in parallel on every selected host × role (the engine's exec), output per host.
 pub async fn app_exec(ctx: &Ctx, a: &crate::cli::ExecArgs) -> Result<ExitCode> {
-    use crate::kamal::{audit, random_hex};
-    let command = a.cmd.join(" ");
-    let env: Vec<(String, String)> = a.env.iter().filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))).collect();
-    let mut jobs = vec![];
-    let mut audits = vec![];
-    if a.reuse {
-        // Version from the primary host, as Kamal.
-        let primary = ctx.app.primary_host().unwrap_or_default();
-        let role0 = ctx.app.roles_on(&primary).first().map(|r| r.name.clone()).unwrap_or_default();
-        let v = match ctx.remotes.get(&primary) {
-            Some(r) => r.exec(&cmd::current_running_version(&ctx.app, &role0)).await?.stdout.trim().to_string(),
-            None => String::new(),
-        };
-        for h in ctx.hosts() {
-            for role in ctx.app.roles_on(&h) {
-                let line = audit::line(chrono::Utc::now(), &ctx.performer, ctx.app.destination.as_deref(), Some(&role.name), &audit::executed(&command, &v));
-                audits.push((h.clone(), cmd::audit_record(&ctx.app, &line)));
-                jobs.push((h.clone(), cmd::app_exec_reuse(&ctx.app, &role.name, &v, &env, &command)));
-            }
-        }
-    } else {
-        // A new container needs the registry login (secrets are resolved lazily, as in Kamal).
-        if let Some(e) = ctx.app.secret_error(false, true) {
-            return Err(color_eyre::eyre::eyre!("{e}"));
-        }
-        let v = ctx.global.version.clone().unwrap_or_else(|| "latest".into());
-        for h in ctx.hosts() {
-            for role in ctx.app.roles_on(&h) {
-                let line = audit::line(chrono::Utc::now(), &ctx.performer, ctx.app.destination.as_deref(), None, &audit::executed(&command, &v));
-                audits.push((h.clone(), cmd::audit_record(&ctx.app, &line)));
-                jobs.push((h.clone(), cmd::app_exec_run(&ctx.app, role, &h, &v, &random_hex(6), &env, a.detach, &command)));
-            }
-        }
-    }
-    if let Some(login) = cmd::docker_login(&ctx.app) {
-        let logins = ctx.hosts().into_iter().map(|h| (h, login.clone())).collect();
-        let _ = per_host(ctx, logins).await;
-    }
-    let _ = per_host(ctx, audits).await;
-    Ok(print_blocks("App", per_host(ctx, jobs).await, None))
+    let targets = ctx.hosts().into_iter().flat_map(|h| ctx.app.roles_on(&h).into_iter().map(move |r| (h.clone(), r.clone())).collect::<Vec<_>>()).collect();
+    let req = crate::deploy::ExecRequest {
+        command: a.cmd.join(" "),
+        env: exec_env(a),
+        reuse: a.reuse,
+        detach: a.detach,
+        version: ctx.global.version.clone(),
+        targets,
+        stream: false,
+    };
+    // The events are the dashboard's; here the results are printed in Kamal's layout.
+    let (tx, _events) = tokio::sync::mpsc::unbounded_channel();
+    let results = ctx.engine(ctx.version.clone(), tx, crate::deploy::AbortHandle::new()).exec(req).await?;
+    Ok(print_blocks("App", results.into_iter().map(|r| (r.host, r.output.map_err(|e| e.to_string()))).collect(), None))
+}
+
+/// `-e K=V` pairs (anything without `=` is left out, as before).
+fn exec_env(a: &crate::cli::ExecArgs) -> Vec<(String, String)> {
+    a.env.iter().filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))).collect()
 }
 
 /// Kamal's target for `app exec -i`: its primary host (the first `-h` host in config order,
@@ -265,11 +244,11 @@ pub async fn app_exec_interactive(ctx: &Ctx, a: &crate::cli::ExecArgs) -> Result
     use crate::kamal::random_hex;
     use std::io::IsTerminal;
     let command = a.cmd.join(" ");
-    let env: Vec<(String, String)> = a.env.iter().filter_map(|kv| kv.split_once('=').map(|(k, v)| (k.to_string(), v.to_string()))).collect();
+    let env = exec_env(a);
     let (host, role) = interactive_target(&ctx.full, &ctx.app, &ctx.global)?;
     let remote = ctx.remotes.get(&host).cloned().ok_or_else(|| color_eyre::eyre::eyre!("no connection to {host}"))?;
     let tty = std::io::stdin().is_terminal();
-    let it = if tty { "-it" } else { "-i" };
+    let mode = cmd::ExecMode::Interactive { tty };
     let remote_cmd = if a.reuse {
         let v = match &ctx.global.version {
             Some(v) => v.clone(),
@@ -285,7 +264,7 @@ pub async fn app_exec_interactive(ctx: &Ctx, a: &crate::cli::ExecArgs) -> Result
             }
         };
         say(&format!("Launching interactive command with version {v} via SSH from existing container on {host}..."));
-        cmd::app_exec_reuse(&ctx.app, &role.name, &v, &env, &command).replacen("docker exec", &format!("docker exec {it}"), 1)
+        cmd::app_exec_reuse(&ctx.app, &role.name, &v, &env, mode, &command)
     } else {
         if let Some(e) = ctx.app.secret_error(false, true) {
             return Err(color_eyre::eyre::eyre!("{e}"));
@@ -293,7 +272,7 @@ pub async fn app_exec_interactive(ctx: &Ctx, a: &crate::cli::ExecArgs) -> Result
         if ctx.global.version.is_none() {
             say("Get most recent version available as an image...");
         }
-        let v = ctx.global.version.clone().unwrap_or_else(|| "latest".into());
+        let v = ctx.global.version.clone().unwrap_or_else(|| ctx.app.latest_tag());
         say(&format!("Launching interactive command with version {v} via SSH from new container on {host}..."));
         if let Some(login) = cmd::docker_login(&ctx.app) {
             let o = remote.exec(&login).await?;
@@ -301,7 +280,7 @@ pub async fn app_exec_interactive(ctx: &Ctx, a: &crate::cli::ExecArgs) -> Result
                 return Err(color_eyre::eyre::eyre!("docker login on {host} failed: {}", o.combined().trim()));
             }
         }
-        cmd::app_exec_run(&ctx.app, &role, &host, &v, &random_hex(6), &env, false, &command).replacen("docker run --rm", &format!("docker run {it} --rm"), 1)
+        cmd::app_exec_run(&ctx.app, &role, &host, &v, &random_hex(6), &env, mode, &command)
     };
     // The same connection the remotes use; only another transport (KDECK_TRANSPORT=openssh)
     // needs one of its own.

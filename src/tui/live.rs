@@ -9,16 +9,15 @@ use super::App;
 use crate::app::context::{self, Ctx};
 use crate::app::fleet_spec;
 use crate::cli::Global;
-use crate::deploy::event::{ActionKind, Event, Stream};
-use crate::deploy::remote::{Remote, StreamLine};
-use crate::deploy::{AbortHandle, Request as EngineRequest};
+use crate::deploy::event::Event;
+use crate::deploy::{AbortHandle, ExecRequest, Request as EngineRequest};
 use crate::fleet::logs::{self as fleet_logs, FleetLog, FleetLogLine, FollowHandle, FollowOptions, LogScope};
 use crate::fleet::{FleetSpec, Watcher, WatcherHandle};
 use crate::kamal::{cmd, AppSpec, RoleSpec};
 use crate::ssh::Pool;
 use color_eyre::eyre::Result;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// What `kdeck` / `kdeck dashboard` runs.
@@ -123,11 +122,18 @@ fn shell_command(ctx: Arc<Ctx>, pool: Pool) -> ShellCommand {
             // As `kamal app exec -i` (and `kdeck app exec -i`) without --version: the image
             // tagged latest on the host, i.e. the last version fully deployed there.
             let v = app.latest_tag();
-            cmd::app_exec_run(app, &role, host, &v, &crate::kamal::random_hex(6), &[], false, "sh").replacen("docker run --rm", "docker run -it --rm", 1)
+            cmd::app_exec_run(app, &role, host, &v, &crate::kamal::random_hex(6), &[], cmd::ExecMode::Interactive { tty: true }, "sh")
         };
         let session = pool.get(host);
         Some(Box::pin(async move { crate::ssh::interactive::run_on_terminal(&session, &remote).await.map_err(|e| e.to_string()) }))
     })
+}
+
+/// What the engine runs for the dashboard: a request under the lock (with the version it
+/// deploys), or `app exec`.
+enum EngineJob {
+    Action(EngineRequest, String),
+    Exec(ExecRequest),
 }
 
 struct Worker {
@@ -155,21 +161,20 @@ impl Worker {
         while let Some(req) = rx.recv().await {
             let busy = running.as_ref().is_some_and(|(_, j)| !j.is_finished());
             match req {
-                Request::Deploy | Request::Redeploy | Request::Rollback { .. } | Request::LockAcquire { .. } | Request::LockRelease | Request::Prune => {
+                Request::Deploy
+                | Request::Redeploy
+                | Request::Rollback { .. }
+                | Request::LockAcquire { .. }
+                | Request::LockRelease
+                | Request::Prune
+                | Request::Exec { .. } => {
                     if busy {
                         self.notice(true, "an action is already running".into()).await;
                         continue;
                     }
-                    running = Some(self.start_action(req));
-                }
-                Request::Exec { cmd, scope, reuse } => {
-                    if busy {
-                        self.notice(true, "an action is already running".into()).await;
-                        continue;
+                    if let Some(job) = self.engine_job(req) {
+                        running = Some(self.start(job));
                     }
-                    let abort = AbortHandle::new();
-                    let j = tokio::spawn(exec(self.ctx.clone(), self.up.clone(), cmd, scope, reuse, abort.clone()));
-                    running = Some((abort, j));
                 }
                 Request::Abort => match &running {
                     Some((a, j)) if !j.is_finished() => {
@@ -224,19 +229,36 @@ impl Worker {
         }
     }
 
-    fn start_action(&self, req: Request) -> (AbortHandle, tokio::task::JoinHandle<()>) {
-        let mut version = self.ctx.version.clone();
-        let ereq = match req {
-            Request::Deploy => EngineRequest::Deploy { skip_push: self.skip_push },
-            Request::Redeploy => EngineRequest::Redeploy { skip_push: self.skip_push },
-            Request::Rollback { version: v } => {
-                version = v.clone();
-                EngineRequest::Rollback { version: v }
-            }
-            Request::LockAcquire { message } => EngineRequest::LockAcquire { message },
+    /// The engine's work a dashboard request stands for; `None` for what the worker does
+    /// itself (logs, audit, abort, the shell). Every request is named: a new one must be placed.
+    fn engine_job(&self, req: Request) -> Option<EngineJob> {
+        let action = |r| Some(EngineJob::Action(r, self.ctx.version.clone()));
+        match req {
+            Request::Deploy => action(EngineRequest::Deploy { skip_push: self.skip_push }),
+            Request::Redeploy => action(EngineRequest::Redeploy { skip_push: self.skip_push }),
+            Request::Rollback { version } => Some(EngineJob::Action(EngineRequest::Rollback { version: version.clone() }, version)),
+            Request::LockAcquire { message } => action(EngineRequest::LockAcquire { message }),
+            Request::LockRelease => action(EngineRequest::LockRelease),
             // What `kamal prune all` does: containers beyond retain_containers, then images.
-            Request::Prune => EngineRequest::Prune { containers: true, images: true, retain: None },
-            _ => EngineRequest::LockRelease,
+            Request::Prune => action(EngineRequest::Prune { containers: true, images: true, retain: None }),
+            Request::Exec { cmd, scope, reuse } => Some(EngineJob::Exec(ExecRequest {
+                command: cmd,
+                env: vec![],
+                reuse,
+                detach: false,
+                version: self.ctx.global.version.clone(),
+                targets: exec_jobs(&self.ctx.full, &scope),
+                stream: true,
+            })),
+            Request::Abort | Request::Logs { .. } | Request::ContainerLogs { .. } | Request::LoadAudit | Request::Shell { .. } => None,
+        }
+    }
+
+    /// Run an engine job in its own task, its events forwarded to the screen.
+    fn start(&self, job: EngineJob) -> (AbortHandle, tokio::task::JoinHandle<()>) {
+        let version = match &job {
+            EngineJob::Action(_, v) => v.clone(),
+            EngineJob::Exec(_) => self.ctx.version.clone(),
         };
         let abort = AbortHandle::new();
         let (etx, mut erx) = mpsc::unbounded_channel::<Event>();
@@ -250,7 +272,10 @@ impl Worker {
                     let _ = fwd_up.send(Update::Engine(e)).await;
                 }
             });
-            let res = engine.run(ereq).await;
+            let res = match job {
+                EngineJob::Action(req, _) => engine.run(req).await,
+                EngineJob::Exec(req) => engine.exec(req).await.map(|_| ()),
+            };
             drop(engine);
             let _ = fwd.await;
             if let Err(e) = res {
@@ -263,12 +288,7 @@ impl Worker {
     }
 
     fn follow(&self, since: Since) -> (FollowHandle, tokio::task::JoinHandle<()>) {
-        let since_secs = match since {
-            Since::Tail100 => None,
-            Since::Minutes5 => Some(300),
-            Since::Hour1 => Some(3600),
-            Since::Day1 => Some(86400),
-        };
+        let since_secs = since.seconds();
         let opts = FollowOptions {
             since: since_secs.map(|s| chrono::Utc::now().timestamp() - s),
             tail: if since_secs.is_some() { None } else { Some(100) },
@@ -296,56 +316,6 @@ async fn audit(ctx: Arc<Ctx>, up: mpsc::Sender<Update>) {
     let _ = up.send(Update::Audit(lines)).await;
 }
 
-/// `app exec` from the dashboard: every (host, role) of the scope in parallel, output streamed
-/// per host as `Output` events between a plan and a finish, so the exec view draws panes.
-async fn exec(ctx: Arc<Ctx>, up: mpsc::Sender<Update>, command: String, scope: ExecScope, reuse: bool, abort: AbortHandle) {
-    let app = ctx.full.clone();
-    let jobs = exec_jobs(&app, &scope);
-    let hosts: Vec<String> = jobs.iter().map(|(h, _)| h.clone()).collect();
-    let _ = up
-        .send(Update::Engine(Event::PlanReady {
-            action: ActionKind::Exec { cmd: command.clone() },
-            version: Some(ctx.version.clone()),
-            hosts: hosts.clone(),
-            groups: vec![],
-            steps: vec![],
-        }))
-        .await;
-    let t0 = Instant::now();
-    if let Some(login) = cmd::docker_login(&app) {
-        for h in &hosts {
-            if let Some(r) = ctx.remotes.get(h) {
-                let _ = r.exec(&login).await;
-            }
-        }
-    }
-    let mut tasks = Vec::new();
-    for (h, role) in jobs {
-        let Some(r) = ctx.remotes.get(&h).cloned() else { continue };
-        let job = ExecJob {
-            up: up.clone(),
-            app: app.clone(),
-            command: command.clone(),
-            performer: ctx.performer.clone(),
-            version: ctx.global.version.clone().unwrap_or_else(|| "latest".into()),
-            abort: abort.clone(),
-            reuse,
-        };
-        tasks.push(tokio::spawn(job.run(r, h, role)));
-    }
-    let mut all_ok = true;
-    for t in tasks {
-        all_ok &= t.await.unwrap_or(false);
-    }
-    let _ = up
-        .send(Update::Engine(Event::Finished {
-            ok: all_ok,
-            elapsed: t0.elapsed(),
-            summary: format!("exec on {} host(s): {}", hosts.len(), if all_ok { "ok" } else { "failed somewhere" }),
-        }))
-        .await;
-}
-
 /// The (host, role) pairs an exec scope runs on, in host order.
 fn exec_jobs(app: &AppSpec, scope: &ExecScope) -> Vec<(String, RoleSpec)> {
     let primary = app.primary_host();
@@ -364,65 +334,4 @@ fn exec_jobs(app: &AppSpec, scope: &ExecScope) -> Vec<(String, RoleSpec)> {
         }
     }
     jobs
-}
-
-/// What one host's exec needs, owned (it runs in its own task).
-struct ExecJob {
-    up: mpsc::Sender<Update>,
-    app: AppSpec,
-    command: String,
-    performer: String,
-    version: String,
-    abort: AbortHandle,
-    reuse: bool,
-}
-
-impl ExecJob {
-    /// The command on one host for one role: audited, its output streamed, its exit status as
-    /// the pane's last line. True when it exited 0.
-    async fn run(self, r: Arc<dyn Remote>, h: String, role: RoleSpec) -> bool {
-        let ExecJob { up, app, command, performer, version, abort, reuse } = self;
-        let c = if reuse {
-            let v = r.exec(&cmd::current_running_version(&app, &role.name)).await.map(|o| o.stdout.trim().to_string()).unwrap_or_default();
-            cmd::app_exec_reuse(&app, &role.name, &v, &[], &command)
-        } else {
-            cmd::app_exec_run(&app, &role, &h, &version, &crate::kamal::random_hex(6), &[], false, &command)
-        };
-        let line = crate::kamal::audit::line(
-            chrono::Utc::now(),
-            &performer,
-            app.destination.as_deref(),
-            Some(&role.name),
-            &crate::kamal::audit::executed(&command, &version),
-        );
-        let _ = r.exec(&cmd::audit_record(&app, &line)).await;
-        let (ltx, lrx) = mpsc::channel(256);
-        let fwd = tokio::spawn(forward_output(lrx, h.clone(), role.name.clone(), up.clone()));
-        let status = tokio::select! {
-            s = r.exec_stream(&c, ltx) => s.map_err(|e| e.to_string()),
-            _ = abort.stopping() => Err("aborted".to_string()),
-        };
-        let _ = fwd.await;
-        let ok = matches!(status, Ok(0));
-        let tail = match status {
-            Ok(0) => "exit 0".to_string(),
-            Ok(n) => format!("exit {n}"),
-            Err(e) => e,
-        };
-        let _ = up
-            .send(Update::Engine(Event::Output {
-                host: Some(h.clone()), role: Some(role.name.clone()), stream: Stream::Stderr, line: format!("── {tail}")
-            }))
-            .await;
-        ok
-    }
-}
-
-/// A host's streamed (stderr, line) pairs as the engine's `Output` events.
-async fn forward_output(mut lrx: mpsc::Receiver<StreamLine>, host: String, role_name: String, up: mpsc::Sender<Update>) {
-    while let Some((stderr, l)) = lrx.recv().await {
-        let ev =
-            Event::Output { host: Some(host.clone()), role: Some(role_name.clone()), stream: if stderr { Stream::Stderr } else { Stream::Stdout }, line: l };
-        let _ = up.send(Update::Engine(ev)).await;
-    }
 }

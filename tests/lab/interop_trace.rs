@@ -1,5 +1,5 @@
 //! kdeck sends the same docker operations to each host as Kamal 2.11 for deploy, redeploy and
-//! rollback (modulo random suffixes, timestamps, versions and order inside a step). Both run on
+//! rollback and `app exec` (modulo random suffixes, timestamps, versions and order inside a step). Both run on
 //! the same lab app; the hosts' sshd logs every command string.
 
 use crate::support::engine as engine_support;
@@ -9,7 +9,8 @@ use std::collections::BTreeSet;
 
 fn normalize(cmd: &str, ver: &str, old: &str) -> String {
     let mut s = cmd.replace("\\n", "\n");
-    let rules: [(&str, &str); 5] = [
+    let rules: [(&str, &str); 6] = [
+        (r"-exec-(\S+)-[0-9a-f]{6}\b", "-exec-$1-HEX6"),
         (r"_replaced_[0-9a-f]{16}", "_replaced_HEX16"),
         (r"(--hostname \S+)-[0-9a-f]{12}", "$1-HEX12"),
         (r"\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\]", "[TIME]"),
@@ -67,4 +68,33 @@ fn interop_trace_deploy_redeploy_rollback_match_kamal() {
     let d = trace(&lab, "v5", "v4");
     compare_traces("rollback", &k, &d);
     assert!(d[0].iter().any(|c| c.starts_with("docker rename etrace-web-VER etrace-web-VER_replaced_HEX16")), "{:?}", d[0]);
+}
+
+/// `app exec` in a new container and with `--reuse`: the same login, audit line (with the role
+/// only when reusing) and docker command per host as Kamal, the version asked of the primary
+/// host once. The dashboard's exec is the same engine call.
+#[test]
+fn interop_trace_app_exec_matches_kamal() {
+    let _turn = crate::support::lab::turn();
+    // Alone on the lab: the trace is every command the hosts saw.
+    let Some(lab) = lab_exclusive() else { return };
+    let svc = "etexec";
+    fresh(&lab, svc);
+    lab.image(svc, "v1", "ok");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = app(&lab, tmp.path(), svc, |_| {});
+    ok(lab.kamal(&dir, &["deploy", "-P", "--version", "v1"]), "kamal deploy v1");
+    for args in [&["app", "exec", "echo exec-probe"][..], &["app", "exec", "--reuse", "echo exec-probe"][..]] {
+        lab.clear_ssh_logs();
+        let k = ok(lab.kamal(&dir, args), "kamal app exec");
+        let kt = trace(&lab, "v1", "v0");
+        lab.clear_ssh_logs();
+        let d = ok(kdeck(&lab, &dir, args), "kdeck app exec");
+        let dt = trace(&lab, "v1", "v0");
+        compare_traces(&args.join(" "), &kt, &dt);
+        assert!(kt[0].iter().any(|c| c.contains("echo exec-probe")), "the trace has no exec: {kt:?}");
+        for out in [&k.stdout, &d.stdout] {
+            assert!(out.contains("exec-probe"), "{out}");
+        }
+    }
 }

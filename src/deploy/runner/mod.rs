@@ -9,6 +9,7 @@
 mod accessory;
 mod app;
 mod boot;
+mod exec;
 mod health;
 mod hooks;
 mod image;
@@ -28,6 +29,7 @@ use std::time::Instant;
 use tokio::sync::mpsc;
 
 pub use accessory::AccessoryAction;
+pub use exec::{ExecRequest, ExecResult};
 pub use request::Request;
 
 /// Who runs the action and with which options.

@@ -78,14 +78,47 @@ pub fn app_stop_current(app: &AppSpec, role: &RoleSpec) -> String {
     s
 }
 
-/// `app exec` in a new container (§5).
+/// How `app exec` attaches to its command, as Kamal's `execute_in_new_container` /
+/// `execute_in_existing_container` spell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecMode {
+    /// Output captured (`docker run --rm …` / `docker exec …`).
+    Captured,
+    /// `--detach`: a new container left running (new containers only).
+    Detached,
+    /// `-i`: stdin attached; `tty` adds `-t` (stdin is a terminal).
+    Interactive { tty: bool },
+}
+
+impl ExecMode {
+    /// The `-it` / `-i` flag, or nothing.
+    fn attach_flag(self) -> Option<&'static str> {
+        match self {
+            ExecMode::Interactive { tty: true } => Some("-it"),
+            ExecMode::Interactive { tty: false } => Some("-i"),
+            ExecMode::Captured | ExecMode::Detached => None,
+        }
+    }
+}
+
+/// `app exec` in a new container.
 #[allow(clippy::too_many_arguments)]
-pub fn app_exec_run(app: &AppSpec, role: &RoleSpec, host: &str, version: &str, hex6: &str, extra_env: &[(String, String)], detach: bool, cmd: &str) -> String {
-    let mut a: Vec<String> = vec![
-        format!("docker run {}", if detach { "--detach" } else { "--rm" }),
-        format!("--name {}-exec-{version}-{hex6}", app.prefix(&role.name)),
-        "--network kamal".into(),
-    ];
+pub fn app_exec_run(
+    app: &AppSpec,
+    role: &RoleSpec,
+    host: &str,
+    version: &str,
+    hex6: &str,
+    extra_env: &[(String, String)],
+    mode: ExecMode,
+    cmd: &str,
+) -> String {
+    let head = match (mode, mode.attach_flag()) {
+        (ExecMode::Detached, _) => "docker run --detach".to_string(),
+        (_, Some(flag)) => format!("docker run {flag} --rm"),
+        (_, None) => "docker run --rm".to_string(),
+    };
+    let mut a: Vec<String> = vec![head, format!("--name {}-exec-{version}-{hex6}", app.prefix(&role.name)), "--network kamal".into()];
     a.extend(env_args(&clear_env(role, host)));
     a.push(format!("--env-file {}", env_file(app, &role.name)));
     a.extend(env_args(extra_env));
@@ -99,8 +132,13 @@ pub fn app_exec_run(app: &AppSpec, role: &RoleSpec, host: &str, version: &str, h
     a.join(" ")
 }
 
-pub fn app_exec_reuse(app: &AppSpec, role: &str, version: &str, extra_env: &[(String, String)], cmd: &str) -> String {
+/// `app exec --reuse`: in the role's running container of `version` (never detached).
+pub fn app_exec_reuse(app: &AppSpec, role: &str, version: &str, extra_env: &[(String, String)], mode: ExecMode, cmd: &str) -> String {
     let mut s = "docker exec".to_string();
+    if let Some(flag) = mode.attach_flag() {
+        s.push(' ');
+        s.push_str(flag);
+    }
     for e in env_args(extra_env) {
         s.push(' ');
         s.push_str(&e);
