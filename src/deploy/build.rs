@@ -42,16 +42,31 @@ pub fn build_args(app: &AppSpec, version: &str, secret_files: &[(String, PathBuf
     a
 }
 
-fn git(dir: &Path, args: &[&str]) -> Result<String, String> {
-    let out = std::process::Command::new("git")
-        .arg("-C")
-        .arg(dir)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .map_err(|e| format!("git is not installed locally ({e})"))?;
+/// Why the local build cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("git is not installed locally ({0})")]
+    GitMissing(std::io::Error),
+    #[error("git {args} failed: {stderr}")]
+    Git { args: String, stderr: String },
+    #[error("{} is not in a git repository: kdeck builds from a clean clone of the committed tree (set builder.context to build the directory as it is)", .0.display())]
+    NotARepository(PathBuf),
+    #[error("cannot create {}: {source}", .path.display())]
+    CreateDir { path: PathBuf, source: std::io::Error },
+    #[error("Failed to clone repo: {0}")]
+    Clone(String),
+    #[error("Clone in {} is dirty, {status}", .dir.display())]
+    DirtyClone { dir: PathBuf, status: String },
+    #[error("Clone in {} is not on the correct revision, expected `{expected}` but got `{got}`", .dir.display())]
+    WrongRevision { dir: PathBuf, expected: String, got: String },
+    #[error("Secret '{0}' not found (builder/secrets)")]
+    SecretMissing(String),
+}
+
+fn git(dir: &Path, args: &[&str]) -> Result<String, BuildError> {
+    let out = std::process::Command::new("git").arg("-C").arg(dir).args(args).stdin(Stdio::null()).output().map_err(BuildError::GitMissing)?;
     if !out.status.success() {
-        return Err(format!("git {} failed: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()));
+        return Err(BuildError::Git { args: args.join(" "), stderr: String::from_utf8_lossy(&out.stderr).trim().to_string() });
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
@@ -67,25 +82,20 @@ pub fn clone_dir(app: &AppSpec, toplevel: &Path) -> PathBuf {
 /// Prepares the build directory: with `builder.context` the app dir itself; otherwise a clean
 /// clone at the app repository's HEAD (uncommitted changes are not built, as with Kamal).
 /// Returns the directory and a note for the operator (ignored uncommitted changes).
-pub fn prepare_workdir(app: &AppSpec) -> Result<(PathBuf, Option<String>), String> {
+pub fn prepare_workdir(app: &AppSpec) -> Result<(PathBuf, Option<String>), BuildError> {
     if app.build.context_set {
         return Ok((app.root.clone(), None));
     }
     let root = &app.root;
-    let top = PathBuf::from(git(root, &["rev-parse", "--show-toplevel"]).map_err(|_| {
-        format!(
-            "{} is not in a git repository: kdeck builds from a clean clone of the committed tree (set builder.context to build the directory as it is)",
-            root.display()
-        )
-    })?);
+    let top = PathBuf::from(git(root, &["rev-parse", "--show-toplevel"]).map_err(|_| BuildError::NotARepository(root.clone()))?);
     let prefix = git(root, &["rev-parse", "--show-prefix"])?;
     let head = git(&top, &["rev-parse", "HEAD"])?;
     let dirty = git(&top, &["status", "--porcelain"])?;
     let note = (!dirty.is_empty()).then(|| format!("Building from a local git clone, so ignoring these uncommitted changes:\n{dirty}"));
     let dir = clone_dir(app, &top);
-    let fresh = |dir: &Path| -> Result<(), String> {
+    let fresh = |dir: &Path| -> Result<(), BuildError> {
         let _ = std::fs::remove_dir_all(dir);
-        std::fs::create_dir_all(dir.parent().unwrap_or(dir)).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir.parent().unwrap_or(dir)).map_err(|source| BuildError::CreateDir { path: dir.to_path_buf(), source })?;
         let out = std::process::Command::new("git")
             .arg("clone")
             .arg(&top)
@@ -93,13 +103,13 @@ pub fn prepare_workdir(app: &AppSpec) -> Result<(PathBuf, Option<String>), Strin
             .arg("--recurse-submodules")
             .stdin(Stdio::null())
             .output()
-            .map_err(|e| format!("git is not installed locally ({e})"))?;
+            .map_err(BuildError::GitMissing)?;
         if !out.status.success() {
-            return Err(format!("Failed to clone repo: {}", String::from_utf8_lossy(&out.stderr).trim()));
+            return Err(BuildError::Clone(String::from_utf8_lossy(&out.stderr).trim().to_string()));
         }
         Ok(())
     };
-    let reset = |dir: &Path| -> Result<(), String> {
+    let reset = |dir: &Path| -> Result<(), BuildError> {
         let t = top.to_string_lossy();
         git(dir, &["remote", "set-url", "origin", &t])?;
         git(dir, &["fetch", "origin"])?;
@@ -108,14 +118,14 @@ pub fn prepare_workdir(app: &AppSpec) -> Result<(PathBuf, Option<String>), Strin
         git(dir, &["submodule", "update", "--init"])?;
         Ok(())
     };
-    let validate = |dir: &Path| -> Result<(), String> {
+    let validate = |dir: &Path| -> Result<(), BuildError> {
         let st = git(dir, &["status", "--porcelain"])?;
         if !st.is_empty() {
-            return Err(format!("Clone in {} is dirty, {st}", dir.display()));
+            return Err(BuildError::DirtyClone { dir: dir.to_path_buf(), status: st });
         }
         let rev = git(dir, &["rev-parse", "HEAD"])?;
         if rev != head {
-            return Err(format!("Clone in {} is not on the correct revision, expected `{head}` but got `{rev}`", dir.display()));
+            return Err(BuildError::WrongRevision { dir: dir.to_path_buf(), expected: head.clone(), got: rev });
         }
         Ok(())
     };
@@ -131,15 +141,13 @@ pub fn prepare_workdir(app: &AppSpec) -> Result<(PathBuf, Option<String>), Strin
 }
 
 /// The whole plan: workdir, `docker build` args, tags to push.
-pub fn plan(app: &AppSpec, version: &str, secret_dir: &Path) -> Result<(BuildPlan, Option<String>), String> {
+pub fn plan(app: &AppSpec, version: &str, secret_dir: &Path) -> Result<(BuildPlan, Option<String>), BuildError> {
     let (workdir, note) = prepare_workdir(app)?;
     let secrets: Vec<(String, String)> = app
         .build
         .secrets
         .iter()
-        .map(|k| {
-            app.secrets.iter().find(|(n, _)| n == k).map(|(_, v)| (k.clone(), v.clone())).ok_or_else(|| format!("Secret '{k}' not found (builder/secrets)"))
-        })
+        .map(|k| app.secrets.iter().find(|(n, _)| n == k).map(|(_, v)| (k.clone(), v.clone())).ok_or_else(|| BuildError::SecretMissing(k.clone())))
         .collect::<Result<_, _>>()?;
     let files: Vec<(String, PathBuf)> = secrets.iter().map(|(k, _)| (k.clone(), secret_dir.join(k))).collect();
     let args = build_args(app, version, &files);

@@ -8,6 +8,7 @@
 //!
 //! Everything takes a plain-data [`FleetSpec`].
 
+mod error;
 pub mod logs;
 pub mod model;
 pub mod prune;
@@ -16,5 +17,6 @@ pub mod resources;
 pub mod spec;
 pub mod watcher;
 
+pub use error::FleetError;
 pub use spec::FleetSpec;
 pub use watcher::{Watcher, WatcherHandle};

@@ -12,7 +12,7 @@
 //! what the deleted layers take that no remaining image shares, read from dockerd's layer
 //! store sizes, plus the removed containers' writable layers.
 
-use super::raw;
+use super::{raw, FleetError};
 use crate::ssh::Session;
 use serde::Serialize;
 use std::collections::{HashMap, HashSet};
@@ -207,7 +207,7 @@ pub fn plan(host: &str, st: &HostState, repository: &str, latest_tag: &str, reta
 
 /// Reads what the preview needs from a host: containers and images (raw API JSON, every
 /// service, so shared layers and in-use images are seen) and the layer store sizes.
-pub async fn gather(session: &Session, service: &str, cache: &mut HashMap<String, Vec<String>>) -> Result<HostState, String> {
+pub async fn gather(session: &Session, service: &str, cache: &mut HashMap<String, Vec<String>>) -> Result<HostState, FleetError> {
     let svc_label = format!("service={service}");
     let svc_containers = raw::get_json(session, &format!("/v1.41/containers/json?all=1&size=1&filters={}", raw::label_filters(&[&svc_label]))).await?;
     let all_containers = raw::get_json(session, "/v1.41/containers/json?all=1").await?;
@@ -261,7 +261,7 @@ pub async fn gather(session: &Session, service: &str, cache: &mut HashMap<String
 
 /// dockerd's layer store (`<root>/image/<driver>/layerdb/sha256/<chain>/{diff,parent,size}`),
 /// read in one exec. Empty when not readable (non-root login, other layout).
-pub async fn layer_store(session: &Session) -> Result<HashMap<(String, String), (String, u64)>, String> {
+pub async fn layer_store(session: &Session) -> Result<HashMap<(String, String), (String, u64)>, FleetError> {
     let info = raw::get_json(session, "/v1.41/info").await?;
     let root = raw::str_of(&info, "DockerRootDir");
     let driver = raw::str_of(&info, "Driver");
@@ -270,7 +270,7 @@ pub async fn layer_store(session: &Session) -> Result<HashMap<(String, String), 
         "cd {} 2>/dev/null && for d in *; do [ -f \"$d/size\" ] && printf '%s %s %s %s\\n' \"$d\" \"$(cat $d/diff)\" \"$(cat $d/parent 2>/dev/null || echo -)\" \"$(cat $d/size)\"; done; true",
         shell_words::quote(&dir)
     );
-    let out = session.exec(&cmd).await.map_err(|e| e.to_string())?;
+    let out = session.exec(&cmd).await?;
     Ok(parse_layer_store(&out.stdout))
 }
 

@@ -2,27 +2,29 @@
 //! models (generated for API 1.53) do not match what dockerd 20.10 (API 1.41) sends, e.g.
 //! `/system/df`, and where a few fields of big listings are all we need.
 
+use super::FleetError;
 use crate::ssh::Session;
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 
 /// `GET <path>` (path and query, e.g. `/v1.41/system/df`) → parsed JSON.
-pub async fn get_json(session: &Session, path: &str) -> Result<serde_json::Value, String> {
-    let stream = session.open_unix_stream(crate::docker::transport::DOCKER_SOCKET).await.map_err(|e| e.to_string())?;
-    let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream)).await.map_err(|e| e.to_string())?;
+pub async fn get_json(session: &Session, path: &str) -> Result<serde_json::Value, FleetError> {
+    let http = |e: &dyn std::fmt::Display| FleetError::Http(e.to_string());
+    let stream = session.open_unix_stream(crate::docker::transport::DOCKER_SOCKET).await?;
+    let (mut sender, conn) = hyper::client::conn::http1::handshake::<_, Empty<Bytes>>(TokioIo::new(stream)).await.map_err(|e| http(&e))?;
     let task = tokio::spawn(async move {
         let _ = conn.await;
     });
-    let req = hyper::Request::get(path).header(hyper::header::HOST, "docker").body(Empty::<Bytes>::new()).map_err(|e| e.to_string())?;
-    let resp = sender.send_request(req).await.map_err(|e| e.to_string())?;
+    let req = hyper::Request::get(path).header(hyper::header::HOST, "docker").body(Empty::<Bytes>::new()).map_err(|e| http(&e))?;
+    let resp = sender.send_request(req).await.map_err(|e| http(&e))?;
     let status = resp.status();
-    let body = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    let body = resp.into_body().collect().await.map_err(|e| http(&e))?.to_bytes();
     task.abort();
     if !status.is_success() {
-        return Err(format!("GET {path}: {status}: {}", String::from_utf8_lossy(&body).trim()));
+        return Err(FleetError::Status { path: path.into(), status: status.to_string(), body: String::from_utf8_lossy(&body).trim().to_string() });
     }
-    serde_json::from_slice(&body).map_err(|e| format!("GET {path}: bad JSON: {e}"))
+    serde_json::from_slice(&body).map_err(|source| FleetError::Json { path: path.into(), source })
 }
 
 /// Percent-encodes a query value (filters JSON).

@@ -43,22 +43,16 @@ impl FleetSpec {
         let primary_role =
             if roles.iter().any(|(r, _)| r == "web") { "web".to_string() } else { roles.first().map(|(r, _)| r.clone()).unwrap_or_else(|| "web".into()) };
         let primary_host = roles.iter().find(|(r, _)| *r == primary_role).and_then(|(_, h)| h.first().cloned()).unwrap_or_default();
-        let sd = match destination {
-            Some(d) => format!("{service}-{d}"),
-            None => service.to_string(),
-        };
+        let sd = crate::kamal::app::service_and_destination(service, destination);
         FleetSpec {
             service: service.into(),
             destination: destination.map(str::to_string),
             repository: repository.into(),
-            latest_tag: match destination {
-                Some(d) => format!("latest-{d}"),
-                None => "latest".into(),
-            },
+            latest_tag: crate::config::latest_tag(destination),
             roles,
             primary_role,
             primary_host,
-            lock_dir: format!(".kamal/lock-{sd}"),
+            lock_dir: crate::kamal::lock::lock_dir(&sd),
             retain_containers: 5,
             reconcile_every: Duration::from_secs(5),
             accessories: vec![],

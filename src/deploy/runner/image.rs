@@ -78,8 +78,10 @@ impl Engine {
             let secret_dir = tempfile::tempdir().map_err(|e| fail(format!("cannot create a private directory for build secrets: {e}")))?;
             let plan_app = app.clone();
             let (v2, sd) = (v.clone(), secret_dir.path().to_path_buf());
-            let (plan, note) =
-                tokio::task::spawn_blocking(move || crate::deploy::build::plan(&plan_app, &v2, &sd)).await.map_err(|e| fail(e.to_string()))?.map_err(fail)?;
+            let (plan, note) = tokio::task::spawn_blocking(move || crate::deploy::build::plan(&plan_app, &v2, &sd))
+                .await
+                .map_err(|e| fail(e.to_string()))?
+                .map_err(|e| fail(e.to_string()))?;
             if let Some(n) = note {
                 self.progress_global(StepKind::Build, t0, n);
             }

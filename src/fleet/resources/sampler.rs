@@ -223,7 +223,7 @@ impl HostSampler {
     /// Docker's data root, asked once per sampler.
     async fn learn_docker_root(&mut self, session: &Session) -> Result<(), String> {
         if self.docker_root.is_none() {
-            let info = raw::get_json(session, "/v1.41/info").await?;
+            let info = raw::get_json(session, "/v1.41/info").await.map_err(|e| e.to_string())?;
             self.docker_root = Some(raw::str_of(&info, "DockerRootDir")).filter(|s| !s.is_empty());
         }
         Ok(())
