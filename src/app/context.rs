@@ -32,8 +32,7 @@ fn git(root: &Path, args: &[&str]) -> Option<String> {
 
 /// `*` wildcards as Kamal's `-h`/`-r` filters.
 fn matches(pattern: &str, s: &str) -> bool {
-    let re = format!("^{}$", regex::escape(pattern).replace("\\*", ".*"));
-    regex::Regex::new(&re).map(|r| r.is_match(s)).unwrap_or(false)
+    crate::pattern::wildcard(pattern, s, false)
 }
 
 fn split(list: &Option<String>) -> Option<Vec<String>> {

@@ -38,6 +38,7 @@ pub mod dump;
 pub mod erb;
 pub mod error;
 pub mod model;
+mod names;
 pub mod secrets;
 pub mod shell;
 pub mod validate;
@@ -46,6 +47,8 @@ pub mod yaml;
 
 pub use error::{ConfigError, ErrorKind, Result};
 pub use model::{Accessory, Boot, Env, Proxy, Registry, Role, Ssh, SshProxy};
+use names::primary_role_name;
+pub use names::{filter_specific, latest_tag};
 pub use secrets::Secrets;
 pub use value::{Map, Value};
 
@@ -317,7 +320,7 @@ impl Config {
         self.roles.iter().filter(|r| r.hosts.iter().any(|h| h == host)).collect()
     }
     pub fn primary_role_name(&self) -> String {
-        self.raw.get("primary_role").filter(|v| !v.is_nil()).map(Value::to_rstring).unwrap_or_else(|| "web".into())
+        primary_role_name(&self.raw)
     }
     pub fn primary_role(&self) -> Option<&Role> {
         self.role(&self.primary_role_name())
@@ -340,10 +343,7 @@ impl Config {
     }
     /// `latest` or `latest-<destination>`.
     pub fn latest_tag(&self) -> String {
-        match &self.destination {
-            Some(d) => format!("latest-{d}"),
-            None => "latest".into(),
-        }
+        latest_tag(self.destination.as_deref())
     }
     pub fn latest_image(&self) -> String {
         format!("{}:{}", self.repository(), self.latest_tag())
@@ -551,20 +551,6 @@ fn resolve_version(declared: Option<&str>, env: &BTreeMap<String, String>, cwd: 
     }
 }
 
-/// Kamal's `-h`/`-r` filtering: comma-separated patterns where `*` is the only wildcard;
-/// returns the matching items in pattern order, without duplicates.
-pub fn filter_specific(filters: &str, items: &[String]) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    for f in filters.split(',').map(str::trim).filter(|f| !f.is_empty()) {
-        for it in items {
-            if crate::pattern::wildcard(f, it, false) && !out.contains(it) {
-                out.push(it.clone());
-            }
-        }
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -574,14 +560,6 @@ mod tests {
         fn assert_send_sync<T: Send + Sync + Clone>() {}
         assert_send_sync::<Config>();
         assert_send_sync::<Secrets>();
-    }
-
-    #[test]
-    fn filters_like_kamal() {
-        let items: Vec<String> = ["web", "workers", "jobs"].iter().map(|s| s.to_string()).collect();
-        assert_eq!(filter_specific("w*", &items), vec!["web", "workers"]);
-        assert_eq!(filter_specific("jobs,web", &items), vec!["jobs", "web"]);
-        assert!(filter_specific("x", &items).is_empty());
     }
 
     #[test]

@@ -218,10 +218,7 @@ impl AppSpec {
 
     /// `<svc>` or `<svc>-<dest>`.
     pub fn service_and_destination(&self) -> String {
-        match &self.destination {
-            Some(d) => format!("{}-{}", self.service, d),
-            None => self.service.clone(),
-        }
+        service_and_destination(&self.service, self.destination.as_deref())
     }
 
     /// `<registry.server>/<image>` (server omitted when unset).
@@ -232,11 +229,9 @@ impl AppSpec {
         }
     }
 
+    /// `latest[-<destination>]` (the rule lives with the config, as in Kamal).
     pub fn latest_tag(&self) -> String {
-        match &self.destination {
-            Some(d) => format!("latest-{d}"),
-            None => "latest".into(),
-        }
+        crate::config::latest_tag(self.destination.as_deref())
     }
 
     pub fn image_ref(&self, version: &str) -> String {
@@ -420,5 +415,13 @@ impl AppSpec {
             return Ok(self.accessories.iter().collect());
         }
         self.accessory(name).map(|a| vec![a]).ok_or_else(|| self.missing_accessory_error(name))
+    }
+}
+
+/// `<service>` or `<service>-<destination>`: Kamal's name for the app's files and lock.
+pub fn service_and_destination(service: &str, destination: Option<&str>) -> String {
+    match destination {
+        Some(d) => format!("{service}-{d}"),
+        None => service.to_string(),
     }
 }

@@ -58,6 +58,11 @@ pub fn parse_encoded(b64: &str) -> Option<LockInfo> {
     Some(parse_details(&String::from_utf8_lossy(&bytes)))
 }
 
+/// The deploy lock's directory on the lock host: `.kamal/lock-<service>[-<destination>]`.
+pub fn lock_dir(service_and_destination: &str) -> String {
+    format!(".kamal/lock-{service_and_destination}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,13 +48,13 @@ impl Since {
             Since::Day1 => "24h",
         }
     }
-    /// Kamal/docker `--since` value, `None` for "tail".
-    pub fn docker_since(self) -> Option<&'static str> {
+    /// How far back, in seconds; `None` for the last 100 lines.
+    pub fn seconds(self) -> Option<i64> {
         match self {
             Since::Tail100 => None,
-            Since::Minutes5 => Some("5m"),
-            Since::Hour1 => Some("1h"),
-            Since::Day1 => Some("24h"),
+            Since::Minutes5 => Some(300),
+            Since::Hour1 => Some(3600),
+            Since::Day1 => Some(86400),
         }
     }
 }

@@ -36,7 +36,7 @@ pub(in crate::config) fn build(
     let root_env_v = build_root_env(&mut c, &raw);
     let servers = get(&raw, "servers").cloned().unwrap_or(Value::Nil);
     validate_servers(&servers)?;
-    let primary_name = raw.get("primary_role").filter(|v| !v.is_nil()).map(Value::to_rstring).unwrap_or_else(|| "web".into());
+    let primary_name = crate::config::primary_role_name(&raw);
     let pending_proxies = build_roles(&mut c, &raw, &servers, &primary_name)?;
     build_registry(&mut c, &raw)?;
     build_accessories(&mut c, &raw, &servers)?;

@@ -68,7 +68,7 @@ pub fn ensure_service_label(app: &AppSpec, version: &str) -> String {
 // ---------------------------------------------------------------- lock (§9)
 
 pub fn lock_dir(app: &AppSpec) -> String {
-    format!(".kamal/lock-{}", app.service_and_destination())
+    crate::kamal::lock::lock_dir(&app.service_and_destination())
 }
 
 /// `details_b64` is [`super::lock::encode_details`] output (with its trailing newline).
