@@ -15,7 +15,7 @@ mod logs;
 mod overlay;
 mod update;
 
-use super::action::{Action, View};
+use super::action::{Action, OverlayKind, View};
 use super::dispatch::{Request, Since};
 use super::logbuf::{LogStore, Scope};
 use super::timeline::Timeline;
@@ -68,6 +68,23 @@ pub enum Overlay {
     },
     /// What `kamal prune all` would remove; `y` runs it.
     Prune,
+}
+
+impl Overlay {
+    /// Which key table the overlay reads.
+    pub fn kind(&self) -> OverlayKind {
+        match self {
+            Overlay::Help => OverlayKind::Help,
+            Overlay::Palette { .. } => OverlayKind::Palette,
+            Overlay::Confirm(c) if c.require.is_some() => OverlayKind::ConfirmTyped,
+            Overlay::Confirm(_) => OverlayKind::Confirm,
+            Overlay::Rollback { .. } => OverlayKind::Rollback,
+            Overlay::LockMessage { .. } => OverlayKind::LockMessage,
+            Overlay::Quit => OverlayKind::Quit,
+            Overlay::HostPage { .. } => OverlayKind::HostPage,
+            Overlay::Prune => OverlayKind::Prune,
+        }
+    }
 }
 
 pub struct LogView {

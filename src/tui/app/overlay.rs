@@ -1,7 +1,9 @@
-//! Keys while an overlay is open: one handler per overlay kind. Each edits its overlay in place
-//! and closes it (`self.overlay = None`) before acting on what it asked, so that an action may
-//! open the next overlay.
+//! Keys while an overlay is open: one handler per overlay kind, reading what a key does from
+//! the overlay's table in `action.rs` (which also makes its status bar). Each edits its overlay
+//! in place and closes it (`self.overlay = None`) before acting on what it asked, so that an
+//! action may open the next overlay.
 
+use super::super::action::{overlay_op, OverlayKind, OverlayOp};
 use super::super::dispatch::{Dispatcher, Request};
 use super::super::versions;
 use super::{App, Overlay};
@@ -24,7 +26,7 @@ impl App {
     }
 
     fn key_help(&mut self, code: KeyCode) {
-        if matches!(code, KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter) {
+        if overlay_op(OverlayKind::Help, code) == Some(OverlayOp::Close) {
             self.overlay = None;
         }
     }
@@ -32,7 +34,7 @@ impl App {
     /// The quit question: y quits safely, any other key stays.
     fn key_quit(&mut self, code: KeyCode, d: &mut dyn Dispatcher) {
         self.overlay = None;
-        if matches!(code, KeyCode::Char('y') | KeyCode::Char('Y')) {
+        if overlay_op(OverlayKind::Quit, code) == Some(OverlayOp::Confirm) {
             self.quit_safely(d);
         }
     }
@@ -42,21 +44,21 @@ impl App {
         let items = self.palette_items(input);
         let chosen = items.get(*selected).copied();
         let Some(Overlay::Palette { input, selected }) = &mut self.overlay else { return };
-        match code {
-            KeyCode::Esc => self.overlay = None,
-            KeyCode::Enter => {
+        match (overlay_op(OverlayKind::Palette, code), code) {
+            (Some(OverlayOp::Close), _) => self.overlay = None,
+            (Some(OverlayOp::Choose), _) => {
                 self.overlay = None;
                 if let Some(a) = chosen {
                     self.apply(a, d);
                 }
             }
-            KeyCode::Up => *selected = selected.saturating_sub(1),
-            KeyCode::Down | KeyCode::Tab => *selected = (*selected + 1).min(items.len().saturating_sub(1)),
-            KeyCode::Backspace => {
+            (Some(OverlayOp::Up), _) => *selected = selected.saturating_sub(1),
+            (Some(OverlayOp::Down), _) => *selected = (*selected + 1).min(items.len().saturating_sub(1)),
+            (_, KeyCode::Backspace) => {
                 input.pop();
                 *selected = 0;
             }
-            KeyCode::Char(c) => {
+            (_, KeyCode::Char(c)) => {
                 input.push(c);
                 *selected = 0;
             }
@@ -67,20 +69,20 @@ impl App {
     /// A confirmation: y/Enter (or the typed destination name) confirms, n/Esc cancels.
     fn key_confirm(&mut self, code: KeyCode, d: &mut dyn Dispatcher) {
         let Some(Overlay::Confirm(c)) = &mut self.overlay else { return };
+        let typed = c.require.is_some();
+        let kind = if typed { OverlayKind::ConfirmTyped } else { OverlayKind::Confirm };
         let typed_ok = c.require.as_ref().is_none_or(|r| *r == c.typed);
-        match code {
-            KeyCode::Esc => self.cancelled(),
-            KeyCode::Char('n') | KeyCode::Char('N') if c.require.is_none() => self.cancelled(),
-            KeyCode::Enter if c.require.is_some() && !typed_ok => {
+        match (overlay_op(kind, code), code) {
+            (Some(OverlayOp::Cancel), _) => self.cancelled(),
+            (Some(OverlayOp::Confirm), _) if !typed_ok => {
                 c.typed.clear();
                 self.error("the name does not match");
             }
-            KeyCode::Enter if c.require.is_some() => self.confirm_overlay(d),
-            KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter if c.require.is_none() => self.confirm_overlay(d),
-            KeyCode::Backspace => {
+            (Some(OverlayOp::Confirm), _) => self.confirm_overlay(d),
+            (_, KeyCode::Backspace) => {
                 c.typed.pop();
             }
-            KeyCode::Char(ch) if c.require.is_some() => c.typed.push(ch),
+            (_, KeyCode::Char(ch)) if typed => c.typed.push(ch),
             _ => {}
         }
     }
@@ -101,11 +103,11 @@ impl App {
     fn key_rollback(&mut self, code: KeyCode) {
         let Some(Overlay::Rollback { selected }) = &mut self.overlay else { return };
         let choices = versions::rollback_choices(&self.fleet);
-        match code {
-            KeyCode::Esc | KeyCode::Char('q') => self.overlay = None,
-            KeyCode::Char('j') | KeyCode::Down => *selected = (*selected + 1).min(choices.len().saturating_sub(1)),
-            KeyCode::Char('k') | KeyCode::Up => *selected = selected.saturating_sub(1),
-            KeyCode::Enter => match choices.get(*selected) {
+        match overlay_op(OverlayKind::Rollback, code) {
+            Some(OverlayOp::Close) => self.overlay = None,
+            Some(OverlayOp::Down) => *selected = (*selected + 1).min(choices.len().saturating_sub(1)),
+            Some(OverlayOp::Up) => *selected = selected.saturating_sub(1),
+            Some(OverlayOp::Choose) => match choices.get(*selected) {
                 Some(ch) if ch.selectable() => {
                     let mut c = self.confirm_for_deploy(
                         format!("Roll back to {}", versions::short_version(&ch.version)),
@@ -123,15 +125,15 @@ impl App {
     }
 
     fn key_host_page(&mut self, code: KeyCode) {
-        if matches!(code, KeyCode::Esc | KeyCode::Char('q') | KeyCode::Char('m') | KeyCode::Enter) {
+        if overlay_op(OverlayKind::HostPage, code) == Some(OverlayOp::Close) {
             self.overlay = None;
         }
     }
 
     /// The prune preview: y runs `kamal prune all`, n/Esc/q cancel.
     fn key_prune(&mut self, code: KeyCode, d: &mut dyn Dispatcher) {
-        match code {
-            KeyCode::Char('y') | KeyCode::Char('Y') => {
+        match overlay_op(OverlayKind::Prune, code) {
+            Some(OverlayOp::Confirm) => {
                 self.overlay = None;
                 if self.timeline.is_running() {
                     self.error("an action is already running");
@@ -140,7 +142,7 @@ impl App {
                     self.info("prune requested");
                 }
             }
-            KeyCode::Esc | KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Char('q') => self.cancelled(),
+            Some(OverlayOp::Cancel) => self.cancelled(),
             _ => {}
         }
     }
@@ -148,18 +150,18 @@ impl App {
     /// The lock message prompt: Enter acquires the lock with it.
     fn key_lock_message(&mut self, code: KeyCode, d: &mut dyn Dispatcher) {
         let Some(Overlay::LockMessage { input }) = &mut self.overlay else { return };
-        match code {
-            KeyCode::Esc => self.overlay = None,
-            KeyCode::Enter if !input.trim().is_empty() => {
+        match (overlay_op(OverlayKind::LockMessage, code), code) {
+            (Some(OverlayOp::Cancel), _) => self.overlay = None,
+            (Some(OverlayOp::Confirm), _) if !input.trim().is_empty() => {
                 let message = input.trim().to_string();
                 self.overlay = None;
                 d.dispatch(Request::LockAcquire { message });
                 self.info("acquiring the deploy lock…");
             }
-            KeyCode::Backspace => {
+            (_, KeyCode::Backspace) => {
                 input.pop();
             }
-            KeyCode::Char(c) => input.push(c),
+            (_, KeyCode::Char(c)) => input.push(c),
             _ => {}
         }
     }

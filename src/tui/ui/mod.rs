@@ -8,7 +8,7 @@ pub(crate) mod fleet;
 mod logs;
 mod overlay;
 
-use super::action::{bindings, View};
+use super::action::{bindings, overlay_bindings, View};
 use super::app::App;
 use super::theme::Theme;
 use super::versions;
@@ -144,17 +144,8 @@ fn draw_status(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
 
 /// The keys the status bar shows for the current view (and overlay).
 pub fn status_keys(app: &App) -> Vec<(String, String)> {
-    use super::app::Overlay;
     let pairs: Vec<(&str, &str)> = match &app.overlay {
-        Some(Overlay::Help) => vec![("Esc", "close")],
-        Some(Overlay::Palette { .. }) => vec![("type", "filter"), ("↑/↓", "select"), ("Enter", "run"), ("Esc", "close")],
-        Some(Overlay::Confirm(c)) if c.require.is_some() => vec![("type name", "confirm"), ("Enter", "ok"), ("Esc", "cancel")],
-        Some(Overlay::Confirm(_)) => vec![("y", "confirm"), ("n/Esc", "cancel")],
-        Some(Overlay::Rollback { .. }) => vec![("j/k", "move"), ("Enter", "roll back"), ("Esc", "close")],
-        Some(Overlay::LockMessage { .. }) => vec![("type", "message"), ("Enter", "lock"), ("Esc", "cancel")],
-        Some(Overlay::Quit) => vec![("y", "quit and abort"), ("any", "stay")],
-        Some(Overlay::HostPage { .. }) => vec![("Esc/m", "close")],
-        Some(Overlay::Prune) => vec![("y", "prune"), ("n/Esc", "cancel")],
+        Some(o) => overlay_bindings(o.kind()).iter().filter(|b| b.bar).map(|b| (b.label, b.desc)).collect(),
         None if app.view() == View::Logs && app.log_view.filter_input.is_some() => {
             vec![("type", "regex"), ("Enter", "keep"), ("Esc", "clear")]
         }
