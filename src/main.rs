@@ -19,7 +19,9 @@ fn main() -> std::process::ExitCode {
         std::env::set_var("RUST_BACKTRACE", "0");
         std::env::set_var("RUST_LIB_BACKTRACE", "0");
     }
-    if let Err(e) = color_eyre::config::HookBuilder::default().display_env_section(false).display_location_section(cli.global.verbose).install() {
+    if let Err(e) =
+        color_eyre::config::HookBuilder::default().display_env_section(false).display_location_section(cli.global.verbose).panic_section(PANIC_REPORT).install()
+    {
         eprintln!("kdeck: {e}");
     }
     let _ = kdeck::logging::init(cli.global.log_file.as_deref(), cli.global.verbose);
@@ -41,6 +43,10 @@ fn main() -> std::process::ExitCode {
         }
     }
 }
+
+/// Printed under a panic: it is kdeck's bug, never the operator's input.
+const PANIC_REPORT: &str = "This is a bug in kdeck, not in your configuration. Please file it in kamal-deck's issue tracker \
+(README: \"Reporting a bug\") with this message, the command you ran and, run again with -v, the backtrace.";
 
 fn cli_verbose() -> bool {
     std::env::args().any(|a| a == "-v" || a == "--verbose")
