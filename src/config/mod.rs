@@ -39,6 +39,7 @@ pub mod erb;
 pub mod error;
 pub mod model;
 mod names;
+pub mod proxy_run;
 pub mod secrets;
 pub mod shell;
 pub mod validate;

@@ -157,6 +157,8 @@ pub struct AppSpec {
     pub root: PathBuf,
     /// `accessories:`, deploy.yml order (hosts not narrowed by `-r`; `-h` narrows them).
     pub accessories: Vec<AccessorySpec>,
+    /// Hosts whose kamal-proxy boots from `proxy: run:` (the others from `.kamal/proxy/*`).
+    pub proxy_runs: std::collections::BTreeMap<String, crate::config::proxy_run::ProxyRun>,
 }
 
 impl Default for AppSpec {
@@ -190,6 +192,7 @@ impl Default for AppSpec {
             build: BuildOptions::default(),
             root: PathBuf::from("."),
             accessories: vec![],
+            proxy_runs: Default::default(),
         }
     }
 }

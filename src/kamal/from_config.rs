@@ -16,6 +16,7 @@ pub fn from_config(c: &Config) -> AppSpec {
     build_options(c, &mut app);
     app.roles = c.roles().iter().map(|r| role(c, r)).collect();
     app.accessories = c.accessories().iter().map(|a| accessory(c, a)).collect();
+    app.proxy_runs = c.hosts().into_iter().filter_map(|h| c.proxy_run(&h).map(|r| (h, crate::config::proxy_run::render(r)))).collect();
     app
 }
 

@@ -148,7 +148,7 @@ fn deploy_v2_commands_match_trace() {
     assert_in(&t1, &cmd::lock_release(&app));
     assert_in(&t1, &cmd::proxy_image_version());
     assert_in(&t1, &cmd::proxy_mkdir_apps_config());
-    assert_in(&t1, &cmd::proxy_start_or_run());
+    assert_in(&t1, &cmd::proxy_start_or_run(&app, "10.77.4.11"));
     assert_in(&t1, &cmd::extract_assets(&app, "web", V2, "/www/assets"));
     assert_in(&t1, &cmd::sync_asset_volumes(&app, "web", V2, Some(V1)));
     assert_in(&t1, &cmd::clean_assets(&app, "web", V2));
@@ -183,7 +183,7 @@ fn every_trace_command_of_deploy_is_generated() {
             cmd::network_create(),
             cmd::proxy_image_version(),
             cmd::proxy_mkdir_apps_config(),
-            cmd::proxy_start_or_run(),
+            cmd::proxy_start_or_run(&app, "10.77.4.11"),
             cmd::list_running_versions(&app, r),
             cmd::current_running_version(&app, r),
             cmd::mkdir_error_pages(&app),

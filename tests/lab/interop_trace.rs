@@ -1,5 +1,5 @@
 //! kdeck sends the same docker operations to each host as Kamal 2.11 for deploy, redeploy and
-//! rollback and `app exec` (modulo random suffixes, timestamps, versions and order inside a step). Both run on
+//! rollback, `app exec` and `proxy reboot` with `proxy: run:` (modulo random suffixes, timestamps, versions and order inside a step). Both run on
 //! the same lab app; the hosts' sshd logs every command string.
 
 use crate::support::engine as engine_support;
@@ -97,4 +97,36 @@ fn interop_trace_app_exec_matches_kamal() {
             assert!(out.contains("exec-probe"), "{out}");
         }
     }
+}
+
+/// `proxy reboot` of a config with `proxy: run:`: kamal-proxy is run from that section (ports,
+/// metrics port, debug, log size, docker options), the same `docker run` on each host as Kamal's,
+/// not from the host's `.kamal/proxy/options`.
+#[test]
+fn interop_trace_proxy_run_section_boots_kamal_proxy_like_kamal() {
+    let _turn = crate::support::lab::turn();
+    // Alone on the lab: the proxy goes down and the trace is every command the hosts saw.
+    let Some(lab) = lab_exclusive() else { return };
+    let svc = "etprun";
+    fresh(&lab, svc);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = app(&lab, tmp.path(), svc, |s| {
+        s.proxy_extra = "  run:\n    metrics_port: 9090\n    debug: true\n    log_max_size: 20m\n    options:\n      label: kdeck.proxy-run=1\n".into();
+    });
+    lab.clear_ssh_logs();
+    ok(lab.kamal(&dir, &["proxy", "reboot", "-y"]), "kamal proxy reboot");
+    let k = trace(&lab, "v1", "v0");
+    lab.clear_ssh_logs();
+    ok(kdeck(&lab, &dir, &["proxy", "reboot", "-y"]), "kdeck proxy reboot");
+    let d = trace(&lab, "v1", "v0");
+    compare_traces("proxy reboot with proxy.run", &k, &d);
+    let run = d[0].iter().find(|c| c.contains("docker run --name kamal-proxy")).unwrap_or_else(|| panic!("no proxy run: {:?}", d[0]));
+    for part in ["--expose=9090", "--log-opt max-size=20m", "--label \"kdeck.proxy-run=1\"", "kamal-proxy run --debug --metrics-port \"9090\""] {
+        assert!(run.contains(part), "{part} missing from {run}");
+    }
+    assert!(!run.contains(".kamal/proxy/options"), "booted from the boot files: {run}");
+    let label = lab.docker(&lab.hosts()[0].ip, &["inspect", "kamal-proxy", "--format", "{{index .Config.Labels \"kdeck.proxy-run\"}}"]);
+    assert_eq!(label.stdout.trim(), "1", "the running kamal-proxy is not the one proxy.run describes");
+    // Back to the lab's default boot for the tests after this one.
+    ok(kdeck(&lab, &app(&lab, tmp.path(), svc, |_| {}), &["proxy", "reboot", "-y"]), "kdeck proxy reboot (default)");
 }

@@ -430,6 +430,7 @@ impl Lab {
         let _ = writeln!(y, "    path: /up");
         let _ = writeln!(y, "    interval: 1");
         let _ = writeln!(y, "    timeout: 2");
+        y.push_str(&spec.proxy_extra);
         let _ = writeln!(y, "registry:");
         let _ = writeln!(y, "  server: {}", self.registry);
         let _ = writeln!(y, "  username: lab");
@@ -489,6 +490,8 @@ pub struct AppSpec {
     pub readiness_delay: u32,
     /// Appended verbatim to deploy.yml (top-level keys).
     pub extra_yaml: String,
+    /// Appended verbatim under `proxy:` (two-space indented keys, e.g. `  run:`).
+    pub proxy_extra: String,
 }
 
 impl AppSpec {
@@ -503,6 +506,7 @@ impl AppSpec {
             drain_timeout: 5,
             readiness_delay: 1,
             extra_yaml: String::new(),
+            proxy_extra: String::new(),
         }
     }
 }

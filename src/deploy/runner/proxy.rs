@@ -63,7 +63,7 @@ impl Engine {
                 n?;
                 c?;
                 if is_proxy {
-                    let run = if reboot { cmd::proxy_run() } else { cmd::proxy_start_or_run() };
+                    let run = if reboot { cmd::proxy_run(&self.app, h) } else { cmd::proxy_start_or_run(&self.app, h) };
                     self.sh_ok(h, &run).await?;
                 }
                 Ok(())

@@ -3,8 +3,8 @@
 use crate::kamal::app::{AppSpec, ProxySpec};
 use crate::kamal::ruby::escape_shell_value;
 
-pub const PROXY_IMAGE: &str = "basecamp/kamal-proxy";
-pub const PROXY_MIN_VERSION: &str = "v0.9.2";
+pub const PROXY_IMAGE: &str = crate::config::proxy_run::DEFAULT_REPOSITORY;
+pub const PROXY_MIN_VERSION: &str = crate::config::proxy_run::MINIMUM_VERSION;
 
 pub fn network_create() -> String {
     "docker network create kamal".into()
@@ -26,14 +26,23 @@ fn proxy_run_legacy_args() -> String {
     )
 }
 
-/// Start the existing kamal-proxy or run a new one (default form, no `proxy.run`).
-pub fn proxy_start_or_run() -> String {
-    format!("docker container start kamal-proxy || {}", proxy_run_legacy_args())
+/// Start the existing kamal-proxy or run a new one (`proxy boot`, `deploy`).
+pub fn proxy_start_or_run(app: &AppSpec, host: &str) -> String {
+    format!("docker container start kamal-proxy || {}", proxy_run(app, host))
 }
 
-/// `proxy reboot`: run without trying `start` first.
-pub fn proxy_run() -> String {
-    proxy_run_legacy_args()
+/// Run a new kamal-proxy (`proxy reboot`): from the host's `proxy: run:` when the config has
+/// one, else from the host's `.kamal/proxy/*` boot files.
+pub fn proxy_run(app: &AppSpec, host: &str) -> String {
+    match app.proxy_runs.get(host) {
+        Some(r) => format!(
+            "docker run --name kamal-proxy --network kamal --detach --restart unless-stopped --volume kamal-proxy-config:/home/kamal-proxy/.config/kamal-proxy {} {} {}",
+            r.docker_options.join(" "),
+            r.image,
+            r.run_command
+        ),
+        None => proxy_run_legacy_args(),
+    }
 }
 
 pub fn proxy_stop() -> String {
