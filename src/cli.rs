@@ -242,7 +242,10 @@ pub enum ProxyCommand {
     Boot,
     /// Reboot proxy on servers (stop container, remove container, start new container)
     Reboot {
-        /// Don't ask for confirmation
+        /// Reboot proxy on hosts in sequence, rather than in parallel
+        #[arg(long)]
+        rolling: bool,
+        /// Proceed without confirmation question
         #[arg(short = 'y', long)]
         confirmed: bool,
     },

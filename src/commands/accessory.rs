@@ -2,6 +2,7 @@
 //! and output layout. Mutating actions go through the engine (lock, audit, events); the views
 //! print as Kamal does (`Accessory <name> Host: <host>` blocks for details, raw lines for logs).
 
+use super::confirm;
 use super::context::Ctx;
 use crate::cli::{AccessoryCommand, LogsArgs};
 use crate::deploy::{AccessoryAction, Request};
@@ -31,20 +32,6 @@ pub async fn run(ctx: &Ctx, c: &AccessoryCommand) -> Result<ExitCode> {
         return Ok(e);
     }
     super::actions::run_request(ctx, Request::Accessory { action, name: name.clone() }, ctx.version.clone()).await
-}
-
-/// Kamal's `confirming`: a yes/no question on the terminal (no terminal → no).
-fn confirm(question: &str) -> bool {
-    use std::io::{BufRead, IsTerminal, Write};
-    if !std::io::stdin().is_terminal() {
-        crate::errln!("{question} (pass -y to confirm without a terminal)");
-        return false;
-    }
-    print!("{question} [y, N] ");
-    let _ = std::io::stdout().flush();
-    let mut line = String::new();
-    let _ = std::io::stdin().lock().read_line(&mut line);
-    matches!(line.trim(), "y" | "Y" | "yes")
 }
 
 /// The accessories named (`all` = every one) in the app in scope, or the error printed + exit 1.

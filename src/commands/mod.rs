@@ -39,6 +39,13 @@ fn run_engine_command(cli: &Cli) -> color_eyre::Result<ExitCode> {
 
 async fn engine_dispatch(cli: &Cli) -> color_eyre::Result<ExitCode> {
     let g = &cli.global;
+    // Kamal asks before connecting to any host.
+    if let Some(Command::Proxy(ProxyCommand::Reboot { confirmed: false, .. })) = &cli.command {
+        if !confirm("This will cause a brief outage on each host. Are you sure?") {
+            crate::outln!("Aborted");
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
     let ctx = context::Ctx::new(g)?;
     let v = ctx.version.clone();
     let Some(c) = &cli.command else { return Err(eyre!("no command")) };
@@ -104,7 +111,7 @@ async fn engine_dispatch(cli: &Cli) -> color_eyre::Result<ExitCode> {
         }
         Command::Proxy(p) => match p {
             ProxyCommand::Boot => actions::run_request(&ctx, Request::ProxyBoot, v).await,
-            ProxyCommand::Reboot { .. } => actions::run_request(&ctx, Request::ProxyReboot, v).await,
+            ProxyCommand::Reboot { rolling, .. } => actions::run_request(&ctx, Request::ProxyReboot { rolling: *rolling }, v).await,
             ProxyCommand::Details => views::proxy_details(&ctx).await,
             ProxyCommand::Logs(l) => views::proxy_logs(&ctx, l).await,
         },
@@ -129,4 +136,19 @@ fn command_name(c: &Command) -> &'static str {
         Command::Proxy(_) => "proxy",
         Command::Accessory(_) => "accessory",
     }
+}
+
+/// Kamal's `[y, N]` question on a terminal; without one, the question and how to confirm
+/// (`-y`) go to stderr and the answer is no.
+pub(crate) fn confirm(question: &str) -> bool {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        crate::errln!("{question} (pass -y to confirm without a terminal)");
+        return false;
+    }
+    print!("{question} [y, N] ");
+    let _ = std::io::stdout().flush();
+    let mut line = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut line);
+    matches!(line.trim(), "y" | "Y" | "yes")
 }

@@ -86,3 +86,20 @@ fn exec_detach_with_reuse_or_interactive_is_refused() {
         assert!(t.elapsed() < std::time::Duration::from_secs(5), "{args:?} tried to connect first");
     }
 }
+
+/// `proxy reboot` asks first, as Kamal (a brief outage on each host): without a terminal and
+/// without `-y` the answer is no — `Aborted`, exit 0, no host touched.
+#[test]
+fn proxy_reboot_without_confirmation_is_aborted_before_connecting() {
+    let d = app_dir();
+    let t = std::time::Instant::now();
+    let o = kdeck(d.path(), &["proxy", "reboot"]).stdin(Stdio::null()).output().expect("run kdeck");
+    let (code, out, err) = (o.status.code().unwrap_or(-1), String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("Aborted"), "{out}");
+    assert!(err.contains("Are you sure?") && err.contains("-y"), "{err}");
+    assert!(t.elapsed() < std::time::Duration::from_secs(5), "tried to connect first");
+    let (code, out, err) = run(d.path(), &["proxy", "reboot", "--help"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("--rolling") && out.contains("--confirmed"), "{out}");
+}

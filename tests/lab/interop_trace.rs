@@ -127,6 +127,19 @@ fn interop_trace_proxy_run_section_boots_kamal_proxy_like_kamal() {
     assert!(!run.contains(".kamal/proxy/options"), "booted from the boot files: {run}");
     let label = lab.docker(&lab.hosts()[0].ip, &["inspect", "kamal-proxy", "--format", "{{index .Config.Labels \"kdeck.proxy-run\"}}"]);
     assert_eq!(label.stdout.trim(), "1", "the running kamal-proxy is not the one proxy.run describes");
-    // Back to the lab's default boot for the tests after this one.
-    ok(kdeck(&lab, &app(&lab, tmp.path(), svc, |_| {}), &["proxy", "reboot", "-y"]), "kdeck proxy reboot (default)");
+    // Back to the lab's default boot for the tests after this one, host after host (--rolling):
+    // the reboot hooks run around each host, as Kamal's.
+    let dir = app(&lab, tmp.path(), svc, |_| {});
+    let hooks = dir.join(".kamal/hooks");
+    std::fs::create_dir_all(&hooks).unwrap();
+    let log = tmp.path().join("hooks.log");
+    for hook in ["pre-proxy-reboot", "post-proxy-reboot"] {
+        let script = format!("#!/bin/sh\necho \"{hook} $KAMAL_HOSTS\" >> {}\n", log.display());
+        std::fs::write(hooks.join(hook), script).unwrap();
+        std::process::Command::new("chmod").arg("+x").arg(hooks.join(hook)).status().unwrap();
+    }
+    ok(kdeck(&lab, &dir, &["proxy", "reboot", "--rolling", "-y"]), "kdeck proxy reboot --rolling (default)");
+    let proxy_hosts = lab.ips(0..2);
+    let want: Vec<String> = proxy_hosts.iter().flat_map(|h| [format!("pre-proxy-reboot {h}"), format!("post-proxy-reboot {h}")]).collect();
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().collect::<Vec<_>>(), want);
 }

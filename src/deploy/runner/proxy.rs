@@ -5,8 +5,18 @@ use crate::deploy::event::StepKind;
 use crate::kamal::{audit, cmd};
 
 impl Engine {
-    pub async fn proxy_boot(&self, reboot: bool) -> R<()> {
-        let all = self.app.all_hosts();
+    /// `proxy boot`: the network on every host, kamal-proxy started (or run) on proxy hosts.
+    pub async fn proxy_boot(&self) -> R<()> {
+        self.proxy_boot_on(false, &self.app.all_hosts()).await
+    }
+
+    /// `proxy reboot` of these proxy hosts: stop, remove, run anew.
+    pub async fn proxy_reboot(&self, hosts: &[String]) -> R<()> {
+        self.proxy_boot_on(true, hosts).await
+    }
+
+    async fn proxy_boot_on(&self, reboot: bool, all: &[String]) -> R<()> {
+        let all = all.to_vec();
         let proxy_hosts = self.app.proxy_hosts();
         let ph = &proxy_hosts;
         // Per host: the network (all hosts) and the proxy's checks run together, then start/run.

@@ -88,8 +88,8 @@ impl Engine {
             Request::Prune { containers, images, retain } => Recipe::new(self.locked(|| self.prune(*containers, *images, *retain)).boxed()),
             Request::LockAcquire { message } => Recipe::new(self.lock_acquire_request(message).boxed()),
             Request::LockRelease => Recipe::new(self.lock_release_request().boxed()),
-            Request::ProxyBoot => Recipe::new(self.locked(|| self.proxy_boot(false)).boxed()).reads(REGISTRY),
-            Request::ProxyReboot => Recipe::new(self.proxy_reboot_request().boxed()).reads(REGISTRY),
+            Request::ProxyBoot => Recipe::new(self.locked(|| self.proxy_boot()).boxed()).reads(REGISTRY),
+            Request::ProxyReboot { rolling } => Recipe::new(self.proxy_reboot_request(*rolling).boxed()).reads(REGISTRY),
             // The accessory run takes the lock itself (after checking the names).
             Request::Accessory { action, name } => {
                 Recipe::new(self.accessory_request(*action, name).boxed()).plans(Phases { accessories: Some((*action, name)), ..Default::default() })
@@ -207,7 +207,7 @@ impl Engine {
         // Independent: the proxy and stale app containers.
         let proxy = async {
             if d.full {
-                self.proxy_boot(false).await?;
+                self.proxy_boot().await?;
             }
             // `setup`: every accessory after the proxy (existing ones are skipped).
             if d.setup {
@@ -285,12 +285,18 @@ impl Engine {
     }
 
     /// `proxy reboot`, between its hooks.
-    async fn proxy_reboot_request(&self) -> R<()> {
+    /// `proxy reboot`: every proxy host at once, or with `rolling` one after the other; the
+    /// pre/post-proxy-reboot hooks around each group, as Kamal.
+    async fn proxy_reboot_request(&self, rolling: bool) -> R<()> {
         let ph = self.app.proxy_hosts();
+        let groups: Vec<Vec<String>> = if rolling { ph.iter().map(|h| vec![h.clone()]).collect() } else { vec![ph] };
         self.locked(|| async {
-            self.hook("pre-proxy-reboot", &ph, true, None).await?;
-            self.proxy_boot(true).await?;
-            self.hook("post-proxy-reboot", &ph, true, None).await
+            for hosts in &groups {
+                self.hook("pre-proxy-reboot", hosts, true, None).await?;
+                self.proxy_reboot(hosts).await?;
+                self.hook("post-proxy-reboot", hosts, true, None).await?;
+            }
+            Ok(())
         })
         .await
     }

@@ -32,7 +32,10 @@ pub enum Request {
     },
     LockRelease,
     ProxyBoot,
-    ProxyReboot,
+    /// `proxy reboot`; `rolling`: one host after the other, hooks around each.
+    ProxyReboot {
+        rolling: bool,
+    },
     /// `accessory boot|reboot|start|stop|restart|remove NAME` (`all` = every accessory).
     Accessory {
         action: AccessoryAction,
@@ -54,7 +57,7 @@ impl Request {
             Request::LockAcquire { .. } => ActionKind::LockAcquire,
             Request::LockRelease => ActionKind::LockRelease,
             Request::ProxyBoot => ActionKind::ProxyBoot,
-            Request::ProxyReboot => ActionKind::ProxyReboot,
+            Request::ProxyReboot { .. } => ActionKind::ProxyReboot,
             Request::Accessory { action, name } => ActionKind::Accessory { action: action.as_str().into(), name: name.clone() },
         }
     }
@@ -68,7 +71,7 @@ impl Request {
             Request::AppBoot | Request::AppStart | Request::AppStop | Request::StaleStop => "app",
             Request::Prune { .. } => "prune",
             Request::LockAcquire { .. } | Request::LockRelease => "lock",
-            Request::ProxyBoot | Request::ProxyReboot => "proxy",
+            Request::ProxyBoot | Request::ProxyReboot { .. } => "proxy",
             Request::Accessory { .. } => "accessory",
         }
     }
