@@ -118,6 +118,9 @@ pub struct DeployArgs {
     /// Skip image build and push
     #[arg(short = 'P', long = "skip-push", alias = "skip_push")]
     pub skip_push: bool,
+    /// Build without using Docker's build cache
+    #[arg(long = "no-cache", alias = "no_cache")]
+    pub no_cache: bool,
 }
 
 #[derive(Debug, Args)]

@@ -158,6 +158,7 @@ impl Ctx {
                 skip_hooks: self.global.skip_hooks,
                 lock_host: self.lock_host.clone(),
                 roles_filter: split(&self.global.roles),
+                no_cache: false,
             },
         )
     }

@@ -17,9 +17,15 @@ const NO_LOCK: &str = "There is no deploy lock";
 
 /// Run a request with Ctrl-C handling; returns Kamal's exit code.
 pub async fn run_request(ctx: &Ctx, req: Request, version: String) -> Result<ExitCode> {
+    run_build_request(ctx, req, version, false).await
+}
+
+/// A request that may build the image: `no_cache` is `--no-cache`.
+pub async fn run_build_request(ctx: &Ctx, req: Request, version: String, no_cache: bool) -> Result<ExitCode> {
     let (tx, mut rx) = mpsc::unbounded_channel::<Event>();
     let abort = AbortHandle::new();
-    let engine = ctx.engine(version, tx.clone(), abort.clone());
+    let mut engine = ctx.engine(version, tx.clone(), abort.clone());
+    engine.opts.no_cache = no_cache;
     // Lock commands print Kamal's one-line result, not the engine's steps.
     let req_kind = if matches!(req, Request::Setup { .. } | Request::Deploy { .. } | Request::Redeploy { .. } | Request::Rollback { .. } | Request::AppBoot) {
         Kind::Rollout

@@ -50,9 +50,9 @@ async fn engine_dispatch(cli: &Cli) -> color_eyre::Result<ExitCode> {
     let v = ctx.version.clone();
     let Some(c) = &cli.command else { return Err(eyre!("no command")) };
     match c {
-        Command::Setup(a) => actions::run_request(&ctx, Request::Setup { skip_push: a.skip_push }, v).await,
-        Command::Deploy(a) => actions::run_request(&ctx, Request::Deploy { skip_push: a.skip_push }, v).await,
-        Command::Redeploy(a) => actions::run_request(&ctx, Request::Redeploy { skip_push: a.skip_push }, v).await,
+        Command::Setup(a) => actions::run_build_request(&ctx, Request::Setup { skip_push: a.skip_push }, v, a.no_cache).await,
+        Command::Deploy(a) => actions::run_build_request(&ctx, Request::Deploy { skip_push: a.skip_push }, v, a.no_cache).await,
+        Command::Redeploy(a) => actions::run_build_request(&ctx, Request::Redeploy { skip_push: a.skip_push }, v, a.no_cache).await,
         Command::Rollback(a) => actions::run_request(&ctx, Request::Rollback { version: a.version.clone() }, v).await,
         Command::Details(d) if d.resources => {
             let pool = crate::app::context::pool(&ctx.app, g)?;

@@ -24,6 +24,11 @@ pub struct BuildPlan {
 
 /// `docker build` arguments for `version`, built in `context` (relative to `workdir`).
 pub fn build_args(app: &AppSpec, version: &str, secret_files: &[(String, PathBuf)]) -> Vec<String> {
+    build_args_with(app, version, secret_files, false)
+}
+
+/// [`build_args`], with `--no-cache` before the context as Kamal places it.
+pub fn build_args_with(app: &AppSpec, version: &str, secret_files: &[(String, PathBuf)], no_cache: bool) -> Vec<String> {
     let mut a = vec!["build".to_string(), "-t".into(), app.image_ref(version), "-t".into(), app.latest_image()];
     a.extend(["--label".into(), format!("service={}", app.service)]);
     if let [arch] = app.build.arch.as_slice() {
@@ -38,7 +43,11 @@ pub fn build_args(app: &AppSpec, version: &str, secret_files: &[(String, PathBuf
     if let Some(t) = &app.build.target {
         a.extend(["--target".into(), t.clone()]);
     }
-    a.extend(["--file".into(), app.dockerfile.clone(), app.context.clone()]);
+    a.extend(["--file".into(), app.dockerfile.clone()]);
+    if no_cache {
+        a.push("--no-cache".into());
+    }
+    a.push(app.context.clone());
     a
 }
 
@@ -141,7 +150,7 @@ pub fn prepare_workdir(app: &AppSpec) -> Result<(PathBuf, Option<String>), Build
 }
 
 /// The whole plan: workdir, `docker build` args, tags to push.
-pub fn plan(app: &AppSpec, version: &str, secret_dir: &Path) -> Result<(BuildPlan, Option<String>), BuildError> {
+pub fn plan(app: &AppSpec, version: &str, secret_dir: &Path, no_cache: bool) -> Result<(BuildPlan, Option<String>), BuildError> {
     let (workdir, note) = prepare_workdir(app)?;
     let secrets: Vec<(String, String)> = app
         .build
@@ -150,7 +159,7 @@ pub fn plan(app: &AppSpec, version: &str, secret_dir: &Path) -> Result<(BuildPla
         .map(|k| app.secrets.iter().find(|(n, _)| n == k).map(|(_, v)| (k.clone(), v.clone())).ok_or_else(|| BuildError::SecretMissing(k.clone())))
         .collect::<Result<_, _>>()?;
     let files: Vec<(String, PathBuf)> = secrets.iter().map(|(k, _)| (k.clone(), secret_dir.join(k))).collect();
-    let args = build_args(app, version, &files);
+    let args = build_args_with(app, version, &files, no_cache);
     Ok((BuildPlan { workdir, args, push: vec![app.image_ref(version), app.latest_image()], secrets }, note))
 }
 
@@ -190,6 +199,10 @@ mod tests {
         // Multi-arch needs buildx: no --platform with a plain docker build.
         app.build.arch = vec!["amd64".into(), "arm64".into()];
         assert!(!build_args(&app, "abc", &[]).contains(&"--platform".to_string()));
+        // --no-cache (deploy/redeploy/setup) goes just before the context, as Kamal's.
+        let a = build_args_with(&app, "abc", &[], true);
+        assert_eq!(a[a.len() - 2..], ["--no-cache".to_string(), ".".to_string()]);
+        assert!(!build_args(&app, "abc", &[]).contains(&"--no-cache".to_string()));
     }
 
     #[test]

@@ -73,7 +73,15 @@ fn engine(app: AppSpec, rules: Vec<(&str, i32, &str, &str)>, delay_ms: u64) -> (
         remotes,
         tx,
         AbortHandle::new(),
-        RunOptions { version: "v2".into(), performer: "me@x".into(), lock_user: "Me".into(), skip_hooks: true, lock_host: "h1".into(), roles_filter: None },
+        RunOptions {
+            version: "v2".into(),
+            performer: "me@x".into(),
+            lock_user: "Me".into(),
+            skip_hooks: true,
+            lock_host: "h1".into(),
+            roles_filter: None,
+            no_cache: false,
+        },
     );
     (e, rx, log)
 }

@@ -342,8 +342,15 @@ mod tests {
             ..Default::default()
         };
         let (tx, _rx) = tokio::sync::mpsc::unbounded_channel();
-        let opts =
-            RunOptions { version: "v1".into(), performer: "me".into(), lock_user: "Me".into(), skip_hooks: true, lock_host: "h1".into(), roles_filter: None };
+        let opts = RunOptions {
+            version: "v1".into(),
+            performer: "me".into(),
+            lock_user: "Me".into(),
+            skip_hooks: true,
+            lock_host: "h1".into(),
+            roles_filter: None,
+            no_cache: false,
+        };
         Engine::new(Arc::new(app), Default::default(), tx, AbortHandle::new(), opts)
     }
 

@@ -77,8 +77,8 @@ impl Engine {
             }
             let secret_dir = tempfile::tempdir().map_err(|e| fail(format!("cannot create a private directory for build secrets: {e}")))?;
             let plan_app = app.clone();
-            let (v2, sd) = (v.clone(), secret_dir.path().to_path_buf());
-            let (plan, note) = tokio::task::spawn_blocking(move || crate::deploy::build::plan(&plan_app, &v2, &sd))
+            let (v2, sd, no_cache) = (v.clone(), secret_dir.path().to_path_buf(), self.opts.no_cache);
+            let (plan, note) = tokio::task::spawn_blocking(move || crate::deploy::build::plan(&plan_app, &v2, &sd, no_cache))
                 .await
                 .map_err(|e| fail(e.to_string()))?
                 .map_err(|e| fail(e.to_string()))?;

@@ -46,6 +46,8 @@ pub struct RunOptions {
     pub lock_host: String,
     /// `-r` roles given (for `KAMAL_ROLES`).
     pub roles_filter: Option<Vec<String>>,
+    /// `--no-cache`: the image build ignores Docker's build cache.
+    pub no_cache: bool,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
