@@ -2,8 +2,28 @@ use clap::Parser;
 
 use kdeck::cli::Cli;
 
+/// The command line, with a Kamal alias (`aliases:` in deploy.yml) expanded when the first
+/// command is not one of kdeck's (an alias may name another, up to a few levels).
+fn parse() -> Result<Cli, clap::Error> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let mut args: Vec<String> = std::env::args().collect();
+    for _ in 0..5 {
+        match Cli::try_parse_from(&args) {
+            Err(e) if e.kind() == ErrorKind::InvalidSubcommand => {
+                let Some(ContextValue::String(name)) = e.get(ContextKind::InvalidSubcommand) else { return Err(e) };
+                match kdeck::app::alias::expand(&args, name) {
+                    Some(expanded) => args = expanded,
+                    None => return Err(e),
+                }
+            }
+            other => return other,
+        }
+    }
+    Cli::try_parse_from(&args)
+}
+
 fn main() -> std::process::ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match parse() {
         Ok(c) => c,
         Err(e) => {
             // Help/version print to stdout and exit 0; usage errors exit 1 like Kamal (clap uses 2).

@@ -4,6 +4,7 @@
 //! describes the fleet the watchers follow ([`fleet_spec`]). `commands` and `tui` name this
 //! module, never each other.
 
+pub mod alias;
 pub mod context;
 pub mod out;
 

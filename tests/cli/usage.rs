@@ -103,3 +103,23 @@ fn proxy_reboot_without_confirmation_is_aborted_before_connecting() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("--rolling") && out.contains("--confirmed"), "{out}");
 }
+
+/// `aliases:` from deploy.yml run as commands (`kdeck NAME ARGS…` = the alias's command line,
+/// then the arguments), as Kamal; an unknown name stays a usage error.
+#[test]
+fn config_aliases_run_as_commands() {
+    let d = app_dir();
+    let yml = d.path().join("config/deploy.yml");
+    let mut text = std::fs::read_to_string(&yml).unwrap();
+    text.push_str("aliases:\n  conf: config\n  conf2: conf\n");
+    std::fs::write(&yml, text).unwrap();
+    let (code, direct, err) = run(d.path(), &["config", "--version", "v1"]);
+    assert_eq!(code, 0, "{err}");
+    for alias in ["conf", "conf2"] {
+        let (code, out, err) = run(d.path(), &[alias, "--version", "v1"]);
+        assert_eq!((code, out.as_str()), (0, direct.as_str()), "{alias}: {err}");
+    }
+    let (code, _, err) = run(d.path(), &["nope"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("nope"), "{err}");
+}
