@@ -113,6 +113,19 @@ fn interop_trace_proxy_run_section_boots_kamal_proxy_like_kamal() {
     let dir = app(&lab, tmp.path(), svc, |s| {
         s.proxy_extra = "  run:\n    metrics_port: 9090\n    debug: true\n    log_max_size: 20m\n    options:\n      label: kdeck.proxy-run=1\n".into();
     });
+    // proxy boot (the network, then start the proxy or run it from proxy.run), both tools.
+    lab.clear_ssh_logs();
+    ok(lab.kamal(&dir, &["proxy", "boot"]), "kamal proxy boot");
+    let k = trace(&lab, "v1", "v0");
+    lab.clear_ssh_logs();
+    ok(kdeck(&lab, &dir, &["proxy", "boot"]), "kdeck proxy boot");
+    let d = trace(&lab, "v1", "v0");
+    compare_traces("proxy boot with proxy.run", &k, &d);
+    assert!(
+        d[0].iter().any(|c| c.starts_with("docker container start kamal-proxy || docker run --name kamal-proxy") && c.contains("--expose=9090")),
+        "{:?}",
+        d[0]
+    );
     lab.clear_ssh_logs();
     ok(lab.kamal(&dir, &["proxy", "reboot", "-y"]), "kamal proxy reboot");
     let k = trace(&lab, "v1", "v0");
