@@ -56,6 +56,15 @@ pub struct Global {
     /// Trust and record host keys of hosts not yet in known_hosts
     #[arg(long = "accept-new-host-keys", global = true)]
     pub accept_new_host_keys: bool,
+    /// Wait for the deploy lock if it's already held instead of failing immediately
+    #[arg(long = "lock-wait", alias = "lock_wait", global = true)]
+    pub lock_wait: bool,
+    /// Maximum seconds to wait for the deploy lock when --lock-wait is set
+    #[arg(long = "lock-wait-timeout", alias = "lock_wait_timeout", global = true, default_value_t = 900, value_name = "SECONDS")]
+    pub lock_wait_timeout: u64,
+    /// Seconds between deploy lock polls when --lock-wait is set
+    #[arg(long = "lock-wait-interval", alias = "lock_wait_interval", global = true, default_value_t = 15, value_name = "SECONDS")]
+    pub lock_wait_interval: u64,
 }
 
 #[derive(Debug, Subcommand)]

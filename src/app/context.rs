@@ -159,6 +159,10 @@ impl Ctx {
                 lock_host: self.lock_host.clone(),
                 roles_filter: split(&self.global.roles),
                 no_cache: false,
+                lock_wait: self.global.lock_wait.then(|| crate::deploy::LockWait {
+                    timeout: std::time::Duration::from_secs(self.global.lock_wait_timeout),
+                    interval: std::time::Duration::from_secs(self.global.lock_wait_interval.max(1)),
+                }),
             },
         )
     }

@@ -81,6 +81,7 @@ fn engine(app: AppSpec, rules: Vec<(&str, i32, &str, &str)>, delay_ms: u64) -> (
             lock_host: "h1".into(),
             roles_filter: None,
             no_cache: false,
+            lock_wait: None,
         },
     );
     (e, rx, log)
@@ -161,6 +162,35 @@ async fn held_lock_is_reported_with_holder() {
     }
     // Not ours: never removed.
     assert!(!log.lock().unwrap().iter().any(|(_, c)| c.contains("rm .kamal/lock-svc/details")));
+}
+
+/// `--lock-wait`: a lock taken by hand is not waited for; an automatic one is polled until the
+/// wait times out (Kamal 2.12's `acquire_lock_with_wait`).
+#[tokio::test]
+async fn lock_wait_polls_an_automatic_lock_until_timeout_but_not_a_manual_one() {
+    let wait = LockWait { timeout: std::time::Duration::from_secs(2), interval: std::time::Duration::from_secs(1) };
+    let details = |message: &str| crate::kamal::lock::details_text("Other deploy", chrono::Utc::now(), "v1", message);
+    fn held(details: &str) -> Vec<(&str, i32, &str, &str)> {
+        vec![("mkdir .kamal/lock-svc &&", 1, "", "mkdir: cannot create directory '.kamal/lock-svc': File exists"), ("stat .kamal/lock-svc", 0, details, "")]
+    }
+    let attempts = |log: &CmdLog| log.lock().unwrap().iter().filter(|(_, c)| c.contains("mkdir .kamal/lock-svc &&")).count();
+
+    let manual = details("hands off");
+    let (mut e, _rx, log) = engine(app(), held(&manual), 0);
+    e.opts.lock_wait = Some(wait);
+    let err = e.run(Request::Rollback { version: "v1".into() }).await.unwrap_err().to_string();
+    assert!(err.contains("held manually, not waiting"), "{err}");
+    assert_eq!(attempts(&log), 1);
+
+    let automatic = details(crate::kamal::lock::DEFAULT_MESSAGE);
+    let (mut e, _rx, log) = engine(app(), held(&automatic), 0);
+    e.opts.lock_wait = Some(wait);
+    let t0 = std::time::Instant::now();
+    let err = e.run(Request::Rollback { version: "v1".into() }).await.unwrap_err().to_string();
+    assert!(err.contains("Timed out after 2s waiting for the deploy lock"), "{err}");
+    assert!(t0.elapsed() >= std::time::Duration::from_secs(2), "gave up early: {:?}", t0.elapsed());
+    assert!(attempts(&log) >= 2, "polled {} time(s)", attempts(&log));
+    assert!(!log.lock().unwrap().iter().any(|(_, c)| c.contains("rm .kamal/lock-svc/details")), "removed a lock that is not ours");
 }
 
 #[tokio::test]

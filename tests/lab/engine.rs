@@ -167,6 +167,41 @@ fn engine_lock_both_ways() {
     assert!(ok(lab.kamal(&dir, &["lock", "status"]), "kamal lock status").stdout.contains("There is no deploy lock"));
 }
 
+/// `--lock-wait`: a command that needs the lock waits while another deploy holds it (the lock
+/// Kamal writes with its automatic message), and goes on once it is released; a lock taken by
+/// hand is not waited for.
+#[test]
+fn engine_lock_wait_waits_for_an_automatic_lock_only() {
+    let _turn = crate::support::lab::turn();
+    let Some(lab) = lab() else { return };
+    let svc = "elockw";
+    fresh(&lab, svc);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = app(&lab, tmp.path(), svc, |_| {});
+    ok(lab.kamal(&dir, &["lock", "acquire", "-m", "by hand"]), "kamal lock acquire (manual)");
+    let r = kdeck(&lab, &dir, &["prune", "images", "--lock-wait", "--lock-wait-interval", "1"]);
+    assert_eq!(r.code, Some(1), "{}{}", r.stdout, r.stderr);
+    assert!(format!("{}{}", r.stdout, r.stderr).contains("held manually, not waiting"), "{}{}", r.stdout, r.stderr);
+    ok(lab.kamal(&dir, &["lock", "release"]), "kamal lock release");
+
+    ok(lab.kamal(&dir, &["lock", "acquire", "-m", "Automatic deploy lock"]), "kamal lock acquire (as a deploy)");
+    let t0 = Instant::now();
+    let waiting = kdeck_command(&lab, &dir)
+        .args(["prune", "images", "--lock-wait", "--lock-wait-interval", "1", "--lock-wait-timeout", "60"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_secs(3));
+    ok(lab.kamal(&dir, &["lock", "release"]), "kamal lock release");
+    let out = waiting.wait_with_output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "{text}");
+    assert!(t0.elapsed() >= Duration::from_secs(3), "did not wait: {text}");
+    assert!(text.contains("retrying in 1s"), "{text}");
+    assert!(!lock_dir_exists(&lab, &lab.ips(0..1)[0], svc), "the lock was left behind");
+}
+
 /// boot.limit 1 + boot.wait 2 on 3 hosts: three groups, one at a time, ≥2 s apart (events).
 #[test]
 fn engine_boot_groups_one_at_a_time() {

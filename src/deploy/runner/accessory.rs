@@ -350,6 +350,7 @@ mod tests {
             lock_host: "h1".into(),
             roles_filter: None,
             no_cache: false,
+            lock_wait: None,
         };
         Engine::new(Arc::new(app), Default::default(), tx, AbortHandle::new(), opts)
     }

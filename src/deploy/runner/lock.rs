@@ -29,23 +29,53 @@ impl Engine {
         }
     }
 
+    /// Take the deploy lock. With `--lock-wait` an automatic lock held by another deploy is
+    /// polled until it is free or the wait times out (a lock taken by hand is not waited for),
+    /// as Kamal 2.12's `acquire_lock_with_wait`.
     pub async fn acquire_lock(&self, message: &str) -> R<()> {
         let host = self.opts.lock_host.clone();
         let details = lock::encode_details(&self.opts.lock_user, Utc::now(), &self.opts.version, message);
         let c = cmd::lock_acquire(&self.app, &details);
         let h = host.as_str();
+        let wait = self.opts.lock_wait.filter(|_| message == lock::DEFAULT_MESSAGE);
+        let t0 = Instant::now();
         self.step(Some(h), None, StepKind::Lock, "acquire deploy lock", async {
-            let out = self.sh(h, &c).await?;
-            if out.ok() {
-                return Ok(());
-            }
-            if out.stderr.contains("cannot create directory") || out.stderr.contains("File exists") {
+            let mut announced = false;
+            loop {
+                let out = self.sh(h, &c).await?;
+                if out.ok() {
+                    return Ok(());
+                }
+                if !(out.stderr.contains("cannot create directory") || out.stderr.contains("File exists")) {
+                    return Err(failed(h, exec_failure(h, &out)).into());
+                }
                 let info =
                     self.lock_status().await.ok().flatten().unwrap_or(LockInfo { holder: "unknown".into(), at: None, version: None, message: String::new() });
-                self.emit(Event::Lock { host: h.to_string(), held: Some(info.clone()) });
-                return Err(EngineError::Locked(info).into());
+                if !announced {
+                    self.emit(Event::Lock { host: h.to_string(), held: Some(info.clone()) });
+                    announced = true;
+                }
+                let Some(w) = wait else { return Err(EngineError::Locked(info).into()) };
+                if info.message != lock::DEFAULT_MESSAGE {
+                    return Err(failed(h, "Deploy lock held manually, not waiting. Run 'kdeck lock help' for more information").into());
+                }
+                let remaining = w.timeout.saturating_sub(t0.elapsed());
+                if remaining.is_zero() {
+                    return Err(failed(h, format!("Timed out after {}s waiting for the deploy lock", w.timeout.as_secs())).into());
+                }
+                let pause = w.interval.min(remaining);
+                self.progress(
+                    h,
+                    None,
+                    StepKind::Lock,
+                    t0,
+                    format!("lock held by {}; retrying in {}s ({}s remaining)", info.holder, pause.as_secs(), remaining.as_secs()),
+                );
+                tokio::select! {
+                    _ = tokio::time::sleep(pause) => {}
+                    _ = self.abort.stopping() => return Err(EngineError::Aborted.into()),
+                }
             }
-            Err(failed(h, exec_failure(h, &out)).into())
         })
         .await?;
         self.lock_held.store(true, std::sync::atomic::Ordering::SeqCst);

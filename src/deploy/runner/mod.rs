@@ -48,6 +48,15 @@ pub struct RunOptions {
     pub roles_filter: Option<Vec<String>>,
     /// `--no-cache`: the image build ignores Docker's build cache.
     pub no_cache: bool,
+    /// `--lock-wait`: wait for an automatic lock held by another deploy instead of failing.
+    pub lock_wait: Option<LockWait>,
+}
+
+/// How long `--lock-wait` waits for the deploy lock, and how often it looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LockWait {
+    pub timeout: std::time::Duration,
+    pub interval: std::time::Duration,
 }
 
 #[derive(Debug, Clone, thiserror::Error)]
