@@ -167,14 +167,13 @@ pub fn exec_detach_conflict(a: &crate::cli::ExecArgs) -> Option<String> {
 
 /// `app exec`: in parallel on every selected host × role (the engine's exec), output per host.
 pub async fn app_exec(ctx: &Ctx, a: &crate::cli::ExecArgs) -> Result<ExitCode> {
-    let targets = ctx.hosts().into_iter().flat_map(|h| ctx.app.roles_on(&h).into_iter().map(move |r| (h.clone(), r.clone())).collect::<Vec<_>>()).collect();
     let req = crate::deploy::ExecRequest {
         command: a.cmd.join(" "),
         env: exec_env(a),
         reuse: a.reuse,
         detach: a.detach,
         version: ctx.global.version.clone(),
-        targets,
+        targets: ctx.app.host_roles(),
         stream: false,
     };
     // The events are the dashboard's; here the results are printed in Kamal's layout.

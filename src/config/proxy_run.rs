@@ -9,6 +9,8 @@ use super::{Config, Map, Proxy, Value};
 pub const DEFAULT_REPOSITORY: &str = "basecamp/kamal-proxy";
 /// The oldest kamal-proxy Kamal 2.11 accepts (and boots when `run.version` is not set).
 pub const MINIMUM_VERSION: &str = "v0.9.2";
+/// kamal-proxy's apps-config volume (`--volume` value), whichever way it is booted.
+pub const APPS_VOLUME: &str = "$PWD/.kamal/proxy/apps-config:/home/kamal-proxy/.apps-config";
 
 /// A host's kamal-proxy boot, rendered.
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -26,9 +28,15 @@ impl Config {
     /// The `proxy.run` that applies to `host`: the first of its roles' (config order), then of
     /// its accessories' (the config check refuses hosts where they differ).
     pub fn proxy_run(&self, host: &str) -> Option<&Map> {
+        self.proxy_runs(host).into_iter().next()
+    }
+
+    /// Every `proxy.run` on `host`: its roles' (config order), then its accessories'
+    /// (Kamal's `proxy_runs(host)`).
+    pub(crate) fn proxy_runs(&self, host: &str) -> Vec<&Map> {
         let roles = self.roles.iter().filter(|r| r.hosts.iter().any(|h| h == host)).filter_map(|r| r.proxy());
         let accessories = self.accessories.iter().filter(|a| a.hosts.iter().any(|h| h == host)).filter_map(|a| a.proxy.as_ref());
-        roles.chain(accessories).find_map(Proxy::run)
+        roles.chain(accessories).filter_map(Proxy::run).collect()
     }
 }
 
@@ -40,7 +48,7 @@ fn fetch(run: &Map, key: &str, default: Value) -> Value {
 /// Render a `proxy.run` section.
 pub fn render(run: &Map) -> ProxyRun {
     let metrics_port = run.get("metrics_port").filter(|v| v.present()).cloned();
-    let mut docker_options = vec!["--volume".to_string(), "$PWD/.kamal/proxy/apps-config:/home/kamal-proxy/.apps-config".to_string()];
+    let mut docker_options = vec!["--volume".to_string(), APPS_VOLUME.to_string()];
     docker_options.extend(publish_args(run));
     let log_max_size = fetch(run, "log_max_size", Value::str("10m"));
     if log_max_size.present() {

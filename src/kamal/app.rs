@@ -296,6 +296,12 @@ impl AppSpec {
         v
     }
 
+    /// Every (host, role) pair: hosts in config order, each host's roles primary first (what
+    /// `app exec` runs on).
+    pub fn host_roles(&self) -> Vec<(String, RoleSpec)> {
+        self.all_hosts().into_iter().flat_map(|h| self.roles_on(&h).into_iter().map(|r| (h.clone(), r.clone())).collect::<Vec<_>>()).collect()
+    }
+
     pub fn proxy_hosts(&self) -> Vec<String> {
         let mut v: Vec<String> = vec![];
         for r in self.roles.iter().filter(|r| r.proxy.is_some()) {

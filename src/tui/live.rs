@@ -319,19 +319,11 @@ async fn audit(ctx: Arc<Ctx>, up: mpsc::Sender<Update>) {
 /// The (host, role) pairs an exec scope runs on, in host order.
 fn exec_jobs(app: &AppSpec, scope: &ExecScope) -> Vec<(String, RoleSpec)> {
     let primary = app.primary_host();
-    let mut jobs = Vec::new();
-    for h in app.all_hosts() {
-        for role in app.roles_on(&h) {
-            let take = match scope {
-                ExecScope::All => true,
-                ExecScope::Primary => Some(&h) == primary.as_ref() && role.name == app.primary_role,
-                ExecScope::Role(r) => &role.name == r,
-                ExecScope::Host(x) => &h == x,
-            };
-            if take {
-                jobs.push((h.clone(), role.clone()));
-            }
-        }
-    }
-    jobs
+    let take = |h: &String, role: &RoleSpec| match scope {
+        ExecScope::All => true,
+        ExecScope::Primary => Some(h) == primary.as_ref() && role.name == app.primary_role,
+        ExecScope::Role(r) => &role.name == r,
+        ExecScope::Host(x) => h == x,
+    };
+    app.host_roles().into_iter().filter(|(h, role)| take(h, role)).collect()
 }

@@ -125,19 +125,10 @@ fn check_ssl(c: &Config) -> Result<()> {
 /// The roles and accessories on one host must agree on the proxy's `run` settings.
 fn check_proxy_runs(c: &Config) -> Result<()> {
     for h in c.hosts() {
-        let mut runs: Vec<Map> = Vec::new();
-        for r in c.roles.iter().filter(|r| r.hosts.contains(&h)) {
-            if let Some(run) = r.proxy.as_ref().and_then(Proxy::run) {
-                if !runs.contains(run) {
-                    runs.push(run.clone());
-                }
-            }
-        }
-        for a in c.accessories.iter().filter(|a| a.hosts.contains(&h)) {
-            if let Some(run) = a.proxy.as_ref().and_then(Proxy::run) {
-                if !runs.contains(run) {
-                    runs.push(run.clone());
-                }
+        let mut runs: Vec<&Map> = Vec::new();
+        for run in c.proxy_runs(&h) {
+            if !runs.contains(&run) {
+                runs.push(run);
             }
         }
         if runs.len() > 1 {

@@ -1,9 +1,9 @@
 //! `app exec` (not interactive) as Kamal 2.11 runs it (`lib/kamal/cli/app.rb`): one command per
 //! (host, role) in parallel, audited, in a new container of `--version` or the latest tag
 //! (`latest[-<destination>]`, after the registry login), or with `--reuse` (no login) in the
-//! running container of the version the primary host runs. One
-//! implementation for the headless command and the dashboard: the first reads the results, the
-//! second the `Output` events (`stream`).
+//! running container of the version the primary host runs. One implementation for the headless
+//! command and the dashboard: the first reads the results, the second the `Output` events
+//! (`stream`).
 
 use super::{Engine, EngineError, R};
 use crate::deploy::event::{ActionKind, Event, Stream};
@@ -25,7 +25,7 @@ pub struct ExecRequest {
     pub reuse: bool,
     /// A new container left running (`--detach`).
     pub detach: bool,
-    /// `--version`; else the running version (`reuse`) or `latest`.
+    /// `--version`; else the running version (`reuse`) or the latest tag.
     pub version: Option<String>,
     /// The (host, role) pairs, in the order results come back.
     pub targets: Vec<(String, RoleSpec)>,

@@ -18,11 +18,15 @@ pub fn proxy_mkdir_apps_config() -> String {
     "/usr/bin/env mkdir -p .kamal/proxy/apps-config".into()
 }
 
-const PROXY_RUN_BASE: &str = "docker run --name kamal-proxy --network kamal --detach --restart unless-stopped --volume kamal-proxy-config:/home/kamal-proxy/.config/kamal-proxy --volume $PWD/.kamal/proxy/apps-config:/home/kamal-proxy/.apps-config";
+/// Kamal's fixed `docker run` options for kamal-proxy, either way it is booted.
+const PROXY_RUN_HEAD: &str =
+    "docker run --name kamal-proxy --network kamal --detach --restart unless-stopped --volume kamal-proxy-config:/home/kamal-proxy/.config/kamal-proxy";
 
+/// From the host's `.kamal/proxy/*` boot files (their defaults when absent), through xargs.
 fn proxy_run_legacy_args() -> String {
+    let apps_volume = crate::config::proxy_run::APPS_VOLUME;
     format!(
-        "echo $(cat .kamal/proxy/options 2> /dev/null || echo \"--publish 80:80 --publish 443:443 --log-opt max-size=10m\") $(cat .kamal/proxy/image 2> /dev/null || echo \"{PROXY_IMAGE}\"):$(cat .kamal/proxy/image_version 2> /dev/null || echo \"{PROXY_MIN_VERSION}\") $(cat .kamal/proxy/run_command 2> /dev/null || echo \"\") | xargs {PROXY_RUN_BASE}"
+        "echo $(cat .kamal/proxy/options 2> /dev/null || echo \"--publish 80:80 --publish 443:443 --log-opt max-size=10m\") $(cat .kamal/proxy/image 2> /dev/null || echo \"{PROXY_IMAGE}\"):$(cat .kamal/proxy/image_version 2> /dev/null || echo \"{PROXY_MIN_VERSION}\") $(cat .kamal/proxy/run_command 2> /dev/null || echo \"\") | xargs {PROXY_RUN_HEAD} --volume {apps_volume}"
     )
 }
 
@@ -35,12 +39,7 @@ pub fn proxy_start_or_run(app: &AppSpec, host: &str) -> String {
 /// one, else from the host's `.kamal/proxy/*` boot files.
 pub fn proxy_run(app: &AppSpec, host: &str) -> String {
     match app.proxy_runs.get(host) {
-        Some(r) => format!(
-            "docker run --name kamal-proxy --network kamal --detach --restart unless-stopped --volume kamal-proxy-config:/home/kamal-proxy/.config/kamal-proxy {} {} {}",
-            r.docker_options.join(" "),
-            r.image,
-            r.run_command
-        ),
+        Some(r) => format!("{PROXY_RUN_HEAD} {} {} {}", r.docker_options.join(" "), r.image, r.run_command),
         None => proxy_run_legacy_args(),
     }
 }
