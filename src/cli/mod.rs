@@ -3,6 +3,16 @@
 //! `-h` means `--hosts` as in Kamal, so clap's short help flag is disabled (`--help` works),
 //! and `--version` is Kamal's "version to deploy", not "print kdeck's version".
 
+mod accessory;
+mod app;
+mod lock;
+mod proxy;
+
+pub use accessory::AccessoryCommand;
+pub use app::{AppCommand, ExecArgs, LogsArgs, StaleArgs};
+pub use lock::{LockCommand, PruneCommand};
+pub use proxy::ProxyCommand;
+
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
@@ -142,156 +152,4 @@ pub struct DetailsArgs {
     /// Include host and container resources (memory, CPU, disk)
     #[arg(long)]
     pub resources: bool,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum AppCommand {
-    /// Boot app on servers (or reboot app if already running)
-    Boot,
-    /// Start existing app container on servers
-    Start,
-    /// Stop app container on servers
-    Stop,
-    /// Show details about app containers
-    Details,
-    /// Show app containers on servers
-    Containers,
-    /// Show app images on servers
-    Images,
-    /// Show app version currently running on servers
-    Version,
-    /// Show log lines from app on servers (use -f to follow all hosts)
-    Logs(LogsArgs),
-    /// Execute a custom command on servers within the app container
-    Exec(ExecArgs),
-    /// Detect app stale containers
-    // Kamal's spelling first; Thor accepts the dashed form too.
-    #[command(name = "stale_containers", alias = "stale-containers")]
-    StaleContainers(StaleArgs),
-}
-
-#[derive(Debug, Args, Default)]
-pub struct LogsArgs {
-    /// Show lines from this timestamp or duration (e.g. 2013-01-02T13:23:37Z, 42m)
-    #[arg(short = 's', long)]
-    pub since: Option<String>,
-    /// Show this many lines from the end of the logs
-    #[arg(short = 'n', long)]
-    pub lines: Option<u32>,
-    /// Show lines with grep match only
-    #[arg(short = 'g', long)]
-    pub grep: Option<String>,
-    /// Additional options supplied to grep
-    #[arg(long = "grep-options", alias = "grep_options")]
-    pub grep_options: Option<String>,
-    /// Follow log on all hosts and roles, merged
-    #[arg(short = 'f', long)]
-    pub follow: bool,
-    /// Skip appending timestamps to logging output
-    #[arg(short = 'T', long = "skip-timestamps", alias = "skip_timestamps")]
-    pub skip_timestamps: bool,
-    /// Docker container ID to fetch logs
-    #[arg(long = "container-id", alias = "container_id")]
-    pub container_id: Option<String>,
-}
-
-#[derive(Debug, Args, Default)]
-pub struct ExecArgs {
-    /// Execute command over ssh for an interactive shell (use for console/bash)
-    #[arg(short = 'i', long)]
-    pub interactive: bool,
-    /// Reuse currently running container instead of starting a new one
-    #[arg(long)]
-    pub reuse: bool,
-    /// Set environment variables for the command (KEY=VALUE)
-    #[arg(short = 'e', long = "env")]
-    pub env: Vec<String>,
-    /// Run the command in a detached container
-    #[arg(long)]
-    pub detach: bool,
-    /// The command (quote it when it has options)
-    #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
-    pub cmd: Vec<String>,
-}
-
-#[derive(Debug, Args, Default)]
-pub struct StaleArgs {
-    /// Stop the stale containers found
-    #[arg(short = 's', long)]
-    pub stop: bool,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum LockCommand {
-    /// Report lock status
-    Status,
-    /// Acquire the deploy lock
-    Acquire {
-        /// A lock message
-        #[arg(short = 'm', long)]
-        message: String,
-    },
-    /// Release the deploy lock
-    Release,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum PruneCommand {
-    /// Prune unused images and stopped containers
-    All,
-    /// Prune all stopped containers, except the last n (default 5)
-    Containers {
-        #[arg(long)]
-        retain: Option<usize>,
-    },
-    /// Prune unused images
-    Images,
-}
-
-#[derive(Debug, Subcommand)]
-pub enum ProxyCommand {
-    /// Boot proxy on servers
-    Boot,
-    /// Reboot proxy on servers (stop container, remove container, start new container)
-    Reboot {
-        /// Reboot proxy on hosts in sequence, rather than in parallel
-        #[arg(long)]
-        rolling: bool,
-        /// Proceed without confirmation question
-        #[arg(short = 'y', long)]
-        confirmed: bool,
-    },
-    /// Show details about proxy container from servers
-    Details,
-    /// Show log lines from proxy on servers
-    Logs(LogsArgs),
-}
-
-#[derive(Debug, Subcommand)]
-pub enum AccessoryCommand {
-    /// Boot new accessory service on host (use NAME=all to boot all accessories)
-    Boot { name: String },
-    /// Reboot existing accessory on host (stop container, remove container, start new container)
-    Reboot { name: String },
-    /// Show details about accessory on host (use NAME=all to show all accessories)
-    Details { name: String },
-    /// Show log lines from accessory on host
-    Logs {
-        name: String,
-        #[command(flatten)]
-        args: LogsArgs,
-    },
-    /// Start existing accessory container on host
-    Start { name: String },
-    /// Stop existing accessory container on host
-    Stop { name: String },
-    /// Restart existing accessory container on host
-    Restart { name: String },
-    /// Remove accessory container, image and data directory from host (use NAME=all to remove all accessories)
-    Remove {
-        name: String,
-        /// Proceed without confirmation question
-        #[arg(short = 'y', long)]
-        confirmed: bool,
-    },
 }

@@ -1,0 +1,33 @@
+//! `kdeck accessory …`.
+
+use super::LogsArgs;
+use clap::Subcommand;
+
+#[derive(Debug, Subcommand)]
+pub enum AccessoryCommand {
+    /// Boot new accessory service on host (use NAME=all to boot all accessories)
+    Boot { name: String },
+    /// Reboot existing accessory on host (stop container, remove container, start new container)
+    Reboot { name: String },
+    /// Show details about accessory on host (use NAME=all to show all accessories)
+    Details { name: String },
+    /// Show log lines from accessory on host
+    Logs {
+        name: String,
+        #[command(flatten)]
+        args: LogsArgs,
+    },
+    /// Start existing accessory container on host
+    Start { name: String },
+    /// Stop existing accessory container on host
+    Stop { name: String },
+    /// Restart existing accessory container on host
+    Restart { name: String },
+    /// Remove accessory container, image and data directory from host (use NAME=all to remove all accessories)
+    Remove {
+        name: String,
+        /// Proceed without confirmation question
+        #[arg(short = 'y', long)]
+        confirmed: bool,
+    },
+}
