@@ -163,8 +163,15 @@ impl Ctx {
                     timeout: std::time::Duration::from_secs(self.global.lock_wait_timeout),
                     interval: std::time::Duration::from_secs(self.global.lock_wait_interval.max(1)),
                 }),
+                partial_hosts: self.partial_hosts(),
             },
         )
+    }
+
+    /// Hosts where the role filter leaves some of the host's roles out.
+    fn partial_hosts(&self) -> Vec<String> {
+        let names = |app: &AppSpec, h: &str| app.roles_on(h).iter().map(|r| r.name.clone()).collect::<std::collections::BTreeSet<_>>();
+        self.app.all_hosts().into_iter().filter(|h| names(&self.app, h) != names(&self.full, h)).collect()
     }
 
     pub fn hosts(&self) -> Vec<String> {

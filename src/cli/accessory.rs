@@ -23,6 +23,19 @@ pub enum AccessoryCommand {
     Stop { name: String },
     /// Restart existing accessory container on host
     Restart { name: String },
+    /// Execute a custom command on servers within the accessory container (use --help to show options)
+    Exec {
+        name: String,
+        /// Execute command over ssh for an interactive shell (use for console/bash)
+        #[arg(short = 'i', long)]
+        interactive: bool,
+        /// Reuse currently running container instead of starting a new one
+        #[arg(long)]
+        reuse: bool,
+        /// The command (quote it when it has options)
+        #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
+        cmd: Vec<String>,
+    },
     /// Remove accessory container, image and data directory from host (use NAME=all to remove all accessories)
     Remove {
         name: String,

@@ -26,6 +26,19 @@ pub enum AppCommand {
     // Kamal's spelling first; Thor accepts the dashed form too.
     #[command(name = "stale_containers", alias = "stale-containers")]
     StaleContainers(StaleArgs),
+    /// Set the app to maintenance mode
+    Maintenance {
+        /// How long to allow in-flight requests to complete (defaults to drain_timeout from config)
+        #[arg(long = "drain-timeout", alias = "drain_timeout", value_name = "SECONDS")]
+        drain_timeout: Option<u64>,
+        /// Message to display to clients while stopped
+        #[arg(long)]
+        message: Option<String>,
+    },
+    /// Set the app to live mode
+    Live,
+    /// Remove app containers and images from servers
+    Remove,
 }
 
 #[derive(Debug, Args, Default)]

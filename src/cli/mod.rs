@@ -7,11 +7,13 @@ mod accessory;
 mod app;
 mod lock;
 mod proxy;
+mod server;
 
 pub use accessory::AccessoryCommand;
 pub use app::{AppCommand, ExecArgs, LogsArgs, StaleArgs};
 pub use lock::{LockCommand, PruneCommand};
-pub use proxy::ProxyCommand;
+pub use proxy::{BootConfigArgs, ProxyCommand};
+pub use server::{RegistryArgs, RegistryCommand, RemoveArgs, ServerCommand};
 
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -110,6 +112,14 @@ pub enum Command {
     /// Manage accessories (db/redis/search)
     #[command(subcommand)]
     Accessory(AccessoryCommand),
+    /// Login and -out of the image registry
+    #[command(subcommand)]
+    Registry(RegistryCommand),
+    /// Bootstrap servers with curl and Docker
+    #[command(subcommand)]
+    Server(ServerCommand),
+    /// Remove kamal-proxy, app, accessories, and registry session from servers
+    Remove(RemoveArgs),
 }
 
 #[derive(Debug, Args, Default)]

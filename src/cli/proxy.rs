@@ -1,7 +1,7 @@
 //! `kdeck proxy …`.
 
 use super::LogsArgs;
-use clap::Subcommand;
+use clap::{Args, Subcommand};
 
 #[derive(Debug, Subcommand)]
 pub enum ProxyCommand {
@@ -20,4 +20,62 @@ pub enum ProxyCommand {
     Details,
     /// Show log lines from proxy on servers
     Logs(LogsArgs),
+    /// Start existing proxy container on servers
+    Start,
+    /// Stop existing proxy container on servers
+    Stop,
+    /// Restart existing proxy container on servers
+    Restart,
+    /// Remove proxy container and image from servers
+    Remove {
+        /// Force removing proxy when apps are still installed
+        #[arg(long)]
+        force: bool,
+    },
+    /// Manage kamal-proxy boot configuration (deprecated in Kamal: set `proxy: run:` instead)
+    #[command(name = "boot_config", alias = "boot-config")]
+    BootConfig(BootConfigArgs),
+}
+
+/// `proxy boot_config <set|get|reset>` and the options of `set`.
+#[derive(Debug, Args)]
+pub struct BootConfigArgs {
+    /// set, get or reset
+    #[arg(value_parser = ["set", "get", "reset"])]
+    pub subcommand: String,
+    /// Publish the proxy ports on the host (--no-publish: don't)
+    #[arg(long, overrides_with = "no_publish")]
+    pub publish: bool,
+    #[arg(long = "no-publish", alias = "no_publish", hide = true)]
+    pub no_publish: bool,
+    /// Host IP address to bind HTTP/HTTPS traffic to. Defaults to all interfaces
+    #[arg(long = "publish-host-ip", alias = "publish_host_ip")]
+    pub publish_host_ip: Vec<String>,
+    /// HTTP port to publish on the host
+    #[arg(long = "http-port", alias = "http_port", default_value_t = 80)]
+    pub http_port: u16,
+    /// HTTPS port to publish on the host
+    #[arg(long = "https-port", alias = "https_port", default_value_t = 443)]
+    pub https_port: u16,
+    /// Max size of proxy logs
+    #[arg(long = "log-max-size", alias = "log_max_size", default_value = "10m")]
+    pub log_max_size: String,
+    /// Registry to use for the proxy image
+    #[arg(long)]
+    pub registry: Option<String>,
+    /// Repository for the proxy image
+    #[arg(long)]
+    pub repository: Option<String>,
+    /// Version of the proxy to run
+    #[arg(long = "image-version", alias = "image_version")]
+    pub image_version: Option<String>,
+    /// Port to report prometheus metrics on
+    #[arg(long = "metrics-port", alias = "metrics_port")]
+    pub metrics_port: Option<u16>,
+    /// Whether to run the proxy in debug mode
+    #[arg(long)]
+    pub debug: bool,
+    /// Docker options to pass to the proxy container (option=value option2=value2)
+    #[arg(long = "docker-options", alias = "docker_options", num_args = 1..)]
+    pub docker_options: Vec<String>,
 }

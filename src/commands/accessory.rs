@@ -14,6 +14,7 @@ use std::process::ExitCode;
 pub async fn run(ctx: &Ctx, c: &AccessoryCommand) -> Result<ExitCode> {
     let (action, name) = match c {
         AccessoryCommand::Details { name } => return details(ctx, name).await,
+        AccessoryCommand::Exec { name, interactive, reuse, cmd } => return super::exec::accessory_exec(ctx, name, *interactive, *reuse, cmd).await,
         AccessoryCommand::Logs { name, args } => return logs(ctx, name, args).await,
         AccessoryCommand::Boot { name } => (AccessoryAction::Boot, name),
         AccessoryCommand::Reboot { name } => (AccessoryAction::Reboot, name),

@@ -2,15 +2,18 @@
 
 pub mod accessory;
 pub mod actions;
+pub mod boot_config;
 pub mod config;
+pub mod exec;
 pub mod follow;
+pub mod manage;
 pub mod printer;
 pub mod resources;
 pub mod views;
 
 pub(crate) use crate::app::{context, out};
 
-use crate::cli::{AppCommand, Cli, Command, LockCommand, ProxyCommand, PruneCommand};
+use crate::cli::{AppCommand, Cli, Command, LockCommand, ProxyCommand, PruneCommand, RemoveArgs};
 use crate::deploy::Request;
 use color_eyre::eyre::eyre;
 use std::process::ExitCode;
@@ -40,8 +43,13 @@ fn run_engine_command(cli: &Cli) -> color_eyre::Result<ExitCode> {
 async fn engine_dispatch(cli: &Cli) -> color_eyre::Result<ExitCode> {
     let g = &cli.global;
     // Kamal asks before connecting to any host.
-    if let Some(Command::Proxy(ProxyCommand::Reboot { confirmed: false, .. })) = &cli.command {
-        if !confirm("This will cause a brief outage on each host. Are you sure?") {
+    let question = match &cli.command {
+        Some(Command::Proxy(ProxyCommand::Reboot { confirmed: false, .. })) => Some("This will cause a brief outage on each host. Are you sure?"),
+        Some(Command::Remove(RemoveArgs { confirmed: false })) => Some("This will remove all containers and images. Are you sure?"),
+        _ => None,
+    };
+    if let Some(q) = question {
+        if !confirm(q) {
             crate::outln!("Aborted");
             return Ok(ExitCode::SUCCESS);
         }
@@ -67,35 +75,7 @@ async fn engine_dispatch(cli: &Cli) -> color_eyre::Result<ExitCode> {
             Ok([a, b, c].into_iter().find(|x| *x != ExitCode::SUCCESS).unwrap_or(ExitCode::SUCCESS))
         }
         Command::Audit => views::audit(&ctx).await,
-        Command::App(a) => match a {
-            AppCommand::Boot => {
-                let ver = g.version.clone().unwrap_or_else(|| "latest".into());
-                actions::run_request(&ctx, Request::AppBoot, ver).await
-            }
-            AppCommand::Start => actions::run_request(&ctx, Request::AppStart, v).await,
-            AppCommand::Stop => actions::run_request(&ctx, Request::AppStop, v).await,
-            AppCommand::Details => views::app_details(&ctx).await,
-            AppCommand::Containers => views::app_containers(&ctx).await,
-            AppCommand::Images => views::app_images(&ctx).await,
-            AppCommand::Version => views::app_version(&ctx).await,
-            AppCommand::Logs(l) => views::app_logs(&ctx, l).await,
-            AppCommand::Exec(e) => {
-                if let Some(msg) = views::exec_detach_conflict(e) {
-                    return Err(eyre!("{msg}"));
-                }
-                if e.interactive {
-                    return views::app_exec_interactive(&ctx, e).await;
-                }
-                views::app_exec(&ctx, e).await
-            }
-            AppCommand::StaleContainers(s) => {
-                if s.stop {
-                    actions::run_request(&ctx, Request::StaleStop, v).await
-                } else {
-                    views::stale_containers(&ctx).await
-                }
-            }
-        },
+        Command::App(a) => app(&ctx, a).await,
         Command::Lock(l) => match l {
             LockCommand::Status => views::lock_status(&ctx).await,
             LockCommand::Acquire { message } => actions::run_request(&ctx, Request::LockAcquire { message: message.clone() }, v).await,
@@ -109,14 +89,47 @@ async fn engine_dispatch(cli: &Cli) -> color_eyre::Result<ExitCode> {
             };
             actions::run_request(&ctx, req, v).await
         }
-        Command::Proxy(p) => match p {
-            ProxyCommand::Boot => actions::run_request(&ctx, Request::ProxyBoot, v).await,
-            ProxyCommand::Reboot { rolling, .. } => actions::run_request(&ctx, Request::ProxyReboot { rolling: *rolling }, v).await,
-            ProxyCommand::Details => views::proxy_details(&ctx).await,
-            ProxyCommand::Logs(l) => views::proxy_logs(&ctx, l).await,
-        },
+        Command::Proxy(p) => manage::proxy(&ctx, p).await,
+        Command::Registry(r) => manage::registry(&ctx, r).await,
+        Command::Server(sc) => manage::server(&ctx, sc).await,
+        Command::Remove(_) => actions::run_request(&ctx, Request::Remove, v).await,
         Command::Accessory(a) => accessory::run(&ctx, a).await,
         other => Err(eyre!("`{}` is not implemented yet", command_name(other))),
+    }
+}
+
+/// `kdeck app …`.
+async fn app(ctx: &context::Ctx, a: &AppCommand) -> color_eyre::Result<ExitCode> {
+    let g = &ctx.global;
+    let v = ctx.version.clone();
+    match a {
+        AppCommand::Boot => {
+            let ver = g.version.clone().unwrap_or_else(|| "latest".into());
+            actions::run_request(ctx, Request::AppBoot, ver).await
+        }
+        AppCommand::Start => actions::run_request(ctx, Request::AppStart, v).await,
+        AppCommand::Stop => actions::run_request(ctx, Request::AppStop, v).await,
+        AppCommand::Details => views::app_details(ctx).await,
+        AppCommand::Containers => views::app_containers(ctx).await,
+        AppCommand::Images => views::app_images(ctx).await,
+        AppCommand::Version => views::app_version(ctx).await,
+        AppCommand::Logs(l) => views::app_logs(ctx, l).await,
+        AppCommand::Exec(e) => {
+            if let Some(msg) = exec::exec_detach_conflict(e) {
+                return Err(eyre!("{msg}"));
+            }
+            if e.interactive {
+                return exec::app_exec_interactive(ctx, e).await;
+            }
+            exec::app_exec(ctx, e).await
+        }
+        AppCommand::StaleContainers(s) if s.stop => actions::run_request(ctx, Request::StaleStop, v).await,
+        AppCommand::StaleContainers(_) => views::stale_containers(ctx).await,
+        AppCommand::Maintenance { drain_timeout, message } => {
+            actions::run_request(ctx, Request::AppMaintenance { drain_timeout: *drain_timeout, message: message.clone() }, v).await
+        }
+        AppCommand::Live => actions::run_request(ctx, Request::AppLive, v).await,
+        AppCommand::Remove => actions::run_request(ctx, Request::AppRemove, v).await,
     }
 }
 
@@ -135,6 +148,9 @@ fn command_name(c: &Command) -> &'static str {
         Command::Prune(_) => "prune",
         Command::Proxy(_) => "proxy",
         Command::Accessory(_) => "accessory",
+        Command::Registry(_) => "registry",
+        Command::Server(_) => "server",
+        Command::Remove(_) => "remove",
     }
 }
 

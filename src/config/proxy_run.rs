@@ -94,6 +94,41 @@ fn publish_args(run: &Map) -> Vec<String> {
     out
 }
 
+/// The options `proxy boot_config set` writes to the host's `.kamal/proxy/options`: publish
+/// args (unless `publish` is off, per bind IP), the log size, the metrics port's `--expose`
+/// and each docker option as `--option`.
+pub fn boot_options(
+    publish: bool,
+    bind_ips: &[String],
+    http: u16,
+    https: u16,
+    log_max_size: &str,
+    metrics_port: Option<u16>,
+    docker_options: &[String],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if publish {
+        let ips: Vec<Option<String>> = if bind_ips.is_empty() { vec![None] } else { bind_ips.iter().map(|ip| Some(bracket_ipv6(ip))).collect() };
+        for ip in ips {
+            let prefix = ip.map(|ip| format!("{ip}:")).unwrap_or_default();
+            out.extend(["--publish".to_string(), format!("{prefix}{http}:80"), "--publish".to_string(), format!("{prefix}{https}:443")]);
+        }
+    }
+    if !log_max_size.is_empty() {
+        out.extend(["--log-opt".to_string(), format!("max-size={log_max_size}")]);
+    }
+    if let Some(p) = metrics_port {
+        out.push(format!("--expose={p}"));
+    }
+    out.extend(docker_options.iter().map(|o| format!("--{o}")));
+    out
+}
+
+/// Kamal's boot options when none are set.
+pub fn default_boot_options() -> Vec<String> {
+    boot_options(true, &[], 80, 443, "10m", None, &[])
+}
+
 /// An IPv6 address inside square brackets (`[::1]`), as Docker's `--publish` wants it.
 fn bracket_ipv6(ip: &str) -> String {
     if ip.contains(':') && !(ip.starts_with('[') && ip.ends_with(']')) {

@@ -9,7 +9,7 @@ pub mod runner;
 
 pub use abort::AbortHandle;
 pub use event::{ActionKind, Event, PlannedStep, StepKind};
-pub use runner::{AccessoryAction, Engine, EngineError, ExecRequest, ExecResult, LockWait, Request, RunOptions};
+pub use runner::{AccessoryAction, Engine, EngineError, ExecRequest, ExecResult, LockWait, RegistryAction, Request, RunOptions};
 
 #[cfg(test)]
 mod tests;

@@ -82,6 +82,7 @@ fn engine(app: AppSpec, rules: Vec<(&str, i32, &str, &str)>, delay_ms: u64) -> (
             roles_filter: None,
             no_cache: false,
             lock_wait: None,
+            partial_hosts: vec![],
         },
     );
     (e, rx, log)

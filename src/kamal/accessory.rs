@@ -128,6 +128,30 @@ pub fn run(app: &AppSpec, a: &AccessorySpec, host: &str) -> String {
 }
 
 /// The running container's id (kamal-proxy's target; Kamal's `only_running: true` lookup).
+/// `accessory exec` in a new container of the accessory's image (`--rm`, its network, env,
+/// volumes and options).
+pub fn exec_new(app: &AppSpec, a: &AccessorySpec, mode: crate::kamal::cmd::ExecMode, cmd: &str) -> String {
+    let mut v: Vec<String> = vec!["docker run".into()];
+    v.extend(mode.attach_flag().map(String::from));
+    v.push("--rm".into());
+    v.push(format!("--network {}", a.network));
+    v.extend(a.env_clear_args.iter().cloned());
+    v.push(format!("--env-file {}", env_file(app, a)));
+    v.extend(volume_args(a));
+    v.extend(a.option_args.iter().cloned());
+    v.push(a.image.clone());
+    v.push(cmd.to_string());
+    v.join(" ")
+}
+
+/// `accessory exec --reuse`: in the running accessory container.
+pub fn exec_existing(a: &AccessorySpec, mode: crate::kamal::cmd::ExecMode, cmd: &str) -> String {
+    match mode.attach_flag() {
+        Some(flag) => format!("docker exec {flag} {} {cmd}", a.service_name),
+        None => format!("docker exec {} {cmd}", a.service_name),
+    }
+}
+
 pub fn running_container_id(a: &AccessorySpec) -> String {
     format!("docker container ls --filter 'name=^{}$' --quiet", a.service_name)
 }

@@ -37,3 +37,18 @@ pub fn started(version: &str) -> String {
 pub fn executed(cmd: &str, version: &str) -> String {
     format!("Executed cmd '{cmd}' on app version {version}")
 }
+pub const STARTED_PROXY: &str = "Started proxy";
+pub const STOPPED_PROXY: &str = "Stopped proxy";
+pub const REMOVED_PROXY_CONTAINER: &str = "Removed proxy container";
+pub const REMOVED_PROXY_IMAGE: &str = "Removed proxy image";
+pub const REMOVED_APP_CONTAINERS: &str = "Removed all app containers";
+pub const REMOVED_APP_IMAGES: &str = "Removed all app images";
+pub fn removed(path: &str) -> String {
+    format!("Removed {path}")
+}
+pub fn executed_on_host(cmd: &str, host: &str) -> String {
+    format!("Executed cmd '{cmd}' on {host}")
+}
+pub fn executed_on_accessory(cmd: &str, name: &str) -> String {
+    format!("Executed cmd '{cmd}' on {name} accessory")
+}

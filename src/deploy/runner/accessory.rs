@@ -103,6 +103,15 @@ impl Engine {
         Ok(())
     }
 
+    /// `remove` (and `accessory remove all`) while the caller holds the lock.
+    pub(super) async fn accessories_remove_all(&self) -> R<()> {
+        let list = self.app.accessories.clone();
+        for a in &list {
+            self.accessory_one(AccessoryAction::Remove, a).await?;
+        }
+        Ok(())
+    }
+
     fn accessory_preflight(&self, list: &[AccessorySpec]) -> R<()> {
         // Lazy secrets, as Kamal: only what writes env files or logs in needs them.
         for a in list {
@@ -351,6 +360,7 @@ mod tests {
             roles_filter: None,
             no_cache: false,
             lock_wait: None,
+            partial_hosts: vec![],
         };
         Engine::new(Arc::new(app), Default::default(), tx, AbortHandle::new(), opts)
     }

@@ -6,6 +6,14 @@ use crate::kamal::hooks;
 use chrono::Utc;
 
 impl Engine {
+    /// The pre-connect hook, once per run, before the first command on a host (as Kamal).
+    pub(super) async fn pre_connect(&self) -> R<()> {
+        if self.connected.swap(true, std::sync::atomic::Ordering::SeqCst) {
+            return Ok(());
+        }
+        self.hook("pre-connect", &self.app.all_hosts(), false, None).await
+    }
+
     pub async fn hook(&self, name: &str, hosts: &[String], lock: bool, runtime: Option<u64>) -> R<()> {
         if self.opts.skip_hooks || !hooks::exists(&self.app, name) {
             return Ok(());

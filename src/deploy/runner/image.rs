@@ -1,6 +1,6 @@
 //! The image: Docker on the hosts (`setup`), the local build and push, the pull on every host (§4.2).
 
-use super::{failed, redact, Engine, EngineError, R};
+use super::{redact, Engine, EngineError, R};
 use crate::deploy::event::StepKind;
 use crate::kamal::{audit, cmd};
 use std::path::PathBuf;
@@ -8,36 +8,6 @@ use std::process::Stdio;
 use std::time::Instant;
 
 impl Engine {
-    pub(super) async fn check_docker(&self, hosts: &[String]) -> R<()> {
-        let missing = std::sync::Mutex::new(vec![]);
-        let _ = self
-            .on_hosts(hosts, |h| {
-                let missing = &missing;
-                async move {
-                    self.step(Some(h), None, StepKind::Other, "docker -v", async {
-                        let out = self.sh(h, &cmd::docker_version_check()).await?;
-                        if !out.ok() {
-                            if let Ok(mut m) = missing.lock() {
-                                m.push(h.to_string());
-                            }
-                            return Err(failed(h, format!("Docker is not installed on {h}")).into());
-                        }
-                        Ok(())
-                    })
-                    .await
-                }
-            })
-            .await;
-        let m = missing.into_inner().unwrap_or_default();
-        if !m.is_empty() {
-            return Err(EngineError::Failed {
-                host: None,
-                message: format!("Docker is not installed on {} and can't be automatically installed by kdeck. Install Docker manually: https://docs.docker.com/engine/install/", m.join(", ")),
-            });
-        }
-        Ok(())
-    }
-
     /// Local `docker build` (label service, tags version + latest) then push, as Kamal's build.
     pub(super) async fn build_and_push(&self) -> R<()> {
         let app = self.app.clone();

@@ -9,6 +9,7 @@ use std::time::Instant;
 
 impl Engine {
     pub async fn mkdir_kamal(&self, hosts: &[String]) -> R<()> {
+        self.pre_connect().await?;
         self.on_hosts(hosts, |h| async move {
             self.step(Some(h), None, StepKind::Other, "mkdir -p .kamal", async { self.sh_ok(h, &cmd::mkdir_kamal()).await.map(|_| ()).map_err(Into::into) })
                 .await

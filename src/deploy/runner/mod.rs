@@ -14,8 +14,10 @@ mod health;
 mod hooks;
 mod image;
 mod lock;
+mod manage;
 mod proxy;
 mod recipe;
+mod registry;
 mod request;
 mod steps;
 
@@ -30,7 +32,7 @@ use tokio::sync::mpsc;
 
 pub use accessory::AccessoryAction;
 pub use exec::{ExecRequest, ExecResult};
-pub use request::Request;
+pub use request::{RegistryAction, Request};
 
 /// Who runs the action and with which options.
 #[derive(Debug, Clone)]
@@ -50,6 +52,9 @@ pub struct RunOptions {
     pub no_cache: bool,
     /// `--lock-wait`: wait for an automatic lock held by another deploy instead of failing.
     pub lock_wait: Option<LockWait>,
+    /// Hosts where `-r` leaves some of the host's roles out: `app remove` keeps their images
+    /// and directories, as Kamal.
+    pub partial_hosts: Vec<String>,
 }
 
 /// How long `--lock-wait` waits for the deploy lock, and how often it looks.
@@ -94,6 +99,8 @@ pub struct Engine {
     /// One registry login per host and run: the pull and the proxy boot both need it and run
     /// at the same time; the second waits for the first's answer instead of logging in again.
     logins: std::sync::Mutex<BTreeMap<String, Arc<tokio::sync::OnceCell<R<()>>>>>,
+    /// The pre-connect hook ran (Kamal runs it once, before the first command on a host).
+    connected: std::sync::atomic::AtomicBool,
 }
 
 impl Engine {
@@ -109,6 +116,7 @@ impl Engine {
             current_command: Default::default(),
             known_ids: Default::default(),
             logins: Default::default(),
+            connected: Default::default(),
         }
     }
 

@@ -94,6 +94,25 @@ impl Engine {
             Request::Accessory { action, name } => {
                 Recipe::new(self.accessory_request(*action, name).boxed()).plans(Phases { accessories: Some((*action, name)), ..Default::default() })
             }
+            Request::AppMaintenance { drain_timeout, message } => Recipe::new(self.locked(|| self.app_maintenance(*drain_timeout, message.as_deref())).boxed()),
+            Request::AppLive => Recipe::new(self.locked(|| self.app_live()).boxed()),
+            Request::AppRemove => Recipe::new(self.locked(|| self.app_remove()).boxed()),
+            Request::ProxyStart => Recipe::new(self.locked(|| self.proxy_start()).boxed()),
+            Request::ProxyStop => Recipe::new(self.locked(|| self.proxy_stop_all()).boxed()),
+            Request::ProxyRestart => Recipe::new(
+                self.locked(|| async {
+                    self.proxy_stop_all().await?;
+                    self.proxy_start().await
+                })
+                .boxed(),
+            ),
+            Request::ProxyRemove { force } => Recipe::new(self.locked(|| async { self.proxy_remove_all(*force).await.map(|_| ()) }).boxed()),
+            Request::Remove => Recipe::new(self.locked(|| self.remove_everything()).boxed()),
+            Request::Registry { action, local, remote } => Recipe::new(self.registry(*action, *local, *remote).boxed()).reads(match action {
+                super::RegistryAction::Login | super::RegistryAction::Setup => REGISTRY,
+                _ => NO_SECRETS,
+            }),
+            Request::ServerBootstrap => Recipe::new(self.locked(|| self.server_bootstrap()).boxed()),
         }
     }
 
@@ -159,12 +178,12 @@ impl Engine {
     /// `setup`, `deploy`, `redeploy`.
     async fn deploy(&self, d: DeployFlow) -> R<()> {
         let all = self.app.all_hosts();
-        self.hook("pre-connect", &all, false, None).await?;
+        self.pre_connect().await?;
         if d.setup {
             self.mkdir_kamal(&all).await?;
             self.acquire_lock(lock::DEFAULT_MESSAGE).await?;
-            self.check_docker(&all).await?;
-            self.hook("docker-setup", &all, true, None).await?;
+            // Kamal's `server bootstrap`: Docker installed where missing, the docker-setup hook.
+            self.server_bootstrap().await?;
         }
         if !d.skip_push {
             self.hook("pre-build", &all, self.lock_is_held(), None).await?;
@@ -224,7 +243,7 @@ impl Engine {
     /// every host.
     async fn rollback(&self, target: &str) -> R<()> {
         let all = self.app.all_hosts();
-        self.hook("pre-connect", &all, false, None).await?;
+        self.pre_connect().await?;
         self.mkdir_kamal(&all).await?;
         self.acquire_lock(lock::DEFAULT_MESSAGE).await?;
         if self.version_missing(&all, target).await? {
@@ -262,7 +281,7 @@ impl Engine {
     /// `app boot`.
     async fn app_boot_request(&self) -> R<()> {
         let all = self.app.all_hosts();
-        self.hook("pre-connect", &all, false, None).await?;
+        self.pre_connect().await?;
         self.with_lock(&all, || self.app_boot(&self.opts.version)).await
     }
 

@@ -41,6 +41,44 @@ pub enum Request {
         action: AccessoryAction,
         name: String,
     },
+    /// `app maintenance`: kamal-proxy answers 503 with `message` (drain timeout from the config
+    /// unless given).
+    AppMaintenance {
+        drain_timeout: Option<u64>,
+        message: Option<String>,
+    },
+    /// `app live`: back from maintenance.
+    AppLive,
+    /// `app remove`: containers, images and directories of the app.
+    AppRemove,
+    ProxyStart,
+    ProxyStop,
+    ProxyRestart,
+    /// `proxy remove`; `force`: even when other apps are installed on the host.
+    ProxyRemove {
+        force: bool,
+    },
+    /// `remove`: the app, the proxy, every accessory and the hosts' registry session.
+    Remove,
+    /// `registry login|logout|setup|remove`, on this machine (`local`) and on the hosts (`remote`).
+    Registry {
+        action: RegistryAction,
+        local: bool,
+        remote: bool,
+    },
+    /// `server bootstrap`: Docker installed where it is missing.
+    ServerBootstrap,
+}
+
+/// The registry commands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RegistryAction {
+    Login,
+    Logout,
+    /// `login`, or with a local registry (`localhost:PORT`) its container started.
+    Setup,
+    /// `logout`, or with a local registry its container removed.
+    Remove,
 }
 
 impl Request {
@@ -59,6 +97,26 @@ impl Request {
             Request::ProxyBoot => ActionKind::ProxyBoot,
             Request::ProxyReboot { .. } => ActionKind::ProxyReboot,
             Request::Accessory { action, name } => ActionKind::Accessory { action: action.as_str().into(), name: name.clone() },
+            other => ActionKind::Manage { command: other.command_line().into() },
+        }
+    }
+    /// The management commands as the operator types them.
+    fn command_line(&self) -> &'static str {
+        match self {
+            Request::AppMaintenance { .. } => "app maintenance",
+            Request::AppLive => "app live",
+            Request::AppRemove => "app remove",
+            Request::ProxyStart => "proxy start",
+            Request::ProxyStop => "proxy stop",
+            Request::ProxyRestart => "proxy restart",
+            Request::ProxyRemove { .. } => "proxy remove",
+            Request::Remove => "remove",
+            Request::Registry { action: RegistryAction::Login, .. } => "registry login",
+            Request::Registry { action: RegistryAction::Logout, .. } => "registry logout",
+            Request::Registry { action: RegistryAction::Setup, .. } => "registry setup",
+            Request::Registry { action: RegistryAction::Remove, .. } => "registry remove",
+            Request::ServerBootstrap => "server bootstrap",
+            _ => self.kamal_command(),
         }
     }
     /// `KAMAL_COMMAND` as Kamal sets it.
@@ -69,6 +127,11 @@ impl Request {
             Request::Redeploy { .. } => "redeploy",
             Request::Rollback { .. } => "rollback",
             Request::AppBoot | Request::AppStart | Request::AppStop | Request::StaleStop => "app",
+            Request::AppMaintenance { .. } | Request::AppLive | Request::AppRemove => "app",
+            Request::ProxyStart | Request::ProxyStop | Request::ProxyRestart | Request::ProxyRemove { .. } => "proxy",
+            Request::Remove => "remove",
+            Request::Registry { .. } => "registry",
+            Request::ServerBootstrap => "server",
             Request::Prune { .. } => "prune",
             Request::LockAcquire { .. } | Request::LockRelease => "lock",
             Request::ProxyBoot | Request::ProxyReboot { .. } => "proxy",

@@ -84,6 +84,14 @@ impl Engine {
         self.step_opt(true, host, role, kind, label, f).await
     }
 
+    /// [`Engine::step`] of a plain engine result (no container logs or health to attach).
+    pub(super) async fn task<T, F>(&self, host: Option<&str>, role: Option<&str>, kind: StepKind, label: &str, f: F) -> R<T>
+    where
+        F: Future<Output = R<T>>,
+    {
+        self.step(host, role, kind, label, async { f.await.map_err(StepFail::from) }).await
+    }
+
     /// A step that runs even after a stop request: the rest of a host×role boot once its new
     /// container started (health, then stop old or stop new), so no host is left with two.
     pub(super) async fn step_finish<T, F>(&self, host: Option<&str>, role: Option<&str>, kind: StepKind, label: &str, f: F) -> R<T>

@@ -5,11 +5,13 @@ use super::app::AppSpec;
 use super::ruby::escape_shell_value;
 
 mod boot;
+mod manage;
 mod proxy;
 mod versions;
 mod views;
 
 pub use boot::*;
+pub use manage::*;
 pub use proxy::*;
 pub use versions::*;
 pub use views::*;

@@ -25,9 +25,31 @@ const PROXY_RUN_HEAD: &str =
 /// From the host's `.kamal/proxy/*` boot files (their defaults when absent), through xargs.
 fn proxy_run_legacy_args() -> String {
     let apps_volume = crate::config::proxy_run::APPS_VOLUME;
+    format!("{} | xargs {PROXY_RUN_HEAD} --volume {apps_volume}", proxy_boot_config())
+}
+
+/// The host's boot config, from its `.kamal/proxy/*` files (Kamal's defaults when absent), as
+/// one line: options, image:version, run command.
+pub fn proxy_boot_config() -> String {
+    let options = crate::config::proxy_run::default_boot_options().join(" ");
     format!(
-        "echo $(cat .kamal/proxy/options 2> /dev/null || echo \"--publish 80:80 --publish 443:443 --log-opt max-size=10m\") $(cat .kamal/proxy/image 2> /dev/null || echo \"{PROXY_IMAGE}\"):$(cat .kamal/proxy/image_version 2> /dev/null || echo \"{PROXY_MIN_VERSION}\") $(cat .kamal/proxy/run_command 2> /dev/null || echo \"\") | xargs {PROXY_RUN_HEAD} --volume {apps_volume}"
+        "echo $(cat .kamal/proxy/options 2> /dev/null || echo \"{options}\") $(cat .kamal/proxy/image 2> /dev/null || echo \"{PROXY_IMAGE}\"):$(cat .kamal/proxy/image_version 2> /dev/null || echo \"{PROXY_MIN_VERSION}\") $(cat .kamal/proxy/run_command 2> /dev/null || echo \"\")"
     )
+}
+
+/// The boot config files `proxy boot_config` writes or resets.
+pub const PROXY_BOOT_FILES: [&str; 4] = ["options", "image", "image_version", "run_command"];
+
+pub fn proxy_boot_file(name: &str) -> String {
+    format!(".kamal/proxy/{name}")
+}
+
+pub fn proxy_ensure_directory() -> String {
+    "/usr/bin/env mkdir -p .kamal/proxy".into()
+}
+
+pub fn proxy_reset_boot_file(name: &str) -> String {
+    format!("/usr/bin/env rm {}", proxy_boot_file(name))
 }
 
 /// Start the existing kamal-proxy or run a new one (`proxy boot`, `deploy`).

@@ -92,7 +92,7 @@ pub enum ExecMode {
 
 impl ExecMode {
     /// The `-it` / `-i` flag, or nothing.
-    fn attach_flag(self) -> Option<&'static str> {
+    pub fn attach_flag(self) -> Option<&'static str> {
         match self {
             ExecMode::Interactive { tty: true } => Some("-it"),
             ExecMode::Interactive { tty: false } => Some("-i"),
