@@ -1,6 +1,7 @@
 //! Keys → actions. One table per view drives key handling, the status bar, the `?` help
 //! overlay and the `:` palette, so they cannot disagree.
 
+use super::dispatch::ManageOp;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// Internal actions (what a key means in the current view).
@@ -40,12 +41,27 @@ pub enum Action {
     Abort,
     HostResources,
     Prune,
+    /// `M`: maintenance mode on, or (in maintenance) live again.
+    Maintenance,
+    /// A management command from the palette.
+    Manage(ManageOp),
 }
 
 impl Action {
     /// Actions that change the servers; hidden with `--read-only`.
     pub fn is_mutating(self) -> bool {
-        matches!(self, Action::Deploy | Action::Redeploy | Action::Rollback | Action::Lock | Action::Abort | Action::ShowExec | Action::Prune)
+        matches!(
+            self,
+            Action::Deploy
+                | Action::Redeploy
+                | Action::Rollback
+                | Action::Lock
+                | Action::Abort
+                | Action::ShowExec
+                | Action::Prune
+                | Action::Maintenance
+                | Action::Manage(_)
+        )
     }
 
     /// Name in the `:` palette.
@@ -85,6 +101,8 @@ impl Action {
             Action::Abort => "abort",
             Action::HostResources => "host-resources",
             Action::Prune => "prune",
+            Action::Maintenance => "maintenance",
+            Action::Manage(op) => op.name(),
         }
     }
 }
@@ -161,6 +179,7 @@ const GLOBAL: &[Binding] = &[
     b!("B", "rollback", Action::Rollback, true, [(KeyCode::Char('B'), S), (KeyCode::Char('B'), N)]),
     b!("L", "lock / unlock", Action::Lock, false, [(KeyCode::Char('L'), S), (KeyCode::Char('L'), N)]),
     b!("P", "prune old versions", Action::Prune, false, [(KeyCode::Char('P'), S), (KeyCode::Char('P'), N)]),
+    b!("M", "maintenance / live", Action::Maintenance, false, [(KeyCode::Char('M'), S), (KeyCode::Char('M'), N)]),
     b!("a", "audit log", Action::ShowAudit, false, [(KeyCode::Char('a'), N)]),
     b!(":", "command palette", Action::Palette, false, [(KeyCode::Char(':'), N), (KeyCode::Char(':'), S)]),
     b!("?", "help", Action::Help, true, [(KeyCode::Char('?'), N), (KeyCode::Char('?'), S)]),
@@ -229,6 +248,7 @@ pub fn palette_actions(view: View, read_only: bool) -> Vec<Action> {
         Action::Abort,
         Action::HostResources,
         Action::Prune,
+        Action::Maintenance,
         Action::Filter,
         Action::Follow,
         Action::Wrap,
@@ -239,7 +259,8 @@ pub fn palette_actions(view: View, read_only: bool) -> Vec<Action> {
         Action::Help,
         Action::Quit,
     ];
-    for a in all {
+    let manage = ManageOp::ALL.into_iter().map(Action::Manage);
+    for a in all.into_iter().chain(manage) {
         if read_only && a.is_mutating() {
             continue;
         }

@@ -95,6 +95,85 @@ pub enum Request {
     },
     /// `kamal prune all` (retain_containers, only this service's images).
     Prune,
+    /// One of the management commands (maintenance, proxy, remove …).
+    Manage(ManageOp),
+}
+
+/// The management commands the dashboard offers (the `:` palette, `M` for maintenance), each
+/// the engine request of the headless command with the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ManageOp {
+    Maintenance,
+    Live,
+    ProxyBoot,
+    ProxyReboot,
+    ProxyStart,
+    ProxyStop,
+    ProxyRestart,
+    RegistryLogin,
+    RegistryLogout,
+    ServerBootstrap,
+    AppRemove,
+    Remove,
+}
+
+impl ManageOp {
+    /// In the palette's order.
+    pub const ALL: [ManageOp; 12] = [
+        ManageOp::Maintenance,
+        ManageOp::Live,
+        ManageOp::ProxyBoot,
+        ManageOp::ProxyReboot,
+        ManageOp::ProxyStart,
+        ManageOp::ProxyStop,
+        ManageOp::ProxyRestart,
+        ManageOp::RegistryLogin,
+        ManageOp::RegistryLogout,
+        ManageOp::ServerBootstrap,
+        ManageOp::AppRemove,
+        ManageOp::Remove,
+    ];
+
+    /// The palette name: the headless command with dashes (`kdeck app maintenance`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ManageOp::Maintenance => "app-maintenance",
+            ManageOp::Live => "app-live",
+            ManageOp::ProxyBoot => "proxy-boot",
+            ManageOp::ProxyReboot => "proxy-reboot",
+            ManageOp::ProxyStart => "proxy-start",
+            ManageOp::ProxyStop => "proxy-stop",
+            ManageOp::ProxyRestart => "proxy-restart",
+            ManageOp::RegistryLogin => "registry-login",
+            ManageOp::RegistryLogout => "registry-logout",
+            ManageOp::ServerBootstrap => "server-bootstrap",
+            ManageOp::AppRemove => "app-remove",
+            ManageOp::Remove => "remove",
+        }
+    }
+
+    /// What the confirmation says it will do.
+    pub fn effect(self) -> &'static str {
+        match self {
+            ManageOp::Maintenance => "kamal-proxy answers 503 (maintenance page) for every proxied role",
+            ManageOp::Live => "kamal-proxy serves the app again",
+            ManageOp::ProxyBoot => "the kamal network on every host, kamal-proxy started or run on the proxy hosts",
+            ManageOp::ProxyReboot => "a brief outage on each proxy host: kamal-proxy stopped, removed and run anew",
+            ManageOp::ProxyStart => "kamal-proxy's container started on the proxy hosts",
+            ManageOp::ProxyStop => "kamal-proxy stopped on the proxy hosts: every app behind it goes down",
+            ManageOp::ProxyRestart => "kamal-proxy stopped and started on the proxy hosts",
+            ManageOp::RegistryLogin => "docker login here and on every host",
+            ManageOp::RegistryLogout => "docker logout here and on every host",
+            ManageOp::ServerBootstrap => "Docker installed on hosts that lack it, then the docker-setup hook",
+            ManageOp::AppRemove => "every container, image and directory of the app removed from its hosts",
+            ManageOp::Remove => "the app, kamal-proxy (unless other apps use it), every accessory and the hosts' registry login removed",
+        }
+    }
+
+    /// Destructive: the operator types the service name to confirm.
+    pub fn typed(self) -> bool {
+        matches!(self, ManageOp::AppRemove | ManageOp::Remove)
+    }
 }
 
 impl Request {

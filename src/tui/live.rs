@@ -167,6 +167,7 @@ impl Worker {
                 | Request::LockAcquire { .. }
                 | Request::LockRelease
                 | Request::Prune
+                | Request::Manage(_)
                 | Request::Exec { .. } => {
                     if busy {
                         self.notice(true, "an action is already running".into()).await;
@@ -250,6 +251,7 @@ impl Worker {
                 targets: exec_jobs(&self.ctx.full, &scope),
                 stream: true,
             })),
+            Request::Manage(op) => action(manage_request(op)),
             Request::Abort | Request::Logs { .. } | Request::ContainerLogs { .. } | Request::LoadAudit | Request::Shell { .. } => None,
         }
     }
@@ -326,4 +328,26 @@ fn exec_jobs(app: &AppSpec, scope: &ExecScope) -> Vec<(String, RoleSpec)> {
         ExecScope::Host(x) => h == x,
     };
     app.host_roles().into_iter().filter(|(h, role)| take(h, role)).collect()
+}
+
+/// The engine request of a dashboard management command (the headless command's defaults:
+/// maintenance without a message and with the configured drain timeout; registry here and on
+/// the hosts).
+fn manage_request(op: crate::tui::dispatch::ManageOp) -> EngineRequest {
+    use crate::deploy::RegistryAction;
+    use crate::tui::dispatch::ManageOp::*;
+    match op {
+        Maintenance => EngineRequest::AppMaintenance { drain_timeout: None, message: None },
+        Live => EngineRequest::AppLive,
+        ProxyBoot => EngineRequest::ProxyBoot,
+        ProxyReboot => EngineRequest::ProxyReboot { rolling: false },
+        ProxyStart => EngineRequest::ProxyStart,
+        ProxyStop => EngineRequest::ProxyStop,
+        ProxyRestart => EngineRequest::ProxyRestart,
+        RegistryLogin => EngineRequest::Registry { action: RegistryAction::Login, local: true, remote: true },
+        RegistryLogout => EngineRequest::Registry { action: RegistryAction::Logout, local: true, remote: true },
+        ServerBootstrap => EngineRequest::ServerBootstrap,
+        AppRemove => EngineRequest::AppRemove,
+        Remove => EngineRequest::Remove,
+    }
 }

@@ -5,6 +5,7 @@ mod support;
 
 mod accessories;
 mod event_loop;
+mod manage;
 mod quit_filters_and_truncation;
 mod resources_panels;
 mod resources_view;

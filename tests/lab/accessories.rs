@@ -396,3 +396,33 @@ fn unknown_accessory_is_a_usage_error_without_touching_hosts() {
     let (code, err) = run(&["accessory", "boot"]);
     assert_eq!(code, Some(1), "{err}");
 }
+
+/// `accessory exec` in a new container (after the registry login) and with `--reuse` in the
+/// running one: the same commands on each of the accessory's hosts as Kamal, the output in
+/// `App Host:` blocks.
+#[test]
+fn accessory_exec_matches_kamal_new_and_reused() {
+    let _turn = crate::support::lab::turn();
+    let Some((lab, _turn)) = acc_lab() else { return };
+    let svc = "accexec";
+    fresh(&lab, svc);
+    let image = lab.image("accdb", "v1", "ok");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = write_app(&lab, tmp.path(), svc, &image);
+    ok(lab.kamal(&dir, &["accessory", "boot", "db"]), "kamal accessory boot db");
+    for args in [&["accessory", "exec", "db", "echo acc-probe"][..], &["accessory", "exec", "db", "--reuse", "echo acc-probe"]] {
+        lab.clear_ssh_logs();
+        let k = ok(lab.kamal(&dir, args), "kamal accessory exec");
+        let kt = trace(&lab);
+        lab.clear_ssh_logs();
+        let d = ok(kdeck(&lab, &dir, args), "kdeck accessory exec");
+        let dt = trace(&lab);
+        compare_traces(&args.join(" "), &kt, &dt);
+        assert!(kt[0].iter().any(|c| c.contains("echo acc-probe")) && kt[1].is_empty(), "db runs on hosts 1 and 3: {kt:?}");
+        let probes = |s: &str| s.lines().filter(|l| *l == "acc-probe").count();
+        assert_eq!((probes(&k.stdout), probes(&d.stdout)), (2, 2), "{}\n{}", k.stdout, d.stdout);
+    }
+    let r = kdeck(&lab, &dir, &["accessory", "exec", "nope", "true"]);
+    assert_eq!(r.code, Some(1), "{r:?}");
+    ok(kdeck(&lab, &dir, &["accessory", "remove", "db", "-y"]), "kdeck accessory remove db");
+}

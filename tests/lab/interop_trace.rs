@@ -4,31 +4,6 @@
 
 use crate::support::engine as engine_support;
 use engine_support::*;
-use regex::Regex;
-use std::collections::BTreeSet;
-
-fn normalize(cmd: &str, ver: &str, old: &str) -> String {
-    let mut s = cmd.replace("\\n", "\n");
-    let rules: [(&str, &str); 6] = [
-        (r"-exec-(\S+)-[0-9a-f]{6}\b", "-exec-$1-HEX6"),
-        (r"_replaced_[0-9a-f]{16}", "_replaced_HEX16"),
-        (r"(--hostname \S+)-[0-9a-f]{12}", "$1-HEX12"),
-        (r"\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\]", "[TIME]"),
-        (r#"--target="[0-9a-f]{12}:"#, "--target=\"ID:"),
-        (r#"echo "[A-Za-z0-9+/=\n]+" > \.kamal/lock"#, "echo \"B64\" > .kamal/lock"),
-    ];
-    for (re, rep) in rules {
-        s = Regex::new(re).unwrap().replace_all(&s, rep).into_owned();
-    }
-    s = s.replace(&format!("-{ver}_replaced_"), "-VER_replaced_").replace(&format!(" {ver}_replaced_"), " VER_replaced_");
-    s = s.replace(&format!("-{old}_replaced_"), "-OLD_replaced_").replace(&format!(" {old}_replaced_"), " OLD_replaced_");
-    s = Regex::new(&format!(r"\b{ver}\b")).unwrap().replace_all(&s, "VER").into_owned();
-    Regex::new(&format!(r"\b{old}\b")).unwrap().replace_all(&s, "OLD").into_owned()
-}
-
-fn trace(lab: &Lab, ver: &str, old: &str) -> Vec<BTreeSet<String>> {
-    lab.hosts().iter().map(|h| lab.ssh_commands(&h.name).iter().map(|c| normalize(c, ver, old)).collect()).collect()
-}
 
 #[test]
 fn interop_trace_deploy_redeploy_rollback_match_kamal() {

@@ -13,6 +13,7 @@ mod engine_build;
 mod exec_pty;
 mod fleet_accessories;
 mod fleet_watch;
+mod interop_manage;
 mod interop_trace;
 mod lifecycle;
 mod proxy;

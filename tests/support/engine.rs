@@ -265,3 +265,29 @@ pub fn compare_traces(what: &str, kamal: &[std::collections::BTreeSet<String>], 
     }
     assert!(report.is_empty(), "{what}: command traces differ\n{report}");
 }
+
+/// A host command with its random parts (hex suffixes, timestamps, lock details) and the two
+/// versions (`ver` → VER, `old` → OLD) replaced, so both tools' traces compare.
+pub fn normalize(cmd: &str, ver: &str, old: &str) -> String {
+    let mut s = cmd.replace("\\n", "\n");
+    let rules: [(&str, &str); 6] = [
+        (r"-exec-(\S+)-[0-9a-f]{6}\b", "-exec-$1-HEX6"),
+        (r"_replaced_[0-9a-f]{16}", "_replaced_HEX16"),
+        (r"(--hostname \S+)-[0-9a-f]{12}", "$1-HEX12"),
+        (r"\[\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\]", "[TIME]"),
+        (r#"--target="[0-9a-f]{12}:"#, "--target=\"ID:"),
+        (r#"echo "[A-Za-z0-9+/=\n]+" > \.kamal/lock"#, "echo \"B64\" > .kamal/lock"),
+    ];
+    for (re, rep) in rules {
+        s = regex::Regex::new(re).unwrap().replace_all(&s, rep).into_owned();
+    }
+    s = s.replace(&format!("-{ver}_replaced_"), "-VER_replaced_").replace(&format!(" {ver}_replaced_"), " VER_replaced_");
+    s = s.replace(&format!("-{old}_replaced_"), "-OLD_replaced_").replace(&format!(" {old}_replaced_"), " OLD_replaced_");
+    s = regex::Regex::new(&format!(r"\b{ver}\b")).unwrap().replace_all(&s, "VER").into_owned();
+    regex::Regex::new(&format!(r"\b{old}\b")).unwrap().replace_all(&s, "OLD").into_owned()
+}
+
+/// Every command each lab host saw since the last `clear_ssh_logs`, normalized, per host.
+pub fn trace(lab: &Lab, ver: &str, old: &str) -> Vec<std::collections::BTreeSet<String>> {
+    lab.hosts().iter().map(|h| lab.ssh_commands(&h.name).iter().map(|c| normalize(c, ver, old)).collect()).collect()
+}

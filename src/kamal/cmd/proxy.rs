@@ -25,12 +25,17 @@ const PROXY_RUN_HEAD: &str =
 /// From the host's `.kamal/proxy/*` boot files (their defaults when absent), through xargs.
 fn proxy_run_legacy_args() -> String {
     let apps_volume = crate::config::proxy_run::APPS_VOLUME;
-    format!("{} | xargs {PROXY_RUN_HEAD} --volume {apps_volume}", proxy_boot_config())
+    format!("{} | xargs {PROXY_RUN_HEAD} --volume {apps_volume}", proxy_boot_config_echo())
+}
+
+/// `proxy boot_config get` (SSHKit maps the bare `echo` through `/usr/bin/env`).
+pub fn proxy_boot_config() -> String {
+    format!("/usr/bin/env {}", proxy_boot_config_echo())
 }
 
 /// The host's boot config, from its `.kamal/proxy/*` files (Kamal's defaults when absent), as
 /// one line: options, image:version, run command.
-pub fn proxy_boot_config() -> String {
+fn proxy_boot_config_echo() -> String {
     let options = crate::config::proxy_run::default_boot_options().join(" ");
     format!(
         "echo $(cat .kamal/proxy/options 2> /dev/null || echo \"{options}\") $(cat .kamal/proxy/image 2> /dev/null || echo \"{PROXY_IMAGE}\"):$(cat .kamal/proxy/image_version 2> /dev/null || echo \"{PROXY_MIN_VERSION}\") $(cat .kamal/proxy/run_command 2> /dev/null || echo \"\")"

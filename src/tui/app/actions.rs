@@ -2,7 +2,7 @@
 //! quitting, and opening the overlays of the actions that change the servers.
 
 use super::super::action::{Action, View};
-use super::super::dispatch::{Dispatcher, Request};
+use super::super::dispatch::{Dispatcher, ManageOp, Request};
 use super::super::logbuf::Scope;
 use super::super::versions::{self, TreeRow};
 use super::{App, Overlay};
@@ -67,6 +67,11 @@ impl App {
                 None => self.error("no host selected"),
             },
             Action::Prune => self.overlay = Some(Overlay::Prune),
+            Action::Maintenance => {
+                let op = if self.in_maintenance() { ManageOp::Live } else { ManageOp::Maintenance };
+                self.overlay = Some(Overlay::Confirm(self.manage_confirm(op)));
+            }
+            Action::Manage(op) => self.overlay = Some(Overlay::Confirm(self.manage_confirm(op))),
             Action::Abort => self.abort(d),
         }
     }

@@ -1,7 +1,7 @@
 //! Confirmations: what a deploy, redeploy, rollback or lock release would do, and sending the
 //! request once confirmed.
 
-use super::super::dispatch::{Dispatcher, Request};
+use super::super::dispatch::{Dispatcher, ManageOp, Request};
 use super::super::versions::{self, looks_like_production};
 use super::{App, Confirm};
 use crate::fleet::resources::{room_check, RoomCheck};
@@ -9,7 +9,7 @@ use crate::fleet::resources::{room_check, RoomCheck};
 impl App {
     /// The operator said yes: send the request (one rollout at a time).
     pub(super) fn confirmed(&mut self, req: Request, d: &mut dyn Dispatcher) {
-        if self.timeline.is_running() && matches!(req, Request::Deploy | Request::Redeploy | Request::Rollback { .. }) {
+        if self.timeline.is_running() && matches!(req, Request::Deploy | Request::Redeploy | Request::Rollback { .. } | Request::Manage(_)) {
             self.error("an action is already running");
             return;
         }
@@ -18,6 +18,7 @@ impl App {
             Request::Redeploy => "redeploy".into(),
             Request::Rollback { version } => format!("rollback to {}", versions::short_version(version)),
             Request::LockRelease => "lock release".into(),
+            Request::Manage(op) => op.name().replace('-', " "),
             other => format!("{other:?}"),
         };
         d.dispatch(req);
@@ -87,5 +88,24 @@ impl App {
             request: Request::LockRelease,
             room: vec![],
         })
+    }
+
+    /// A management command: what it does, where, and for the destructive ones the service
+    /// name to type.
+    pub(super) fn manage_confirm(&self, op: ManageOp) -> Confirm {
+        let hosts = self.fleet.hosts.len();
+        Confirm {
+            title: format!("kdeck {}", op.name().replacen('-', " ", 1)),
+            lines: vec![op.effect().to_string(), format!("destination: {} · {hosts} host(s)", self.dest_name())],
+            require: op.typed().then(|| self.fleet.service.clone()),
+            typed: String::new(),
+            request: Request::Manage(op),
+            room: vec![],
+        }
+    }
+
+    /// Some proxied role of the app is stopped in kamal-proxy (`app maintenance`).
+    pub fn in_maintenance(&self) -> bool {
+        self.fleet.hosts.iter().flat_map(|h| &h.proxy_routes).any(|r| r.state == "stopped")
     }
 }

@@ -66,6 +66,9 @@ fn draw_header(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         }
     };
     let mut l2 = lock;
+    if app.in_maintenance() {
+        l2.spans.push(Span::styled("  MAINTENANCE (503) · M: live", t.err()));
+    }
     if app.read_only {
         l2.spans.push(Span::styled("  [read-only]", t.warn()));
     }
