@@ -154,7 +154,8 @@ pub struct DeployArgs {
 
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
-    pub version: String,
+    /// The version to roll back to; without it, pick from the versions every host still has
+    pub version: Option<String>,
 }
 
 #[derive(Debug, Args, Default)]

@@ -7,8 +7,10 @@ pub mod config;
 pub mod exec;
 pub mod follow;
 pub mod manage;
+pub mod picker;
 pub mod printer;
 pub mod resources;
+pub mod rollback;
 pub mod views;
 
 pub(crate) use crate::app::{context, out};
@@ -61,7 +63,19 @@ async fn engine_dispatch(cli: &Cli) -> color_eyre::Result<ExitCode> {
         Command::Setup(a) => actions::run_build_request(&ctx, Request::Setup { skip_push: a.skip_push }, v, a.no_cache).await,
         Command::Deploy(a) => actions::run_build_request(&ctx, Request::Deploy { skip_push: a.skip_push }, v, a.no_cache).await,
         Command::Redeploy(a) => actions::run_build_request(&ctx, Request::Redeploy { skip_push: a.skip_push }, v, a.no_cache).await,
-        Command::Rollback(a) => actions::run_request(&ctx, Request::Rollback { version: a.version.clone() }, v).await,
+        Command::Rollback(a) => {
+            let version = match &a.version {
+                Some(version) => version.clone(),
+                None => match rollback::pick(&ctx).await? {
+                    Some(version) => version,
+                    None => {
+                        crate::outln!("Aborted");
+                        return Ok(ExitCode::SUCCESS);
+                    }
+                },
+            };
+            actions::run_request(&ctx, Request::Rollback { version }, v).await
+        }
         Command::Details(d) if d.resources => {
             let pool = crate::app::context::pool(&ctx.app, g)?;
             let spec = crate::app::fleet_spec(&ctx.app, &ctx.lock_host);

@@ -19,7 +19,7 @@ use std::collections::HashMap;
 use std::pin::Pin;
 
 /// One container Kamal would recognise as ours (labels service/role/destination).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Default)]
 pub struct ContainerInfo {
     pub id: String,
     pub name: String,

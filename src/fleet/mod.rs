@@ -15,6 +15,7 @@ pub mod prune;
 pub mod raw;
 pub mod resources;
 pub mod spec;
+pub mod versions;
 pub mod watcher;
 
 pub use error::FleetError;

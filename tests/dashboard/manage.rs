@@ -86,3 +86,15 @@ fn palette_offers_every_management_command_except_when_read_only() {
     key(&mut app, &mut d, KeyCode::Char('M'));
     assert!(app.overlay.is_none() && d.0.is_empty(), "M is hidden read-only");
 }
+
+#[test]
+fn rollback_picker_loads_the_audit_and_names_who_booted_each_version() {
+    let mut app = fx::app_with(fx::fleet());
+    let mut d = Recorder::default();
+    key(&mut app, &mut d, KeyCode::Char('B'));
+    assert_eq!(d.0, vec![Request::LoadAudit], "the picker asks for the audit log");
+    app.audit = Some(vec![format!("[2026-12-01T09:00:00Z] [ops@example.test] [staging] [web] Booted app version {}", fx::V2)]);
+    let screen = text(&app, 160, 40);
+    let row = screen.lines().find(|l| l.contains(&fx::V2[..7]) && l.contains("ago")).unwrap_or_else(|| panic!("{screen}"));
+    assert!(row.contains("booted [2026-12-01T09:00:00Z] [ops@example.test] [staging] [web]"), "{row}");
+}

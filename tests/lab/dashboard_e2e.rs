@@ -5,71 +5,11 @@
 //! screen text only.
 
 use crate::support::lab;
+use crate::support::tmux::Tmux;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-
-struct Tmux {
-    socket: String,
-}
-
-impl Tmux {
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket]);
-        c
-    }
-    fn start(socket: &str, dir: &Path, cmdline: &str) -> Tmux {
-        let t = Tmux { socket: socket.into() };
-        let st = t
-            .cmd()
-            .args(["new-session", "-d", "-s", "main", "-x", "160", "-y", "45", "-c"])
-            .arg(dir)
-            .arg(cmdline)
-            .status()
-            .expect("tmux (installed by scripts/install-deps)");
-        assert!(st.success(), "tmux new-session failed");
-        t
-    }
-    fn screen(&self) -> String {
-        let o = self.cmd().args(["capture-pane", "-p", "-t", "main"]).output().expect("capture-pane");
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-    /// Keys as tmux names them; each sent alone so Esc is not read as Alt+next key.
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            let st = self.cmd().args(["send-keys", "-t", "main", k]).status().expect("send-keys");
-            assert!(st.success());
-            std::thread::sleep(Duration::from_millis(150));
-        }
-    }
-    fn literal(&self, text: &str) {
-        let st = self.cmd().args(["send-keys", "-t", "main", "-l", text]).status().expect("send-keys");
-        assert!(st.success());
-        std::thread::sleep(Duration::from_millis(150));
-    }
-    fn wait(&self, what: &str, secs: u64, pred: impl Fn(&str) -> bool) -> Duration {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return start.elapsed();
-            }
-            if start.elapsed() > Duration::from_secs(secs) {
-                panic!("timed out after {secs}s waiting for {what}; screen:\n{s}");
-            }
-            std::thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        // Only the server on our own socket.
-        let _ = self.cmd().args(["kill-server"]).status();
-    }
-}
 
 fn row<'a>(screen: &'a str, host: &str) -> &'a str {
     screen.lines().find(|l| l.contains(&format!(" {host} ")) && (l.contains('├') || l.contains('└'))).unwrap_or("")
@@ -118,10 +58,10 @@ fn dashboard_end_to_end_in_tmux() {
         bin.display(),
         log.display()
     );
-    let t = Tmux::start(&format!("kdeck-e2e-{}", std::process::id()), &app, &cmdline);
+    let t = Tmux::start(&format!("kdeck-e2e-{}", std::process::id()), &app, &cmdline, 160, 45);
 
     // 1. Every host with its version.
-    let shown = t.wait("3 hosts up on v1", 30, |s| hosts_on(s, &hosts, "v1"));
+    let shown = t.waited("3 hosts up on v1", 30, |s| hosts_on(s, &hosts, "v1")).1;
     eprintln!("figure: start to all 3 hosts shown: {shown:?}");
     let s = t.screen();
     assert!(s.contains("service klabapp") && s.contains("lock unlocked"), "{s}");
@@ -230,7 +170,7 @@ fn dashboard_end_to_end_in_tmux() {
         bin.display(),
         log.display()
     );
-    let t = Tmux::start(&format!("kdeck-e2e-quit-{}", std::process::id()), &app, &cmdline);
+    let t = Tmux::start(&format!("kdeck-e2e-quit-{}", std::process::id()), &app, &cmdline, 160, 45);
     t.wait("3 hosts up on v1", 30, |s| hosts_on(s, &hosts, "v1"));
     t.keys(&["D"]);
     t.wait("deploy confirmation", 5, |s| s.contains("Deploy?") && s.contains("version: v3slow"));
@@ -241,7 +181,7 @@ fn dashboard_end_to_end_in_tmux() {
     t.wait("quit question", 5, |s| s.contains("Quit and abort"));
     t.keys(&["y"]);
     t.wait("aborting shown", 5, |s| s.contains("aborting…") && !s.contains("KDECK-EXITED"));
-    let exited = t.wait("kdeck exit after the abort", 120, |s| s.contains("KDECK-EXITED"));
+    let exited = t.waited("kdeck exit after the abort", 120, |s| s.contains("KDECK-EXITED")).1;
     eprintln!("figure: quit-and-abort to exit {exited:?}");
     let s = t.screen();
     assert!(s.contains("KDECK-EXITED rc=1"), "an aborted deploy must exit non-zero:\n{s}");
@@ -264,7 +204,7 @@ fn dashboard_end_to_end_in_tmux() {
         bin.display(),
         log.display()
     );
-    let t = Tmux::start(&format!("kdeck-e2e-term-{}", std::process::id()), &app, &cmdline);
+    let t = Tmux::start(&format!("kdeck-e2e-term-{}", std::process::id()), &app, &cmdline, 160, 45);
     t.wait("3 hosts up", 30, |s| hosts.iter().all(|h| row(s, h).contains("● up")));
     t.keys(&["D"]);
     t.wait("deploy confirmation", 5, |s| s.contains("Deploy?"));
@@ -299,8 +239,8 @@ fn figure_start_to_all_hosts_shown() {
         let hosts = l.ips(0..n);
         let app = l.write_app(&tmp.path().join(format!("app{n}")), &lab::AppSpec::new("klabapp", &hosts, &[]));
         let cmdline = format!("env HOME={} {} dashboard --read-only; sleep 600", l.home.display(), bin.display());
-        let t = Tmux::start(&format!("kdeck-fig-{}-{n}", std::process::id()), &app, &cmdline);
-        let el = t.wait("all hosts up", 60, |s| hosts.iter().all(|h| row(s, h).contains("● up")));
+        let t = Tmux::start(&format!("kdeck-fig-{}-{n}", std::process::id()), &app, &cmdline, 160, 45);
+        let el = t.waited("all hosts up", 60, |s| hosts.iter().all(|h| row(s, h).contains("● up"))).1;
         eprintln!("figure: start to all {n} hosts shown: {el:?}");
         drop(t);
         drop(l);

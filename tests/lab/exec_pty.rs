@@ -8,6 +8,7 @@
 
 use crate::support::engine as engine_support;
 
+use crate::support::tmux::Tmux;
 use engine_support::lab::Lab;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -109,83 +110,10 @@ impl Env {
     }
 }
 
-struct Tmux {
-    socket: String,
-    /// kdeck's log file, shown when a wait times out.
-    log: PathBuf,
-}
-
-impl Tmux {
-    fn cmd(&self) -> Command {
-        let mut c = Command::new("tmux");
-        c.args(["-L", &self.socket]);
-        c
-    }
-    fn start(name: &str, dir: &Path, script: &Path, cols: u16, rows: u16) -> Tmux {
-        let t = Tmux { socket: format!("kdeck-pty-{name}-{}", std::process::id()), log: dir.join(format!("{name}.log")) };
-        let st = t
-            .cmd()
-            .args(["new-session", "-d", "-s", "main", "-x", &cols.to_string(), "-y", &rows.to_string(), "-c"])
-            .arg(dir)
-            .arg(format!("sh {}", script.display()))
-            .status()
-            .expect("tmux (installed by scripts/install-deps)");
-        assert!(st.success(), "tmux new-session failed");
-        t
-    }
-    fn screen(&self) -> String {
-        let o = self.cmd().args(["capture-pane", "-p", "-J", "-t", "main"]).output().expect("capture-pane");
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    }
-    /// (rows, cols) of the pane, as tmux sizes it.
-    fn pane_size(&self) -> (u32, u32) {
-        let o = self.cmd().args(["display-message", "-p", "-t", "main", "#{pane_height} #{pane_width}"]).output().unwrap();
-        let s = String::from_utf8_lossy(&o.stdout);
-        let mut it = s.split_whitespace().map(|x| x.parse::<u32>().unwrap());
-        (it.next().unwrap(), it.next().unwrap())
-    }
-    fn resize(&self, cols: u16, rows: u16) {
-        let st = self.cmd().args(["resize-window", "-t", "main", "-x", &cols.to_string(), "-y", &rows.to_string()]).status().unwrap();
-        assert!(st.success(), "tmux resize-window failed");
-    }
-    fn keys(&self, keys: &[&str]) {
-        for k in keys {
-            assert!(self.cmd().args(["send-keys", "-t", "main", k]).status().unwrap().success());
-            std::thread::sleep(Duration::from_millis(150));
-        }
-    }
-    /// Types a line and presses Enter.
-    fn line(&self, text: &str) {
-        assert!(self.cmd().args(["send-keys", "-t", "main", "-l", text]).status().unwrap().success());
-        std::thread::sleep(Duration::from_millis(100));
-        self.keys(&["Enter"]);
-    }
-    fn wait(&self, what: &str, secs: u64, pred: impl Fn(&str) -> bool) -> String {
-        let start = Instant::now();
-        loop {
-            let s = self.screen();
-            if pred(&s) {
-                return s;
-            }
-            if start.elapsed() > Duration::from_secs(secs) {
-                let log = std::fs::read_to_string(&self.log).unwrap_or_default();
-                let tail: Vec<&str> = log.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect();
-                panic!("timed out after {secs}s waiting for {what}; screen:\n{s}\nkdeck log ({}):\n{}", self.log.display(), tail.join("\n"));
-            }
-            std::thread::sleep(Duration::from_millis(150));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        // Only the server on our own socket; tmux leaves the socket file behind.
-        let path = self.cmd().args(["display-message", "-p", "#{socket_path}"]).output().ok();
-        let _ = self.cmd().args(["kill-server"]).status();
-        if let Some(p) = path.map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string()).filter(|p| p.contains("kdeck-pty-")) {
-            let _ = std::fs::remove_file(p);
-        }
-    }
+/// The script in a `cols`×`rows` terminal, kdeck's log shown when a wait times out.
+fn tmux(name: &str, dir: &Path, script: &Path, cols: u16, rows: u16) -> Tmux {
+    Tmux::start(&format!("kdeck-pty-{name}-{}", std::process::id()), dir, &format!("sh {}", script.display()), cols, rows)
+        .with_log(dir.join(format!("{name}.log")))
 }
 
 fn exit_line(s: &str) -> Option<i32> {
@@ -202,7 +130,7 @@ fn exec_i_new_container_pty_size_resize_exit_status_and_restore() {
     let _turn = crate::support::lab::turn();
     let Some(e) = env() else { return };
     let script = e.script("new", &["app", "exec", "-i", "sh"]);
-    let t = Tmux::start("new", &e.app, &script, 100, 30);
+    let t = tmux("new", &e.app, &script, 100, 30);
     t.wait("Kamal's launch line", 60, |s| {
         s.contains("Get most recent version available as an image...")
             && s.contains(&format!("Launching interactive command with version latest via SSH from new container on {}...", e.web))
@@ -253,7 +181,7 @@ fn exec_i_reuse_shell_in_running_container_ends_with_ctrl_d() {
     let _turn = crate::support::lab::turn();
     let Some(e) = env() else { return };
     let script = e.script("reuse", &["app", "exec", "-i", "--reuse", "sh"]);
-    let t = Tmux::start("reuse", &e.app, &script, 90, 25);
+    let t = tmux("reuse", &e.app, &script, 90, 25);
     t.wait("Kamal's launch line", 60, |s| {
         s.contains("Get current version of running container...")
             && s.contains(&format!("Launching interactive command with version v1 via SSH from existing container on {}...", e.web))
@@ -277,7 +205,7 @@ fn exec_i_sigterm_closes_the_session_and_restores_the_terminal() {
     let _turn = crate::support::lab::turn();
     let Some(e) = env() else { return };
     let script = e.script("term", &["app", "exec", "-i", "--reuse", "sh"]);
-    let t = Tmux::start("term", &e.app, &script, 80, 24);
+    let t = tmux("term", &e.app, &script, 80, 24);
     t.wait("the container's shell prompt", 60, |s| s.lines().any(|l| l.trim_end().ends_with('#')));
     // kdeck is the child of the pane's shell.
     let o = t.cmd().args(["display-message", "-p", "-t", "main", "#{pane_pid}"]).output().unwrap();
@@ -362,7 +290,7 @@ fn dashboard_ctrl_o_shell_over_the_pool_connection() {
     let _turn = crate::support::lab::turn();
     let Some(e) = env() else { return };
     let script = e.script("dash", &["dashboard"]);
-    let t = Tmux::start("dash", &e.app, &script, 140, 40);
+    let t = tmux("dash", &e.app, &script, 140, 40);
     t.wait("both hosts up", 30, |s| [&e.web, &e.worker].iter().all(|h| s.lines().any(|l| l.contains(&format!(" {h} ")) && l.contains("● up"))));
     t.keys(&["e"]);
     t.wait("exec view", 5, |s| s.contains("exec in the app container"));

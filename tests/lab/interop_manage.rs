@@ -209,3 +209,39 @@ fn remove_matches_kamal_and_leaves_nothing_of_the_app() {
         let _ = std::fs::remove_dir_all(h.root.join(".kamal/apps/etrm-neighbour"));
     }
 }
+
+/// `rollback` without VERSION: without a terminal the versions every host still has are listed
+/// (with who booted them) and the command asks for VERSION; on a terminal they are picked with
+/// the keyboard and the rollback runs.
+#[test]
+fn rollback_without_version_lists_or_picks_the_versions_every_host_has() {
+    let _turn = crate::support::lab::turn();
+    let Some(lab) = lab_exclusive() else { return };
+    let svc = "etpick";
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = deployed(&lab, svc, tmp.path());
+    lab.image(svc, "v2", "ok");
+    ok(kdeck(&lab, &dir, &["deploy", "-P", "--version", "v2"]), "kdeck deploy v2");
+    let r = kdeck(&lab, &dir, &["rollback"]);
+    assert_eq!(r.code, Some(1), "{r:?}");
+    let listed: Vec<&str> = r.stdout.lines().filter(|l| l.starts_with("  ")).collect();
+    assert_eq!(listed.len(), 1, "only v1 can be chosen (v2 is current): {}", r.stdout);
+    assert!(listed[0].trim_start().starts_with("v1 ") && listed[0].contains("booted ["), "{}", r.stdout);
+    assert!(r.stderr.contains("kdeck rollback VERSION"), "{}", r.stderr);
+    let script = tmp.path().join("pick.sh");
+    let text = format!(
+        "env HOME={} KDECK_KNOWN_HOSTS={} {} rollback\necho \"KDECK-EXIT=$?\"\nsleep 600\n",
+        lab.home.display(),
+        lab.known_hosts.display(),
+        kdeck_bin().display()
+    );
+    std::fs::write(&script, text).unwrap();
+    let t = crate::support::tmux::Tmux::start(&format!("kdeck-pick-{}", std::process::id()), &dir, &format!("sh {}", script.display()), 120, 30);
+    t.wait("the picker", 60, |s| s.contains("Roll back to") && s.lines().any(|l| l.contains("▶ v1")) && s.contains("v2") && s.contains("current"));
+    t.keys(&["Down", "Enter"]);
+    let s = t.wait("the rollback to finish", 120, |s| s.contains("KDECK-EXIT="));
+    assert!(s.contains("KDECK-EXIT=0") && s.contains("tag v1 as latest"), "{s}");
+    for h in lab.ips(0..2) {
+        assert_eq!(running(&lab, &h, svc, "web"), vec![format!("{svc}-web-v1")], "{h} after the picked rollback");
+    }
+}

@@ -5,4 +5,5 @@
 pub mod config;
 pub mod engine;
 pub mod lab;
+pub mod tmux;
 pub mod tui_fixtures;

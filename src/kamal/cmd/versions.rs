@@ -52,3 +52,9 @@ pub fn rename(app: &AppSpec, role: &str, version: &str, new_version: &str) -> St
 pub fn replaced_version(version: &str, hex16: &str) -> String {
     format!("{version}_replaced_{hex16}")
 }
+
+/// Every container of a role (any state) as `name<TAB>state<TAB>created`, for the versions a
+/// rollback can choose.
+pub fn role_containers_table(app: &AppSpec, role: &str) -> String {
+    format!("docker container ls --all {} --format '{{{{.Names}}}}\t{{{{.State}}}}\t{{{{.CreatedAt}}}}'", super::filters(app, Some(role)))
+}

@@ -54,6 +54,10 @@ impl App {
                 self.overlay = Some(Overlay::Confirm(self.deploy_confirm(redeploy)));
             }
             Action::Rollback => {
+                // The picker names the audit line that booted each version.
+                if self.audit.is_none() {
+                    d.dispatch(Request::LoadAudit);
+                }
                 let choices = versions::rollback_choices(&self.fleet);
                 let selected = choices.iter().position(|c| c.selectable()).unwrap_or(0);
                 self.overlay = Some(Overlay::Rollback { selected });

@@ -195,16 +195,20 @@ fn rollback(app: &App, t: &Theme, f: &mut Frame, area: Rect, selected: usize) {
         } else if !c.missing.is_empty() {
             format!("missing on {}", c.missing.join(", "))
         } else {
-            String::new()
+            app.audit.as_ref().and_then(|a| versions::booted_line(a.iter().map(String::as_str), &c.version)).unwrap_or_default()
         };
         let base = if c.selectable() { t.base() } else { t.dim() };
         let st = if i == selected { base.patch(t.selected()) } else { base };
-        lines.push(Line::styled(format!("{mark}{:<12} {:>12}  {note}", versions::short_version(&c.version), versions::ago(app.now, c.created)), st));
+        let row = format!("{mark}{:<12} {:>12}  {note}", versions::short_version(&c.version), versions::ago(app.now, c.created));
+        // One line per version: the popup is at most 104 wide, inside the screen's border.
+        let room = (area.width.min(104) as usize).saturating_sub(2);
+        let row = if row.chars().count() > room { format!("{}…", row.chars().take(room.saturating_sub(1)).collect::<String>()) } else { row };
+        lines.push(Line::styled(row, st));
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled("  Only versions present on every host of every role can be chosen.", t.dim()));
     let h = (lines.len() as u16 + 2).min(area.height);
-    popup(f, area, 76, h, " Roll back to… ", t, lines);
+    popup(f, area, 104, h, " Roll back to… ", t, lines);
 }
 
 fn warn_height(app: &App, host: &str) -> u16 {
