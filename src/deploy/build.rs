@@ -189,6 +189,7 @@ mod tests {
             secrets: vec!["NPM_TOKEN".into()],
             target: Some("prod".into()),
             context_set: false,
+            ..Default::default()
         };
         let a = build_args(&app, "abc", &[("NPM_TOKEN".into(), PathBuf::from("/tmp/s/NPM_TOKEN"))]);
         assert_eq!(
