@@ -5,11 +5,13 @@
 
 mod accessory;
 mod app;
+mod build;
 mod lock;
 mod proxy;
 
 pub use accessory::AccessoryCommand;
 pub use app::{AppCommand, ExecArgs, LogsArgs, StaleArgs};
+pub use build::{BuildArgs, BuildCommand, DevArgs};
 pub use lock::{LockCommand, PruneCommand};
 pub use proxy::ProxyCommand;
 
@@ -110,6 +112,9 @@ pub enum Command {
     /// Manage accessories (db/redis/search)
     #[command(subcommand)]
     Accessory(AccessoryCommand),
+    /// Build application image
+    #[command(subcommand)]
+    Build(BuildCommand),
 }
 
 #[derive(Debug, Args, Default)]

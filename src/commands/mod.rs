@@ -2,6 +2,7 @@
 
 pub mod accessory;
 pub mod actions;
+pub mod build;
 pub mod config;
 pub mod follow;
 pub mod printer;
@@ -116,6 +117,7 @@ async fn engine_dispatch(cli: &Cli) -> color_eyre::Result<ExitCode> {
             ProxyCommand::Logs(l) => views::proxy_logs(&ctx, l).await,
         },
         Command::Accessory(a) => accessory::run(&ctx, a).await,
+        Command::Build(b) => build::run(ctx, b).await,
         other => Err(eyre!("`{}` is not implemented yet", command_name(other))),
     }
 }
@@ -135,6 +137,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Prune(_) => "prune",
         Command::Proxy(_) => "proxy",
         Command::Accessory(_) => "accessory",
+        Command::Build(_) => "build",
     }
 }
 

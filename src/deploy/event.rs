@@ -35,6 +35,10 @@ pub enum ActionKind {
         action: String,
         name: String,
     },
+    /// `build <subcommand>`.
+    Build {
+        subcommand: String,
+    },
 }
 
 impl ActionKind {
@@ -56,6 +60,7 @@ impl ActionKind {
             ActionKind::ProxyBoot => "proxy boot".into(),
             ActionKind::ProxyReboot => "proxy reboot".into(),
             ActionKind::Accessory { action, name } => format!("accessory {action} {name}"),
+            ActionKind::Build { subcommand } => format!("build {subcommand}"),
         }
     }
 }

@@ -65,6 +65,22 @@ pub fn local_registry_setup(app: &AppSpec) -> String {
     format!("docker start kamal-docker-registry || docker run --detach -p 127.0.0.1:{port}:5000 --name kamal-docker-registry registry:3")
 }
 
+/// `ssh://[user@]host[:port]` → (user, host, port); none for other remotes (`tcp://…`).
+pub fn ssh_remote(url: &str) -> Option<(Option<String>, String, Option<u16>)> {
+    let rest = url.strip_prefix("ssh://")?;
+    let authority = rest.split('/').next().unwrap_or("");
+    let (user, hostport) = match authority.rsplit_once('@') {
+        Some((u, h)) => (Some(u.to_string()), h),
+        None => (None, authority),
+    };
+    let (host, port) = match hostport.rsplit_once(':') {
+        Some((h, p)) if !h.contains(']') || h.ends_with(']') => (h, p.parse().ok()),
+        _ => (hostport, None),
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    (!host.is_empty()).then(|| (user, host.to_string(), port))
+}
+
 impl<'a> Builder<'a> {
     pub fn new(app: &'a AppSpec, docker_arch: impl Into<String>) -> Self {
         Builder { app, docker_arch: docker_arch.into() }
@@ -77,6 +93,11 @@ impl<'a> Builder<'a> {
         } else {
             d
         }
+    }
+
+    /// No cache and no `--ssh`: a classic `docker build` can stand in for this build.
+    pub fn classic_compatible(&self) -> bool {
+        self.app.build.cache.is_none() && self.app.build.ssh.is_none()
     }
 
     pub fn docker_driver(&self) -> bool {

@@ -138,3 +138,11 @@ fn docker_info_architectures_map_to_kamals_names() {
     a.build.driver = "docker".into();
     assert!(Builder::new(&a, "").arches().is_empty());
 }
+
+#[test]
+fn ssh_remotes_give_the_build_host_user_and_port() {
+    assert_eq!(ssh_remote("ssh://root@10.9.9.8:2222"), Some((Some("root".into()), "10.9.9.8".into(), Some(2222))));
+    assert_eq!(ssh_remote("ssh://build.example"), Some((None, "build.example".into(), None)));
+    assert_eq!(ssh_remote("tcp://build.example:2375"), None);
+    assert_eq!(ssh_remote("ssh://"), None);
+}

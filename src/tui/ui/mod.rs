@@ -116,6 +116,7 @@ pub(crate) fn action_name(a: &crate::deploy::event::ActionKind) -> String {
         ProxyBoot => "proxy boot".into(),
         ProxyReboot => "proxy reboot".into(),
         Accessory { action, name } => format!("accessory {action} {name}"),
+        Build { subcommand } => format!("build {subcommand}"),
     }
 }
 
