@@ -121,7 +121,10 @@ fn build_create_remove_and_details_run_kamals_builder_commands() {
     let (code, out) = f.run(&["build", "details"]);
     assert_eq!(code, 0, "{out}");
     assert!(out.starts_with("Builder: local\n"), "{out}");
-    assert_eq!(f.docker_log(), ["buildx create --name kamal-local-docker-container --driver=docker-container", "buildx rm kamal-local-docker-container", "context ls", "buildx ls"]);
+    assert_eq!(
+        f.docker_log(),
+        ["buildx create --name kamal-local-docker-container --driver=docker-container", "buildx rm kamal-local-docker-container", "context ls", "buildx ls"]
+    );
 }
 
 #[test]
