@@ -5,12 +5,14 @@
 
 mod accessory;
 mod app;
+mod build;
 mod lock;
 mod proxy;
 mod server;
 
 pub use accessory::AccessoryCommand;
 pub use app::{AppCommand, ExecArgs, LogsArgs, StaleArgs};
+pub use build::{BuildArgs, BuildCommand, DevArgs};
 pub use lock::{LockCommand, PruneCommand};
 pub use proxy::{BootConfigArgs, ProxyCommand};
 pub use server::{RegistryArgs, RegistryCommand, RemoveArgs, ServerCommand};
@@ -120,6 +122,9 @@ pub enum Command {
     Server(ServerCommand),
     /// Remove kamal-proxy, app, accessories, and registry session from servers
     Remove(RemoveArgs),
+    /// Build application image
+    #[command(subcommand)]
+    Build(BuildCommand),
 }
 
 #[derive(Debug, Args, Default)]

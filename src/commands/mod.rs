@@ -3,6 +3,7 @@
 pub mod accessory;
 pub mod actions;
 pub mod boot_config;
+pub mod build;
 pub mod config;
 pub mod exec;
 pub mod follow;
@@ -108,6 +109,7 @@ async fn engine_dispatch(cli: &Cli) -> color_eyre::Result<ExitCode> {
         Command::Server(sc) => manage::server(&ctx, sc).await,
         Command::Remove(_) => actions::run_request(&ctx, Request::Remove, v).await,
         Command::Accessory(a) => accessory::run(&ctx, a).await,
+        Command::Build(b) => build::run(ctx, b).await,
         other => Err(eyre!("`{}` is not implemented yet", command_name(other))),
     }
 }
@@ -165,6 +167,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Registry(_) => "registry",
         Command::Server(_) => "server",
         Command::Remove(_) => "remove",
+        Command::Build(_) => "build",
     }
 }
 

@@ -174,6 +174,49 @@ pub fn write_secret_files(plan: &BuildPlan, dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// Kamal's name of the local Docker's architecture, asked only when `builder.remote` is set
+/// (empty when `docker info` fails, as Kamal's).
+pub fn local_docker_arch(app: &AppSpec) -> String {
+    if app.build.remote.is_none() {
+        return String::new();
+    }
+    let probe = crate::kamal::cmd::builder::docker_arch_probe();
+    match std::process::Command::new("sh").arg("-c").arg(probe).stdin(Stdio::null()).stderr(Stdio::null()).output() {
+        Ok(o) if o.status.success() => crate::kamal::cmd::builder::docker_arch_name(&String::from_utf8_lossy(&o.stdout)),
+        _ => String::new(),
+    }
+}
+
+/// `build dev`'s warnings: files with uncommitted changes and untracked files (as git lists
+/// them from the app dir), which the working-directory build includes.
+pub fn dev_warnings(app: &AppSpec) -> Vec<String> {
+    let list = |args: &[&str]| git(&app.root, args).map(|s| s.lines().map(str::to_string).filter(|l| !l.is_empty()).collect::<Vec<_>>()).unwrap_or_default();
+    let mut out = vec![];
+    for (what, args) in
+        [("Files with uncommitted changes", &["ls-files", "--modified"][..]), ("Untracked files", &["ls-files", "--others", "--exclude-standard"][..])]
+    {
+        let mut files = list(args);
+        files.sort();
+        files.dedup();
+        if !files.is_empty() {
+            out.push(format!(
+                "WARNING: {what} will be present in the dev container:\n{}",
+                files.iter().map(|f| format!("  {f}")).collect::<Vec<_>>().join("\n")
+            ));
+        }
+    }
+    out
+}
+
+/// `docker build` arguments of `build dev` without buildx: the working directory, `tags`.
+pub fn dev_classic_args(app: &AppSpec, tags: &[String], no_cache: bool) -> Vec<String> {
+    let mut a = build_args_with(app, "", &[], no_cache);
+    for (i, t) in tags.iter().take(2).enumerate() {
+        a[2 + 2 * i] = t.clone();
+    }
+    a
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -189,6 +232,7 @@ mod tests {
             secrets: vec!["NPM_TOKEN".into()],
             target: Some("prod".into()),
             context_set: false,
+            ..Default::default()
         };
         let a = build_args(&app, "abc", &[("NPM_TOKEN".into(), PathBuf::from("/tmp/s/NPM_TOKEN"))]);
         assert_eq!(
@@ -203,6 +247,9 @@ mod tests {
         let a = build_args_with(&app, "abc", &[], true);
         assert_eq!(a[a.len() - 2..], ["--no-cache".to_string(), ".".to_string()]);
         assert!(!build_args(&app, "abc", &[]).contains(&"--no-cache".to_string()));
+        let dirty = ["reg.example:5000/acme/app:abc-dirty".to_string(), "reg.example:5000/acme/app:latest-dirty".to_string()];
+        let a = dev_classic_args(&app, &dirty, false);
+        assert_eq!(a[..5].join(" "), "build -t reg.example:5000/acme/app:abc-dirty -t reg.example:5000/acme/app:latest-dirty");
     }
 
     #[test]

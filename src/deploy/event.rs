@@ -39,6 +39,10 @@ pub enum ActionKind {
     Manage {
         command: String,
     },
+    /// `build <subcommand>`.
+    Build {
+        subcommand: String,
+    },
 }
 
 impl ActionKind {
@@ -61,6 +65,7 @@ impl ActionKind {
             ActionKind::ProxyReboot => "proxy reboot".into(),
             ActionKind::Accessory { action, name } => format!("accessory {action} {name}"),
             ActionKind::Manage { command } => command.clone(),
+            ActionKind::Build { subcommand } => format!("build {subcommand}"),
         }
     }
 }

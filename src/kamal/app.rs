@@ -16,6 +16,28 @@ pub struct BuildOptions {
     pub target: Option<String>,
     /// `builder.context` was set: build the app dir as it is instead of a clean git clone.
     pub context_set: bool,
+    /// `builder.driver` (Kamal's default: `docker-container`).
+    pub driver: String,
+    /// `builder.remote`: the build host (`ssh://user@host:port` or a docker host URL).
+    pub remote: Option<String>,
+    /// `builder.local: false`: every arch builds on the remote.
+    pub local_disabled: bool,
+    /// `builder.cache`.
+    pub cache: Option<BuildCache>,
+    /// `builder.ssh`, `builder.provenance`, `builder.sbom` as Kamal prints them.
+    pub ssh: Option<String>,
+    pub provenance: Option<String>,
+    pub sbom: Option<String>,
+    /// `builder.pack` (buildpacks) is set.
+    pub pack: bool,
+}
+
+/// `builder.cache`: `type` (gha or registry), `image`, `options`.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BuildCache {
+    pub kind: String,
+    pub image: Option<String>,
+    pub options: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]

@@ -83,6 +83,18 @@ fn build_options(c: &Config, app: &mut AppSpec) {
         app.build.secrets = s.iter().map(|v| v.to_rstring()).collect();
     }
     app.build.target = b.get("target").filter(|v| !v.is_nil()).map(|v| v.to_rstring());
+    app.build.driver = b.get("driver").filter(|v| !v.is_nil()).map(|v| v.to_rstring()).unwrap_or_else(|| "docker-container".into());
+    app.build.remote = b.get("remote").filter(|v| v.present()).map(|v| v.to_rstring());
+    app.build.local_disabled = b.get("local") == Some(&Value::Bool(false));
+    if let Some(Value::Map(m)) = b.get("cache") {
+        let s = |k: &str| m.get(k).filter(|v| !v.is_nil()).map(|v| v.to_rstring());
+        app.build.cache = Some(crate::kamal::BuildCache { kind: s("type").unwrap_or_default(), image: s("image"), options: s("options") });
+    }
+    let shown = |k: &str| b.get(k).filter(|v| !v.is_nil()).map(|v| v.to_rstring());
+    app.build.ssh = shown("ssh").filter(|s| !s.is_empty());
+    app.build.provenance = shown("provenance");
+    app.build.sbom = shown("sbom");
+    app.build.pack = b.get("pack").is_some_and(Value::truthy);
 }
 
 /// One role: its env (with per-host env tags), labels and kamal-proxy options.

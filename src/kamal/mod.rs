@@ -12,7 +12,7 @@ pub mod hooks;
 pub mod lock;
 pub mod ruby;
 
-pub use app::{AppSpec, BootLimit, BuildOptions, ProxySpec, Registry, RoleSpec};
+pub use app::{AppSpec, BootLimit, BuildCache, BuildOptions, ProxySpec, Registry, RoleSpec};
 
 use rand::Rng;
 

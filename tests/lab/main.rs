@@ -6,6 +6,7 @@ mod support;
 mod accessories;
 mod backend_docker;
 mod backend_ssh;
+mod build;
 mod cli_on_lab;
 mod dashboard_e2e;
 mod engine;

@@ -9,6 +9,7 @@
 mod accessory;
 mod app;
 mod boot;
+mod builder;
 mod exec;
 mod health;
 mod hooks;

@@ -20,6 +20,8 @@ pub(super) struct Phases<'r> {
     boot: bool,
     /// The steps of an accessory action (name or `all`), after the boots.
     accessories: Option<(AccessoryAction, &'r str)>,
+    /// No deploy lock (the `build` commands, as Kamal's, take none).
+    unlocked: bool,
 }
 
 /// The secrets a request reads. Secrets are lazy (as in Kamal): only actions writing env files
@@ -68,8 +70,9 @@ struct DeployFlow {
 impl Engine {
     /// The recipe of each request kind.
     pub(super) fn recipe<'a>(&'a self, req: &'a Request) -> Recipe<'a> {
-        let deploy = |skip_push: bool| Phases { build: !skip_push, pull: true, boot: true, accessories: None };
+        let deploy = |skip_push: bool| Phases { build: !skip_push, pull: true, boot: true, accessories: None, unlocked: false };
         let boot = Phases { boot: true, ..Default::default() };
+        let build = |build: bool, pull: bool| Phases { build, pull, unlocked: true, ..Default::default() };
         match req {
             Request::Setup { skip_push } => Recipe::new(self.deploy(DeployFlow { setup: true, full: true, skip_push: *skip_push }).boxed())
                 .plans(Phases { accessories: Some((AccessoryAction::Boot, "all")), ..deploy(*skip_push) })
@@ -90,6 +93,12 @@ impl Engine {
             Request::LockRelease => Recipe::new(self.lock_release_request().boxed()),
             Request::ProxyBoot => Recipe::new(self.locked(|| self.proxy_boot()).boxed()).reads(REGISTRY),
             Request::ProxyReboot { rolling } => Recipe::new(self.proxy_reboot_request(*rolling).boxed()).reads(REGISTRY),
+            Request::BuildPush { output, no_cache } => Recipe::new(self.build_push(output, *no_cache).boxed()).plans(build(true, false)).reads(REGISTRY),
+            Request::BuildDeliver => Recipe::new(self.build_deliver().boxed()).plans(build(true, true)).reads(REGISTRY),
+            Request::BuildPull => Recipe::new(self.build_pull().boxed()).plans(build(false, true)).reads(REGISTRY),
+            Request::BuildCreate => Recipe::new(self.build_create().boxed()).plans(build(false, false)),
+            Request::BuildRemove => Recipe::new(self.build_remove().boxed()).plans(build(false, false)),
+            Request::BuildDev { output, no_cache } => Recipe::new(self.build_dev(output, *no_cache).boxed()).plans(build(true, false)),
             // The accessory run takes the lock itself (after checking the names).
             Request::Accessory { action, name } => {
                 Recipe::new(self.accessory_request(*action, name).boxed()).plans(Phases { accessories: Some((*action, name)), ..Default::default() })
@@ -133,7 +142,9 @@ impl Engine {
                 add(Some(h), None, StepKind::Pull, None, "pull");
             }
         }
-        add(Some(&self.opts.lock_host), None, StepKind::Lock, None, "acquire deploy lock");
+        if !p.unlocked {
+            add(Some(&self.opts.lock_host), None, StepKind::Lock, None, "acquire deploy lock");
+        }
         if p.boot {
             for (gi, g) in groups.iter().enumerate() {
                 for h in g {
@@ -151,7 +162,9 @@ impl Engine {
         if let Some((action, name)) = p.accessories {
             self.accessory_plan(action, name).into_iter().for_each(|s| add(s.host.as_deref(), s.role.as_deref(), s.kind, None, &s.label));
         }
-        add(Some(&self.opts.lock_host), None, StepKind::Unlock, None, "release deploy lock");
+        if !p.unlocked {
+            add(Some(&self.opts.lock_host), None, StepKind::Unlock, None, "release deploy lock");
+        }
         (groups, steps)
     }
 

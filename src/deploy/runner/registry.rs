@@ -21,11 +21,8 @@ impl Engine {
             RegistryAction::Login | RegistryAction::Setup => {
                 if local {
                     self.local_docker_check().await?;
-                    if is_local {
-                        self.local_registry_container(true).await?;
-                    } else {
-                        self.local_login().await?;
-                    }
+                    let label = if is_local { "local registry" } else { "registry login (local)" };
+                    self.task(None, None, StepKind::Other, label, self.local_login(std::time::Instant::now())).await?;
                 }
                 if remote && !is_local {
                     self.pre_connect().await?;
@@ -37,7 +34,7 @@ impl Engine {
                 if local {
                     if is_local {
                         // Kamal ignores a failure here (nothing to remove).
-                        let _ = self.local_registry_container(false).await;
+                        let _ = self.local_registry_remove().await;
                     } else {
                         self.local_docker("docker logout", logout_args(&self.app.registry.server), None).await?;
                     }
@@ -56,21 +53,10 @@ impl Engine {
         self.local_docker("docker --version", vec!["--version".into()], None).await.map_err(|_| fail("Docker is not installed locally".into()))
     }
 
-    /// `docker login` here, the password on stdin (a local `ps` must not show it).
-    async fn local_login(&self) -> R<()> {
-        let r = &self.app.registry;
-        let Some(user) = r.username.clone() else { return Ok(()) };
-        let mut args = vec!["login".to_string()];
-        args.extend(r.server.clone().filter(|s| !s.is_empty()));
-        args.extend(["-u".into(), user, "--password-stdin".into()]);
-        self.local_docker("docker login", args, Some(r.password.clone().unwrap_or_default())).await
-    }
-
-    /// The local registry's container started (else run), or stopped and removed.
-    async fn local_registry_container(&self, up: bool) -> R<()> {
-        let port = self.app.registry.server.as_deref().and_then(|s| s.rsplit(':').next()).and_then(|p| p.parse().ok()).unwrap_or(5000u16);
-        let script = if up { cmd::local_registry_setup(port) } else { cmd::local_registry_remove() };
-        self.task(None, None, StepKind::Other, if up { "local registry" } else { "remove local registry" }, async {
+    /// The local registry's container stopped and removed.
+    async fn local_registry_remove(&self) -> R<()> {
+        let script = cmd::local_registry_remove();
+        self.task(None, None, StepKind::Other, "remove local registry", async {
             let out =
                 tokio::process::Command::new("sh").arg("-c").arg(&script).stdin(Stdio::null()).output().await.map_err(|e| fail(format!("{script}: {e}")))?;
             if !out.status.success() {

@@ -36,6 +36,24 @@ pub enum Request {
     ProxyReboot {
         rolling: bool,
     },
+    /// `build push`: build with buildx and export as `output` (`registry`: push).
+    BuildPush {
+        output: String,
+        no_cache: bool,
+    },
+    /// `build deliver`: `build push`, then `build pull`.
+    BuildDeliver,
+    /// `build pull`: the image pulled on every host.
+    BuildPull,
+    /// `build create`: the buildx builder (and a remote builder's docker context).
+    BuildCreate,
+    /// `build remove`: the builder removed.
+    BuildRemove,
+    /// `build dev`: the working directory built, tagged `-dirty`, exported as `output`.
+    BuildDev {
+        output: String,
+        no_cache: bool,
+    },
     /// `accessory boot|reboot|start|stop|restart|remove NAME` (`all` = every accessory).
     Accessory {
         action: AccessoryAction,
@@ -97,6 +115,12 @@ impl Request {
             Request::ProxyBoot => ActionKind::ProxyBoot,
             Request::ProxyReboot { .. } => ActionKind::ProxyReboot,
             Request::Accessory { action, name } => ActionKind::Accessory { action: action.as_str().into(), name: name.clone() },
+            Request::BuildPush { .. } => ActionKind::Build { subcommand: "push".into() },
+            Request::BuildDeliver => ActionKind::Build { subcommand: "deliver".into() },
+            Request::BuildPull => ActionKind::Build { subcommand: "pull".into() },
+            Request::BuildCreate => ActionKind::Build { subcommand: "create".into() },
+            Request::BuildRemove => ActionKind::Build { subcommand: "remove".into() },
+            Request::BuildDev { .. } => ActionKind::Build { subcommand: "dev".into() },
             other => ActionKind::Manage { command: other.command_line().into() },
         }
     }
@@ -136,6 +160,9 @@ impl Request {
             Request::LockAcquire { .. } | Request::LockRelease => "lock",
             Request::ProxyBoot | Request::ProxyReboot { .. } => "proxy",
             Request::Accessory { .. } => "accessory",
+            Request::BuildPush { .. } | Request::BuildDeliver | Request::BuildPull | Request::BuildCreate | Request::BuildRemove | Request::BuildDev { .. } => {
+                "build"
+            }
         }
     }
 }

@@ -75,11 +75,8 @@ pub fn docker_logout(app: &AppSpec) -> String {
     }
 }
 
-/// The local registry Kamal runs for `registry: server: localhost:PORT` (started, else run).
-pub fn local_registry_setup(port: u16) -> String {
-    format!("docker start kamal-docker-registry || docker run --detach -p 127.0.0.1:{port}:5000 --name kamal-docker-registry registry:3")
-}
-
+/// The local registry's container removed (`registry remove`; set up by
+/// [`super::builder::local_registry_setup`]).
 pub fn local_registry_remove() -> String {
     "docker stop kamal-docker-registry && docker rm kamal-docker-registry".into()
 }

@@ -5,6 +5,7 @@ use super::app::AppSpec;
 use super::ruby::escape_shell_value;
 
 mod boot;
+pub mod builder;
 mod manage;
 mod proxy;
 mod versions;

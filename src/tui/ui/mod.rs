@@ -120,6 +120,7 @@ pub(crate) fn action_name(a: &crate::deploy::event::ActionKind) -> String {
         ProxyReboot => "proxy reboot".into(),
         Accessory { action, name } => format!("accessory {action} {name}"),
         Manage { command } => command.clone(),
+        Build { subcommand } => format!("build {subcommand}"),
     }
 }
 
