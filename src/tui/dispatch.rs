@@ -110,6 +110,10 @@ pub enum ManageOp {
     ProxyStart,
     ProxyStop,
     ProxyRestart,
+    ProxyRemove,
+    BuildPush,
+    BuildPull,
+    BuildDeliver,
     RegistryLogin,
     RegistryLogout,
     ServerBootstrap,
@@ -119,7 +123,7 @@ pub enum ManageOp {
 
 impl ManageOp {
     /// In the palette's order.
-    pub const ALL: [ManageOp; 12] = [
+    pub const ALL: [ManageOp; 16] = [
         ManageOp::Maintenance,
         ManageOp::Live,
         ManageOp::ProxyBoot,
@@ -127,6 +131,10 @@ impl ManageOp {
         ManageOp::ProxyStart,
         ManageOp::ProxyStop,
         ManageOp::ProxyRestart,
+        ManageOp::ProxyRemove,
+        ManageOp::BuildPush,
+        ManageOp::BuildPull,
+        ManageOp::BuildDeliver,
         ManageOp::RegistryLogin,
         ManageOp::RegistryLogout,
         ManageOp::ServerBootstrap,
@@ -144,6 +152,10 @@ impl ManageOp {
             ManageOp::ProxyStart => "proxy-start",
             ManageOp::ProxyStop => "proxy-stop",
             ManageOp::ProxyRestart => "proxy-restart",
+            ManageOp::ProxyRemove => "proxy-remove",
+            ManageOp::BuildPush => "build-push",
+            ManageOp::BuildPull => "build-pull",
+            ManageOp::BuildDeliver => "build-deliver",
             ManageOp::RegistryLogin => "registry-login",
             ManageOp::RegistryLogout => "registry-logout",
             ManageOp::ServerBootstrap => "server-bootstrap",
@@ -162,6 +174,10 @@ impl ManageOp {
             ManageOp::ProxyStart => "kamal-proxy's container started on the proxy hosts",
             ManageOp::ProxyStop => "kamal-proxy stopped on the proxy hosts: every app behind it goes down",
             ManageOp::ProxyRestart => "kamal-proxy stopped and started on the proxy hosts",
+            ManageOp::ProxyRemove => "kamal-proxy's container, image and directory removed from the proxy hosts, unless other apps are installed there",
+            ManageOp::BuildPush => "the image built from the committed tree and pushed to the registry",
+            ManageOp::BuildPull => "the image pulled onto every host",
+            ManageOp::BuildDeliver => "the image built and pushed, then pulled onto every host",
             ManageOp::RegistryLogin => "docker login here and on every host",
             ManageOp::RegistryLogout => "docker logout here and on every host",
             ManageOp::ServerBootstrap => "Docker installed on hosts that lack it, then the docker-setup hook",
@@ -172,7 +188,7 @@ impl ManageOp {
 
     /// Destructive: the operator types the service name to confirm.
     pub fn typed(self) -> bool {
-        matches!(self, ManageOp::AppRemove | ManageOp::Remove)
+        matches!(self, ManageOp::AppRemove | ManageOp::Remove | ManageOp::ProxyRemove)
     }
 }
 
