@@ -160,7 +160,9 @@ pub struct DeployArgs {
 #[derive(Debug, Args)]
 pub struct RollbackArgs {
     /// The version to roll back to; without it, pick from the versions every host still has
-    pub version: Option<String>,
+    // Not named `version`: that is the global `--version` option's id.
+    #[arg(value_name = "VERSION")]
+    pub target: Option<String>,
 }
 
 #[derive(Debug, Args, Default)]

@@ -65,7 +65,7 @@ async fn engine_dispatch(cli: &Cli) -> color_eyre::Result<ExitCode> {
         Command::Deploy(a) => actions::run_build_request(&ctx, Request::Deploy { skip_push: a.skip_push }, v, a.no_cache).await,
         Command::Redeploy(a) => actions::run_build_request(&ctx, Request::Redeploy { skip_push: a.skip_push }, v, a.no_cache).await,
         Command::Rollback(a) => {
-            let version = match &a.version {
+            let version = match &a.target {
                 Some(version) => version.clone(),
                 None => match rollback::pick(&ctx).await? {
                     Some(version) => version,
@@ -75,7 +75,8 @@ async fn engine_dispatch(cli: &Cli) -> color_eyre::Result<ExitCode> {
                     }
                 },
             };
-            actions::run_request(&ctx, Request::Rollback { version }, v).await
+            // Hooks see the target as KAMAL_VERSION, as in Kamal (and the dashboard).
+            actions::run_request(&ctx, Request::Rollback { version: version.clone() }, version).await
         }
         Command::Details(d) if d.resources => {
             let pool = crate::app::context::pool(&ctx.app, g)?;
