@@ -317,3 +317,15 @@ fn step_labels_come_from_the_run_and_name_checks_as_checks() {
     assert!(!screen.contains("proxy boot"), "{screen}");
     assert!(screen.contains("check names job") && !screen.contains("rename job"), "{screen}");
 }
+
+#[test]
+fn narrow_status_bar_drops_other_keys_before_help_and_quit() {
+    let mut app = fx::app_with(fx::fleet());
+    let mut d = Recorder::default();
+    for view_key in ['1', '2', '3', '5'] {
+        key(&mut app, &mut d, KeyCode::Char(view_key));
+        let screen = text(&app, 80, 24);
+        let bar = screen.lines().last().unwrap_or_default();
+        assert!(bar.contains("? help") && bar.contains("q quit"), "view {view_key}: {bar}");
+    }
+}

@@ -67,3 +67,47 @@ fn network_and_proxy_boot_are_labelled_apart() {
     assert!(s.lines().any(|l| l.contains("✓ network ")), "{s}");
     insta::assert_snapshot!("timeline_polish_160x40", s);
 }
+
+/// A health wait sends progress only when its state changes: the elapsed time must still tick
+/// with the clock, not stay at the last progress event's.
+#[test]
+fn a_running_step_elapsed_time_ticks_between_progress_events() {
+    let mut app = fx::app_with(fx::fleet());
+    let t0 = fx::now();
+    let plan = Event::PlanReady {
+        action: ActionKind::Deploy,
+        version: Some("v2".into()),
+        hosts: vec!["10.77.4.11".into()],
+        groups: vec![],
+        steps: vec![PlannedStep {
+            host: Some("10.77.4.11".into()),
+            role: Some("web".into()),
+            kind: StepKind::Health,
+            group: Some(0),
+            label: "health wait".into(),
+        }],
+    };
+    fx::feed(&mut app, vec![plan]);
+    fx::feed(
+        &mut app,
+        vec![
+            Event::StepStarted { host: Some("10.77.4.11".into()), role: Some("web".into()), kind: StepKind::Health, label: "health wait".into(), at: t0 },
+            Event::StepProgress {
+                host: Some("10.77.4.11".into()),
+                role: Some("web".into()),
+                kind: StepKind::Health,
+                message: "waiting for health: starting".into(),
+                elapsed: Duration::from_millis(100),
+            },
+        ],
+    );
+    let mut d = kdeck::tui::dispatch::Recorder::default();
+    app.handle_key(crossterm::event::KeyEvent::new(crossterm::event::KeyCode::Char('3'), crossterm::event::KeyModifiers::NONE), &mut d);
+    let at = |app: &mut App, secs: i64| {
+        app.now = t0 + chrono::Duration::seconds(secs);
+        let screen = text(app, 160, 40);
+        screen.lines().find(|l| l.contains("⠿") && l.contains("health wait")).unwrap_or_else(|| panic!("{screen}")).to_string()
+    };
+    assert!(at(&mut app, 3).contains(" 3.0s"), "{}", at(&mut app, 3));
+    assert!(at(&mut app, 17).contains("17.0s"), "{}", at(&mut app, 17));
+}

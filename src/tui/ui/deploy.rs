@@ -170,7 +170,9 @@ fn step_lines(app: &App, t: &Theme, r: &StepRow, w: usize, lines: &mut Vec<Line>
     match &r.state {
         StepState::Pending => lines.push(Line::styled(format!("  · {label}"), t.dim())),
         StepState::Running { since } => {
-            let el = r.progress_elapsed.unwrap_or_else(|| (app.now - *since).to_std().unwrap_or_default());
+            // Time since the step started, ticking with the clock (not the time of the last
+            // progress event, which a health wait only sends when its state changes).
+            let el = (app.now - *since).to_std().unwrap_or_default().max(r.progress_elapsed.unwrap_or_default());
             let mut spans = vec![Span::styled("  ⠿ ", t.running()), Span::styled(label, t.running()), Span::raw(format!(" {:>7}", versions::elapsed(el)))];
             if let Some(p) = &r.progress {
                 spans.push(Span::styled(format!("  {p}"), t.dim()));

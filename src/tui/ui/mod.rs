@@ -140,7 +140,7 @@ fn draw_status(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         return;
     }
     let mut spans = vec![Span::raw(" ")];
-    for (k, d) in status_keys(app) {
+    for (k, d) in fit_keys(status_keys(app), area.width as usize) {
         spans.push(Span::styled(k, t.key()));
         spans.push(Span::raw(format!(" {d}  ")));
     }
@@ -148,6 +148,21 @@ fn draw_status(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
 }
 
 /// The keys the status bar shows for the current view (and overlay).
+/// The keys that fit in `width` cells (each `key desc` plus two spaces): the way out (`?` help,
+/// `q` quit) always stays; the others are dropped from the end of the list until the rest fit.
+pub fn fit_keys(keys: Vec<(String, String)>, width: usize) -> Vec<(String, String)> {
+    let cost = |(k, d): &(String, String)| k.chars().count() + d.chars().count() + 3;
+    let keep = |(k, _): &(String, String)| k == "?" || k == "q";
+    let mut keys = keys;
+    while 1 + keys.iter().map(cost).sum::<usize>() > width {
+        match keys.iter().rposition(|k| !keep(k)) {
+            Some(i) => drop(keys.remove(i)),
+            None => break,
+        }
+    }
+    keys
+}
+
 pub fn status_keys(app: &App) -> Vec<(String, String)> {
     let pairs: Vec<(&str, &str)> = match &app.overlay {
         Some(o) => overlay_bindings(o.kind()).iter().filter(|b| b.bar).map(|b| (b.label, b.desc)).collect(),
