@@ -194,6 +194,25 @@ async fn lock_wait_polls_an_automatic_lock_until_timeout_but_not_a_manual_one() 
     assert!(!log.lock().unwrap().iter().any(|(_, c)| c.contains("rm .kamal/lock-svc/details")), "removed a lock that is not ours");
 }
 
+/// A lock released between our `mkdir` and the read of its details is tried again at once, and
+/// a lock directory without details does not make the wait spin forever.
+#[tokio::test]
+async fn lock_wait_retries_a_lock_that_vanished_a_bounded_number_of_times() {
+    let wait = LockWait { timeout: std::time::Duration::from_secs(30), interval: std::time::Duration::from_secs(1) };
+    let rules = vec![
+        ("mkdir .kamal/lock-svc &&", 1, "", "mkdir: cannot create directory '.kamal/lock-svc': File exists"),
+        ("stat .kamal/lock-svc", 1, "", "stat: cannot statx '.kamal/lock-svc': No such file or directory"),
+    ];
+    let (mut e, _rx, log) = engine(app(), rules, 0);
+    e.opts.lock_wait = Some(wait);
+    let t0 = std::time::Instant::now();
+    let err = e.run(Request::Rollback { version: "v1".into() }).await.unwrap_err().to_string();
+    assert!(err.contains("not waiting"), "{err}");
+    assert!(t0.elapsed() < std::time::Duration::from_secs(5), "waited {:?}", t0.elapsed());
+    let attempts = log.lock().unwrap().iter().filter(|(_, c)| c.contains("mkdir .kamal/lock-svc &&")).count();
+    assert_eq!(attempts, 4, "one attempt and three retries");
+}
+
 #[tokio::test]
 async fn abort_stops_new_steps_and_releases_the_lock() {
     let (e, mut rx, log) = engine(app(), vec![HEALTH_OK, ("--filter 'name=^svc-web-v2$' --quiet", 0, "abc123\n", "")], 30);

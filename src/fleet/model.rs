@@ -25,7 +25,11 @@ pub struct HostStatus {
     pub current: Vec<(String, String)>,
     pub proxy_running: Option<bool>,
     pub proxy_routes: Vec<ProxyRoute>,
+    /// When the containers, versions and proxy view were last read (they are last-known
+    /// facts, not live ones, while the host or its Docker does not answer).
     pub last_seen: Option<DateTime<Utc>>,
+    /// Docker on the host does not answer while ssh does (the error of the last attempt).
+    pub docker_error: Option<String>,
     /// Containers of the app's accessories on this host (label `service=<svc>-<name>` or the
     /// accessory's `service:`); `role` holds the accessory's name, `version` its image tag.
     pub accessories: Vec<ContainerInfo>,
@@ -45,6 +49,11 @@ pub struct FleetSnapshot {
 }
 
 impl HostStatus {
+    /// The host answers and so does its Docker: what the row shows is live.
+    pub fn live(&self) -> bool {
+        self.conn == ConnState::Up && self.docker_error.is_none()
+    }
+
     /// The container of accessory `name` here (Kamal runs at most one per host).
     pub fn accessory(&self, name: &str) -> Option<&ContainerInfo> {
         self.accessories.iter().find(|c| c.role == name)

@@ -142,6 +142,7 @@ async fn host_task(session: Session, spec: Arc<FleetSpec>, tx: mpsc::UnboundedSe
                 match tokio::time::timeout(RECONCILE_TIMEOUT, reconcile(&dh, &spec)).await {
                     Ok(Ok(r)) => {
                         st.conn = ConnState::Up;
+                        st.docker_error = None;
                         st.containers = r.containers;
                         st.accessories = r.accessories;
                         st.current = r.current;
@@ -157,6 +158,8 @@ async fn host_task(session: Session, spec: Arc<FleetSpec>, tx: mpsc::UnboundedSe
                         if *state_rx.borrow() != ConnState::Up {
                             break;
                         }
+                        // ssh answers, Docker does not: the containers are last-known now.
+                        st.docker_error = Some(docker_error_text(&e));
                     }
                     Err(_) => {
                         st.conn = ConnState::Down { reason: format!("no answer within {RECONCILE_TIMEOUT:?}") };
@@ -198,6 +201,18 @@ async fn host_task(session: Session, spec: Arc<FleetSpec>, tx: mpsc::UnboundedSe
             _ => ConnState::Down { reason: "connection lost".into() },
         };
         send(&st);
+    }
+}
+
+/// One line for "docker unreachable" (bollard's errors can be long and nested).
+fn docker_error_text(e: &crate::docker::Error) -> String {
+    let s = e.to_string();
+    let first = s.lines().next().unwrap_or("").trim();
+    let short: String = first.chars().take(120).collect();
+    if short.is_empty() {
+        "no answer".into()
+    } else {
+        short
     }
 }
 

@@ -10,4 +10,5 @@ mod quit_filters_and_truncation;
 mod resources_panels;
 mod resources_view;
 mod timeline;
+mod trust;
 mod views;

@@ -144,6 +144,16 @@ async fn watcher_follows_events_lock_and_host_down_up_and_logs_resume() {
     assert!(interrupted && resumed && after >= 2, "interrupted={interrupted} resumed={resumed} after={after}");
     let uniq: HashSet<_> = texts.iter().collect();
     assert_eq!(uniq.len(), texts.len(), "a line was delivered twice: {texts:?}");
+
+    // Stop dockerd on h1 (ssh still answers): marked "docker unreachable" within seconds, the
+    // connection still up; back when dockerd is.
+    l.dockerd_stop(&h1);
+    let took = wait_for(&mut rx, "h1 docker unreachable", Duration::from_secs(10), |s| s.hosts[0].docker_error.is_some() && !s.hosts[0].live()).await;
+    println!("figure: docker down noticed after {took:?}");
+    assert_eq!(rx.borrow().hosts[0].conn, ConnState::Up, "ssh still answers");
+    assert!(rx.borrow().hosts[1].live(), "h2 unaffected");
+    l.dockerd_start(&h1);
+    wait_for(&mut rx, "h1 docker back", Duration::from_secs(30), |s| s.hosts[0].live()).await;
     drop(lh);
     drop(handle);
     for (h, n) in [(&h1, "web-v1"), (&h2, "worker-v1")] {

@@ -8,7 +8,7 @@
 #   lab.sh image --name NAME SERVICE VERSION [--variant ok|unhealthy|slow]
 #   lab.sh context SERVICE VERSION DIR [--variant …] (the image's build context, not built;
 #                                                    prints the control dockerd's DOCKER_HOST)
-#   lab.sh sshd-stop|sshd-start|link-down|link-up --name NAME HOST
+#   lab.sh sshd-stop|sshd-start|dockerd-stop|dockerd-start|link-down|link-up --name NAME HOST
 #   lab.sh status [--name NAME]
 #   lab.sh exec --name NAME HOST [-- CMD…]           (a command/shell inside a host, no SSH)
 #   lab.sh control-stop                            (stop the control dockerd if no lab is up)
@@ -714,6 +714,11 @@ cmd_fault() {
         [[ $(readlink "/proc/$pid/exe" 2>/dev/null) == /usr/sbin/sshd ]] && kill -9 "$pid" 2>/dev/null || true
       done ;;
     sshd-start) host_sshd_start "$n" ;;
+    dockerd-stop)
+      # dockerd only: ssh still answers, the socket does not (its containers stop with it)
+      kill_pidfile "$h/dockerd.pid"
+      local i; for i in $(seq 1 100); do alive "$h/dockerd.pid" || break; sleep 0.1; done ;;
+    dockerd-start) host_dockerd_start "$n"; host_dockerd_wait "$n" ;;
     link-down) ip link set "$(veth_of "$n")" down ;;
     link-up) ip link set "$(veth_of "$n")" up ;;
   esac
@@ -766,7 +771,7 @@ case $cmd in
   down) cmd_down ;;
   image) cmd_image ;;
   context) cmd_context ;;
-  sshd-stop | sshd-start | link-down | link-up) cmd_fault "$cmd" ;;
+  sshd-stop | sshd-start | dockerd-stop | dockerd-start | link-down | link-up) cmd_fault "$cmd" ;;
   status) cmd_status ;;
   control-stop) control_stop ;;
   *) sed -n '2,12p' "$0" >&2; exit 2 ;;

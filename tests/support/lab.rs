@@ -364,6 +364,12 @@ impl Lab {
     pub fn sshd_stop(&self, host: &str) {
         lab_sh(&["sshd-stop", "--name", &self.name, host]).expect_ok("sshd-stop");
     }
+    pub fn dockerd_stop(&self, host: &str) {
+        lab_sh(&["dockerd-stop", "--name", &self.name, host]).expect_ok("dockerd-stop");
+    }
+    pub fn dockerd_start(&self, host: &str) {
+        lab_sh(&["dockerd-start", "--name", &self.name, host]).expect_ok("dockerd-start");
+    }
     pub fn sshd_start(&self, host: &str) {
         lab_sh(&["sshd-start", "--name", &self.name, host]).expect_ok("sshd-start");
     }

@@ -45,6 +45,7 @@ fn host(name: &str, roles: &[&str], containers: Vec<ContainerInfo>, current: &[(
             vec![]
         },
         last_seen: Some(now()),
+        docker_error: None,
         accessories: vec![],
     }
 }

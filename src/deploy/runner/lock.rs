@@ -42,6 +42,7 @@ impl Engine {
         let t0 = Instant::now();
         self.step(Some(h), None, StepKind::Lock, "acquire deploy lock", async {
             let mut announced = false;
+            let mut vanished = 0;
             loop {
                 let out = self.sh(h, &c).await?;
                 if out.ok() {
@@ -50,8 +51,16 @@ impl Engine {
                 if !(out.stderr.contains("cannot create directory") || out.stderr.contains("File exists")) {
                     return Err(failed(h, exec_failure(h, &out)).into());
                 }
-                let info =
-                    self.lock_status().await.ok().flatten().unwrap_or(LockInfo { holder: "unknown".into(), at: None, version: None, message: String::new() });
+                let info = match self.lock_status().await {
+                    // Released between our mkdir and the read: try to take it again at once
+                    // (a few times, so a lock directory without details cannot spin us).
+                    Ok(None) if vanished < 3 => {
+                        vanished += 1;
+                        continue;
+                    }
+                    Ok(Some(info)) => info,
+                    _ => LockInfo { holder: "unknown".into(), at: None, version: None, message: String::new() },
+                };
                 if !announced {
                     self.emit(Event::Lock { host: h.to_string(), held: Some(info.clone()) });
                     announced = true;

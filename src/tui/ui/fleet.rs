@@ -40,6 +40,7 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
 
 fn conn_cell<'a>(t: &Theme, h: Option<&HostStatus>) -> Span<'a> {
     match h.map(|h| &h.conn) {
+        Some(ConnState::Up) if h.is_some_and(|h| h.docker_error.is_some()) => Span::styled("✗ docker", t.err()),
         Some(ConnState::Up) => Span::styled("● up", t.ok()),
         Some(ConnState::Down { .. }) => Span::styled("✗ down", t.err()),
         Some(ConnState::Connecting) | None => Span::styled("… conn", t.dim()),
@@ -75,7 +76,7 @@ struct Columns {
 impl Columns {
     fn new(app: &App, width: u16) -> Self {
         let wide = width >= 120;
-        let mut cols: Vec<(&'static str, Constraint)> = vec![("Role / host", Constraint::Length(if wide { 30 } else { 24 })), ("Conn", Constraint::Length(7))];
+        let mut cols: Vec<(&'static str, Constraint)> = vec![("Role / host", Constraint::Length(if wide { 30 } else { 24 })), ("Conn", Constraint::Length(8))];
         if wide {
             // Its width is what the others leave (set below).
             cols.push(("Container", Constraint::Length(0)));
@@ -203,9 +204,14 @@ impl TableCtx<'_> {
             vspans.push(Span::styled(" ≠", t.warn()));
         }
         let down = matches!(hs.map(|h| &h.conn), Some(ConnState::Down { .. }));
-        let state = c
-            .map(|c| Span::styled(c.state.clone(), state_style(t, &c.state)))
-            .unwrap_or_else(|| Span::styled(if down { "?" } else { "no container" }, t.dim()));
+        // Not live (host or Docker not answering): the last-known state, dimmed and marked `?`.
+        let live = hs.is_some_and(HostStatus::live);
+        let state = match c {
+            Some(c) if live => Span::styled(c.state.clone(), state_style(t, &c.state)),
+            Some(c) => Span::styled(format!("{}?", c.state), t.dim()),
+            None => Span::styled(if down || !live { "?" } else { "no container" }, t.dim()),
+        };
+        let dim_unless_live = |sp: Span<'static>| if live { sp } else { Span::styled(sp.content.into_owned(), t.dim()) };
         let mut name = vec![Span::styled(branch, t.dim()), Span::styled(host.to_string(), t.host(host))];
         let badges = self.host_badges(hs, role, host);
         if !wide {
@@ -224,9 +230,9 @@ impl TableCtx<'_> {
         }
         cells.push(Cell::from(Line::from(vspans)));
         cells.push(Cell::from(state));
-        cells.push(Cell::from(up_for(app, c)));
-        cells.push(Cell::from(health_span(t, c.and_then(|c| c.health.as_deref()))));
-        cells.push(Cell::from(proxy_text(hs, &app.fleet.service, role)));
+        cells.push(Cell::from(if live { up_for(app, c) } else { "-".into() }));
+        cells.push(Cell::from(dim_unless_live(health_span(t, c.and_then(|c| c.health.as_deref())))));
+        cells.push(Cell::from(dim_unless_live(proxy_text(hs, &app.fleet.service, role))));
         if self.with_res {
             cells.push(Cell::from(res_compact(app, t, host)));
         }
@@ -236,7 +242,7 @@ impl TableCtx<'_> {
                 last.push(b);
                 last.push(Span::raw(" "));
             }
-            last.push(failure_span(t, hs, c));
+            last.push(failure_span(app, t, hs, c));
             cells.push(Cell::from(Line::from(last)));
         }
         Row::new(cells)
@@ -285,9 +291,11 @@ impl TableCtx<'_> {
         let hs = versions::host(&app.fleet, host);
         let c = hs.and_then(|h| h.accessory(name));
         let down = matches!(hs.map(|h| &h.conn), Some(ConnState::Down { .. }));
+        let live = hs.is_some_and(HostStatus::live);
         let state = match c {
-            Some(c) => Span::styled(c.state.clone(), state_style(t, &c.state)),
-            None if down || !matches!(hs.map(|h| &h.conn), Some(ConnState::Up)) => Span::styled("?", t.dim()),
+            Some(c) if live => Span::styled(c.state.clone(), state_style(t, &c.state)),
+            Some(c) => Span::styled(format!("{}?", c.state), t.dim()),
+            None if down || !live => Span::styled("?", t.dim()),
             // The narrow State column has 8 cells; the detail pane says how to boot it.
             None => Span::styled(if wide { "not booted" } else { "missing" }, t.warn()),
         };
@@ -298,14 +306,14 @@ impl TableCtx<'_> {
         }
         cells.push(Cell::from(c.map(|c| c.version.clone()).unwrap_or_else(|| "-".into())));
         cells.push(Cell::from(state));
-        cells.push(Cell::from(up_for(app, c)));
+        cells.push(Cell::from(if live { up_for(app, c) } else { "-".into() }));
         cells.push(Cell::from(health_span(t, c.and_then(|c| c.health.as_deref()))));
         cells.push(Cell::from("-"));
         if self.with_res {
             cells.push(Cell::from(res_compact(app, t, host)));
         }
         if wide {
-            cells.push(Cell::from(failure_span(t, hs, c)));
+            cells.push(Cell::from(failure_span(app, t, hs, c)));
         }
         Row::new(cells)
     }
@@ -317,9 +325,11 @@ fn up_for(app: &App, c: Option<&ContainerInfo>) -> String {
 }
 
 /// The Last failure cell: why the host is down, or the container's last health failure.
-fn failure_span(t: &Theme, hs: Option<&HostStatus>, c: Option<&ContainerInfo>) -> Span<'static> {
-    match hs.map(|h| &h.conn) {
-        Some(ConnState::Down { reason }) => Span::styled(reason.clone(), t.err()),
+fn failure_span(app: &App, t: &Theme, hs: Option<&HostStatus>, c: Option<&ContainerInfo>) -> Span<'static> {
+    let age = hs.and_then(|h| h.last_seen).map(|s| format!(" · data from {}", versions::ago(app.now, Some(s)))).unwrap_or_default();
+    match hs.map(|h| (&h.conn, &h.docker_error)) {
+        Some((ConnState::Down { reason }, _)) => Span::styled(format!("{reason}{age}"), t.err()),
+        Some((ConnState::Up, Some(e))) => Span::styled(format!("docker unreachable: {e}{age}"), t.err()),
         _ => c.and_then(|c| c.health_failure.clone()).map(|s| Span::styled(s, t.err())).unwrap_or_else(|| Span::raw("")),
     }
 }
@@ -360,7 +370,14 @@ fn push_conn(app: &App, t: &Theme, hs: Option<&HostStatus>, lines: &mut Vec<Line
             lines.push(Line::styled("connecting…", t.dim()));
             false
         }
-        Some(ConnState::Up) => true,
+        Some(ConnState::Up) => match hs.and_then(|h| h.docker_error.as_ref()) {
+            Some(e) => {
+                let seen = hs.and_then(|h| h.last_seen).map(|s| format!(" (containers as seen {})", versions::ago(app.now, Some(s)))).unwrap_or_default();
+                lines.push(Line::from(vec![Span::styled("docker unreachable: ", t.err()), Span::raw(format!("{e}{seen}"))]));
+                false
+            }
+            None => true,
+        },
     }
 }
 
@@ -414,6 +431,8 @@ fn host_detail<'a>(app: &'a App, t: &Theme, role: &str, host: &str, lines: &mut 
         Some(c) => {
             push_container(t, c, lines);
         }
+        // Only a host that answered can say it has no container.
+        None if h.last_seen.is_none() => lines.push(Line::styled("no data yet: the host has not answered", t.dim())),
         None => lines.push(Line::styled(format!("no {} container for role {role}", app.fleet.service), t.dim())),
     }
     let live = versions::live_containers(h, role);

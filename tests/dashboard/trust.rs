@@ -1,0 +1,46 @@
+//! The screen must never show last-known data as live: a host whose Docker does not answer is
+//! marked `✗ docker` with the error, its containers' states are last-known (`running?`, no
+//! up-time counter); a host that never answered does not claim it has no container.
+
+use crate::support::tui_fixtures as fx;
+
+use fx::text;
+use kdeck::fleet::model::ConnState;
+
+fn row<'a>(screen: &'a str, host: &str) -> &'a str {
+    screen.lines().find(|l| l.contains(host) && (l.contains('├') || l.contains('└'))).unwrap_or_else(|| panic!("no row for {host}:\n{screen}"))
+}
+
+#[test]
+fn docker_unreachable_marks_the_host_and_its_states_as_last_known() {
+    let mut s = fx::fleet();
+    s.hosts[1].docker_error = Some("error trying to connect: Connection refused".into());
+    s.hosts[1].last_seen = Some(fx::now() - chrono::Duration::seconds(75));
+    let app = fx::app_with(s);
+    for (w, h) in [(160, 40), (80, 24)] {
+        let screen = text(&app, w, h);
+        let r = row(&screen, "10.77.4.12");
+        assert!(r.contains("✗ docker") && r.contains("running?") && !r.contains("1 h"), "{w}x{h}: {r}");
+        assert!(row(&screen, "10.77.4.11").contains("● up"), "the other hosts stay live");
+    }
+    let r = row(&text(&app, 160, 40), "10.77.4.12").to_string();
+    assert!(r.contains("docker unreachable: error trying"), "{r}");
+}
+
+#[test]
+fn a_host_that_never_answered_does_not_claim_it_has_no_container() {
+    let mut s = fx::fleet();
+    s.hosts[2].conn = ConnState::Down { reason: "host key verification failed".into() };
+    s.hosts[2].containers.clear();
+    s.hosts[2].current.clear();
+    s.hosts[2].last_seen = None;
+    let mut app = fx::app_with(s);
+    let mut d = kdeck::tui::dispatch::Recorder::default();
+    // Select the third host row (web group, 2 hosts, job group, its host).
+    for _ in 0..4 {
+        app.handle_key(crossterm::event::KeyEvent::new(crossterm::event::KeyCode::Char('j'), crossterm::event::KeyModifiers::NONE), &mut d);
+    }
+    let screen = text(&app, 160, 40);
+    assert!(screen.contains("no data yet: the host has not answered") || screen.contains("down: host key verification failed"), "{screen}");
+    assert!(!screen.contains("no klabapp container for role job"), "{screen}");
+}
