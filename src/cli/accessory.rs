@@ -43,4 +43,14 @@ pub enum AccessoryCommand {
         #[arg(short = 'y', long)]
         confirmed: bool,
     },
+    /// Upgrade accessories from Kamal 1.x to 2.0 (restart them in 'kamal' network)
+    Upgrade {
+        name: String,
+        /// Upgrade one host at a time
+        #[arg(long)]
+        rolling: bool,
+        /// Proceed without confirmation question
+        #[arg(short = 'y', long)]
+        confirmed: bool,
+    },
 }

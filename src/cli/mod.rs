@@ -6,6 +6,7 @@
 mod accessory;
 mod app;
 mod build;
+mod local;
 mod lock;
 mod proxy;
 mod server;
@@ -13,6 +14,7 @@ mod server;
 pub use accessory::AccessoryCommand;
 pub use app::{AppCommand, ExecArgs, LogsArgs, StaleArgs};
 pub use build::{BuildArgs, BuildCommand, DevArgs};
+pub use local::{DocsArgs, InitArgs, UpgradeArgs};
 pub use lock::{LockCommand, PruneCommand};
 pub use proxy::{BootConfigArgs, ProxyCommand};
 pub use server::{RegistryArgs, RegistryCommand, RemoveArgs, ServerCommand};
@@ -125,6 +127,14 @@ pub enum Command {
     /// Build application image
     #[command(subcommand)]
     Build(BuildCommand),
+    /// Create config stub in config/deploy.yml, secrets stub and sample hooks in .kamal
+    Init(InitArgs),
+    /// Show the reference of deploy.yml's sections and keys
+    Docs(DocsArgs),
+    /// Show kdeck's version and the Kamal version it follows
+    Version,
+    /// Upgrade from Kamal 1.x to 2.0 (Traefik to kamal-proxy, accessories into the kamal network)
+    Upgrade(UpgradeArgs),
 }
 
 #[derive(Debug, Args, Default)]

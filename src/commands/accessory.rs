@@ -16,6 +16,14 @@ pub async fn run(ctx: &Ctx, c: &AccessoryCommand) -> Result<ExitCode> {
         AccessoryCommand::Details { name } => return details(ctx, name).await,
         AccessoryCommand::Exec { name, interactive, reuse, cmd } => return super::exec::accessory_exec(ctx, name, *interactive, *reuse, cmd).await,
         AccessoryCommand::Logs { name, args } => return logs(ctx, name, args).await,
+        AccessoryCommand::Upgrade { name, rolling, .. } => {
+            // Asked before connecting (engine_dispatch).
+            if let Err(e) = selected(ctx, name) {
+                return Ok(e);
+            }
+            let req = Request::AccessoryUpgrade { name: name.clone(), rolling: *rolling };
+            return super::actions::run_request(ctx, req, ctx.version.clone()).await;
+        }
         AccessoryCommand::Boot { name } => (AccessoryAction::Boot, name),
         AccessoryCommand::Reboot { name } => (AccessoryAction::Reboot, name),
         AccessoryCommand::Start { name } => (AccessoryAction::Start, name),

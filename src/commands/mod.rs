@@ -7,6 +7,7 @@ pub mod build;
 pub mod config;
 pub mod exec;
 pub mod follow;
+pub mod local;
 pub mod manage;
 pub mod picker;
 pub mod printer;
@@ -16,7 +17,7 @@ pub mod views;
 
 pub(crate) use crate::app::{context, out};
 
-use crate::cli::{AppCommand, Cli, Command, LockCommand, ProxyCommand, PruneCommand, RemoveArgs};
+use crate::cli::{AccessoryCommand, AppCommand, Cli, Command, LockCommand, ProxyCommand, PruneCommand, RemoveArgs, UpgradeArgs};
 use crate::deploy::Request;
 use color_eyre::eyre::eyre;
 use std::process::ExitCode;
@@ -24,6 +25,10 @@ use std::process::ExitCode;
 pub fn run(cli: Cli) -> color_eyre::Result<ExitCode> {
     match &cli.command {
         Some(Command::Config(args)) => config::run(&cli.global, args),
+        // No deploy.yml needed.
+        Some(Command::Init(args)) => local::init(args),
+        Some(Command::Docs(args)) => local::docs(args),
+        Some(Command::Version) => local::version(),
         // `main` starts the dashboard; commands never name tui.
         None | Some(Command::Dashboard(_)) => Err(eyre!("the dashboard is not a headless command")),
         Some(c) if engine_command(c) => run_engine_command(&cli),
@@ -32,7 +37,7 @@ pub fn run(cli: Cli) -> color_eyre::Result<ExitCode> {
 }
 
 fn engine_command(c: &Command) -> bool {
-    !matches!(c, Command::Config(_) | Command::Dashboard(_))
+    !matches!(c, Command::Config(_) | Command::Dashboard(_) | Command::Init(_) | Command::Docs(_) | Command::Version)
 }
 
 /// Deploy-engine subcommands (deploy, app …, lock …, prune …, proxy …, audit, details).
@@ -46,13 +51,8 @@ fn run_engine_command(cli: &Cli) -> color_eyre::Result<ExitCode> {
 async fn engine_dispatch(cli: &Cli) -> color_eyre::Result<ExitCode> {
     let g = &cli.global;
     // Kamal asks before connecting to any host.
-    let question = match &cli.command {
-        Some(Command::Proxy(ProxyCommand::Reboot { confirmed: false, .. })) => Some("This will cause a brief outage on each host. Are you sure?"),
-        Some(Command::Remove(RemoveArgs { confirmed: false })) => Some("This will remove all containers and images. Are you sure?"),
-        _ => None,
-    };
-    if let Some(q) = question {
-        if !confirm(q) {
+    if let Some(question) = cli.command.as_ref().and_then(question) {
+        if !confirm(question) {
             crate::outln!("Aborted");
             return Ok(ExitCode::SUCCESS);
         }
@@ -111,6 +111,11 @@ async fn engine_dispatch(cli: &Cli) -> color_eyre::Result<ExitCode> {
         Command::Remove(_) => actions::run_request(&ctx, Request::Remove, v).await,
         Command::Accessory(a) => accessory::run(&ctx, a).await,
         Command::Build(b) => build::run(ctx, b).await,
+        Command::Upgrade(u) => {
+            // The app boots `--version`, else the latest tag, as Kamal's proxy upgrade.
+            let boot = g.version.clone().unwrap_or_else(|| ctx.app.latest_tag());
+            actions::run_request(&ctx, Request::Upgrade { rolling: u.rolling, version: boot }, v).await
+        }
         other => Err(eyre!("`{}` is not implemented yet", command_name(other))),
     }
 }
@@ -150,6 +155,17 @@ async fn app(ctx: &context::Ctx, a: &AppCommand) -> color_eyre::Result<ExitCode>
     }
 }
 
+/// The question Kamal asks before a command without `-y`.
+fn question(c: &Command) -> Option<&'static str> {
+    match c {
+        Command::Proxy(ProxyCommand::Reboot { confirmed: false, .. }) => Some("This will cause a brief outage on each host. Are you sure?"),
+        Command::Remove(RemoveArgs { confirmed: false }) => Some("This will remove all containers and images. Are you sure?"),
+        Command::Upgrade(UpgradeArgs { confirmed: false, .. }) => Some("This will replace Traefik with kamal-proxy and restart all accessories"),
+        Command::Accessory(AccessoryCommand::Upgrade { confirmed: false, .. }) => Some("This will restart all accessories"),
+        _ => None,
+    }
+}
+
 fn command_name(c: &Command) -> &'static str {
     match c {
         Command::Config(_) => "config",
@@ -169,6 +185,10 @@ fn command_name(c: &Command) -> &'static str {
         Command::Server(_) => "server",
         Command::Remove(_) => "remove",
         Command::Build(_) => "build",
+        Command::Init(_) => "init",
+        Command::Docs(_) => "docs",
+        Command::Version => "version",
+        Command::Upgrade(_) => "upgrade",
     }
 }
 

@@ -40,6 +40,7 @@ pub mod error;
 pub mod model;
 mod names;
 pub mod proxy_run;
+pub mod schema;
 pub mod secrets;
 pub mod shell;
 pub mod validate;

@@ -3,142 +3,13 @@
 //! lists, `ssl`, `arch`, ssh `config`, accessory `files`/`directories`, `options`/`args`,
 //! `labels`, env's clear/secret/tags forms). Errors carry Kamal's key path (`servers/web/1`).
 //!
-//! The schemas below are written for kdeck from Kamal's documented keys; every value only
-//! stands for its type (string, integer, boolean, list of X, hash, or "…" = any hash).
+//! The schemas are the texts of [`super::schema`] (also what `kdeck docs` prints); every
+//! value only stands for its type (string, integer, boolean, list of X, hash, or "…" = any hash).
 
 use super::error::ConfigError;
+use super::schema;
 use super::value::{Map, Value};
 use std::sync::OnceLock;
-
-const CONFIGURATION: &str = r#"
-service: s
-image: s
-labels: {k: s}
-volumes: [s]
-registry: "..."
-servers: "..."
-env: "..."
-asset_path: s
-hooks_path: s
-hooks_output: s
-secrets_path: s
-error_pages_path: s
-require_destination: true
-primary_role: s
-allow_empty_roles: true
-retain_containers: 1
-minimum_version: s
-readiness_delay: 1
-deploy_timeout: 1
-drain_timeout: 1
-run_directory: s
-ssh: "..."
-builder: "..."
-accessories: "..."
-proxy: "..."
-sshkit: "..."
-boot: "..."
-logging: "..."
-aliases: "..."
-"#;
-
-const ROLE: &str = r#"
-hosts: [s]
-cmd: s
-options: {k: s}
-logging: "..."
-proxy: "..."
-labels: {k: s}
-env: "..."
-asset_path: s
-"#;
-
-const ACCESSORY: &str = r#"
-service: s
-image: s
-registry: "..."
-host: s
-hosts: [s]
-role: s
-roles: [s]
-tag: s
-tags: [s]
-cmd: s
-port: s
-labels: {k: s}
-options: {k: s}
-env: "..."
-files: [s]
-directories: [s]
-volumes: [s]
-network: s
-proxy: "..."
-"#;
-
-const BOOT: &str = "limit: s\nwait: 1\nparallel_roles: true\n";
-
-const BUILDER: &str = r#"
-arch: [s]
-remote: s
-local: true
-pack: {builder: s, buildpacks: [s]}
-cache: {type: s, options: s, image: s}
-context: s
-dockerfile: s
-target: s
-args: {k: s}
-secrets: [s]
-ssh: s
-driver: s
-provenance: s
-sbom: true
-"#;
-
-const LOGGING: &str = "driver: s\noptions: {k: s}\n";
-
-const PROXY: &str = r#"
-host: s
-hosts: [s]
-app_port: 1
-ssl: true
-ssl_redirect: true
-forward_headers: true
-response_timeout: 1
-path_prefix: s
-path_prefixes: [s]
-strip_path_prefix: true
-healthcheck: {interval: 1, path: s, timeout: 1}
-buffering: {requests: true, responses: true, max_request_body: 1, max_response_body: 1, memory: 1}
-logging: {request_headers: [s], response_headers: [s]}
-run:
-  http_port: 1
-  https_port: 1
-  metrics_port: 1
-  debug: true
-  log_max_size: s
-  publish: true
-  bind_ips: [s]
-  registry: s
-  repository: s
-  version: s
-  options: {k: s}
-"#;
-
-const REGISTRY: &str = "server: s\n";
-
-const SSH: &str = r#"
-user: s
-port: s
-proxy: s
-proxy_command: s
-log_level: s
-keys_only: true
-keys: [s]
-key_data: [s]
-config: [s]
-"#;
-
-const SSHKIT: &str = "max_concurrent_starts: 1\npool_idle_timeout: 1\ndns_retries: 1\n";
 
 pub enum Schema {
     Configuration,
@@ -153,27 +24,39 @@ pub enum Schema {
     Sshkit,
 }
 
+impl Schema {
+    /// The section of [`super::schema::SECTIONS`] this schema reads.
+    fn name(&self) -> &'static str {
+        match self {
+            Schema::Configuration => "configuration",
+            Schema::Role => "role",
+            Schema::Accessory => "accessory",
+            Schema::Boot => "boot",
+            Schema::Builder => "builder",
+            Schema::Logging => "logging",
+            Schema::Proxy => "proxy",
+            Schema::Registry => "registry",
+            Schema::Ssh => "ssh",
+            Schema::Sshkit => "sshkit",
+        }
+    }
+}
+
+/// A section's example document, parsed once.
+fn section_example(name: &str) -> &'static Value {
+    static CACHE: OnceLock<Vec<(&'static str, Value)>> = OnceLock::new();
+    let all = CACHE.get_or_init(|| schema::SECTIONS.iter().map(|s| (s.name, super::yaml::parse(s.text).expect("schema YAML"))).collect());
+    static EMPTY: Value = Value::Nil;
+    all.iter().find(|(n, _)| *n == name).map(|(_, v)| v).unwrap_or(&EMPTY)
+}
+
 fn example(s: &Schema) -> &'static Value {
-    static CACHE: OnceLock<Vec<Value>> = OnceLock::new();
-    let all = CACHE.get_or_init(|| {
-        [CONFIGURATION, ROLE, ACCESSORY, BOOT, BUILDER, LOGGING, PROXY, REGISTRY, SSH, SSHKIT]
-            .iter()
-            .map(|src| super::yaml::parse(src).expect("schema YAML"))
-            .collect()
-    });
-    let i = match s {
-        Schema::Configuration => 0,
-        Schema::Role => 1,
-        Schema::Accessory => 2,
-        Schema::Boot => 3,
-        Schema::Builder => 4,
-        Schema::Logging => 5,
-        Schema::Proxy => 6,
-        Schema::Registry => 7,
-        Schema::Ssh => 8,
-        Schema::Sshkit => 9,
-    };
-    &all[i]
+    section_example(s.name())
+}
+
+/// The keys of the `env` hash form (`clear`, `secret`, `tags`).
+fn env_keys() -> Vec<String> {
+    section_example("env").as_map().map(|m| m.keys().map(key_name).collect()).unwrap_or_default()
 }
 
 #[derive(Clone, Copy, PartialEq)]
@@ -338,11 +221,11 @@ impl Validator {
             }
         } else if let Value::Map(exm) = exv {
             match kn {
-                "options" | "args" => self.check(val, &[Ty::Hash])?,
                 "labels" => {
                     let t = exm.iter().next().map(|(_, v)| ty_of_example(v)).unwrap_or(Ty::Str);
                     self.hash_of(val, t)?;
                 }
+                k if schema::free_form(k) => self.check(val, &[Ty::Hash])?,
                 _ => self.against(val, exv, false)?,
             }
         } else {
@@ -508,12 +391,12 @@ impl Validator {
         let Value::Map(m) = v else {
             return Err(self.type_error(&[Ty::Hash]));
         };
-        let special = ["clear", "secret", "tags"];
-        let known = m.keys().any(|k| matches!(k, Value::Str(s) if special.contains(&s.as_str())));
+        let special = env_keys();
+        let known = m.keys().any(|k| matches!(k, Value::Str(s) if special.contains(s)));
         if !known {
             return self.hash_of(v, Ty::Str);
         }
-        let unknown: Vec<String> = m.keys().filter(|k| !matches!(k, Value::Str(s) if special.contains(&s.as_str()))).map(key_name).collect();
+        let unknown: Vec<String> = m.keys().filter(|k| !matches!(k, Value::Str(s) if special.contains(s))).map(key_name).collect();
         if !unknown.is_empty() {
             let word = if unknown.len() == 1 { "key" } else { "keys" };
             return Err(self.error(format!("unknown {word}: {}", unknown.join(", "))));

@@ -282,3 +282,40 @@ async fn lost_connection_during_health_is_not_unhealthy() {
     let log = log.lock().unwrap();
     assert!(log.iter().any(|(h, c)| h == "h1" && c.contains("rm .kamal/lock-svc/details")), "lock not released");
 }
+
+/// `upgrade`: per host Kamal's order (audit, Traefik cleanup, kamal-proxy stop and removal,
+/// then proxy boot, app boot at the latest tag, prune); all hosts at once, or with `rolling`
+/// one host finished before the next starts.
+#[tokio::test]
+async fn upgrade_replaces_traefik_per_host_in_kamals_order_and_rolling_one_host_at_a_time() {
+    const CLEANUP: &str = "docker container stop traefik ; docker container prune --force --filter label=org.opencontainers.image.title=Traefik && docker image prune --all --force --filter label=org.opencontainers.image.title=Traefik";
+    for rolling in [false, true] {
+        let (e, _rx, log) = engine(app(), vec![HEALTH_OK, ("--filter 'name=^svc-web-latest$' --quiet", 0, "abc123\n", ""), ID], 0);
+        e.run(Request::Upgrade { rolling, version: "latest".into() }).await.unwrap();
+        let log = log.lock().unwrap();
+        let pos =
+            |host: &str, pat: &str| log.iter().position(|(h, c)| h == host && c.contains(pat)).unwrap_or_else(|| panic!("{pat} on {host} not sent: {log:?}"));
+        for h in ["h1", "h2", "h3"] {
+            let order = [
+                "Rebooted proxy",
+                CLEANUP,
+                "docker container stop kamal-proxy",
+                "docker container prune --force --filter label=org.opencontainers.image.title=kamal-proxy",
+                "docker image prune --all --force --filter label=org.opencontainers.image.title=kamal-proxy",
+                "docker network create kamal",
+                "docker run --detach",
+                "Pruned containers",
+            ];
+            let at: Vec<usize> = order.iter().map(|p| pos(h, p)).collect();
+            assert!(at.windows(2).all(|w| w[0] < w[1]), "rolling={rolling} {h}: {order:?} at {at:?}");
+            assert!(log.iter().any(|(x, c)| x == h && c.contains("svc:latest")), "{h} boots the latest tag");
+        }
+        if rolling {
+            assert!(pos("h1", "docker run --detach") < pos("h2", CLEANUP));
+            assert!(pos("h2", "docker run --detach") < pos("h3", CLEANUP));
+        } else {
+            assert!(pos("h3", CLEANUP) < pos("h1", "docker network create kamal"));
+        }
+        assert!(pos("h1", "rm .kamal/lock-svc/details") > pos("h3", "docker run --detach"));
+    }
+}

@@ -8,7 +8,7 @@ use std::collections::BTreeSet;
 use std::process::Command;
 
 /// Kamal 2.11 commands kdeck does not have yet (issue 12: the secrets helpers).
-const NOT_YET: &[&str] = &["docs", "init", "upgrade", "version", "accessory upgrade", "secrets extract", "secrets fetch", "secrets print"];
+const NOT_YET: &[&str] = &["secrets extract", "secrets fetch", "secrets print"];
 
 fn run(bin: &str, args: &[&str]) -> (bool, String) {
     let out = Command::new(bin).args(args).current_dir(std::env::temp_dir()).output().unwrap_or_else(|e| panic!("{bin} {args:?}: {e}"));

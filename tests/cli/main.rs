@@ -4,5 +4,7 @@
 mod support;
 
 mod build;
+mod commands_table;
 mod flags;
+mod local;
 mod usage;

@@ -1,5 +1,5 @@
 //! kdeck sends the same docker operations to each host as Kamal 2.11 for deploy, redeploy and
-//! rollback, `app exec` and `proxy reboot` with `proxy: run:` (modulo random suffixes, timestamps, versions and order inside a step). Both run on
+//! rollback, `app exec`, `proxy reboot` with `proxy: run:` and `upgrade` (plain and `--rolling`) (modulo random suffixes, timestamps, versions and order inside a step). Both run on
 //! the same lab app; the hosts' sshd logs every command string.
 
 use crate::support::engine as engine_support;
@@ -130,4 +130,60 @@ fn interop_trace_proxy_run_section_boots_kamal_proxy_like_kamal() {
     let proxy_hosts = lab.ips(0..2);
     let want: Vec<String> = proxy_hosts.iter().flat_map(|h| [format!("pre-proxy-reboot {h}"), format!("post-proxy-reboot {h}")]).collect();
     assert_eq!(std::fs::read_to_string(&log).unwrap().lines().collect::<Vec<_>>(), want);
+}
+
+/// `upgrade -y` (and `--rolling`) on a deployed Kamal 2 app: each host gets the same commands as
+/// from real Kamal 2.11, and the upgrade steps in the same order. A running container of the
+/// lab's kamal-proxy image keeps it from `docker image prune` (the lab has no Docker Hub).
+#[test]
+fn interop_trace_upgrade_matches_kamal() {
+    let _turn = crate::support::lab::turn();
+    let Some(lab) = lab_exclusive() else { return };
+    let svc = "etupg";
+    fresh(&lab, svc);
+    lab.image(svc, "v1", "ok");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = app(&lab, tmp.path(), svc, |_| {});
+    ok(lab.kamal(&dir, &["deploy", "-P", "--version", "v1"]), "kamal deploy v1");
+    for h in lab.hosts() {
+        let _ = lab.docker(&h.ip, &["rm", "-f", "kdeck-keep-proxy-image"]);
+        ok(lab.docker(&h.ip, &["run", "-d", "--name", "kdeck-keep-proxy-image", "--network", "none", "basecamp/kamal-proxy:v0.9.2"]), "keep the proxy image");
+    }
+    let steps = [
+        "Rebooted proxy",
+        "docker container stop traefik",
+        "docker container stop kamal-proxy",
+        "title=kamal-proxy",
+        "docker network create kamal",
+        "docker run --detach",
+        "Pruned containers",
+    ];
+    // Per host, the upgrade steps in the order the host saw them (first occurrence of each).
+    let order = |lab: &Lab| -> Vec<Vec<&str>> {
+        lab.hosts()
+            .iter()
+            .map(|h| {
+                let c = lab.ssh_commands(&h.name);
+                let mut seen: Vec<(usize, &str)> = steps.iter().filter_map(|s| c.iter().position(|x| x.contains(s)).map(|p| (p, *s))).collect();
+                seen.sort();
+                seen.into_iter().map(|(_, s)| s).collect()
+            })
+            .collect()
+    };
+    for args in [&["upgrade", "-y", "--version", "v1"][..], &["upgrade", "-y", "--rolling", "--version", "v1"][..]] {
+        lab.clear_ssh_logs();
+        ok(lab.kamal(&dir, args), "kamal upgrade");
+        let k = trace(&lab, "v1", "v0");
+        let ko = order(&lab);
+        lab.clear_ssh_logs();
+        ok(kdeck(&lab, &dir, args), "kdeck upgrade");
+        let d = trace(&lab, "v1", "v0");
+        compare_traces(&args.join(" "), &k, &d);
+        assert_eq!(ko, order(&lab), "{args:?}: upgrade steps in another order per host");
+        assert!(ko.iter().all(|h| h.len() == steps.len()), "{args:?}: a step is missing from Kamal's trace: {ko:?}");
+        assert!(d[0].iter().any(|c| c.contains("docker container stop traefik")), "{:?}", d[0]);
+    }
+    for h in lab.hosts() {
+        let _ = lab.docker(&h.ip, &["rm", "-f", "kdeck-keep-proxy-image"]);
+    }
 }

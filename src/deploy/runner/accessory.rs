@@ -112,7 +112,7 @@ impl Engine {
         Ok(())
     }
 
-    fn accessory_preflight(&self, list: &[AccessorySpec]) -> R<()> {
+    pub(super) fn accessory_preflight(&self, list: &[AccessorySpec]) -> R<()> {
         // Lazy secrets, as Kamal: only what writes env files or logs in needs them.
         for a in list {
             // Checked before the lock, so a reboot never stops what it cannot boot again.
@@ -131,7 +131,7 @@ impl Engine {
         Ok(())
     }
 
-    async fn accessory_one(&self, action: AccessoryAction, a: &AccessorySpec) -> R<()> {
+    pub(super) async fn accessory_one(&self, action: AccessoryAction, a: &AccessorySpec) -> R<()> {
         match action {
             AccessoryAction::Boot => self.accessory_boot(a, true).await,
             AccessoryAction::Reboot => {

@@ -21,6 +21,7 @@ mod recipe;
 mod registry;
 mod request;
 mod steps;
+mod upgrade;
 
 use super::abort::AbortHandle;
 use super::event::{ActionKind, Event, LockInfo, PlannedStep, StepKind};

@@ -99,6 +99,9 @@ impl Engine {
             Request::BuildCreate => Recipe::new(self.build_create().boxed()).plans(build(false, false)),
             Request::BuildRemove => Recipe::new(self.build_remove().boxed()).plans(build(false, false)),
             Request::BuildDev { output, no_cache } => Recipe::new(self.build_dev(output, *no_cache).boxed()).plans(build(true, false)),
+            Request::Upgrade { rolling, version } => Recipe::new(self.upgrade_request(*rolling, version).boxed()).reads(ENV_AND_REGISTRY),
+            Request::AccessoryUpgrade { name, rolling } => Recipe::new(self.accessory_upgrade_request(name, *rolling).boxed())
+                .plans(Phases { accessories: Some((AccessoryAction::Reboot, name)), ..Default::default() }),
             // The accessory run takes the lock itself (after checking the names).
             Request::Accessory { action, name } => {
                 Recipe::new(self.accessory_request(*action, name).boxed()).plans(Phases { accessories: Some((*action, name)), ..Default::default() })

@@ -54,6 +54,17 @@ pub enum Request {
         output: String,
         no_cache: bool,
     },
+    /// `upgrade` (Kamal 1 → 2): per host group Traefik replaced by kamal-proxy and the app
+    /// booted at `version` (`--version`, else the latest tag), then every accessory rebooted.
+    Upgrade {
+        rolling: bool,
+        version: String,
+    },
+    /// `accessory upgrade NAME|all`: NAME rebooted into the kamal network, per host group.
+    AccessoryUpgrade {
+        name: String,
+        rolling: bool,
+    },
     /// `accessory boot|reboot|start|stop|restart|remove NAME` (`all` = every accessory).
     Accessory {
         action: AccessoryAction,
@@ -121,6 +132,7 @@ impl Request {
             Request::BuildCreate => ActionKind::Build { subcommand: "create".into() },
             Request::BuildRemove => ActionKind::Build { subcommand: "remove".into() },
             Request::BuildDev { .. } => ActionKind::Build { subcommand: "dev".into() },
+            Request::AccessoryUpgrade { name, .. } => ActionKind::Accessory { action: "upgrade".into(), name: name.clone() },
             other => ActionKind::Manage { command: other.command_line().into() },
         }
     }
@@ -140,6 +152,8 @@ impl Request {
             Request::Registry { action: RegistryAction::Setup, .. } => "registry setup",
             Request::Registry { action: RegistryAction::Remove, .. } => "registry remove",
             Request::ServerBootstrap => "server bootstrap",
+            Request::Upgrade { rolling: false, .. } => "upgrade",
+            Request::Upgrade { rolling: true, .. } => "upgrade --rolling",
             _ => self.kamal_command(),
         }
     }
@@ -159,10 +173,11 @@ impl Request {
             Request::Prune { .. } => "prune",
             Request::LockAcquire { .. } | Request::LockRelease => "lock",
             Request::ProxyBoot | Request::ProxyReboot { .. } => "proxy",
-            Request::Accessory { .. } => "accessory",
+            Request::Accessory { .. } | Request::AccessoryUpgrade { .. } => "accessory",
             Request::BuildPush { .. } | Request::BuildDeliver | Request::BuildPull | Request::BuildCreate | Request::BuildRemove | Request::BuildDev { .. } => {
                 "build"
             }
+            Request::Upgrade { .. } => "upgrade",
         }
     }
 }

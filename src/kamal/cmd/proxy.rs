@@ -79,6 +79,11 @@ pub fn proxy_prune_containers() -> String {
     "docker container prune --force --filter label=org.opencontainers.image.title=kamal-proxy".into()
 }
 
+/// `upgrade` (Kamal 1 → 2): stop Traefik, then remove its containers and images.
+pub fn proxy_cleanup_traefik() -> String {
+    "docker container stop traefik ; docker container prune --force --filter label=org.opencontainers.image.title=Traefik && docker image prune --all --force --filter label=org.opencontainers.image.title=Traefik".into()
+}
+
 pub fn proxy_details() -> String {
     "docker ps --filter 'name=^kamal-proxy$'".into()
 }
