@@ -138,14 +138,16 @@ impl Value {
             Value::Seq(_) | Value::Map(_) => self.inspect(),
         }
     }
-    /// Ruby `inspect` (used in a few error messages and for arrays/hashes in `to_s`).
+    /// Ruby 3.3's `inspect` (Kamal 2.11 runs on 3.3: `{"a"=>1}`), used in a few error messages
+    /// and for arrays/hashes in `to_s`.
     pub fn inspect(&self) -> String {
         match self {
             Value::Nil => "nil".into(),
             Value::Str(s) => format!("{s:?}"),
-            Value::Sym(s) => format!(":{s}"),
+            Value::Sym(s) if plain_symbol(s) => format!(":{s}"),
+            Value::Sym(s) => format!(":{s:?}"),
             Value::Seq(v) => format!("[{}]", v.iter().map(Value::inspect).collect::<Vec<_>>().join(", ")),
-            Value::Map(m) => format!("{{{}}}", m.iter().map(|(k, v)| format!("{} => {}", k.inspect(), v.inspect())).collect::<Vec<_>>().join(", ")),
+            Value::Map(m) => format!("{{{}}}", m.iter().map(|(k, v)| format!("{}=>{}", k.inspect(), v.inspect())).collect::<Vec<_>>().join(", ")),
             other => other.to_rstring(),
         }
     }
@@ -163,6 +165,13 @@ impl Value {
             Value::Map(_) => "Hash",
         }
     }
+}
+
+/// Whether Ruby prints the symbol without quotes (`:name`, `:name?`, not `:"a b"`).
+fn plain_symbol(s: &str) -> bool {
+    let body = s.strip_suffix(['?', '!', '=']).unwrap_or(s);
+    let mut c = body.chars();
+    c.next().is_some_and(|f| f.is_alphabetic() || f == '_') && c.all(|x| x.is_alphanumeric() || x == '_')
 }
 
 pub fn ruby_float(f: f64) -> String {

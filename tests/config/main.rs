@@ -6,4 +6,5 @@ mod support;
 mod bad_input;
 mod corpus;
 mod differential;
+mod erb_constructs;
 mod fuzz;

@@ -131,7 +131,7 @@ impl Eval<'_, '_> {
         Some(Ok(Value::Map(loaded)))
     }
 
-    /// Calls without a receiver: `__dir__`, `require`, `raise`.
+    /// Calls without a receiver: `__dir__`, `require`, `raise`/`fail`, `format`/`sprintf`.
     fn bare_call(&mut self, name: &str, args: &[Expr], line: usize) -> Result<Value, Raise> {
         match name {
             // ERB#result evals without a file name, so `__dir__` is nil in Kamal.
@@ -143,12 +143,27 @@ impl Eval<'_, '_> {
                     other => Err(self.unsup(line, &format!("require {other:?}"))),
                 }
             }
-            "raise" => {
-                let a = args.first().map(|a| self.eval(a, line)).transpose()?.unwrap_or(Value::Nil);
-                Err(Raise::Ruby("RuntimeError".into(), a.to_rstring(), line))
+            "raise" | "fail" => Err(self.raise(args, line)?),
+            "format" | "sprintf" => {
+                let av = self.eval_args(args, line)?;
+                let Some((fmt, rest)) = av.split_first() else { return Err(Raise::Ruby("ArgumentError".into(), "too few arguments".into(), line)) };
+                let s = super::format::format(&fmt.to_rstring(), rest).map_err(|e| self.format_err(e, line))?;
+                Ok(Value::Str(s))
             }
             _ => Err(self.unsup(line, &format!("`{name}(…)`"))),
         }
+    }
+
+    /// `raise "msg"`, `raise Class`, `raise Class, "msg"`: the exception to raise (a
+    /// RuntimeError unless a class is named).
+    fn raise(&mut self, args: &[Expr], line: usize) -> Result<Raise, Raise> {
+        let (class, msg) = match args {
+            [] => ("RuntimeError".to_string(), "unhandled exception".to_string()),
+            [Expr::Const(c)] => (c.clone(), c.clone()),
+            [Expr::Const(c), m, ..] => (c.clone(), self.eval(m, line)?.to_rstring()),
+            [m, ..] => ("RuntimeError".to_string(), self.eval(m, line)?.to_rstring()),
+        };
+        Ok(Raise::Ruby(class, msg, line))
     }
 
     /// `scan`, `match`, `match?` with a regexp literal (or a string pattern).

@@ -236,6 +236,7 @@ impl Eval<'_, '_> {
             ("/", Int(_), Int(0)) | ("%", Int(_), Int(0)) => return Err(Raise::Ruby("ZeroDivisionError".into(), "divided by 0".into(), line)),
             ("/", Int(a), Int(b)) => Int(a.wrapping_div_euclid(b)),
             ("%", Int(a), Int(b)) => Int(a.wrapping_rem_euclid(b)),
+            ("%", Str(fmt), args) => Str(super::format::percent(&fmt, args).map_err(|e| self.format_err(e, line))?),
             ("+", Seq(mut a), Seq(b)) => {
                 a.extend(b);
                 Seq(a)
@@ -244,8 +245,16 @@ impl Eval<'_, '_> {
             (">", Int(a), Int(b)) => Bool(a > b),
             ("<=", Int(a), Int(b)) => Bool(a <= b),
             (">=", Int(a), Int(b)) => Bool(a >= b),
+            (op @ ("+" | "-" | "*" | "/" | "<" | ">" | "<=" | ">="), a @ (Int(_) | Float(_)), b @ (Int(_) | Float(_))) => float_op(op, num(&a), num(&b)),
             (op, a, b) => return Err(self.unsup(line, &format!("`{} {op} {}`", a.class_name(), b.class_name()))),
         })
+    }
+
+    pub(super) fn format_err(&self, e: super::format::FormatError, line: usize) -> Raise {
+        match e {
+            super::format::FormatError::Ruby(class, msg) => Raise::Ruby(class.into(), msg, line),
+            super::format::FormatError::Unsupported(what) => self.unsup(line, &what),
+        }
     }
 
     pub(super) fn path(&self, p: &str) -> PathBuf {
@@ -261,5 +270,27 @@ impl Eval<'_, '_> {
     /// exec otherwise (so a missing command raises Errno::ENOENT, as in Kamal).
     fn backtick(&mut self, cmd: &str, line: usize) -> Result<String, Raise> {
         run_backtick(cmd, self.ctx.env, self.ctx.cwd).map_err(|m| Raise::Ruby("Errno::ENOENT".into(), m, line))
+    }
+}
+
+fn num(v: &Value) -> f64 {
+    match v {
+        Value::Int(i) => *i as f64,
+        Value::Float(f) => *f,
+        _ => f64::NAN,
+    }
+}
+
+/// Arithmetic and comparison where one side is a Float (Ruby promotes the Integer).
+fn float_op(op: &str, a: f64, b: f64) -> Value {
+    match op {
+        "+" => Value::Float(a + b),
+        "-" => Value::Float(a - b),
+        "*" => Value::Float(a * b),
+        "/" => Value::Float(a / b),
+        "<" => Value::Bool(a < b),
+        ">" => Value::Bool(a > b),
+        "<=" => Value::Bool(a <= b),
+        _ => Value::Bool(a >= b),
     }
 }

@@ -6,6 +6,7 @@ pub(super) enum Tok {
     Cmd(Vec<StrPart>),
     Regex(String),
     Int(i64),
+    Float(f64),
     Ident(String),
     Const(String),
     Op(String),
@@ -110,7 +111,7 @@ fn lex_regex(c: &[char], mut i: usize) -> (Tok, usize) {
     (Tok::Regex(s), i)
 }
 
-/// An integer literal (`_` separators allowed).
+/// An integer or float literal (`_` separators allowed).
 fn lex_int(c: &[char], mut i: usize) -> Result<(Tok, usize), String> {
     let mut s = String::new();
     while i < c.len() && (c[i].is_ascii_digit() || c[i] == '_') {
@@ -118,6 +119,17 @@ fn lex_int(c: &[char], mut i: usize) -> Result<(Tok, usize), String> {
             s.push(c[i]);
         }
         i += 1;
+    }
+    if c.get(i) == Some(&'.') && c.get(i + 1).is_some_and(char::is_ascii_digit) {
+        s.push('.');
+        i += 1;
+        while i < c.len() && (c[i].is_ascii_digit() || c[i] == '_') {
+            if c[i] != '_' {
+                s.push(c[i]);
+            }
+            i += 1;
+        }
+        return Ok((Tok::Float(s.parse().map_err(|_| "bad float literal".to_string())?), i));
     }
     Ok((Tok::Int(s.parse().map_err(|_| "integer out of range".to_string())?), i))
 }
@@ -224,6 +236,7 @@ pub(super) fn render_toks(t: &[Tok]) -> String {
         .map(|t| match t {
             Tok::Ident(s) | Tok::Const(s) | Tok::Op(s) => s.clone(),
             Tok::Int(i) => i.to_string(),
+            Tok::Float(f) => f.to_string(),
             Tok::Str(_) => "\"…\"".into(),
             Tok::Cmd(_) => "`…`".into(),
             Tok::Regex(r) => format!("/{r}/"),

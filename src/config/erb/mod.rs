@@ -11,6 +11,7 @@
 
 mod builtins;
 mod eval;
+mod format;
 mod lexer;
 mod parser;
 mod segments;

@@ -29,6 +29,9 @@ pub(super) struct P<'t> {
 
 type PResult<T> = Result<T, String>;
 
+/// Receiver-less methods that real configs call without parentheses (`raise "…" unless …`).
+const COMMANDS: &[&str] = &["require", "puts", "raise", "fail", "format", "sprintf"];
+
 impl<'t> P<'t> {
     fn peek(&self) -> Option<&Tok> {
         self.t.get(self.i)
@@ -51,6 +54,31 @@ impl<'t> P<'t> {
             Err(format!("expected `{o}`"))
         }
     }
+    /// A whole statement: an expression with Ruby's trailing `if COND` / `unless COND`.
+    pub(super) fn statement(&mut self) -> PResult<Expr> {
+        let e = self.expr()?;
+        let negate = if self.eat_kw("if") {
+            false
+        } else if self.eat_kw("unless") {
+            true
+        } else {
+            return Ok(e);
+        };
+        let cond = self.expr()?;
+        let nil = Expr::Lit(Value::Nil);
+        let (then, else_) = if negate { (nil, e) } else { (e, nil) };
+        Ok(Expr::Ternary(Box::new(cond), Box::new(then), Box::new(else_)))
+    }
+
+    /// Whether the next token can begin an argument of a parenthesis-less call (`raise "x"`).
+    fn starts_argument(&self) -> bool {
+        match self.peek() {
+            Some(Tok::Str(_) | Tok::Cmd(_) | Tok::Int(_) | Tok::Float(_) | Tok::Const(_)) => true,
+            Some(Tok::Ident(k)) => !matches!(k.as_str(), "if" | "unless" | "and" | "or" | "do" | "then"),
+            _ => false,
+        }
+    }
+
     pub(super) fn expr(&mut self) -> PResult<Expr> {
         self.depth += 1;
         if self.depth > 64 {
@@ -232,6 +260,7 @@ impl<'t> P<'t> {
             Tok::Cmd(p) => Expr::Cmd(p),
             Tok::Regex(r) => Expr::Regex(r),
             Tok::Int(i) => Expr::Lit(Value::Int(i)),
+            Tok::Float(f) => Expr::Lit(Value::Float(f)),
             Tok::Op(o) if o == "(" => {
                 let e = self.expr()?;
                 self.expect_op(")")?;
@@ -263,9 +292,14 @@ impl<'t> P<'t> {
                     if self.is_op("(") {
                         let args = self.args()?;
                         Expr::Call { recv: None, name: n, args, block: None }
-                    } else if matches!(self.peek(), Some(Tok::Str(_))) && (n == "require" || n == "puts") {
-                        let a = self.expr()?;
-                        Expr::Call { recv: None, name: n, args: vec![a], block: None }
+                    } else if COMMANDS.contains(&n.as_str()) && self.starts_argument() {
+                        let mut args = vec![self.expr()?];
+                        while self.eat_op(",") {
+                            args.push(self.expr()?);
+                        }
+                        Expr::Call { recv: None, name: n, args, block: None }
+                    } else if matches!(n.as_str(), "raise" | "fail") {
+                        Expr::Call { recv: None, name: n, args: vec![], block: None }
                     } else {
                         Expr::Var(n)
                     }

@@ -63,7 +63,7 @@ pub(super) struct TreeBuilder {
 impl TreeBuilder {
     fn parse_expr(&self, toks: &[Tok], line: usize) -> Result<Expr, ConfigError> {
         let mut p = P { t: toks, i: 0, depth: 0 };
-        let e = p.expr().map_err(|m| unsupported_in(&self.file, line, &m))?;
+        let e = p.statement().map_err(|m| unsupported_in(&self.file, line, &m))?;
         if p.i != toks.len() {
             return Err(unsupported_in(&self.file, line, &format!("could not read `{}`", render_toks(toks))));
         }
