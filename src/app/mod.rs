@@ -7,6 +7,7 @@
 pub mod alias;
 pub mod context;
 pub mod out;
+pub mod states;
 
 use crate::fleet::FleetSpec;
 use crate::kamal::AppSpec;

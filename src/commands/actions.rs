@@ -3,7 +3,6 @@
 use super::context::Ctx;
 use super::printer::Printer;
 use crate::deploy::{AbortHandle, EngineError, Event, Request};
-use crate::kamal::cmd;
 use color_eyre::eyre::Result;
 use std::process::ExitCode;
 use tokio::sync::mpsc;
@@ -103,29 +102,10 @@ pub async fn run_build_request(ctx: &Ctx, req: Request, version: String, no_cach
 
 /// After an interrupted action: what runs where now.
 async fn report_host_states(ctx: &Ctx, after: &str) {
-    // With stdout gone (`| tee` killed by the same Ctrl-C) the report goes to stderr.
-    let say = |s: String| {
-        if !super::out::out(&s) {
-            super::out::err(&s);
-        }
-    };
-    say(format!("Host states after {after}:"));
-    for h in ctx.hosts() {
-        let Some(r) = ctx.remotes.get(&h) else { continue };
-        for role in ctx.app.roles_on(&h) {
-            let running = match r.exec(&cmd::list_running_versions(&ctx.app, &role.name)).await {
-                Ok(o) if o.status != 255 => o.stdout,
-                Ok(o) => {
-                    say(format!("  {h} [{}]: state unknown (unreachable: {})", role.name, o.stderr.trim()));
-                    continue;
-                }
-                Err(e) => {
-                    say(format!("  {h} [{}]: state unknown ({e})", role.name));
-                    continue;
-                }
-            };
-            let list: Vec<&str> = running.lines().map(str::trim).filter(|l| !l.is_empty()).collect();
-            say(format!("  {h} [{}]: running {}", role.name, if list.is_empty() { "nothing".to_string() } else { list.join(", ") }));
+    for line in crate::app::states::host_states(ctx, after).await {
+        // With stdout gone (`| tee` killed by the same Ctrl-C) the report goes to stderr.
+        if !super::out::out(&line) {
+            super::out::err(&line);
         }
     }
 }

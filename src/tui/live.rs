@@ -16,6 +16,7 @@ use crate::fleet::{FleetSpec, Watcher, WatcherHandle};
 use crate::kamal::{cmd, AppSpec, RoleSpec};
 use crate::ssh::Pool;
 use color_eyre::eyre::Result;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -46,7 +47,8 @@ async fn dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<super
     forward_resources(res_rx, monitor, up_tx.clone());
 
     let (req_tx, req_rx) = mpsc::unbounded_channel::<Request>();
-    let worker = Worker { ctx: ctx.clone(), pool: pool.clone(), spec, up: up_tx.clone(), watcher: Arc::new(watcher), skip_push };
+    let busy = Arc::new(AtomicBool::new(false));
+    let worker = Worker { ctx: ctx.clone(), pool: pool.clone(), spec, up: up_tx.clone(), watcher: Arc::new(watcher), skip_push, busy: busy.clone() };
     let worker = tokio::spawn(worker.run(req_rx));
     let signals = on_terminate(req_tx.clone(), up_tx.clone());
 
@@ -63,13 +65,19 @@ async fn dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<super
         s.abort();
     }
     drop(up_tx);
-    if !worker.is_finished() {
-        // Not eprintln!: after SIGHUP the terminal is gone and a failed write must not panic.
-        use std::io::Write;
+    // Not eprintln!: after SIGHUP the terminal is gone and a failed write must not panic.
+    use std::io::Write;
+    if busy.load(Ordering::SeqCst) {
         let _ = writeln!(std::io::stderr(), "kdeck: waiting for the running action to stop safely and release the deploy lock…");
     }
-    let failed = worker.await.unwrap_or(false);
-    res.map(|o| super::term::Outcome { failed: o.failed || failed })
+    let aborted = worker.await.unwrap_or(false);
+    if aborted {
+        // As the headless commands after Ctrl-C: what runs where now.
+        for line in crate::app::states::host_states(&ctx, "interruption").await {
+            let _ = writeln!(std::io::stderr(), "{line}");
+        }
+    }
+    res.map(|o| super::term::Outcome { failed: o.failed || aborted })
 }
 
 /// SIGTERM/SIGHUP (terminal closed): abort the running action safely and let the screen quit
@@ -143,6 +151,8 @@ struct Worker {
     up: mpsc::Sender<Update>,
     watcher: Arc<WatcherHandle>,
     skip_push: bool,
+    /// Set while an engine job runs (read on the way out).
+    busy: Arc<AtomicBool>,
 }
 
 impl Worker {
@@ -267,6 +277,8 @@ impl Worker {
         let engine = self.ctx.engine(version, etx, abort.clone());
         let up = self.up.clone();
         let watcher = self.watcher.clone();
+        let busy = self.busy.clone();
+        busy.store(true, Ordering::SeqCst);
         let j = tokio::spawn(async move {
             let fwd_up = up.clone();
             let fwd = tokio::spawn(async move {
@@ -283,6 +295,7 @@ impl Worker {
             if let Err(e) = res {
                 let _ = up.send(Update::Notice { error: true, text: e.to_string() }).await;
             }
+            busy.store(false, Ordering::SeqCst);
             // Show the result now rather than at the next reconcile.
             watcher.refresh();
         });

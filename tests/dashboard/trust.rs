@@ -44,3 +44,26 @@ fn a_host_that_never_answered_does_not_claim_it_has_no_container() {
     assert!(screen.contains("no data yet: the host has not answered") || screen.contains("down: host key verification failed"), "{screen}");
     assert!(!screen.contains("no klabapp container for role job"), "{screen}");
 }
+
+fn press(app: &mut kdeck::tui::App, c: char, d: &mut kdeck::tui::dispatch::Recorder) {
+    app.handle_key(crossterm::event::KeyEvent::new(crossterm::event::KeyCode::Char(c), crossterm::event::KeyModifiers::NONE), d);
+}
+
+#[test]
+fn deploy_dialog_says_the_lock_is_held_and_refuses_before_the_engine_would() {
+    let mut s = fx::fleet();
+    s.lock = Some(kdeck::kamal::lock::LockInfo { holder: "alice".into(), at: Some(fx::now()), version: None, message: "db migration".into() });
+    let mut app = fx::app_with(s);
+    app.next_version = Some("v2".into());
+    let mut d = kdeck::tui::dispatch::Recorder::default();
+    press(&mut app, 'D', &mut d);
+    for (w, h) in [(160, 40), (80, 24)] {
+        let screen = text(&app, w, h);
+        assert!(screen.contains("lock is held by alice"), "{w}x{h}:\n{screen}");
+    }
+    assert!(text(&app, 160, 40).contains("→ v2"), "the dialog says what runs now and what comes");
+    press(&mut app, 'y', &mut d);
+    assert!(d.0.is_empty(), "no request may be sent while the lock is held: {:?}", d.0);
+    let screen = text(&app, 160, 40);
+    assert!(screen.contains("press L to release it first"), "the notice names the dashboard key:\n{screen}");
+}

@@ -68,7 +68,7 @@ fn dashboard_end_to_end_in_tmux() {
 
     // 2. Deploy by key, confirm, the timeline reaches done on every host.
     t.keys(&["D"]);
-    t.wait("deploy confirmation", 5, |s| s.contains("Deploy?") && s.contains("version: v2") && s.contains(&hosts.join(", ")));
+    t.wait("deploy confirmation", 5, |s| s.contains("Deploy?") && s.contains("version: v1 → v2") && s.contains(&hosts.join(", ")));
     t.keys(&["y"]);
     t.wait("timeline", 10, |s| s.contains("deploy v2 ·"));
     t.wait("deploy done", 90, |s| s.contains("✓ deploy done"));
@@ -125,7 +125,7 @@ fn dashboard_end_to_end_in_tmux() {
     let s = t.screen();
     assert!(s.lines().any(|l| l.contains("▶ v1")), "v1 not preselected:\n{s}");
     t.keys(&["Enter"]);
-    t.wait("rollback confirmation", 5, |s| s.contains("Roll back to v1?") && s.contains("version: v1"));
+    t.wait("rollback confirmation", 5, |s| s.contains("Roll back to v1?") && s.contains("version: v2 → v1"));
     t.keys(&["y"]);
     t.wait("rollback done", 90, |s| s.contains("✓ rollback v1 done"));
     t.keys(&["1"]);
@@ -157,6 +157,7 @@ fn dashboard_end_to_end_in_tmux() {
     t.wait("kdeck exit", 10, |s| s.contains("KDECK-EXITED"));
     let s = t.screen();
     assert!(!s.contains("Fleet ·"), "screen not restored:\n{s}");
+    assert!(!s.contains("waiting for the running action"), "a plain quit with nothing running must not say it waits:\n{s}");
     let tracing = std::fs::read_to_string(&log).unwrap_or_default();
     assert!(!tracing.contains("lab-app-secret") && !tracing.contains("lab-registry-pass"), "a secret in the log");
     drop(t);
@@ -173,7 +174,7 @@ fn dashboard_end_to_end_in_tmux() {
     let t = Tmux::start(&format!("kdeck-e2e-quit-{}", std::process::id()), &app, &cmdline, 160, 45);
     t.wait("3 hosts up on v1", 30, |s| hosts_on(s, &hosts, "v1"));
     t.keys(&["D"]);
-    t.wait("deploy confirmation", 5, |s| s.contains("Deploy?") && s.contains("version: v3slow"));
+    t.wait("deploy confirmation", 5, |s| s.contains("Deploy?") && s.contains("version: v1 → v3slow"));
     t.keys(&["y"]);
     // The slow image answers /up only after 10 s: quit while the web hosts wait for health.
     t.wait("health wait", 60, |s| s.lines().any(|l| l.contains("⠿") && l.contains("health")));
@@ -185,6 +186,11 @@ fn dashboard_end_to_end_in_tmux() {
     eprintln!("figure: quit-and-abort to exit {exited:?}");
     let s = t.screen();
     assert!(s.contains("KDECK-EXITED rc=1"), "an aborted deploy must exit non-zero:\n{s}");
+    // As the headless Ctrl-C: what runs where now, one line per host and role.
+    assert!(s.contains("Host states after interruption:"), "no host states after quit-and-abort:\n{s}");
+    for h in &hosts {
+        assert!(s.lines().any(|l| l.contains(h.as_str()) && l.contains("]: running ")), "{h}: no state line:\n{s}");
+    }
     let lock = l.kamal(&app, &["lock", "status"]);
     assert!(lock.stdout.contains("There is no deploy lock"), "lock left held:\n{}{}", lock.stdout, lock.stderr);
     for h in l.hosts() {

@@ -9,8 +9,13 @@ use crate::fleet::resources::{room_check, RoomCheck};
 impl App {
     /// The operator said yes: send the request (one rollout at a time).
     pub(super) fn confirmed(&mut self, req: Request, d: &mut dyn Dispatcher) {
-        if self.timeline.is_running() && matches!(req, Request::Deploy | Request::Redeploy | Request::Rollback { .. } | Request::Manage(_)) {
+        let takes_lock = matches!(req, Request::Deploy | Request::Redeploy | Request::Rollback { .. } | Request::Manage(_));
+        if self.timeline.is_running() && takes_lock {
             self.error("an action is already running");
+            return;
+        }
+        if let (Some(l), true) = (&self.fleet.lock, takes_lock) {
+            self.error(format!("the deploy lock is held by {} — press L to release it first", l.holder));
             return;
         }
         let what = match &req {
@@ -28,19 +33,20 @@ impl App {
     fn confirm_for(&self, title: String, request: Request, version: &str) -> Confirm {
         let dest = self.dest_name();
         let require = self.fleet.destination.clone().filter(|d| looks_like_production(d));
-        Confirm {
-            title,
-            lines: vec![
-                format!("service: {}", self.fleet.service),
-                format!("destination: {dest}"),
-                format!("version: {version}"),
-                format!("hosts: {}", self.all_hosts().join(", ")),
-            ],
-            require,
-            typed: String::new(),
-            request,
-            room: vec![],
+        let version = match versions::current_version(&self.fleet) {
+            Some(now) if now != version => format!("{} → {version}", versions::short_version(&now)),
+            _ => version.to_string(),
+        };
+        let mut lines = vec![
+            format!("service: {}", self.fleet.service),
+            format!("destination: {dest}"),
+            format!("version: {version}"),
+            format!("hosts: {}", self.all_hosts().join(", ")),
+        ];
+        if let Some(l) = &self.fleet.lock {
+            lines.push(format!("✗ the deploy lock is held by {} ({}): release it first (L)", l.holder, l.message));
         }
+        Confirm { title, lines, require, typed: String::new(), request, room: vec![] }
     }
 
     /// A confirmation for something that boots new containers: with the room check.
