@@ -1,7 +1,7 @@
 //! Headless consumer of engine events: one line per finished step per host with elapsed time,
 //! or the raw event stream as JSON lines (`--json`).
 
-use crate::deploy::event::{HealthReport, LockInfo};
+use crate::deploy::event::{verdict, HealthReport, LockInfo};
 use crate::deploy::{ActionKind, Event, StepKind};
 use std::collections::HashMap;
 use std::io::Write;
@@ -20,17 +20,6 @@ fn who(host: &Option<String>, role: &Option<String>) -> String {
         (Some(h), None) => h.clone(),
         (None, _) => "local".into(),
     }
-}
-
-/// The health verdict inside an exec failure ("… docker stderr: Error: target failed to become
-/// healthy …"), not the exception header that the error lines already show.
-pub fn verdict(reason: &str) -> &str {
-    reason
-        .lines()
-        .filter_map(|l| l.strip_prefix("docker stderr: "))
-        .find(|l| !l.trim().is_empty() && *l != "Nothing written")
-        .or_else(|| reason.lines().next())
-        .unwrap_or("")
 }
 
 /// Human title of a plan; none for actions that are not a rollout (lock, prune, stop …).
@@ -189,13 +178,6 @@ impl Printer {
 mod tests {
     use super::*;
     use std::time::Duration;
-
-    #[test]
-    fn health_reason_is_the_verdict_not_the_exception() {
-        let r = "Exception while executing on host 10.0.0.1: docker exit status: 1\ndocker stdout: Nothing written\ndocker stderr: Error: target failed to become healthy within configured timeout (20s)";
-        assert_eq!(verdict(r), "Error: target failed to become healthy within configured timeout (20s)");
-        assert_eq!(verdict("{\"Status\":\"unhealthy\"}"), "{\"Status\":\"unhealthy\"}");
-    }
 
     #[test]
     fn no_internal_plan_header_for_lock_requests() {

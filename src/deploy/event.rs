@@ -114,6 +114,18 @@ pub enum Stream {
     Stderr,
 }
 
+/// The sentence that matters in a failure's text: the command's own error line inside an
+/// exec failure ("… docker stderr: Error: target failed to become healthy …"), not the
+/// exception header; otherwise the first non-empty line.
+pub fn verdict(error: &str) -> &str {
+    error
+        .lines()
+        .filter_map(|l| l.strip_prefix("docker stderr: "))
+        .find(|l| !l.trim().is_empty() && *l != "Nothing written")
+        .or_else(|| error.lines().find(|l| !l.trim().is_empty()))
+        .unwrap_or("")
+}
+
 /// Health as Docker and kamal-proxy see it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HealthReport {
@@ -219,5 +231,18 @@ mod describe_tests {
         assert_eq!(ActionKind::ProxyReboot.describe(), "proxy reboot");
         assert_eq!(ActionKind::Accessory { action: "boot".into(), name: "db".into() }.describe(), "accessory boot db");
         assert_eq!(ActionKind::Deploy.describe(), "deploy");
+    }
+}
+
+#[cfg(test)]
+mod verdict_tests {
+    use super::verdict;
+
+    #[test]
+    fn the_verdict_is_the_commands_error_not_the_exception_header() {
+        let r = "Exception while executing on host 10.0.0.1: docker exit status: 1\ndocker stdout: Nothing written\ndocker stderr: Error: target failed to become healthy within configured timeout (20s)";
+        assert_eq!(verdict(r), "Error: target failed to become healthy within configured timeout (20s)");
+        assert_eq!(verdict("{\"Status\":\"unhealthy\"}"), "{\"Status\":\"unhealthy\"}");
+        assert_eq!(verdict("\nExceptions on 2 hosts:\nconnection lost"), "Exceptions on 2 hosts:");
     }
 }

@@ -208,6 +208,7 @@ const LOGS: &[Binding] = &[
 ];
 
 const DEPLOY: &[Binding] = &[
+    b!("Enter", "the whole failure", Action::Enter, false, [(KeyCode::Enter, N)]),
     b!("X", "abort (twice: force)", Action::Abort, true, [(KeyCode::Char('X'), S), (KeyCode::Char('X'), N)]),
     b!("l", "logs", Action::ShowLogs, true, [(KeyCode::Char('l'), N)]),
     b!("e", "exec", Action::ShowExec, false, [(KeyCode::Char('e'), N)]),
@@ -297,6 +298,7 @@ pub enum OverlayKind {
     HostPage,
     Prune,
     LockMessage,
+    Failure,
 }
 
 /// One overlay key: `keys` do `op`; an entry without keys only describes typing (`type`).
@@ -346,6 +348,12 @@ const O_PRUNE: &[OverlayBinding] =
 const O_LOCK_MESSAGE: &[OverlayBinding] =
     &[o!("type", "message", None, []), o!("Enter", "lock", Some(Confirm), [KEnter]), o!("Esc", "cancel", Some(Cancel), [KEsc])];
 
+const O_FAILURE: &[OverlayBinding] = &[
+    o!("j/k", "scroll", Some(ODown), [Char('j'), KDown]),
+    o!(hidden "k", "scroll up", Some(OUp), [Char('k'), KUp]),
+    o!("Esc/q", "close", Some(Close), [KEsc, Char('q'), KEnter]),
+];
+
 /// An overlay's keys: they drive its handler and its status bar.
 pub fn overlay_bindings(kind: OverlayKind) -> &'static [OverlayBinding] {
     match kind {
@@ -358,6 +366,7 @@ pub fn overlay_bindings(kind: OverlayKind) -> &'static [OverlayBinding] {
         OverlayKind::HostPage => O_HOST_PAGE,
         OverlayKind::Prune => O_PRUNE,
         OverlayKind::LockMessage => O_LOCK_MESSAGE,
+        OverlayKind::Failure => O_FAILURE,
     }
 }
 
@@ -374,7 +383,7 @@ mod tests {
     #[test]
     fn overlay_tables_bind_each_key_once_and_show_a_way_out() {
         use OverlayKind::*;
-        for kind in [Help, Quit, Palette, Confirm, ConfirmTyped, Rollback, HostPage, Prune, LockMessage] {
+        for kind in [Help, Quit, Palette, Confirm, ConfirmTyped, Rollback, HostPage, Prune, LockMessage, Failure] {
             let keys: Vec<KeyCode> = overlay_bindings(kind).iter().flat_map(|b| b.keys.iter().copied()).collect();
             let unique: std::collections::HashSet<KeyCode> = keys.iter().copied().collect();
             assert_eq!(keys.len(), unique.len(), "{kind:?} binds a key twice");

@@ -34,7 +34,8 @@ end
 "##;
 
 /// (name, template, env)
-const CASES: &[(&str, &str, &[(&str, &str)])] = &[
+type Case = (&'static str, &'static str, &'static [(&'static str, &'static str)]);
+const CASES: &[Case] = &[
     ("env_index", r#"<%= ENV["A"] %>"#, &[("A", "1")]),
     ("env_fetch_default", r#"<%= ENV.fetch("NOPE", "d") %>"#, &[]),
     ("env_fetch_missing_is_a_key_error", r#"<%= ENV.fetch("NOPE") %>"#, &[]),
@@ -66,7 +67,7 @@ const CASES: &[(&str, &str, &[(&str, &str)])] = &[
     ("interpolation", r##"<%= "#{ENV["A"]}-x" %>"##, &[("A", "1")]),
     ("begin_rescue_swallows_a_raise", r#"<% begin; raise "x"; rescue; end %>ok"#, &[]),
     ("comment_tag", "<%# a comment %>x", &[]),
-    ("float_literals_formatted", r#"<%= "%.2f|%08.3f|%s" % [1.005, -3.14159, 2.5] %>"#, &[]),
+    ("float_literals_formatted", r#"<%= "%.2f|%08.3f|%s" % [1.005, -4.56789, 2.5] %>"#, &[]),
     ("ruby_version_is_kamals", "<%= RUBY_VERSION %>|<%= [1, \"a\", nil] %>", &[]),
     ("string_methods", r#"<%= "A,B".downcase.split(",").join(" ") %>"#, &[]),
 ];

@@ -4,6 +4,7 @@
 mod support;
 
 mod accessories;
+mod errors;
 mod event_loop;
 mod manage;
 mod quit_filters_and_truncation;

@@ -268,7 +268,7 @@ mod tests {
         assert_eq!(f("%s-%d", &[s("h"), Value::Int(7)]), "h-7");
         assert_eq!(f("%05d|%-4s|%4s|%+d|% d", &[Value::Int(42), s("ab"), s("ab"), Value::Int(3), Value::Int(3)]), "00042|ab  |  ab|+3| 3");
         assert_eq!(f("%x %X %o %b %#x", &[Value::Int(255), Value::Int(255), Value::Int(8), Value::Int(5), Value::Int(255)]), "ff FF 10 101 0xff");
-        assert_eq!(f("%.2f %08.3f %e", &[Value::Float(1.005), Value::Float(-3.14159), Value::Int(12345)]), "1.00 -003.142 1.234500e+04");
+        assert_eq!(f("%.2f %08.3f %e", &[Value::Float(1.005), Value::Float(-4.56789), Value::Int(12345)]), "1.00 -004.568 1.234500e+04");
         assert_eq!(f("%d%%", &[s("0x1A")]), "26%");
         assert_eq!(f("%.3s|%p|%s", &[s("abcdef"), s("q"), Value::Nil]), "abc|\"q\"|");
         assert_eq!(f("%.3d", &[Value::Int(-7)]), "-007");

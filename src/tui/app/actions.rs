@@ -152,6 +152,14 @@ impl App {
 
     /// Enter on a fleet row: that role's, host's or accessory's logs (the group row folds).
     fn enter(&mut self, d: &mut dyn Dispatcher) {
+        if self.view() == View::Deploy {
+            if self.timeline.rows.iter().any(|r| matches!(r.state, super::super::timeline::StepState::Failed { .. })) {
+                self.overlay = Some(Overlay::Failure { scroll: 0 });
+            } else {
+                self.info("nothing has failed");
+            }
+            return;
+        }
         if self.view() != View::Fleet {
             return;
         }

@@ -68,6 +68,10 @@ pub enum Overlay {
     },
     /// What `kamal prune all` would remove; `y` runs it.
     Prune,
+    /// The last action's failures whole: every error line, health, the container's logs.
+    Failure {
+        scroll: u16,
+    },
 }
 
 impl Overlay {
@@ -83,6 +87,7 @@ impl Overlay {
             Overlay::Quit => OverlayKind::Quit,
             Overlay::HostPage { .. } => OverlayKind::HostPage,
             Overlay::Prune => OverlayKind::Prune,
+            Overlay::Failure { .. } => OverlayKind::Failure,
         }
     }
 }

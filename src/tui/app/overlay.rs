@@ -22,6 +22,7 @@ impl App {
             Some(Overlay::HostPage { .. }) => self.key_host_page(code),
             Some(Overlay::Prune) => self.key_prune(code, d),
             Some(Overlay::LockMessage { .. }) => self.key_lock_message(code, d),
+            Some(Overlay::Failure { .. }) => self.key_failure(code),
         }
     }
 
@@ -120,6 +121,17 @@ impl App {
                 Some(ch) => self.error(if ch.current { "that is the current version".into() } else { format!("missing on {}", ch.missing.join(", ")) }),
                 None => self.overlay = None,
             },
+            _ => {}
+        }
+    }
+
+    /// The whole failure: j/k scroll, Esc/q/Enter close.
+    fn key_failure(&mut self, code: KeyCode) {
+        let Some(Overlay::Failure { scroll }) = &mut self.overlay else { return };
+        match overlay_op(OverlayKind::Failure, code) {
+            Some(OverlayOp::Close) => self.overlay = None,
+            Some(OverlayOp::Down) => *scroll = scroll.saturating_add(1),
+            Some(OverlayOp::Up) => *scroll = scroll.saturating_sub(1),
             _ => {}
         }
     }

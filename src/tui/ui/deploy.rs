@@ -5,7 +5,7 @@ use super::super::app::App;
 use super::super::theme::Theme;
 use super::super::timeline::{StepRow, StepState};
 use super::super::versions;
-use crate::deploy::event::{ActionKind, HealthReport, StepKind};
+use crate::deploy::event::{verdict, ActionKind, HealthReport, StepKind};
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};
@@ -62,7 +62,7 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
             format!("running {}{ab}", versions::elapsed(el))
         }
         Some(fin) if fin.ok => format!("done in {}", versions::elapsed(fin.elapsed)),
-        Some(fin) => format!("FAILED after {}: {}", versions::elapsed(fin.elapsed), fin.summary),
+        Some(fin) => format!("FAILED after {}: {}", versions::elapsed(fin.elapsed), verdict(&fin.summary).trim_end_matches(':')),
     };
     let title = format!(" {} · {status} ", [super::action_name(action), version.clone()].join(" ").trim_end());
     let mut lines: Vec<Line> = Vec::new();
@@ -74,7 +74,13 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
             (true, ActionKind::Exec { .. }) | (false, _) => fin.summary.clone(),
             (true, _) => format!("{} finished", [super::action_name(action), version.clone()].join(" ").trim_end()),
         };
-        lines.push(Line::styled(format!("{mark} {text}"), st));
+        // A multi-line summary ("Exceptions on 2 hosts:" + one line per host) keeps its lines.
+        let mut text_lines = text.lines().filter(|l| !l.trim().is_empty());
+        lines.push(Line::styled(format!("{mark} {}", text_lines.next().unwrap_or_default()), st));
+        lines.extend(text_lines.map(|l| Line::styled(format!("  {l}"), st)));
+        if !fin.ok && tl.rows.iter().any(|r| matches!(r.state, StepState::Failed { .. })) {
+            lines.push(Line::styled("  Enter: the whole error, health and logs", t.dim()));
+        }
     }
     let name_w = app.timeline.rows.iter().map(|r| row_label(r).chars().count()).max().unwrap_or(10).max(10);
     // Every elapsed time lines up: the column is as wide as the longest label (within reason).
@@ -132,7 +138,7 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
     f.render_widget(Paragraph::new(lines).scroll((scroll, 0)).block(Block::bordered().title(title)), area);
 }
 
-fn row_label(r: &StepRow) -> String {
+pub(super) fn row_label(r: &StepRow) -> String {
     match (&r.role, r.kind) {
         (_, StepKind::Hook) | (_, StepKind::Other) => r.label.clone(),
         // One kind covers both the `kamal` network (every host) and kamal-proxy itself.
@@ -144,30 +150,43 @@ fn row_label(r: &StepRow) -> String {
     }
 }
 
-fn health_line<'a>(t: &Theme, h: &HealthReport) -> Vec<Line<'a>> {
+/// Docker's and kamal-proxy's view, without what the error line above already says.
+fn health_line<'a>(t: &Theme, h: &HealthReport, said: &str) -> Vec<Line<'a>> {
+    let new = |x: &str| !x.trim().is_empty() && !said.contains(x.trim()) && !said.contains(verdict(x));
     let mut out = Vec::new();
     let mut spans = vec![Span::raw("      ")];
     if let Some(d) = &h.docker {
         spans.push(Span::styled("docker: ", t.dim()));
         spans.push(Span::raw(format!("{d}  ")));
     }
-    if let Some(p) = &h.proxy {
+    if let Some(p) = h.proxy.as_ref().filter(|p| new(p)) {
         spans.push(Span::styled("proxy: ", t.dim()));
-        spans.push(Span::raw(p.clone()));
+        spans.push(Span::raw(verdict(p).to_string()));
     }
     if spans.len() > 1 {
         out.push(Line::from(spans));
     }
-    if let Some(r) = &h.reason {
-        out.push(Line::from(vec![Span::styled("      reason: ", t.dim()), Span::raw(r.clone())]));
+    if let Some(r) = h.reason.as_ref().filter(|r| new(r) && h.proxy.as_deref().is_none_or(|p| !p.contains(r.trim()))) {
+        out.push(Line::from(vec![Span::styled("      reason: ", t.dim()), Span::raw(verdict(r).to_string())]));
     }
     out
+}
+
+/// A failure's lines under its step: the sentence that matters first (on the step's line), then
+/// the rest of the error line by line (what repeats it dropped), at most three.
+fn error_detail(error: &str) -> (&str, Vec<&str>) {
+    let head = verdict(error);
+    let rest: Vec<&str> =
+        error.lines().map(str::trim_end).filter(|l| !l.trim().is_empty() && !l.ends_with(head) && *l != "docker stdout: Nothing written").collect();
+    (head, rest)
 }
 
 fn step_lines(app: &App, t: &Theme, r: &StepRow, w: usize, lines: &mut Vec<Line>) {
     // Cut, never overflow: the elapsed column must stay aligned.
     let label = super::fit(&row_label(r), w);
     match &r.state {
+        // After the action ended, a step still pending never ran: say so.
+        StepState::Pending if app.timeline.finished.is_some() => lines.push(Line::styled(format!("  · {label}  not started"), t.dim())),
         StepState::Pending => lines.push(Line::styled(format!("  · {label}"), t.dim())),
         StepState::Running { since } => {
             // Time since the step started, ticking with the clock (not the time of the last
@@ -179,7 +198,7 @@ fn step_lines(app: &App, t: &Theme, r: &StepRow, w: usize, lines: &mut Vec<Line>
             }
             lines.push(Line::from(spans));
             if let Some(h) = &r.health {
-                lines.extend(health_line(t, h));
+                lines.extend(health_line(t, h, ""));
             }
         }
         StepState::Done { elapsed } => {
@@ -192,14 +211,21 @@ fn step_lines(app: &App, t: &Theme, r: &StepRow, w: usize, lines: &mut Vec<Line>
             lines.push(Line::from(spans));
         }
         StepState::Failed { elapsed, error, last_logs, health } => {
+            let (head, rest) = error_detail(error);
             lines.push(Line::from(vec![
                 Span::styled("  ✗ ", t.err()),
                 Span::styled(label, t.err()),
                 Span::raw(format!(" {:>7}  ", versions::elapsed(*elapsed))),
-                Span::styled(error.clone(), t.err()),
+                Span::styled(head.to_string(), t.err()),
             ]));
+            for l in rest.iter().take(3) {
+                lines.push(Line::styled(format!("      {l}"), t.dim()));
+            }
+            if rest.len() > 3 {
+                lines.push(Line::styled(format!("      … {} more line(s)", rest.len() - 3), t.dim()));
+            }
             if let Some(h) = health.as_ref().or(r.health.as_ref()) {
-                lines.extend(health_line(t, h));
+                lines.extend(health_line(t, h, error));
             }
             if !last_logs.is_empty() {
                 lines.push(Line::styled("      last log lines:", t.dim()));

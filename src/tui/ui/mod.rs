@@ -4,6 +4,7 @@
 mod audit;
 mod deploy;
 mod exec;
+mod failure;
 pub(crate) mod fleet;
 mod logs;
 mod overlay;

@@ -24,6 +24,7 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         Some(Overlay::Prune) => prune(app, t, f, area),
         Some(Overlay::LockMessage { input }) => lock_message(app, t, f, area, input),
         Some(Overlay::Quit) => quit(app, t, f, area),
+        Some(Overlay::Failure { scroll }) => super::failure::draw(app, t, f, area, *scroll),
     }
 }
 
