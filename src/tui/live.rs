@@ -71,13 +71,13 @@ async fn dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<super
         let _ = writeln!(std::io::stderr(), "kdeck: waiting for the running action to stop safely and release the deploy lock…");
     }
     let aborted = worker.await.unwrap_or(false);
-    if aborted {
+    if aborted || res.as_ref().is_ok_and(|o| o.quit_during_action) {
         // As the headless commands after Ctrl-C: what runs where now.
         for line in crate::app::states::host_states(&ctx, "interruption").await {
             let _ = writeln!(std::io::stderr(), "{line}");
         }
     }
-    res.map(|o| super::term::Outcome { failed: o.failed || aborted })
+    res.map(|o| super::term::Outcome { failed: o.failed || aborted, ..o })
 }
 
 /// SIGTERM/SIGHUP (terminal closed): abort the running action safely and let the screen quit

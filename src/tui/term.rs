@@ -138,6 +138,8 @@ pub type ShellCommand = Box<dyn FnMut(&str, bool) -> Option<futures::future::Box
 pub struct Outcome {
     /// An action was running at quit and failed or was aborted.
     pub failed: bool,
+    /// The operator quit while an action ran (it was stopped safely before the screen ended).
+    pub quit_during_action: bool,
 }
 
 /// Own the terminal for the dashboard's lifetime; restore it on every exit path.
@@ -157,7 +159,7 @@ pub async fn run(
         let _ = crossterm::execute!(io::stdout(), DisableBracketedPaste);
         ratatui::restore();
         match res? {
-            LoopExit::Quit | LoopExit::Disconnected => return Ok(Outcome { failed: app.exit_failed }),
+            LoopExit::Quit | LoopExit::Disconnected => return Ok(Outcome { failed: app.exit_failed, quit_during_action: app.quitting }),
             LoopExit::Shell { host, reuse } => {
                 // The screen is restored (main screen, cooked mode): the shell owns the terminal
                 // until it ends, then the loop takes it back and redraws everything.
