@@ -214,7 +214,23 @@ pub fn connect(app: &AppSpec, hosts: &[String], g: &Global) -> Result<BTreeMap<S
 /// The shared russh pool for `app` (one connection per host, reused by every view and action):
 /// Kamal's `ssh:` options plus kdeck's known_hosts (`KDECK_KNOWN_HOSTS`) and host-key policy.
 pub fn pool(app: &AppSpec, g: &Global) -> Result<crate::ssh::Pool> {
-    let mut client = crate::ssh::ClientOptions::default();
+    pool_with(app, g, crate::ssh::ClientOptions::default())
+}
+
+/// The pool of a screen that watches the fleet (the dashboard, `logs -f`): a dead link is
+/// noticed within seconds (a keepalive every 2 s, down after 2 unanswered) and a host that
+/// comes back is retried at least every 3 s, however long it was away.
+pub fn live_pool(app: &AppSpec, g: &Global) -> Result<crate::ssh::Pool> {
+    let client = crate::ssh::ClientOptions {
+        keepalive_interval: std::time::Duration::from_secs(2),
+        keepalive_max: 2,
+        max_backoff: std::time::Duration::from_secs(3),
+        ..Default::default()
+    };
+    pool_with(app, g, client)
+}
+
+fn pool_with(app: &AppSpec, g: &Global, mut client: crate::ssh::ClientOptions) -> Result<crate::ssh::Pool> {
     if let Some(k) = std::env::var_os("KDECK_KNOWN_HOSTS") {
         client.known_hosts = PathBuf::from(k);
     }

@@ -88,7 +88,7 @@ pub fn conn_notice(host: &str, was_up: &mut Option<bool>, st: &ConnState) -> Opt
 }
 
 pub async fn run(ctx: &Ctx, what: Follow, tail: Option<u64>, timestamps: bool, grep: Option<Grep>) -> Result<ExitCode> {
-    let pool = crate::app::context::pool(&ctx.app, &ctx.global)?;
+    let pool = crate::app::context::live_pool(&ctx.app, &ctx.global)?;
     let spec = crate::app::fleet_spec(&ctx.app, &ctx.lock_host);
     let opts = FollowOptions { since: None, tail, ..Default::default() };
     let (hosts, streams) = match what {

@@ -137,7 +137,8 @@ impl Default for ClientOptions {
             keepalive_interval: Duration::from_secs(15),
             keepalive_max: 3,
             max_sessions: 8,
-            max_backoff: Duration::from_secs(30),
+            // A host that comes back is found within seconds, however long it was away.
+            max_backoff: Duration::from_secs(5),
             default_keys: vec![home.join(".ssh/id_ed25519"), home.join(".ssh/id_rsa")],
             use_agent: true,
             agent_socket: None,

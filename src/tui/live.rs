@@ -34,7 +34,7 @@ pub fn run_dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<std
 async fn dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<super::term::Outcome> {
     // Config errors surface here, before the terminal is taken over.
     let full = context::load_app(g)?;
-    let pool = context::pool(&full, g)?;
+    let pool = context::live_pool(&full, g)?;
     let ctx = Arc::new(Ctx::on_pool(&pool, g)?);
     // The watcher sees the whole fleet: -r/-h narrow what actions touch, not what is shown.
     let spec = fleet_spec(&ctx.full, &ctx.lock_host);

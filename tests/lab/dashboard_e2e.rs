@@ -152,6 +152,16 @@ fn dashboard_end_to_end_in_tmux() {
     t.wait("klab3 up again", 30, |s| row(s, &hosts[2]).contains("● up"));
     eprintln!("figure: host back up {:?} after `lab.sh sshd-start` started", t0.elapsed());
 
+    // 5b. A host's link goes down (no RST, packets dropped): the keepalives notice it.
+    let t0 = Instant::now();
+    l.link_down("klab2");
+    t.wait("klab2 down after its link dropped", 20, |s| row(s, &hosts[1]).contains("✗ down"));
+    eprintln!("figure: host marked down {:?} after its link went down", t0.elapsed());
+    let t0 = Instant::now();
+    l.link_up("klab2");
+    t.wait("klab2 up again after its link came back", 30, |s| row(s, &hosts[1]).contains("● up"));
+    eprintln!("figure: host back up {:?} after its link came back", t0.elapsed());
+
     // 6. Quit: nothing runs, so no question; the terminal is given back.
     t.keys(&["q"]);
     t.wait("kdeck exit", 10, |s| s.contains("KDECK-EXITED"));
