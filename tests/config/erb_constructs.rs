@@ -10,6 +10,8 @@ use std::process::Command;
 /// Injected into kamal with `RUBYOPT=-r`: renders every case of a list, then exits.
 const RUBY_RENDER: &str = r##"
 if ENV["KDECK_ERB_LIST"]
+  # What Kamal has loaded when it renders deploy.yml (ActiveSupport's core extensions too).
+  require "kamal"
   require "erb"
   require "json"
   require "yaml"
@@ -69,6 +71,14 @@ const CASES: &[Case] = &[
     ("comment_tag", "<%# a comment %>x", &[]),
     ("float_literals_formatted", r#"<%= "%.2f|%08.3f|%s" % [1.005, -4.56789, 2.5] %>"#, &[]),
     ("ruby_version_is_kamals", "<%= RUBY_VERSION %>|<%= [1, \"a\", nil] %>", &[]),
+    (
+        "string_prefix_suffix_and_tr",
+        r#"<%= "ruby-3.3".delete_prefix("ruby-") %>|<%= "a.yml".delete_suffix(".yml") %>|<%= "pr-12 x".tr("- ", "_") %>|<%= "abc".tr("a-c", "A-C") %>"#,
+        &[],
+    ),
+    ("expand_path_of_home", r#"<%= File.expand_path("~/.ssh/id") %>"#, &[]),
+    ("present_and_blank_from_active_support", r#"<%= "x".present? %>|<%= "".blank? %>|<%= nil.present? %>"#, &[]),
+    ("to_json_as_the_json_gem", r#"<%= "a<b>&\"c\"".to_json %>|<%= ["x", 1, nil, true].to_json %>|<%= ENV["A"].to_json %>"#, &[("A", "pr \u{2028} title")]),
     ("string_methods", r#"<%= "A,B".downcase.split(",").join(" ") %>"#, &[]),
 ];
 
@@ -92,7 +102,7 @@ const YAML_CASES: &[(&str, &str)] = &[
     ("block_scalars", "a: |\n  one\n  two\nb: >-\n  folded\n  line\n"),
 ];
 
-fn kamal_bin() -> Option<PathBuf> {
+pub fn kamal_bin() -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path).map(|d| d.join("kamal")).find(|p| p.is_file())
 }
@@ -107,7 +117,7 @@ fn base_env(home: &Path) -> BTreeMap<String, String> {
 /// Renders `(template, env)` pairs with the Ruby inside real Kamal, in `dir` (or, with `yaml`,
 /// loads each as Psych does and inspects the result); one result each: `Ok(text)` or
 /// `Err("Class: message")`.
-pub fn ruby_render(bin: &Path, dir: &Path, cases: &[(String, BTreeMap<String, String>)], yaml: bool) -> Vec<Result<String, String>> {
+pub fn ruby_render_mode(bin: &Path, dir: &Path, cases: &[(String, BTreeMap<String, String>)], yaml: bool) -> Vec<Result<String, String>> {
     let work = tempfile::tempdir().expect("tempdir");
     let (script, list, out) = (work.path().join("render.rb"), work.path().join("list.json"), work.path().join("out.json"));
     std::fs::write(&script, RUBY_RENDER).unwrap();
@@ -130,6 +140,11 @@ pub fn ruby_render(bin: &Path, dir: &Path, cases: &[(String, BTreeMap<String, St
             _ => panic!("bad result {r}"),
         })
         .collect()
+}
+
+/// [`ruby_render_mode`] for ERB templates.
+pub fn ruby_render(bin: &Path, dir: &Path, cases: &[(String, BTreeMap<String, String>)]) -> Vec<Result<String, String>> {
+    ruby_render_mode(bin, dir, cases, false)
 }
 
 /// kdeck's rendering, with the same environment and directory.
@@ -167,7 +182,7 @@ fn erb_constructs_render_as_kamals_ruby_does() {
     let dir = fixture_dir();
     let cases: Vec<(String, BTreeMap<String, String>)> =
         CASES.iter().map(|(_, src, env)| (src.to_string(), env.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect())).collect();
-    let ruby = ruby_render(&bin, dir.path(), &cases, false);
+    let ruby = ruby_render(&bin, dir.path(), &cases);
     let mut bad = Vec::new();
     for ((name, ..), ((src, env), r)) in CASES.iter().zip(cases.iter().zip(&ruby)) {
         let k = kdeck_render(dir.path(), src, env);
@@ -186,7 +201,7 @@ fn yaml_corners_load_as_psych_does() {
     };
     let dir = fixture_dir();
     let cases: Vec<(String, BTreeMap<String, String>)> = YAML_CASES.iter().map(|(_, src)| (src.to_string(), BTreeMap::new())).collect();
-    let ruby = ruby_render(&bin, dir.path(), &cases, true);
+    let ruby = ruby_render_mode(&bin, dir.path(), &cases, true);
     let mut bad = Vec::new();
     for ((name, src), r) in YAML_CASES.iter().zip(&ruby) {
         let k = kdeck::config::yaml::parse(src).map(|v| v.inspect()).map_err(|e| e.message);

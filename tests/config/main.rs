@@ -7,4 +7,5 @@ mod bad_input;
 mod corpus;
 mod differential;
 mod erb_constructs;
+mod erb_survey;
 mod fuzz;

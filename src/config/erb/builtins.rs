@@ -39,7 +39,7 @@ impl Eval<'_, '_> {
         };
         match (v, name) {
             (Some(v), _) => Ok(v),
-            (None, "gsub" | "sub" | "tr") => Err(self.unsup(line, &format!("`.{name}`"))),
+            (None, "gsub" | "sub" | "tr") => Err(self.unsup(line, &format!("`.{name}` (tr: plain characters and ranges only)"))),
             (None, m) => Err(self.unsup(line, &format!("`.{m}` on {}", r.class_name()))),
         }
     }
@@ -93,6 +93,9 @@ impl Eval<'_, '_> {
             "join" => Ok(Value::Str(av.iter().map(Value::to_rstring).collect::<Vec<_>>().join("/"))),
             "expand_path" => {
                 let p = first();
+                // `~` is the user's home, as Ruby expands it.
+                let home = || self.ctx.env.get("HOME").cloned().unwrap_or_default();
+                let p = if p == "~" { home() } else { p.strip_prefix("~/").map(|r| format!("{}/{r}", home())).unwrap_or(p) };
                 let base = av.get(1).filter(|b| !b.is_nil()).map(|b| self.path(&b.to_rstring())).unwrap_or_else(|| self.ctx.cwd.to_path_buf());
                 Ok(Value::Str(normalize(&base.join(p)).display().to_string()))
             }
@@ -212,7 +215,25 @@ fn any_method(name: &str, r: &Value) -> Option<Value> {
                 Nil
             }
         }
+        ("to_json", v) => Str(to_json(v)?),
         _ => return None,
+    })
+}
+
+/// `to_json` as the json gem writes it inside Kamal (no HTML escaping); None for values outside
+/// strings, numbers, arrays, hashes.
+fn to_json(v: &Value) -> Option<String> {
+    Some(match v {
+        Value::Nil => "null".into(),
+        Value::Bool(b) => b.to_string(),
+        Value::Int(i) => i.to_string(),
+        Value::Str(s) | Value::Sym(s) => serde_json::to_string(s).ok()?,
+        Value::Seq(items) => format!("[{}]", items.iter().map(to_json).collect::<Option<Vec<_>>>()?.join(",")),
+        Value::Map(m) => {
+            let pairs: Option<Vec<String>> = m.iter().map(|(k, v)| Some(format!("{}:{}", to_json(&Value::Str(k.to_rstring()))?, to_json(v)?))).collect();
+            format!("{{{}}}", pairs?.join(","))
+        }
+        Value::Float(_) => return None,
     })
 }
 
@@ -248,8 +269,43 @@ fn str_method(name: &str, s: &str, av: &[Value]) -> Option<Value> {
             Seq(parts)
         }
         "to_sym" => Sym(s.to_string()),
+        "delete_prefix" => Str(s.strip_prefix(arg_s(0)?.as_str()).unwrap_or(s).to_string()),
+        "delete_suffix" => Str(s.strip_suffix(arg_s(0)?.as_str()).unwrap_or(s).to_string()),
+        "tr" => Str(tr(s, &arg_s(0)?, &arg_s(1)?)?),
         _ => return None,
     })
+}
+
+/// `String#tr` with plain characters and `a-z` ranges (None for `^` negation or escapes).
+fn tr(s: &str, from: &str, to: &str) -> Option<String> {
+    fn set(spec: &str) -> Option<Vec<char>> {
+        if spec.starts_with('^') || spec.contains('\\') {
+            return None;
+        }
+        let c: Vec<char> = spec.chars().collect();
+        let mut out = Vec::new();
+        let mut i = 0;
+        while i < c.len() {
+            if i + 2 < c.len() && c[i + 1] == '-' && c[i] <= c[i + 2] {
+                out.extend(c[i]..=c[i + 2]);
+                i += 3;
+            } else {
+                out.push(c[i]);
+                i += 1;
+            }
+        }
+        Some(out)
+    }
+    let (from, to) = (set(from)?, set(to)?);
+    Some(
+        s.chars()
+            .filter_map(|ch| match from.iter().position(|f| *f == ch) {
+                // Ruby pads the target with its last character; an empty target deletes.
+                Some(i) => to.get(i).or(to.last()).copied(),
+                None => Some(ch),
+            })
+            .collect(),
+    )
 }
 
 /// Array methods; None: not one this subset has.
