@@ -29,6 +29,17 @@ pub fn role_version(h: &HostStatus, role: &str) -> Option<String> {
     role_container(h, role).filter(|c| c.state == "running").map(|c| c.version.clone())
 }
 
+/// The version kamal-proxy sends a route's traffic to on this host: its target (`<container
+/// id or name>:<port>`, as Kamal deploys it) matched to one of the host's app containers.
+pub fn route_version(h: &HostStatus, route: &crate::fleet::model::ProxyRoute) -> Option<String> {
+    let target = route.target.as_deref()?;
+    let who = target.rsplit_once(':').map_or(target, |(w, _)| w);
+    if who.is_empty() {
+        return None;
+    }
+    h.containers.iter().find(|c| c.name == who || (who.len() >= 12 && c.id.starts_with(who))).map(|c| c.version.clone())
+}
+
 /// Some host runs another version of its role than the rest (e.g. after an aborted deploy the
 /// worker still runs the old one): the header's single "version" would hide it.
 pub fn fleet_mixed(s: &FleetSnapshot) -> bool {

@@ -32,6 +32,8 @@ pub fn container(svc: &str, role: &str, version: &str, state: &str, age_min: i64
 }
 
 fn host(name: &str, roles: &[&str], containers: Vec<ContainerInfo>, current: &[(&str, &str)]) -> HostStatus {
+    // As Kamal deploys it: the route's target is the current container's id and the app port.
+    let target = containers.first().map(|c| format!("{}:80", c.id));
     HostStatus {
         host: name.into(),
         roles: roles.iter().map(|s| s.to_string()).collect(),
@@ -39,11 +41,7 @@ fn host(name: &str, roles: &[&str], containers: Vec<ContainerInfo>, current: &[(
         containers,
         current: current.iter().map(|(r, v)| (r.to_string(), v.to_string())).collect(),
         proxy_running: Some(roles.contains(&"web")),
-        proxy_routes: if roles.contains(&"web") {
-            vec![ProxyRoute { service: "klabapp-web-staging".into(), target: Some("klabapp-web-staging-1fd263c".into()), state: "running".into() }]
-        } else {
-            vec![]
-        },
+        proxy_routes: if roles.contains(&"web") { vec![ProxyRoute { service: "klabapp-web-staging".into(), target, state: "running".into() }] } else { vec![] },
         last_seen: Some(now()),
         docker_error: None,
         accessories: vec![],
@@ -66,7 +64,8 @@ pub fn fleet() -> FleetSnapshot {
     }
 }
 
-/// .12 runs V3 (newer, only there) and is unhealthy; V2 is missing on .13.
+/// .12 runs V3 (newer, only there) and is unhealthy while kamal-proxy still routes to V1 there
+/// (an interrupted deploy); V2 is missing on .13.
 pub fn fleet_disagreeing() -> FleetSnapshot {
     let mut s = fleet();
     let h = &mut s.hosts[1];

@@ -3,7 +3,7 @@
 
 use super::super::app::App;
 use super::super::theme::Theme;
-use super::super::timeline::{StepRow, StepState};
+use super::super::timeline::{Finished, StepRow, StepState};
 use super::super::versions;
 use crate::deploy::event::{verdict, ActionKind, HealthReport, StepKind};
 use ratatui::layout::Rect;
@@ -67,20 +67,7 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
     let title = format!(" {} · {status} ", [super::action_name(action), version.clone()].join(" ").trim_end());
     let mut lines: Vec<Line> = Vec::new();
     if let Some(fin) = &tl.finished {
-        let st = if fin.ok { t.ok() } else { t.err() };
-        let mark = if fin.ok { "✓" } else { "✗" };
-        // The engine's summary names the action with Debug formatting; say it plainly instead.
-        let text = match (fin.ok, action) {
-            (true, ActionKind::Exec { .. }) | (false, _) => fin.summary.clone(),
-            (true, _) => format!("{} finished", [super::action_name(action), version.clone()].join(" ").trim_end()),
-        };
-        // A multi-line summary ("Exceptions on 2 hosts:" + one line per host) keeps its lines.
-        let mut text_lines = text.lines().filter(|l| !l.trim().is_empty());
-        lines.push(Line::styled(format!("{mark} {}", text_lines.next().unwrap_or_default()), st));
-        lines.extend(text_lines.map(|l| Line::styled(format!("  {l}"), st)));
-        if !fin.ok && tl.rows.iter().any(|r| matches!(r.state, StepState::Failed { .. })) {
-            lines.push(Line::styled("  Enter: the whole error, health and logs", t.dim()));
-        }
+        finished_lines(app, t, fin, action, &version, &mut lines);
     }
     let name_w = app.timeline.rows.iter().map(|r| row_label(r).chars().count()).max().unwrap_or(10).max(10);
     // Every elapsed time lines up: the column is as wide as the longest label (within reason).
@@ -136,6 +123,25 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         app.deploy_scroll.min(max_scroll)
     } as u16;
     f.render_widget(Paragraph::new(lines).scroll((scroll, 0)).block(Block::bordered().title(title)), area);
+}
+
+/// The finished action's verdict: its summary line by line, and where the whole failure is.
+fn finished_lines(app: &App, t: &Theme, fin: &Finished, action: &ActionKind, version: &str, lines: &mut Vec<Line>) {
+    let tl = &app.timeline;
+    let st = if fin.ok { t.ok() } else { t.err() };
+    let mark = if fin.ok { "✓" } else { "✗" };
+    // The engine's summary names the action with Debug formatting; say it plainly instead.
+    let text = match (fin.ok, action) {
+        (true, ActionKind::Exec { .. }) | (false, _) => fin.summary.clone(),
+        (true, _) => format!("{} finished", [super::action_name(action), version.to_string()].join(" ").trim_end()),
+    };
+    // A multi-line summary ("Exceptions on 2 hosts:" + one line per host) keeps its lines.
+    let mut text_lines = text.lines().filter(|l| !l.trim().is_empty());
+    lines.push(Line::styled(format!("{mark} {}", text_lines.next().unwrap_or_default()), st));
+    lines.extend(text_lines.map(|l| Line::styled(format!("  {l}"), st)));
+    if !fin.ok && tl.rows.iter().any(|r| matches!(r.state, StepState::Failed { .. })) {
+        lines.push(Line::styled("  Enter: the whole error, health and logs", t.dim()));
+    }
 }
 
 pub(super) fn row_label(r: &StepRow) -> String {

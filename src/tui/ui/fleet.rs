@@ -2,12 +2,12 @@
 //! for the selected row.
 
 use super::super::app::App;
-use super::super::resources;
+
 use super::super::theme::Theme;
 use super::super::versions::{self, TreeRow};
 use crate::fleet::model::{ConnState, ContainerInfo, HostStatus};
 use crate::fleet::model::{ResourceWarning, WarningKind};
-use crate::fleet::resources::human_bytes as hb;
+
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -32,10 +32,11 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         f.render_widget(p, area);
         return;
     }
-    let detail_h = if area.height >= 16 { 6 } else { 4 };
+    let (detail_title, detail_lines) = super::fleet_detail::detail(app, t);
+    let detail_h = super::fleet_detail::detail_height(app, area, &detail_lines);
     let [list, detail] = Layout::vertical([Constraint::Min(3), Constraint::Length(detail_h)]).areas(area);
     draw_table(app, t, f, list, title);
-    draw_detail(app, t, f, detail);
+    f.render_widget(Paragraph::new(detail_lines).wrap(Wrap { trim: false }).block(Block::bordered().title(detail_title)), detail);
 }
 
 fn conn_cell<'a>(t: &Theme, h: Option<&HostStatus>) -> Span<'a> {
@@ -86,7 +87,7 @@ impl Columns {
             ("State", Constraint::Length(if wide { 12 } else { 8 })),
             ("Up", Constraint::Length(6)),
             ("Health", Constraint::Length(9)),
-            ("Proxy", Constraint::Length(if wide { 12 } else { 8 })),
+            ("Proxy", Constraint::Length(if wide { 12 } else { 11 })),
         ]);
         // Only once the resource monitor reports (tests and `--no-resources`-like setups have none).
         if wide && app.resources.is_some() {
@@ -232,7 +233,7 @@ impl TableCtx<'_> {
         cells.push(Cell::from(state));
         cells.push(Cell::from(if live { up_for(app, c) } else { "-".into() }));
         cells.push(Cell::from(dim_unless_live(health_span(t, c.and_then(|c| c.health.as_deref())))));
-        cells.push(Cell::from(dim_unless_live(proxy_text(hs, &app.fleet.service, role))));
+        cells.push(Cell::from(dim_unless_live(proxy_text(t, hs, &app.fleet.service, role))));
         if self.with_res {
             cells.push(Cell::from(res_compact(app, t, host)));
         }
@@ -334,179 +335,24 @@ fn failure_span(app: &App, t: &Theme, hs: Option<&HostStatus>, c: Option<&Contai
     }
 }
 
-/// The proxy's view of a role on a host: the route state, or why there is none.
-fn proxy_text(h: Option<&HostStatus>, service: &str, role: &str) -> Span<'static> {
+/// The proxy's view of a role on a host: the version its route sends traffic to (`→ v3`; `≠`
+/// when that is not the version the row shows), its state when not running, or why there is
+/// no route.
+fn proxy_text(t: &Theme, h: Option<&HostStatus>, service: &str, role: &str) -> Span<'static> {
     let Some(h) = h else { return Span::raw("-") };
     let want = format!("{service}-{role}");
-    let has_route = h.proxy_routes.iter().any(|r| r.service == want || r.service.starts_with(&format!("{want}-")));
+    let route = h.proxy_routes.iter().find(|r| r.service == want || r.service.starts_with(&format!("{want}-")));
     if h.proxy_running == Some(false) {
         // Roles without a proxy route never needed kamal-proxy here.
-        return Span::raw(if has_route { "stopped" } else { "-" });
+        return Span::raw(if route.is_some() { "stopped" } else { "-" });
     }
-    match h.proxy_routes.iter().find(|r| r.service == want || r.service.starts_with(&format!("{want}-"))) {
-        Some(r) => Span::raw(r.state.clone()),
-        None if h.proxy_running == Some(true) => Span::raw("no route"),
-        None => Span::raw("-"),
+    let Some(r) = route else { return Span::raw(if h.proxy_running == Some(true) { "no route" } else { "-" }) };
+    let state = if r.state == "running" { String::new() } else { format!(" {}", r.state) };
+    match versions::route_version(h, r) {
+        Some(v) if Some(&v) != versions::role_version(h, role).as_ref() => Span::styled(format!("→ {} ≠{state}", versions::short_version(&v)), t.warn()),
+        Some(v) => Span::raw(format!("→ {}{state}", versions::short_version(&v))),
+        None => Span::raw(r.state.clone()),
     }
-}
-
-/// A container's name, image and last health failure as detail lines.
-fn push_container(t: &Theme, c: &ContainerInfo, lines: &mut Vec<Line>) {
-    lines.push(Line::from(vec![Span::styled("container ", t.dim()), Span::raw(c.name.clone()), Span::styled("  image ", t.dim()), Span::raw(c.image.clone())]));
-    if let Some(fail) = &c.health_failure {
-        lines.push(Line::from(vec![Span::styled("last health failure: ", t.err()), Span::raw(fail.clone())]));
-    }
-}
-
-/// The host's connection as detail lines (down with its reason, or connecting); true when up.
-fn push_conn(app: &App, t: &Theme, hs: Option<&HostStatus>, lines: &mut Vec<Line>) -> bool {
-    match hs.map(|h| &h.conn) {
-        Some(ConnState::Down { reason }) => {
-            let seen = hs.and_then(|h| h.last_seen).map(|s| format!(" (last seen {})", versions::ago(app.now, Some(s)))).unwrap_or_default();
-            lines.push(Line::from(vec![Span::styled("down: ", t.err()), Span::raw(format!("{reason}{seen}"))]));
-            false
-        }
-        Some(ConnState::Connecting) | None => {
-            lines.push(Line::styled("connecting…", t.dim()));
-            false
-        }
-        Some(ConnState::Up) => match hs.and_then(|h| h.docker_error.as_ref()) {
-            Some(e) => {
-                let seen = hs.and_then(|h| h.last_seen).map(|s| format!(" (containers as seen {})", versions::ago(app.now, Some(s)))).unwrap_or_default();
-                lines.push(Line::from(vec![Span::styled("docker unreachable: ", t.err()), Span::raw(format!("{e}{seen}"))]));
-                false
-            }
-            None => true,
-        },
-    }
-}
-
-fn draw_detail(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
-    let rows = app.tree();
-    let mut lines: Vec<Line> = Vec::new();
-    let title = match rows.get(app.fleet_selected) {
-        Some(TreeRow::Host { role, host }) => {
-            host_detail(app, t, role, host, &mut lines);
-            format!(" {host} · {role} ")
-        }
-        Some(TreeRow::Role { role, .. }) => {
-            let hosts = app.fleet.roles.iter().find(|(r, _)| r == role).map(|(_, h)| h.clone()).unwrap_or_default();
-            for h in hosts {
-                let v = versions::host(&app.fleet, &h)
-                    .and_then(|hs| versions::role_version(hs, role))
-                    .map(|v| versions::short_version(&v))
-                    .unwrap_or_else(|| "-".into());
-                lines.push(Line::from(vec![Span::styled(h.clone(), t.host(&h)), Span::raw(format!("  {v}"))]));
-            }
-            format!(" role {role} ")
-        }
-        Some(TreeRow::Accessory { name, host }) => {
-            let hs = versions::host(&app.fleet, host);
-            if push_conn(app, t, hs, &mut lines) {
-                match hs.and_then(|h| h.accessory(name)) {
-                    Some(c) => {
-                        push_container(t, c, &mut lines);
-                        lines.push(Line::styled("Enter: this container's logs", t.dim()));
-                    }
-                    None => lines.push(Line::styled(format!("not booted here: kdeck accessory boot {name}"), t.dim())),
-                }
-            }
-            format!(" {host} · accessory {name} ")
-        }
-        Some(TreeRow::Accessories { collapsed, .. }) => {
-            accessories_detail(app, t, *collapsed, &mut lines);
-            " accessories ".into()
-        }
-        None => String::new(),
-    };
-    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::bordered().title(title)), area);
-}
-
-/// A host row's detail: connection, the role's container(s), other versions, resources, routes.
-fn host_detail<'a>(app: &'a App, t: &Theme, role: &str, host: &str, lines: &mut Vec<Line<'a>>) {
-    let hs = versions::host(&app.fleet, host);
-    push_conn(app, t, hs, lines);
-    let Some(h) = hs else { return };
-    match versions::role_container(h, role) {
-        Some(c) => {
-            push_container(t, c, lines);
-        }
-        // Only a host that answered can say it has no container.
-        None if h.last_seen.is_none() => lines.push(Line::styled("no data yet: the host has not answered", t.dim())),
-        None => lines.push(Line::styled(format!("no {} container for role {role}", app.fleet.service), t.dim())),
-    }
-    let live = versions::live_containers(h, role);
-    if live.len() > 1 {
-        let list: Vec<String> = live
-            .iter()
-            .map(|c| {
-                let (v, replaced) = match c.version.split_once("_replaced_") {
-                    Some((v, _)) => (v, " replaced"),
-                    None => (c.version.as_str(), ""),
-                };
-                format!("{}{replaced} ({})", versions::short_version(v), c.state)
-            })
-            .collect();
-        lines.push(Line::from(vec![
-            Span::styled(format!("{} {role} containers up: ", live.len()), t.err()),
-            Span::raw(list.join(", ")),
-            Span::styled(" · interrupted deploy? deploy or roll back", t.dim()),
-        ]));
-    }
-    let others: Vec<String> = h
-        .containers
-        .iter()
-        .filter(|c| c.role == role && Some(c.version.clone()) != versions::role_version(h, role))
-        .map(|c| format!("{} ({})", versions::short_version(&c.version), c.state))
-        .collect();
-    if !others.is_empty() {
-        lines.push(Line::from(vec![Span::styled("other versions ", t.dim()), Span::raw(others.join(", "))]));
-    }
-    push_resources(app, t, host, lines);
-    let routes: Vec<String> =
-        h.proxy_routes.iter().map(|r| format!("{} → {} ({})", r.service, r.target.clone().unwrap_or_else(|| "-".into()), r.state)).collect();
-    if !routes.is_empty() {
-        lines.push(Line::from(vec![Span::styled("proxy ", t.dim()), Span::raw(routes.join(", "))]));
-    }
-}
-
-/// The host's latest resource sample as one detail line (none before the first sample).
-fn push_resources<'a>(app: &'a App, t: &Theme, host: &str, lines: &mut Vec<Line<'a>>) {
-    let Some(r) = app.resources.as_ref().and_then(|r| r.host(host)).filter(|r| r.sampled_at.is_some()) else { return };
-    let disk = r.disks.iter().map(|d| d.used_pct()).fold(None, |a: Option<f64>, p| Some(a.map_or(p, |a| a.max(p))));
-    let mut spans = vec![
-        Span::styled("cpu ", t.dim()),
-        Span::raw(r.cpu_pct.map(|p| format!("{p:.0}%")).unwrap_or_else(|| "-".into())),
-        Span::styled("  mem ", t.dim()),
-        Span::raw(format!("{}/{} {:.0}%", hb(r.mem_used), hb(r.mem_total), r.mem_pct())),
-        Span::styled("  disk ", t.dim()),
-        Span::raw(disk.map(|p| format!("{p:.0}%")).unwrap_or_else(|| "-".into())),
-        Span::raw("  "),
-    ];
-    if let Some(snap) = &app.resources {
-        spans.extend(resources::warning_badges(t, snap, host, None));
-    }
-    spans.push(Span::styled("  m: resources", t.dim()));
-    lines.push(Line::from(spans));
-}
-
-/// The accessories group's detail: each accessory's state on each of its hosts.
-fn accessories_detail(app: &App, t: &Theme, collapsed: bool, lines: &mut Vec<Line>) {
-    for (name, hosts) in &app.fleet.accessories {
-        let mut spans = vec![Span::styled(format!("{name} "), t.title())];
-        for h in hosts {
-            let hs = versions::host(&app.fleet, h);
-            let st = match hs.and_then(|hs| hs.accessory(name)) {
-                Some(c) => c.state.clone(),
-                None if matches!(hs.map(|h| &h.conn), Some(ConnState::Up)) => "not booted".into(),
-                None => "?".into(),
-            };
-            spans.push(Span::styled(h.clone(), t.host(h)));
-            spans.push(Span::raw(format!(" {st}  ")));
-        }
-        lines.push(Line::from(spans));
-    }
-    lines.push(Line::styled(if collapsed { "Enter: unfold" } else { "Enter: fold" }, t.dim()));
 }
 
 /// Container name with the version abbreviated, so it fits a column.

@@ -6,6 +6,7 @@ mod deploy;
 mod exec;
 mod failure;
 pub(crate) mod fleet;
+mod fleet_detail;
 mod logs;
 mod overlay;
 
