@@ -373,3 +373,81 @@ fn test_adapter_extract_and_usage_errors_match_real_kamal() {
     ];
     assert_same_as_kamal(&cases, None);
 }
+
+/// An app whose `.kamal/secrets*` read 1Password through `$(kamal secrets fetch …)` and
+/// `$(kamal secrets extract …)`, with a `staging` destination.
+fn app_with_inline_fetches(dir: &std::path::Path) {
+    std::fs::create_dir_all(dir.join("config")).unwrap();
+    std::fs::create_dir_all(dir.join(".kamal")).unwrap();
+    let deploy = "service: app\nimage: app\nservers:\n  - 10.0.0.1\nregistry:\n  username: u\n  password:\n    - KAMAL_REGISTRY_PASSWORD\nbuilder:\n  arch: amd64\nenv:\n  secret:\n    - SECRET1\n";
+    std::fs::write(dir.join("config/deploy.yml"), deploy).unwrap();
+    std::fs::write(dir.join("config/deploy.staging.yml"), "servers:\n  - 10.0.0.2\n").unwrap();
+    std::fs::write(dir.join(".kamal/secrets-common"), "KAMAL_REGISTRY_PASSWORD=plain-pw\nCOMMON=$(echo from-shell)\n").unwrap();
+    let main = "SECRETS=$(kamal secrets fetch --adapter 1password --account acct --from op://myvault/myitem section/SECRET1 section2/SECRET3)\n\
+                SECRET1=$(kamal secrets extract SECRET1 $SECRETS)\n\
+                SECRET3=$(kamal secrets extract myvault/myitem/section2/SECRET3 ${SECRETS})\n";
+    std::fs::write(dir.join(".kamal/secrets"), main).unwrap();
+    std::fs::write(
+        dir.join(".kamal/secrets.staging"),
+        "ALL=$(kamal secrets fetch -a 1password --account acct --from op://stage/item)\nUSER=$(kamal secrets extract username $ALL)\nPW=$(kamal secrets extract stage/item $ALL)\n",
+    )
+    .unwrap();
+}
+
+#[test]
+fn secrets_print_resolves_inline_fetches_like_real_kamal() {
+    let dir = tempfile::tempdir().unwrap();
+    app_with_inline_fetches(dir.path());
+    let two =
+        format!("[{},{}]", op_field("myvault", "myitem", "section/SECRET1", "S3CRET-1"), op_field("myvault", "myitem", "section2/SECRET3", "S3CRET 3 'q'"));
+    let all = format!(r#"{{"id":"i","fields":[{},{}]}}"#, op_field("stage", "item", "username", "me"), op_field("stage", "item", "password", "S3CRET-pw"));
+    let op = Scenario::new(
+        &["op"],
+        vec![
+            answer("op --version", ""),
+            failure("op account get", 1, "").once(),
+            answer("op account get", "{}"),
+            answer("op signin", "S3CRET-TOKEN\n"),
+            answer("op item get myitem", &two),
+            answer("op item get item", &all),
+        ],
+    );
+    let failing =
+        Scenario::new(&["op"], vec![answer("op --version", ""), answer("op account get", "{}"), failure("op item get", 1, "[ERROR] vault not found\n")]);
+    let cases = [
+        case("print, signing in on the way", &op, &["print"]),
+        case("print -d staging: every field of an item", &op, &["print", "-d", "staging"]),
+        case("print when the vault fails", &failing, &["print"]).fails_naming("vault not found"),
+    ];
+    assert_same_as_kamal(&cases, Some(dir.path()));
+}
+
+#[test]
+fn config_show_secrets_reads_the_same_inline_fetches() {
+    let dir = tempfile::tempdir().unwrap();
+    app_with_inline_fetches(dir.path());
+    let op = Scenario::new(
+        &["op"],
+        vec![
+            answer("op --version", ""),
+            answer("op account get", "{}"),
+            answer(
+                "op item get",
+                &format!("[{},{}]", op_field("myvault", "myitem", "section/SECRET1", "S3CRET-1"), op_field("myvault", "myitem", "section2/SECRET3", "x")),
+            ),
+        ],
+    );
+    let run = |args: &[&str]| {
+        let bin = tempfile::tempdir().unwrap();
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_kdeck"));
+        c.arg("--log-file").arg(bin.path().join("kdeck.log")).args(args).current_dir(dir.path());
+        crate::support::vendors::with_stand_ins(&mut c, &op, bin.path());
+        c.output().unwrap()
+    };
+    let shown = run(&["config", "--resolved", "--show-secrets", "--version", "v1"]);
+    let text = String::from_utf8_lossy(&shown.stdout);
+    assert!(shown.status.success() && text.contains("S3CRET-1"), "{text}{}", String::from_utf8_lossy(&shown.stderr));
+    let hidden = run(&["config", "--resolved", "--version", "v1"]);
+    let text = String::from_utf8_lossy(&hidden.stdout);
+    assert!(hidden.status.success() && !text.contains("S3CRET"), "without --show-secrets no value is shown: {text}");
+}

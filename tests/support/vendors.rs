@@ -113,15 +113,13 @@ fn python() -> &'static str {
     }
 }
 
-/// Run `kamal secrets ARGS…` or `kdeck secrets ARGS…` with the scenario's stand-ins first on
-/// PATH, in `app` (an app directory) or a fresh empty one.
-pub fn run(tool: Tool, s: &Scenario, args: &[String], app: Option<&Path>) -> Run {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let bin = dir.path().join("bin");
-    let state = dir.path().join("state");
+/// Put the scenario's stand-ins (in `dir/bin`, state and rules in `dir`) first on `c`'s PATH.
+pub fn with_stand_ins(c: &mut Command, s: &Scenario, dir: &Path) {
+    let bin = dir.join("bin");
+    let state = dir.join("state");
     std::fs::create_dir_all(&bin).unwrap();
     std::fs::create_dir_all(&state).unwrap();
-    let script = dir.path().join("stand-in");
+    let script = dir.join("stand-in");
     std::fs::write(&script, format!("#!{}\n{STAND_IN}", python())).unwrap();
     make_executable(&script);
     for p in &s.programs {
@@ -129,8 +127,17 @@ pub fn run(tool: Tool, s: &Scenario, args: &[String], app: Option<&Path>) -> Run
     }
     let rules: Vec<serde_json::Value> =
         s.rules.iter().map(|r| serde_json::json!({"argv": r.argv, "out": r.out, "err": r.err, "code": r.code, "once": r.once})).collect();
-    let rules_file = dir.path().join("rules.json");
+    let rules_file = dir.join("rules.json");
     std::fs::write(&rules_file, serde_json::to_string(&rules).unwrap()).unwrap();
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
+    c.env("PATH", path).env("STANDIN_STATE", &state).env("STANDIN_RULES", &rules_file);
+    c.env_remove("BW_SESSION").env_remove("DOPPLER_TOKEN").envs(s.env.iter().cloned());
+}
+
+/// Run `kamal secrets ARGS…` or `kdeck secrets ARGS…` with the scenario's stand-ins first on
+/// PATH, in `app` (an app directory) or a fresh empty one.
+pub fn run(tool: Tool, s: &Scenario, args: &[String], app: Option<&Path>) -> Run {
+    let dir = tempfile::tempdir().expect("tempdir");
     let cwd: PathBuf = app.map_or_else(|| dir.path().join("app"), Path::to_path_buf);
     std::fs::create_dir_all(&cwd).unwrap();
     let log = dir.path().join("kdeck.log");
@@ -142,12 +149,14 @@ pub fn run(tool: Tool, s: &Scenario, args: &[String], app: Option<&Path>) -> Run
             c
         }
     };
-    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default());
-    c.arg("secrets").args(args).current_dir(&cwd).env("PATH", path).env("STANDIN_STATE", &state).env("STANDIN_RULES", &rules_file);
-    c.env_remove("BW_SESSION").env_remove("DOPPLER_TOKEN").envs(s.env.iter().cloned());
+    c.arg("secrets").args(args).current_dir(&cwd);
+    with_stand_ins(&mut c, s, dir.path());
     let out = c.output().unwrap_or_else(|e| panic!("cannot run {tool:?} (real kamal is needed: scripts/install-deps installs it): {e}"));
-    let calls =
-        std::fs::read_to_string(state.join("calls")).unwrap_or_default().lines().map(|l| serde_json::from_str(l).expect("stand-in call record")).collect();
+    let calls = std::fs::read_to_string(dir.path().join("state/calls"))
+        .unwrap_or_default()
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("stand-in call record"))
+        .collect();
     Run {
         code: out.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
