@@ -24,7 +24,7 @@ pub struct FetchArgs {
     #[arg(long)]
     pub from: Option<String>,
     /// Used inside secrets files (the result is not printed)
-    #[arg(long, hide = true)]
+    #[arg(long)]
     pub inline: bool,
     /// The secrets to read, as the adapter names them
     #[arg(value_name = "SECRETS")]
@@ -38,6 +38,6 @@ pub struct ExtractArgs {
     /// The JSON `kdeck secrets fetch` printed
     pub secrets: String,
     /// Used inside secrets files (the result is not printed)
-    #[arg(long, hide = true)]
+    #[arg(long)]
     pub inline: bool,
 }
