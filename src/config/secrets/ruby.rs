@@ -2,6 +2,8 @@
 //! `JSON.dump` strings, `Shellwords.escape`, `String#inspect`, `Float#to_s`, `String#split`,
 //! ActiveSupport's `camelize` and `blank?`, `Base64.decode64`.
 
+use crate::config::shell::ruby_named_escape;
+
 /// A JSON string as Ruby's `JSON.dump` writes it (UTF-8 kept, `/` not escaped).
 pub fn json_str(s: &str) -> String {
     let mut o = String::from("\"");
@@ -47,20 +49,10 @@ pub fn inspect_str(s: &str) -> String {
     let c: Vec<char> = s.chars().collect();
     let mut o = String::from("\"");
     for (i, ch) in c.iter().enumerate() {
-        match ch {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            '\n' => o.push_str("\\n"),
-            '\t' => o.push_str("\\t"),
-            '\r' => o.push_str("\\r"),
-            '\x0c' => o.push_str("\\f"),
-            '\x0b' => o.push_str("\\v"),
-            '\x08' => o.push_str("\\b"),
-            '\x07' => o.push_str("\\a"),
-            '\x1b' => o.push_str("\\e"),
-            '#' if matches!(c.get(i + 1), Some('{' | '$' | '@')) => o.push_str("\\#"),
-            c if (*c as u32) < 0x20 || *c as u32 == 0x7f => o.push_str(&format!("\\u{:04X}", *c as u32)),
-            c => o.push(*c),
+        match ruby_named_escape(*ch, c.get(i + 1).copied()) {
+            Some(e) => o.push_str(e),
+            None if (*ch as u32) < 0x20 || *ch as u32 == 0x7f => o.push_str(&format!("\\u{:04X}", *ch as u32)),
+            None => o.push(*ch),
         }
     }
     o.push('"');
