@@ -9,6 +9,7 @@ mod build;
 mod local;
 mod lock;
 mod proxy;
+mod secrets;
 mod server;
 
 pub use accessory::AccessoryCommand;
@@ -17,6 +18,7 @@ pub use build::{BuildArgs, BuildCommand, DevArgs};
 pub use local::{DocsArgs, InitArgs, UpgradeArgs};
 pub use lock::{LockCommand, PruneCommand};
 pub use proxy::{BootConfigArgs, ProxyCommand};
+pub use secrets::{ExtractArgs, FetchArgs, SecretsCommand};
 pub use server::{RegistryArgs, RegistryCommand, RemoveArgs, ServerCommand};
 
 use clap::{Args, Parser, Subcommand};
@@ -127,6 +129,9 @@ pub enum Command {
     /// Build application image
     #[command(subcommand)]
     Build(BuildCommand),
+    /// Helpers for .kamal/secrets: read a password manager, pick one secret, print them all
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// Create config stub in config/deploy.yml, secrets stub and sample hooks in .kamal
     Init(InitArgs),
     /// Show the reference of deploy.yml's sections and keys

@@ -13,6 +13,7 @@ pub mod picker;
 pub mod printer;
 pub mod resources;
 pub mod rollback;
+pub mod secrets;
 pub mod views;
 
 pub(crate) use crate::app::{context, out};
@@ -29,6 +30,7 @@ pub fn run(cli: Cli) -> color_eyre::Result<ExitCode> {
         Some(Command::Init(args)) => local::init(args),
         Some(Command::Docs(args)) => local::docs(args),
         Some(Command::Version) => local::version(),
+        Some(Command::Secrets(s)) => secrets::run(&cli.global, s),
         // `main` starts the dashboard; commands never name tui.
         None | Some(Command::Dashboard(_)) => Err(eyre!("the dashboard is not a headless command")),
         Some(c) if engine_command(c) => run_engine_command(&cli),
@@ -37,7 +39,7 @@ pub fn run(cli: Cli) -> color_eyre::Result<ExitCode> {
 }
 
 fn engine_command(c: &Command) -> bool {
-    !matches!(c, Command::Config(_) | Command::Dashboard(_) | Command::Init(_) | Command::Docs(_) | Command::Version)
+    !matches!(c, Command::Config(_) | Command::Dashboard(_) | Command::Init(_) | Command::Docs(_) | Command::Version | Command::Secrets(_))
 }
 
 /// Deploy-engine subcommands (deploy, app …, lock …, prune …, proxy …, audit, details).
@@ -185,6 +187,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Server(_) => "server",
         Command::Remove(_) => "remove",
         Command::Build(_) => "build",
+        Command::Secrets(_) => "secrets",
         Command::Init(_) => "init",
         Command::Docs(_) => "docs",
         Command::Version => "version",

@@ -3,26 +3,35 @@
 
 use super::value::{Map, Value};
 
+/// The escapes Ruby's `String#dump` and `String#inspect` share (named control characters,
+/// quote, backslash, and `#` before `{`, `$` or `@`); `None` for any other character.
+pub(crate) fn ruby_named_escape(ch: char, next: Option<char>) -> Option<&'static str> {
+    Some(match ch {
+        '"' => "\\\"",
+        '\\' => "\\\\",
+        '\n' => "\\n",
+        '\t' => "\\t",
+        '\r' => "\\r",
+        '\x0c' => "\\f",
+        '\x0b' => "\\v",
+        '\x08' => "\\b",
+        '\x07' => "\\a",
+        '\x1b' => "\\e",
+        '#' if matches!(next, Some('{' | '$' | '@')) => "\\#",
+        _ => return None,
+    })
+}
+
 /// Ruby `String#dump` of an ASCII string, then Kamal's extra escaping of backticks and
 /// of `$` not followed by `{…}`.
 fn escape_ascii(s: &str) -> String {
     let c: Vec<char> = s.chars().collect();
     let mut o = String::from("\"");
     for (i, ch) in c.iter().enumerate() {
-        match ch {
-            '"' => o.push_str("\\\""),
-            '\\' => o.push_str("\\\\"),
-            '\n' => o.push_str("\\n"),
-            '\t' => o.push_str("\\t"),
-            '\r' => o.push_str("\\r"),
-            '\x0c' => o.push_str("\\f"),
-            '\x0b' => o.push_str("\\v"),
-            '\x08' => o.push_str("\\b"),
-            '\x07' => o.push_str("\\a"),
-            '\x1b' => o.push_str("\\e"),
-            '#' if matches!(c.get(i + 1), Some('{') | Some('$') | Some('@')) => o.push_str("\\#"),
-            c if (*c as u32) < 0x20 || *c as u32 == 0x7f => o.push_str(&format!("\\x{:02X}", *c as u32)),
-            c => o.push(*c),
+        match ruby_named_escape(*ch, c.get(i + 1).copied()) {
+            Some(e) => o.push_str(e),
+            None if (*ch as u32) < 0x20 || *ch as u32 == 0x7f => o.push_str(&format!("\\x{:02X}", *ch as u32)),
+            None => o.push(*ch),
         }
     }
     o.push('"');

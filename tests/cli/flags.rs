@@ -7,8 +7,8 @@
 use std::collections::BTreeSet;
 use std::process::Command;
 
-/// Kamal 2.11 commands kdeck does not have yet (issue 12: the secrets helpers).
-const NOT_YET: &[&str] = &["secrets extract", "secrets fetch", "secrets print"];
+/// Kamal 2.11 commands kdeck does not have yet (none left).
+const NOT_YET: &[&str] = &[];
 
 fn run(bin: &str, args: &[&str]) -> (bool, String) {
     let out = Command::new(bin).args(args).current_dir(std::env::temp_dir()).output().unwrap_or_else(|e| panic!("{bin} {args:?}: {e}"));

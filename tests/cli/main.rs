@@ -7,4 +7,5 @@ mod build;
 mod commands_table;
 mod flags;
 mod local;
+mod secrets;
 mod usage;

@@ -7,3 +7,4 @@ pub mod engine;
 pub mod lab;
 pub mod tmux;
 pub mod tui_fixtures;
+pub mod vendors;
