@@ -397,6 +397,61 @@ fn engine_missing_secret_is_lazy_and_lock_release_without_lock() {
     assert!(r.stdout.contains("There is no deploy lock"), "{}", r.stdout);
 }
 
+/// Secrets from a password manager (`$(kamal secrets fetch --adapter 1password …)` in
+/// `.kamal/secrets`, resolved in-process): a deploy whose vault sign-in fails stops before
+/// the lock is taken, names the adapter, leaves every host's env file as it was and prints
+/// no secret; with the vault answering, the deploy goes through.
+#[test]
+fn engine_password_manager_failure_stops_deploy_before_the_lock() {
+    use crate::support::vendors::{answer, failure, with_stand_ins, Scenario};
+    let _turn = crate::support::lab::turn();
+    let Some(lab) = lab() else { return };
+    let svc = "evault";
+    fresh(&lab, svc);
+    lab.image(svc, "v1", "ok");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = app(&lab, tmp.path(), svc, |_| {});
+    let secrets = dir.join(".kamal/secrets");
+    let plain = std::fs::read_to_string(&secrets).unwrap();
+    let others: String = plain.lines().filter(|l| !l.starts_with("APP_SECRET=")).map(|l| format!("{l}\n")).collect();
+    std::fs::write(
+        &secrets,
+        format!("{others}VAULT=$(kamal secrets fetch --adapter 1password --account acme --from Deploy/App APP_SECRET)\nAPP_SECRET=$(kamal secrets extract APP_SECRET $VAULT)\n"),
+    )
+    .unwrap();
+    // `op item get … --fields label=APP_SECRET --format json`: the one field asked for.
+    let item = r#"{"id":"x","label":"APP_SECRET","value":"vault-app-secret","reference":"op://Deploy/App/APP_SECRET"}"#;
+    let signed_in = Scenario::new(&["op"], vec![answer("op --version", "2.30.0\n"), answer("op account get", "ok\n"), answer("op item get", item)]);
+    let vault_dir = tempfile::tempdir().unwrap();
+    let mut c = kdeck_command(&lab, &dir);
+    with_stand_ins(&mut c, &signed_in, vault_dir.path());
+    let out = c.args(["deploy", "-P", "--version", "v1"]).output().unwrap();
+    assert!(out.status.success(), "deploy with the vault answering: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let env_file = |h: &str| lab.host(h).root.join(format!(".kamal/apps/{svc}/env/roles/web.env"));
+    let web = lab.ips(0..1)[0].clone();
+    let before = std::fs::read_to_string(env_file(&web)).expect("env file after the first deploy");
+    assert!(before.contains("APP_SECRET=vault-app-secret"), "the vault's value reached the host");
+
+    let locked_vault = Scenario::new(
+        &["op"],
+        vec![
+            answer("op --version", "2.30.0\n"),
+            failure("op account get", 1, "[ERROR] account is not signed in"),
+            failure("op signin", 1, "[ERROR] authorization prompt dismissed"),
+        ],
+    );
+    let vault_dir = tempfile::tempdir().unwrap();
+    let mut c = kdeck_command(&lab, &dir);
+    with_stand_ins(&mut c, &locked_vault, vault_dir.path());
+    let out = c.args(["deploy", "-P", "--version", "v1"]).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(text.contains("1password") && text.contains("authorization prompt dismissed"), "the error names the adapter and quotes the vault: {text}");
+    assert!(!text.contains("vault-app-secret"), "a secret value in the output: {text}");
+    assert!(!lock_dir_exists(&lab, &web, svc), "the failed fetch left a lock");
+    assert_eq!(std::fs::read_to_string(env_file(&web)).unwrap(), before, "the env file changed after a failed fetch");
+}
+
 /// `kdeck deploy | tee` with tee gone (Ctrl-C reaches both): no panic/abort, the safe stop
 /// still runs (no lock, one version per role) and the host-state report goes to stderr.
 #[test]
