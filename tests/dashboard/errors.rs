@@ -47,7 +47,7 @@ fn a_failed_step_leads_with_the_verdict_and_keeps_its_lines() {
     for (w, h) in [(160, 40), (80, 24)] {
         let s = text(&app, w, h);
         assert!(!s.contains("1docker stdout") && !s.contains("writtendocker"), "{w}x{h}: lines run together:\n{s}");
-        let step = s.lines().find(|l| l.contains("✗") && l.contains("health wait")).unwrap_or_else(|| panic!("{w}x{h}: no failed step:\n{s}"));
+        let step = s.lines().find(|l| l.contains("✗ health wait")).unwrap_or_else(|| panic!("{w}x{h}: no failed step:\n{s}"));
         assert!(step.contains("Error: target failed"), "{w}x{h}: the step line must lead with the verdict: {step}");
         assert!(s.matches("target failed to become healthy within").count() <= 1, "{w}x{h}: the verdict is repeated:\n{s}");
         assert!(s.contains("Exceptions on 2 hosts"), "{w}x{h}: {s}");

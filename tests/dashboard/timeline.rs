@@ -111,3 +111,63 @@ fn a_running_step_elapsed_time_ticks_between_progress_events() {
     assert!(at(&mut app, 3).contains(" 3.0s"), "{}", at(&mut app, 3));
     assert!(at(&mut app, 17).contains("17.0s"), "{}", at(&mut app, 17));
 }
+
+/// A rolling deploy over 50 hosts in boot groups of 10: hosts 1–36 done, host 37 waiting for
+/// health, the rest pending.
+fn fifty_host_deploy() -> App {
+    let mut app = fx::app_with(fx::fleet());
+    let hosts: Vec<String> = (1..=50).map(|i| format!("10.77.9.{i}")).collect();
+    let kinds = [StepKind::Pull, StepKind::Boot, StepKind::Health, StepKind::Switch, StepKind::StopOld];
+    let steps = hosts
+        .iter()
+        .enumerate()
+        .flat_map(|(i, h)| {
+            kinds.iter().map(move |k| PlannedStep { host: Some(h.clone()), role: Some("web".into()), kind: *k, group: Some(i / 10), label: format!("{k:?}") })
+        })
+        .collect();
+    let mut ev = vec![Event::PlanReady {
+        action: ActionKind::Deploy,
+        version: Some("v3".into()),
+        hosts: hosts.clone(),
+        groups: hosts.chunks(10).map(<[String]>::to_vec).collect(),
+        steps,
+    }];
+    for (i, h) in hosts.iter().enumerate().take(37) {
+        for k in kinds {
+            ev.push(Event::StepStarted { host: Some(h.clone()), role: Some("web".into()), kind: k, label: String::new(), at: fx::now() });
+            if i < 36 || k == StepKind::Pull || k == StepKind::Boot {
+                ev.push(Event::StepFinished { host: Some(h.clone()), role: Some("web".into()), kind: k, elapsed: Duration::from_millis(700) });
+            }
+            if i == 36 && k == StepKind::Health {
+                break;
+            }
+        }
+    }
+    fx::feed(&mut app, ev);
+    app.handle_key(
+        crossterm::event::KeyEvent::new(crossterm::event::KeyCode::Char('3'), crossterm::event::KeyModifiers::NONE),
+        &mut kdeck::tui::dispatch::Recorder::default(),
+    );
+    app
+}
+
+#[test]
+fn fifty_hosts_fit_as_one_line_each_with_the_running_host_selected() {
+    let mut app = fifty_host_deploy();
+    for (w, h) in [(80, 24), (160, 40)] {
+        let s = text(&app, w, h);
+        let running = s.lines().find(|l| l.contains("10.77.9.37 ")).unwrap_or_else(|| panic!("{w}x{h}: the running host is not in view:\n{s}"));
+        assert!(running.contains('›') && running.contains("g4/5") && running.contains("health wait web"), "{w}x{h}: {running}");
+        assert!(s.contains("10.77.9.37 · steps"), "{w}x{h}: the steps of the selected host are shown:\n{s}");
+        assert!(s.lines().filter(|l| l.contains("10.77.9.")).count() >= 8, "{w}x{h}: one line per host:\n{s}");
+    }
+    insta::assert_snapshot!("timeline_fifty_hosts_80x24", text(&app, 80, 24));
+    insta::assert_snapshot!("timeline_fifty_hosts_160x40", text(&app, 160, 40));
+    // j picks hosts from the top; the pane follows.
+    let mut d = kdeck::tui::dispatch::Recorder::default();
+    for _ in 0..3 {
+        app.handle_key(crossterm::event::KeyEvent::new(crossterm::event::KeyCode::Char('j'), crossterm::event::KeyModifiers::NONE), &mut d);
+    }
+    let s = text(&app, 160, 40);
+    assert!(s.contains("10.77.9.3 · steps"), "{s}");
+}

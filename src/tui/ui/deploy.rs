@@ -72,6 +72,9 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
     let name_w = app.timeline.rows.iter().map(|r| row_label(r).chars().count()).max().unwrap_or(10).max(10);
     // Every elapsed time lines up: the column is as wide as the longest label (within reason).
     let name_w = name_w.min((area.width as usize).saturating_sub(24).max(10));
+    if !tl.is_exec() && !fits(app, area, lines.len()) {
+        return super::deploy_compact::draw(app, t, f, area, title, lines, name_w);
+    }
     for host in tl.host_order() {
         let (done, total, failed) = tl.host_progress(&host);
         let mut head = vec![];
@@ -123,6 +126,17 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         app.deploy_scroll.min(max_scroll)
     } as u16;
     f.render_widget(Paragraph::new(lines).scroll((scroll, 0)).block(Block::bordered().title(title)), area);
+}
+
+/// Whether the full timeline (a heading and every step of every host, under `head` lines)
+/// fits the pane; else the compact one is drawn.
+fn fits(app: &App, area: Rect, head: usize) -> bool {
+    let tl = &app.timeline;
+    let hosts = tl.host_order();
+    let needed = head + hosts.len() + tl.rows.iter().filter(|r| hosts.contains(&r.host)).count();
+    // A failure's detail lines come on top; a single host always uses the full view.
+    let failed_extra = if tl.rows.iter().any(|r| matches!(r.state, StepState::Failed { .. })) { 6 } else { 0 };
+    hosts.iter().filter(|h| h.is_some()).count() <= 1 || needed + failed_extra <= area.height.saturating_sub(2) as usize
 }
 
 /// The finished action's verdict: its summary line by line, and where the whole failure is.
@@ -187,7 +201,7 @@ fn error_detail(error: &str) -> (&str, Vec<&str>) {
     (head, rest)
 }
 
-fn step_lines(app: &App, t: &Theme, r: &StepRow, w: usize, lines: &mut Vec<Line>) {
+pub(super) fn step_lines(app: &App, t: &Theme, r: &StepRow, w: usize, lines: &mut Vec<Line>) {
     // Cut, never overflow: the elapsed column must stay aligned.
     let label = super::fit(&row_label(r), w);
     match &r.state {

@@ -3,6 +3,7 @@
 
 mod audit;
 mod deploy;
+mod deploy_compact;
 mod exec;
 mod failure;
 pub(crate) mod fleet;
