@@ -76,7 +76,7 @@ pub async fn run_build_request(ctx: &Ctx, req: Request, version: String, no_cach
             Ok(ExitCode::SUCCESS)
         }
         Err(EngineError::VersionUnavailable(v)) => {
-            crate::outln!("The app version '{v}' is not available as a container (use 'kamal app containers' for available versions)");
+            crate::outln!("The app version '{v}' is not available as a container (use 'kdeck app containers' for available versions)");
             Ok(ExitCode::SUCCESS)
         }
         Err(EngineError::Locked(info)) => {

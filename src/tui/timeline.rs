@@ -58,6 +58,11 @@ impl StepRow {
     }
 }
 
+/// A step kind as its JSON name (`stop_old`), for a row the plan did not have.
+fn kind_name(kind: StepKind) -> String {
+    serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(|s| s.replace('_', " "))).unwrap_or_default()
+}
+
 const OUTPUT_CAP: usize = 500;
 const EXEC_CAP: usize = 2000;
 
@@ -104,7 +109,7 @@ impl Timeline {
                 let failed = StepState::Failed { elapsed: *elapsed, error: error.clone(), last_logs: last_logs.clone(), health: health.clone() };
                 match self.row_mut(host, role, *kind) {
                     Some(r) => r.state = failed,
-                    None => self.rows.push(StepRow::new(host, role, *kind, None, format!("{kind:?}").to_lowercase(), failed)),
+                    None => self.rows.push(StepRow::new(host, role, *kind, None, kind_name(*kind), failed)),
                 }
             }
             Event::Output { host, line, .. } => self.output_line(host, line),

@@ -137,6 +137,14 @@ fn engine_unhealthy_version_fails_safely() {
     for h in web(&lab) {
         assert_eq!(version_via_proxy(&h, &hh).as_deref(), Some("v1"));
     }
+    // All hosts in one boot: the worker waits at the barrier, which says why it closed.
+    let tmp2 = tempfile::tempdir().unwrap();
+    let dir = app(&lab, tmp2.path(), svc, |s| s.deploy_timeout = 5);
+    let r = kdeck(&lab, &dir, &["deploy", "-P", "--version", "bad"]);
+    let out = format!("{}{}", r.stdout, r.stderr);
+    assert_eq!(r.code, Some(1), "{out}");
+    assert!(out.contains("Halted at barrier: the first web container is unhealthy on 10.77.3."), "the barrier names why it closed:\n{out}");
+    assert!(!all_containers(&lab, &h3, svc).iter().any(|c| c.contains("-bad")), "the worker booted past a closed barrier");
 }
 
 /// The lock both ways: Kamal's lock stops kdeck (holder/time/message shown) and vice versa.

@@ -11,8 +11,9 @@ use tokio::sync::watch;
 /// The "barrier": non-primary roles wait until the first primary container is healthy.
 #[derive(Clone)]
 pub(super) struct Barrier {
-    tx: Arc<watch::Sender<Option<bool>>>,
-    rx: watch::Receiver<Option<bool>>,
+    /// None until the first primary container is healthy (Ok) or cannot be (Err: why).
+    tx: Arc<watch::Sender<Option<Result<(), String>>>>,
+    rx: watch::Receiver<Option<Result<(), String>>>,
 }
 
 impl Barrier {
@@ -20,34 +21,32 @@ impl Barrier {
         let (tx, rx) = watch::channel(None);
         Barrier { tx: Arc::new(tx), rx }
     }
+    /// The first value wins (as Kamal's barrier: opened or closed once).
+    fn set(&self, value: Result<(), String>) {
+        self.tx.send_if_modified(|v| {
+            if v.is_none() {
+                *v = Some(value);
+                true
+            } else {
+                false
+            }
+        });
+    }
     fn open(&self) {
-        self.tx.send_if_modified(|v| {
-            if v.is_none() {
-                *v = Some(true);
-                true
-            } else {
-                false
-            }
-        });
+        self.set(Ok(()));
     }
-    pub(super) fn close(&self) {
-        self.tx.send_if_modified(|v| {
-            if v.is_none() {
-                *v = Some(false);
-                true
-            } else {
-                false
-            }
-        });
+    /// Closed: the other roles are not booted, and `why` says what happened to the first one.
+    pub(super) fn close(&self, why: String) {
+        self.set(Err(why));
     }
-    async fn wait(&self) -> bool {
+    async fn wait(&self) -> Result<(), String> {
         let mut rx = self.rx.clone();
         loop {
-            if let Some(v) = *rx.borrow() {
+            if let Some(v) = rx.borrow().clone() {
                 return v;
             }
             if rx.changed().await.is_err() {
-                return false;
+                return Err("the deploy stopped".into());
             }
         }
     }
@@ -131,7 +130,7 @@ impl Engine {
                 .await;
             if let Err(e) = res {
                 if let Some(b) = &barrier {
-                    b.close();
+                    b.close(format!("a {} host failed: {}", self.app.primary_role, super::super::event::verdict(&e.to_string())));
                 }
                 return Err(e);
             }
@@ -176,9 +175,9 @@ impl Engine {
             self.pass_barrier(h, r, b).await?;
         }
         // 4–7: audit, env file, docker run.
-        let (started, run_id) = self.boot_start(h, role, version).await.inspect_err(|_| {
+        let (started, run_id) = self.boot_start(h, role, version).await.inspect_err(|e| {
             if let Some(b) = opens {
-                b.close();
+                b.close(format!("the first {r} container did not start on {h}: {}", super::super::event::verdict(&e.to_string())));
             }
         })?;
         // 8: readiness.
@@ -241,8 +240,8 @@ impl Engine {
     async fn pass_barrier(&self, h: &str, r: &str, b: &Barrier) -> R<()> {
         let t0 = Instant::now();
         self.progress(h, Some(r), StepKind::Boot, t0, format!("waiting for the first {} container to be healthy", self.app.primary_role));
-        if !b.wait().await {
-            let e = failed(h, format!("Halted at barrier: first {} container is unhealthy", self.app.primary_role));
+        if let Err(why) = b.wait().await {
+            let e = failed(h, format!("Halted at barrier: {why}"));
             self.emit(Event::StepFailed {
                 host: Some(h.into()),
                 role: Some(r.into()),

@@ -94,16 +94,18 @@ impl Engine {
     async fn health_failure(&self, h: &str, role: &RoleSpec, version: &str, e: EngineError, barrier: Option<&Barrier>) -> StepFail {
         let (app, r) = (&self.app, role.name.as_str());
         let primary = r == app.primary_role;
-        if primary {
-            if let Some(b) = barrier {
-                b.close();
-            }
-        }
         // A dropped connection is not an unhealthy container: say so, state unknown.
         let lost = match self.sh_always(h, "echo kdeck-alive").await {
             Ok(o) => o.status == 255,
             Err(_) => true,
         };
+        if let (true, Some(b)) = (primary, barrier) {
+            b.close(if lost {
+                format!("the connection to {h} was lost before the first {r} container was healthy")
+            } else {
+                format!("the first {r} container is unhealthy on {h}")
+            });
+        }
         if lost {
             let name = app.container_name(r, version);
             let mut msg = format!(

@@ -75,7 +75,7 @@ pub enum EngineError {
     #[error("{message}")]
     Failed { host: Option<String>, message: String },
     /// `rollback` to a version that is not a container everywhere (Kamal exits 0).
-    #[error("The app version '{0}' is not available as a container (use 'kamal app containers' for available versions)")]
+    #[error("The app version '{0}' is not available as a container (use 'kdeck app containers' for available versions)")]
     VersionUnavailable(String),
 }
 
