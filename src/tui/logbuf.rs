@@ -209,33 +209,55 @@ impl LogStore {
         (lo..hi).map(|i| LineRef { source, entry: &buf[i] }).collect()
     }
 
+    /// The active filter's matches with their context, oldest first, groups separated by
+    /// `--` (as `grep -C`), for saving what the operator sees.
+    pub fn dump_filtered(&self, context: usize, timestamps: bool) -> String {
+        let mut rows = self.filtered_rev_grouped(context, usize::MAX);
+        rows.reverse();
+        let mut out = String::new();
+        for (i, (l, _, g)) in rows.iter().enumerate() {
+            if i > 0 && rows[i - 1].2 != *g {
+                out.push_str("--\n");
+            }
+            out.push_str(&self.line_text(l, timestamps));
+        }
+        out
+    }
+
+    fn line_text(&self, l: &LineRef, timestamps: bool) -> String {
+        let s = &self.sources[l.source];
+        let ts = match (timestamps, l.entry.ts) {
+            (true, Some(ts)) => format!("{} ", ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
+            _ => String::new(),
+        };
+        format!("{ts}{}/{} | {}\n", s.host, s.role, l.entry.text)
+    }
+
     /// Every line as oldest-first text, for saving to a file.
     pub fn dump(&self, scope: &Scope, timestamps: bool) -> String {
         let mut lines: Vec<_> = self.iter_rev(scope).collect();
         lines.reverse();
-        let mut out = String::new();
-        for l in lines {
-            let s = &self.sources[l.source];
-            if timestamps {
-                if let Some(ts) = l.entry.ts {
-                    out.push_str(&ts.to_rfc3339_opts(chrono::SecondsFormat::Millis, true));
-                    out.push(' ');
-                }
-            }
-            out.push_str(&format!("{}/{} | {}\n", s.host, s.role, l.entry.text));
-        }
-        out
+        lines.iter().map(|l| self.line_text(l, timestamps)).collect()
     }
 
     /// Matching lines of the active filter (see [`set_filter`](Self::set_filter)), newest
     /// first, with `context` lines of the same source around each, deduplicated; at least
     /// `limit` rows when there are that many. `true` marks a matching row.
     pub fn filtered_rev(&self, context: usize, limit: usize) -> Vec<(LineRef<'_>, bool)> {
-        let mut rows: Vec<(LineRef<'_>, bool)> = Vec::new();
+        self.filtered_rev_grouped(context, limit).into_iter().map(|(l, m, _)| (l, m)).collect()
+    }
+
+    /// [`filtered_rev`](Self::filtered_rev) with each row's group: matches whose context
+    /// windows overlap in time (even on different hosts, interleaved in the merged view) form
+    /// one group; a view draws `--` where the group changes, as `grep -C` does.
+    pub fn filtered_rev_grouped(&self, context: usize, limit: usize) -> Vec<(LineRef<'_>, bool, usize)> {
+        let mut rows: Vec<(LineRef<'_>, bool, usize)> = Vec::new();
         let mut seen = std::collections::HashSet::new();
         let match_set: std::collections::HashSet<u64> =
             if self.matches.len() < 100_000 { self.matches.iter().map(|m| m.1).collect() } else { Default::default() };
         let re = self.filter.as_ref().map(|f| &f.0);
+        // Each match's window (oldest key, newest key), newest match first.
+        let mut windows: Vec<(i64, i64)> = Vec::new();
         for m in self.matches.iter().rev() {
             if rows.len() >= limit {
                 break;
@@ -244,15 +266,30 @@ impl LogStore {
                 continue;
             }
             let ctx = self.context(m.0, m.1, context, context);
+            let (Some(lo), Some(hi)) = (ctx.first(), ctx.last()) else { continue };
+            windows.push((lo.entry.key, hi.entry.key));
             for c in ctx.iter().rev() {
                 if seen.insert(c.entry.seq) {
                     let is = c.entry.seq == m.1 || match_set.contains(&c.entry.seq) || (match_set.is_empty() && re.is_some_and(|r| r.is_match(&c.entry.text)));
-                    rows.push((*c, is));
+                    rows.push((*c, is, 0));
                 }
             }
         }
         // Context from different matches may interleave; keep the merged order.
         rows.sort_by_key(|r| std::cmp::Reverse((r.0.entry.key, r.0.entry.seq)));
+        // Groups: windows merged where they overlap, newest first; a row's group is the one
+        // whose span holds its key.
+        windows.sort_by_key(|w| std::cmp::Reverse(w.1));
+        let mut spans: Vec<(i64, i64)> = Vec::new();
+        for (lo, hi) in windows {
+            match spans.last_mut() {
+                Some(last) if hi >= last.0 => last.0 = last.0.min(lo),
+                _ => spans.push((lo, hi)),
+            }
+        }
+        for r in &mut rows {
+            r.2 = spans.iter().position(|(lo, hi)| (*lo..=*hi).contains(&r.0.entry.key)).unwrap_or(0);
+        }
         rows
     }
 }
@@ -350,5 +387,22 @@ mod tests {
         s.set_filter(Some((&re, &Scope::All)));
         let rows: Vec<_> = s.filtered_rev(1, 100).iter().map(|(l, m)| (l.entry.text.clone(), *m)).collect();
         assert_eq!(rows, vec![("a4".into(), false), ("a3".into(), true), ("a2".into(), false)]);
+    }
+
+    #[test]
+    fn separate_matches_form_groups_and_a_save_separates_them_like_grep() {
+        let mut s = LogStore::new(100, 100);
+        let a = s.source_id(&src("a"));
+        for i in 0..20 {
+            s.push(a, None, false, format!("line{i}"));
+        }
+        // line3 and line4 overlap (one group); line15 is apart.
+        let re = Regex::new("^line(3|4|15)$").unwrap();
+        s.set_filter(Some((&re, &Scope::All)));
+        let groups: Vec<usize> = s.filtered_rev_grouped(1, 100).iter().map(|r| r.2).collect();
+        assert_eq!(groups, vec![0, 0, 0, 1, 1, 1, 1], "newest first: 16 15 14 | 5 4 3 2");
+        let dump = s.dump_filtered(1, false);
+        let lines: Vec<&str> = dump.lines().map(|l| l.rsplit(" | ").next().unwrap()).collect();
+        assert_eq!(lines, vec!["line2", "line3", "line4", "line5", "--", "line14", "line15", "line16"]);
     }
 }

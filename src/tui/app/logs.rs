@@ -116,12 +116,17 @@ impl App {
         }
     }
 
+    /// `ctrl-s`: what the view shows (the filter's matches with context, else the scope) into
+    /// kdeck's state directory, never the app's own tree.
     fn save_logs(&mut self) {
         let name = format!("kdeck-logs-{}.log", self.now.format("%Y%m%d-%H%M%S"));
         let path = self.save_dir.join(name);
-        let text = self.logs.dump(&self.log_view.scope, true);
-        let n = text.lines().count();
-        match std::fs::write(&path, text) {
+        let text = match self.log_view.filter {
+            Some(_) => self.logs.dump_filtered(super::FILTER_CONTEXT, true),
+            None => self.logs.dump(&self.log_view.scope, true),
+        };
+        let n = text.lines().filter(|l| *l != "--").count();
+        match std::fs::create_dir_all(&self.save_dir).and_then(|()| std::fs::write(&path, text)) {
             Ok(()) => self.info(format!("saved {n} lines to {}", path.display())),
             Err(e) => self.error(format!("cannot save {}: {e}", path.display())),
         }

@@ -223,7 +223,8 @@ impl App {
             quit_presses: 0,
             exit_failed: false,
             pending_shell: None,
-            save_dir: PathBuf::from("."),
+            // ~/.local/state/kdeck/logs (XDG), not the app's directory (its git tree).
+            save_dir: dirs::state_dir().or_else(|| dirs::home_dir().map(|h| h.join(".local/state"))).unwrap_or_else(std::env::temp_dir).join("kdeck/logs"),
             resources: None,
             prune_plans: Vec::new(),
             retain_containers: 5,

@@ -5,6 +5,7 @@ use super::super::app::{App, FILTER_CONTEXT};
 use super::super::logbuf::LineRef;
 use super::super::theme::Theme;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
@@ -31,9 +32,9 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
     let width = inner.width.max(1) as usize;
     // Enough rows to fill the screen even when wrapping splits none of them.
     let want = lv.offset + height;
-    let rows: Vec<(LineRef, bool)> = match &lv.filter {
-        Some(_) => app.logs.filtered_rev(FILTER_CONTEXT, want),
-        None => app.logs.iter_rev(&lv.scope).take(want).map(|l| (l, false)).collect(),
+    let rows: Vec<(LineRef, bool, usize)> = match &lv.filter {
+        Some(_) => app.logs.filtered_rev_grouped(FILTER_CONTEXT, want),
+        None => app.logs.iter_rev(&lv.scope).take(want).map(|l| (l, false, 0)).collect(),
     };
     if rows.is_empty() {
         let msg = if lv.filter.is_some() {
@@ -51,7 +52,17 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         let current_match = lv.match_cursor.and_then(|k| rows.iter().enumerate().filter(|(_, r)| r.1).nth(k).map(|(i, _)| i));
         let mut visible: Vec<Line> = Vec::new();
         let mut used = 0usize;
-        for (i, (l, is_match)) in rows.iter().enumerate().skip(offset) {
+        for (i, (l, is_match, group)) in rows.iter().enumerate().skip(offset) {
+            // `--` between the filter's context groups (as grep -C), under the older group.
+            if let (Some(_), Some((_, _, newer_group))) = (&lv.filter, i.checked_sub(1).and_then(|j| rows.get(j))) {
+                if i > offset && newer_group != group {
+                    if used + 1 > height {
+                        break;
+                    }
+                    used += 1;
+                    visible.push(Line::styled("--", t.dim()));
+                }
+            }
             let line = render_line(app, t, l, *is_match && lv.filter.is_some(), current_match == Some(i), prefix_w);
             let h = if lv.wrap { line.width().div_ceil(width).max(1) } else { 1 };
             if used + h > height && !visible.is_empty() {
@@ -84,6 +95,10 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         if let Some(e) = &lv.filter_error {
             spans.push(Span::styled(format!("  {e}"), t.err()));
         }
+        if lv.filter.is_some() {
+            let n = app.logs.match_count();
+            spans.push(Span::styled(format!("   {n} match{}", if n == 1 { "" } else { "es" }), t.title()));
+        }
         spans.push(Span::styled(format!("   ±{FILTER_CONTEXT} lines of context · n/N jump · Esc clear"), t.dim()));
         f.render_widget(Paragraph::new(Line::from(spans)), filter);
     }
@@ -96,20 +111,28 @@ fn render_line<'a>(app: &App, t: &Theme, l: &LineRef<'a>, is_match: bool, curren
         spans.push(Span::styled("▶", t.matched()));
     }
     if app.log_view.timestamps {
-        let ts = l.entry.ts.map(|ts| ts.format("%H:%M:%S%.3f ").to_string()).unwrap_or_else(|| "             ".into());
+        // With the date: a since-24h view spans two days.
+        let ts = l.entry.ts.map(|ts| ts.format("%m-%d %H:%M:%S%.3f ").to_string()).unwrap_or_else(|| " ".repeat(19));
         spans.push(Span::styled(ts, t.dim()));
     }
     let prefix = format!("{}/{}", s.host, s.role);
     spans.push(Span::styled(format!("{prefix:<prefix_w$}"), t.host(&s.host)));
     spans.push(Span::styled(" │ ", t.dim()));
-    // Context lines are dimmed so the matches stand out even without colour.
-    let text_style = if is_match {
-        t.matched()
-    } else if app.log_view.filter.is_some() {
-        t.dim()
-    } else {
-        t.base()
-    };
-    spans.push(Span::styled(l.entry.text.as_str(), text_style));
+    // Context lines are dimmed; in a matching line the matched text itself is reversed, so it
+    // stands out from every host's prefix colour (and without colour).
+    match (&app.log_view.filter, is_match) {
+        (Some(re), true) => {
+            let text = l.entry.text.as_str();
+            let mut at = 0;
+            for m in re.find_iter(text).filter(|m| !m.is_empty()) {
+                spans.push(Span::styled(&text[at..m.start()], t.base()));
+                spans.push(Span::styled(&text[m.start()..m.end()], t.matched().add_modifier(Modifier::REVERSED)));
+                at = m.end();
+            }
+            spans.push(Span::styled(&text[at..], t.base()));
+        }
+        (Some(_), false) => spans.push(Span::styled(l.entry.text.as_str(), t.dim())),
+        (None, _) => spans.push(Span::styled(l.entry.text.as_str(), t.base())),
+    }
     Line::from(spans)
 }
