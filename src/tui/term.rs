@@ -124,6 +124,8 @@ where
                 if app.timeline.is_running() || app.fleet_loaded {
                     dirty = true;
                 }
+                app.now = Utc::now();
+                dirty |= app.expire_notice();
             }
         }
     }

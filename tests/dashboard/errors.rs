@@ -86,3 +86,20 @@ fn enter_without_a_failure_says_so() {
     assert!(app.overlay.is_none());
     assert!(text(&app, 160, 40).contains("nothing has failed"));
 }
+
+#[test]
+fn a_multi_line_notice_shows_its_first_line_and_gives_the_bar_back_later() {
+    let mut app = fx::app_with(fx::fleet());
+    app.update(kdeck::tui::Update::Notice {
+        error: true,
+        text: "Exceptions on 3 hosts:\nException while executing on host 10.77.4.11: docker exit status: 1".into(),
+    });
+    let bar = |app: &App| text(app, 80, 24).lines().last().unwrap_or_default().to_string();
+    assert!(bar(&app).contains("Exceptions on 3 hosts: …") && !bar(&app).contains("Exception while"), "{}", bar(&app));
+    assert!(!app.expire_notice(), "first seen now");
+    app.now += chrono::Duration::seconds(10);
+    assert!(!app.expire_notice(), "an error stays 20 s");
+    app.now += chrono::Duration::seconds(11);
+    assert!(app.expire_notice());
+    assert!(bar(&app).contains("q quit"), "the keys are back: {}", bar(&app));
+}

@@ -187,6 +187,8 @@ pub struct App {
     /// Set by Request::Shell; the loop suspends the terminal for it.
     pub pending_shell: Option<(String, bool)>,
     pub save_dir: PathBuf,
+    /// The notice on screen and since when (see [`App::expire_notice`]).
+    pub notice_seen: Option<(String, DateTime<Utc>)>,
     /// Latest live resources (None until the monitor's first snapshot).
     pub resources: Option<ResourceSnapshot>,
     pub prune_plans: Vec<PrunePlan>,
@@ -223,6 +225,7 @@ impl App {
             quit_presses: 0,
             exit_failed: false,
             pending_shell: None,
+            notice_seen: None,
             // ~/.local/state/kdeck/logs (XDG), not the app's directory (its git tree).
             save_dir: dirs::state_dir().or_else(|| dirs::home_dir().map(|h| h.join(".local/state"))).unwrap_or_else(std::env::temp_dir).join("kdeck/logs"),
             resources: None,
@@ -292,6 +295,30 @@ impl App {
     }
 
     /// A notice in the status line.
+    /// A notice gives the status bar back to the keys after a while (info 6 s, errors 20 s; the
+    /// deploy view and the failure pane keep what failed). True when it was cleared.
+    pub fn expire_notice(&mut self) -> bool {
+        let Some((err, text)) = &self.notice else {
+            self.notice_seen = None;
+            return false;
+        };
+        match &self.notice_seen {
+            Some((seen, at)) if seen == text => {
+                let keep = chrono::Duration::seconds(if *err { 20 } else { 6 });
+                if self.now - *at > keep {
+                    self.notice = None;
+                    self.notice_seen = None;
+                    return true;
+                }
+                false
+            }
+            _ => {
+                self.notice_seen = Some((text.clone(), self.now));
+                false
+            }
+        }
+    }
+
     fn info(&mut self, text: impl Into<String>) {
         self.notice = Some((false, text.into()));
     }

@@ -150,9 +150,14 @@ fn finished_lines(app: &App, t: &Theme, fin: &Finished, action: &ActionKind, ver
         (true, _) => format!("{} finished", [super::action_name(action), version.to_string()].join(" ").trim_end()),
     };
     // A multi-line summary ("Exceptions on 2 hosts:" + one line per host) keeps its lines.
-    let mut text_lines = text.lines().filter(|l| !l.trim().is_empty());
+    // At most four of them here; the failure pane (Enter) has them all.
+    let mut text_lines = text.lines().filter(|l| !l.trim().is_empty() && *l != "docker stdout: Nothing written");
     lines.push(Line::styled(format!("{mark} {}", text_lines.next().unwrap_or_default()), st));
-    lines.extend(text_lines.map(|l| Line::styled(format!("  {l}"), st)));
+    let rest: Vec<&str> = text_lines.collect();
+    lines.extend(rest.iter().take(4).map(|l| Line::styled(format!("  {l}"), st)));
+    if rest.len() > 4 {
+        lines.push(Line::styled(format!("  … {} more line(s)", rest.len() - 4), t.dim()));
+    }
     if !fin.ok && tl.rows.iter().any(|r| matches!(r.state, StepState::Failed { .. })) {
         lines.push(Line::styled("  Enter: the whole error, health and logs", t.dim()));
     }

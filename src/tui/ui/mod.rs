@@ -139,7 +139,11 @@ fn draw_status(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
     }
     if let Some((err, text)) = &app.notice {
         let st = if *err { t.err() } else { t.title() };
-        f.render_widget(Paragraph::new(Line::from(Span::styled(format!(" {text}"), st))), area);
+        // One line: the first of a multi-line error (the deploy view has the rest).
+        let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+        let first = lines.next().unwrap_or_default();
+        let more = if lines.next().is_some() { " …" } else { "" };
+        f.render_widget(Paragraph::new(Line::from(Span::styled(format!(" {first}{more}"), st))), area);
         return;
     }
     let mut spans = vec![Span::raw(" ")];
