@@ -279,6 +279,7 @@ fn exec_view_with_panes() {
     key(&mut app, KeyCode::Char('e'));
     snap!("exec_empty", app);
     keys(&mut app, "bin/rails runner 'puts Rails.env'");
+    key(&mut app, KeyCode::Enter);
     fx::feed(
         &mut app,
         vec![kdeck::deploy::event::Event::PlanReady {
@@ -300,6 +301,8 @@ fn exec_view_with_panes() {
         }
     }
     snap!("exec_panes", app);
+    // What ran where: each pane names its host and the command.
+    assert!(text(&app, 160, 40).lines().any(|l| l.contains("10.77.4.12") && l.contains("$ bin/rails runner")), "{}", text(&app, 160, 40));
 }
 
 #[test]

@@ -52,7 +52,14 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         let a = col_areas[c as usize];
         let h = a.height.saturating_sub(2) as usize;
         let shown: Vec<Line> = lines.iter().rev().take(h).rev().map(|l| Line::raw(l.clone())).collect();
-        let block = Block::bordered().title(Span::styled(format!(" {host} "), t.host(host)));
+        // What ran where: the host and the command (the prompt is empty again once it ran).
+        let ran = app
+            .exec
+            .history
+            .last()
+            .map(|c| format!("· $ {} ", super::fit(&c.replace('\n', "; "), (a.width as usize).saturating_sub(host.chars().count() + 8)).trim_end()))
+            .unwrap_or_default();
+        let block = Block::bordered().title(vec![Span::styled(format!(" {host} "), t.host(host)), Span::styled(ran, t.dim())]);
         f.render_widget(Paragraph::new(shown).wrap(Wrap { trim: false }).block(block), a);
     }
 }
