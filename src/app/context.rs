@@ -214,7 +214,8 @@ pub fn connect(app: &AppSpec, hosts: &[String], g: &Global) -> Result<BTreeMap<S
 /// The shared russh pool for `app` (one connection per host, reused by every view and action):
 /// Kamal's `ssh:` options plus kdeck's known_hosts (`KDECK_KNOWN_HOSTS`) and host-key policy.
 pub fn pool(app: &AppSpec, g: &Global) -> Result<crate::ssh::Pool> {
-    pool_with(app, g, crate::ssh::ClientOptions::default())
+    // Headless commands dial only the hosts they use (`-h`/`-r`, the lock host).
+    pool_with(app, g, crate::ssh::ClientOptions { lazy: true, ..Default::default() })
 }
 
 /// The pool of a screen that watches the fleet (the dashboard, `logs -f`): a dead link is

@@ -110,6 +110,9 @@ pub struct ClientOptions {
     /// docker API latency tail (p99 ~45 ms → ~9 ms in the lab). Off by default because it is
     /// one extra command in the host's auth/command logs.
     pub pty_warmup: bool,
+    /// Dial a host only when something first needs it (headless commands: `-h`/`-r` then touch
+    /// only the hosts they name); off for the dashboard, which watches every host from the start.
+    pub lazy: bool,
     pub prompt: Arc<dyn PassphrasePrompt>,
 }
 
@@ -144,6 +147,7 @@ impl Default for ClientOptions {
             agent_socket: None,
             docker_transport: DockerTransport::Auto,
             pty_warmup: false,
+            lazy: false,
             prompt: Arc::new(NoPrompt),
         }
     }

@@ -44,6 +44,9 @@ pub(crate) struct Shared {
     last_error: Mutex<Option<SshError>>,
     exec_sem: Arc<Semaphore>,
     kick: Notify,
+    /// With `ClientOptions::lazy`: set by the first use; the actor dials only then.
+    wanted: std::sync::atomic::AtomicBool,
+    want: Notify,
     /// The server refused direct-streamlocal once: use dial-stdio (DockerTransport::Auto).
     streamlocal_refused: std::sync::atomic::AtomicBool,
     pub stats: Stats,
@@ -73,6 +76,8 @@ impl Session {
             state,
             last_error: Mutex::new(None),
             kick: Notify::new(),
+            wanted: Default::default(),
+            want: Notify::new(),
             streamlocal_refused: Default::default(),
             stats: Stats::default(),
         });
@@ -108,13 +113,22 @@ impl Session {
         self.conn().await.map(|_| ())
     }
 
+    /// Someone needs the connection: a lazy session dials now (no-op once dialled).
+    fn want(&self) {
+        if !self.shared.wanted.swap(true, Ordering::SeqCst) {
+            self.shared.want.notify_one();
+        }
+    }
+
     /// Waits until the host is up, however long it takes (for resuming streams).
     pub async fn wait_up(&self) {
+        self.want();
         let mut rx = self.state();
         let _ = rx.wait_for(|s| *s == ConnState::Up).await;
     }
 
     pub(crate) async fn conn(&self) -> Result<Arc<Conn>, SshError> {
+        self.want();
         let mut rx = self.state();
         loop {
             let st = rx.borrow_and_update().clone();
@@ -344,6 +358,13 @@ fn jittered(d: Duration) -> Duration {
 
 async fn actor(shared: Arc<Shared>, cancel: CancellationToken) {
     let host = shared.spec.host.clone();
+    // A lazy session (headless commands): no connection to a host nothing asks for (`-h`/`-r`).
+    if shared.spec.client.lazy && !shared.wanted.load(Ordering::SeqCst) {
+        tokio::select! {
+            _ = cancel.cancelled() => return,
+            _ = shared.want.notified() => {}
+        }
+    }
     let mut backoff = Duration::from_millis(500);
     loop {
         shared.state.send_replace(ConnState::Connecting);

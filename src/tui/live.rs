@@ -328,7 +328,14 @@ async fn audit(ctx: Arc<Ctx>, up: mpsc::Sender<Update>) {
             Err(e) => lines.push(format!("{h}  ({e})")),
         }
     }
+    // One story across hosts: merged by each line's `[time]` (Kamal's ISO stamps sort as text).
+    lines.sort_by(|a, b| audit_time(a).cmp(audit_time(b)));
     let _ = up.send(Update::Audit(lines)).await;
+}
+
+/// The `[2026-12-03T11:37:56Z]` stamp of an audit line (`host  [time] …`); empty when none.
+fn audit_time(line: &str) -> &str {
+    line.split_once("  [").and_then(|(_, r)| r.split_once(']')).map_or("", |(t, _)| t)
 }
 
 /// The (host, role) pairs an exec scope runs on, in host order.
@@ -366,5 +373,24 @@ fn manage_request(op: crate::tui::dispatch::ManageOp) -> EngineRequest {
         ServerBootstrap => EngineRequest::ServerBootstrap,
         AppRemove => EngineRequest::AppRemove,
         Remove => EngineRequest::Remove,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn audit_lines_of_all_hosts_merge_by_their_time() {
+        let mut lines = vec![
+            "10.0.0.1  [2026-12-03T11:00:05Z] [ops] Deployed v2".to_string(),
+            "10.0.0.1  [2026-12-03T11:00:09Z] [ops] Rolled back to v1".to_string(),
+            "10.0.0.2  [2026-12-03T11:00:06Z] [ops] Deployed v2".to_string(),
+            "10.0.0.2  (cannot read the audit log: denied)".to_string(),
+        ];
+        lines.sort_by(|a, b| super::audit_time(a).cmp(super::audit_time(b)));
+        let hosts_and_times: Vec<(&str, &str)> = lines.iter().map(|l| (&l[..8], super::audit_time(l))).collect();
+        assert_eq!(
+            hosts_and_times,
+            vec![("10.0.0.2", ""), ("10.0.0.1", "2026-12-03T11:00:05Z"), ("10.0.0.2", "2026-12-03T11:00:06Z"), ("10.0.0.1", "2026-12-03T11:00:09Z")]
+        );
     }
 }

@@ -311,10 +311,13 @@ fn audit_view_states() {
     key(&mut app, KeyCode::Char('a'));
     snap!("audit_loading", app);
     app.update(kdeck::tui::Update::Audit(vec![
-        "[2026-11-22T15:01:02Z] [alice] Pulled image with version 1fd263c".into(),
-        "[2026-11-22T15:01:09Z] [alice] Deployed klabapp to 10.77.4.11 (staging)".into(),
+        "10.77.4.11  [2026-11-22T15:01:02Z] [alice] Pulled image with version 1fd263c".into(),
+        "10.77.4.12  [2026-11-22T15:01:09Z] [alice] Deployed klabapp to 10.77.4.12 (staging) with a message long enough to need a second row at 80 columns"
+            .into(),
     ]));
     snap!("audit_lines", app);
+    // A long line wraps (its end is on screen), not cut.
+    assert!(text(&app, 80, 24).contains("80 columns"), "{}", text(&app, 80, 24));
 }
 
 #[test]

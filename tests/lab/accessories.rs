@@ -400,6 +400,36 @@ fn unknown_accessory_is_a_usage_error_without_touching_hosts() {
 /// `accessory exec` in a new container (after the registry login) and with `--reuse` in the
 /// running one: the same commands on each of the accessory's hosts as Kamal, the output in
 /// `App Host:` blocks.
+/// `accessory upgrade` (Kamal 1 → 2: each accessory rebooted onto the `kamal` network), all at
+/// once and `--rolling`: the same commands on every host as real Kamal's, and the accessory runs
+/// on the network afterwards.
+#[test]
+fn accessory_upgrade_matches_kamal_all_and_rolling() {
+    let _turn = crate::support::lab::turn();
+    let Some((lab, _turn)) = acc_lab() else { return };
+    let svc = "accupg";
+    fresh(&lab, svc);
+    let image = lab.image("accdb", "v1", "ok");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = write_app(&lab, tmp.path(), svc, &image);
+    ok(lab.kamal(&dir, &["accessory", "boot", "all"]), "kamal accessory boot all");
+    let (h1, h3) = (lab.ips(0..1)[0].clone(), lab.ips(2..3)[0].clone());
+    for args in [&["accessory", "upgrade", "-y"][..], &["accessory", "upgrade", "-y", "--rolling"]] {
+        lab.clear_ssh_logs();
+        ok(lab.kamal(&dir, args), &format!("kamal {args:?}"));
+        let k = trace(&lab);
+        lab.clear_ssh_logs();
+        ok(kdeck(&lab, &dir, args), &format!("kdeck {args:?}"));
+        compare_traces(&args.join(" "), &k, &trace(&lab));
+        assert!(k[0].iter().any(|c| c.contains("docker run") && c.contains(&format!("{svc}-db"))), "Kamal rebooted db on host 1: {:?}", k[0]);
+    }
+    for h in [&h1, &h3] {
+        let net = lab.docker(h, &["inspect", "--format", "{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}", &format!("{svc}-db")]);
+        assert!(net.stdout.contains("kamal"), "{h}: db not on the kamal network: {}{}", net.stdout, net.stderr);
+    }
+    fresh(&lab, svc);
+}
+
 #[test]
 fn accessory_exec_matches_kamal_new_and_reused() {
     let _turn = crate::support::lab::turn();

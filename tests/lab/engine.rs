@@ -405,6 +405,33 @@ fn engine_missing_secret_is_lazy_and_lock_release_without_lock() {
     assert!(r.stdout.contains("There is no deploy lock"), "{}", r.stdout);
 }
 
+/// Only what is asked is touched: `-h` dials that host alone (the kdeck log names every
+/// connection), `-r worker` the worker's host; without a filter every host is dialled.
+#[test]
+fn engine_host_and_role_filters_dial_only_those_hosts() {
+    let _turn = crate::support::lab::turn();
+    let Some(lab) = lab() else { return };
+    let svc = "edial";
+    fresh(&lab, svc);
+    lab.image(svc, "v1", "ok");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = app(&lab, tmp.path(), svc, |_| {});
+    ok(kdeck(&lab, &dir, &["deploy", "-P", "--version", "v1"]), "kdeck deploy v1");
+    let ips = lab.ips(0..3);
+    let dialled = |args: &[&str]| -> Vec<String> {
+        let log = tmp.path().join(format!("dial-{}.log", args.join("_").replace(['/', ' '], "")));
+        let mut all: Vec<&str> = args.to_vec();
+        let log_arg = log.display().to_string();
+        all.extend(["--log-file", &log_arg]);
+        ok(kdeck(&lab, &dir, &all), &format!("kdeck {args:?}"));
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        ips.iter().filter(|ip| text.lines().any(|l| l.contains("connected (") && l.contains(ip.as_str()))).cloned().collect()
+    };
+    assert_eq!(dialled(&["app", "version", "-h", &ips[1]]), vec![ips[1].clone()], "-h dials that host only");
+    assert_eq!(dialled(&["app", "version", "-r", "worker"]), vec![ips[2].clone()], "-r worker dials the worker host only");
+    assert_eq!(dialled(&["app", "version"]), ips, "no filter: every host");
+}
+
 /// Secrets from a password manager (`$(kamal secrets fetch --adapter 1password …)` in
 /// `.kamal/secrets`, resolved in-process): a deploy whose vault sign-in fails stops before
 /// the lock is taken, names the adapter, leaves every host's env file as it was and prints

@@ -1,10 +1,11 @@
-//! Audit view: the servers' Kamal audit log lines (`.kamal/<svc>-audit.log`), newest last.
+//! Audit view: the servers' Kamal audit log lines (`.kamal/<svc>-audit.log`) of every host,
+//! merged by their time, newest last; a long line wraps under its text (not cut).
 
 use super::super::app::App;
 use super::super::theme::Theme;
 use ratatui::layout::Rect;
-use ratatui::text::Line;
-use ratatui::widgets::{Block, Paragraph};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
 pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
@@ -13,12 +14,29 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         None => vec![Line::styled("  Loading the audit log…", t.dim())],
         Some(a) if a.is_empty() => vec![Line::styled("  The audit log is empty.", t.dim())],
         Some(a) => {
-            // audit_scroll counts lines up from the newest.
+            // audit_scroll counts lines up from the newest; wrapped lines take their rows.
             let h = area.height.saturating_sub(2) as usize;
+            let w = area.width.saturating_sub(2).max(1) as usize;
             let end = a.len().saturating_sub(app.audit_scroll.min(a.len()));
-            let start = end.saturating_sub(h);
-            a[start..end].iter().map(|l| Line::raw(l.clone())).collect()
+            let (mut start, mut used) = (end, 0);
+            while start > 0 {
+                let rows = a[start - 1].chars().count().div_ceil(w).max(1);
+                if used + rows > h && used > 0 {
+                    break;
+                }
+                used += rows;
+                start -= 1;
+            }
+            a[start..end].iter().map(|l| audit_line(t, l)).collect()
         }
     };
-    f.render_widget(Paragraph::new(lines).block(block), area);
+    f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
+}
+
+/// `host  [time] [who] text`: the host in its colour.
+fn audit_line<'a>(t: &Theme, l: &str) -> Line<'a> {
+    match l.split_once("  ") {
+        Some((host, rest)) => Line::from(vec![Span::styled(format!("{host}  "), t.host(host)), Span::raw(rest.to_string())]),
+        None => Line::raw(l.to_string()),
+    }
 }
