@@ -43,6 +43,8 @@ pub enum Action {
     Prune,
     /// `M`: maintenance mode on, or (in maintenance) live again.
     Maintenance,
+    /// `h` in Deploy: the runs of this session, to look at an earlier one.
+    History,
     /// A management command from the palette.
     Manage(ManageOp),
 }
@@ -102,6 +104,7 @@ impl Action {
             Action::HostResources => "host-resources",
             Action::Prune => "prune",
             Action::Maintenance => "maintenance",
+            Action::History => "run-history",
             Action::Manage(op) => op.name(),
         }
     }
@@ -211,6 +214,7 @@ const DEPLOY: &[Binding] = &[
     b!("Enter", "the whole failure", Action::Enter, false, [(KeyCode::Enter, N)]),
     b!("X", "abort (twice: force)", Action::Abort, true, [(KeyCode::Char('X'), S), (KeyCode::Char('X'), N)]),
     b!("l", "logs", Action::ShowLogs, true, [(KeyCode::Char('l'), N)]),
+    b!("h", "runs", Action::History, true, [(KeyCode::Char('h'), N)]),
     b!("e", "exec", Action::ShowExec, false, [(KeyCode::Char('e'), N)]),
 ];
 
@@ -299,6 +303,7 @@ pub enum OverlayKind {
     Prune,
     LockMessage,
     Failure,
+    History,
 }
 
 /// One overlay key: `keys` do `op`; an entry without keys only describes typing (`type`).
@@ -354,6 +359,13 @@ const O_FAILURE: &[OverlayBinding] = &[
     o!("Esc/q", "close", Some(Close), [KEsc, Char('q'), KEnter]),
 ];
 
+const O_HISTORY: &[OverlayBinding] = &[
+    o!("j/k", "move", Some(ODown), [Char('j'), KDown]),
+    o!(hidden "k", "move up", Some(OUp), [Char('k'), KUp]),
+    o!("Enter", "show", Some(Choose), [KEnter]),
+    o!("Esc/q", "close", Some(Close), [KEsc, Char('q'), Char('h')]),
+];
+
 /// An overlay's keys: they drive its handler and its status bar.
 pub fn overlay_bindings(kind: OverlayKind) -> &'static [OverlayBinding] {
     match kind {
@@ -367,6 +379,7 @@ pub fn overlay_bindings(kind: OverlayKind) -> &'static [OverlayBinding] {
         OverlayKind::Prune => O_PRUNE,
         OverlayKind::LockMessage => O_LOCK_MESSAGE,
         OverlayKind::Failure => O_FAILURE,
+        OverlayKind::History => O_HISTORY,
     }
 }
 
@@ -383,7 +396,7 @@ mod tests {
     #[test]
     fn overlay_tables_bind_each_key_once_and_show_a_way_out() {
         use OverlayKind::*;
-        for kind in [Help, Quit, Palette, Confirm, ConfirmTyped, Rollback, HostPage, Prune, LockMessage, Failure] {
+        for kind in [Help, Quit, Palette, Confirm, ConfirmTyped, Rollback, HostPage, Prune, LockMessage, Failure, History] {
             let keys: Vec<KeyCode> = overlay_bindings(kind).iter().flat_map(|b| b.keys.iter().copied()).collect();
             let unique: std::collections::HashSet<KeyCode> = keys.iter().copied().collect();
             assert_eq!(keys.len(), unique.len(), "{kind:?} binds a key twice");

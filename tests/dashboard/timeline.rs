@@ -171,3 +171,34 @@ fn fifty_hosts_fit_as_one_line_each_with_the_running_host_selected() {
     let s = text(&app, 160, 40);
     assert!(s.contains("10.77.9.3 · steps"), "{s}");
 }
+
+/// A later action (a lock release) no longer erases the deploy before it: `h` lists the runs
+/// of the session and shows an earlier one; a new rollout brings the latest back.
+#[test]
+fn earlier_runs_stay_browsable_after_a_later_action() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    let mut app = fx::app_with(fx::fleet());
+    fx::feed(&mut app, fx::deploy_done());
+    let release = vec![
+        Event::PlanReady { action: ActionKind::LockRelease, version: None, hosts: vec!["10.77.4.11".into()], groups: vec![], steps: vec![] },
+        Event::Finished { ok: true, elapsed: Duration::from_millis(300), summary: "Released the deploy lock".into() },
+    ];
+    fx::feed(&mut app, release);
+    let mut d = kdeck::tui::dispatch::Recorder::default();
+    let mut key = |app: &mut App, c: KeyCode| app.handle_key(KeyEvent::new(c, KeyModifiers::NONE), &mut d);
+    key(&mut app, KeyCode::Char('3'));
+    key(&mut app, KeyCode::Char('h'));
+    assert!(matches!(app.overlay, Some(kdeck::tui::app::Overlay::History { .. })), "overlay {:?} view {:?}", app.overlay, app.view());
+    let s = text(&app, 160, 40);
+    assert!(s.contains("Runs of this session") && s.contains("unlock") && s.contains("deploy 9e01f3b") && s.contains("done in 31.7s"), "{s}");
+    insta::assert_snapshot!("run_history_80x24", text(&app, 80, 24));
+    insta::assert_snapshot!("run_history_160x40", text(&app, 160, 40));
+    key(&mut app, KeyCode::Char('j'));
+    key(&mut app, KeyCode::Enter);
+    let s = text(&app, 160, 40);
+    assert!(s.contains("deploy 9e01f3b · done in 31.7s · earlier run"), "the deploy is back on screen:\n{s}");
+    assert!(s.contains("10.77.4.13"), "with its hosts:\n{s}");
+    // A new rollout shows itself, not the earlier run.
+    fx::feed(&mut app, fx::deploy_running());
+    assert!(app.history_view.is_none() && app.history.len() == 2, "{:?} / {}", app.history_view, app.history.len());
+}

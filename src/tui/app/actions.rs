@@ -76,6 +76,12 @@ impl App {
                 self.overlay = Some(Overlay::Confirm(self.manage_confirm(op)));
             }
             Action::Manage(op) => self.overlay = Some(Overlay::Confirm(self.manage_confirm(op))),
+            Action::History => {
+                self.show(View::Deploy);
+                // The run on screen is preselected (0 = the latest, then newest first).
+                let selected = self.history_view.map_or(0, |i| self.history.len() - i);
+                self.overlay = Some(Overlay::History { selected });
+            }
             Action::Abort => self.abort(d),
         }
     }
@@ -153,7 +159,7 @@ impl App {
     /// Enter on a fleet row: that role's, host's or accessory's logs (the group row folds).
     fn enter(&mut self, d: &mut dyn Dispatcher) {
         if self.view() == View::Deploy {
-            if self.timeline.rows.iter().any(|r| matches!(r.state, super::super::timeline::StepState::Failed { .. })) {
+            if self.deploy_timeline().rows.iter().any(|r| matches!(r.state, super::super::timeline::StepState::Failed { .. })) {
                 self.overlay = Some(Overlay::Failure { scroll: 0 });
             } else {
                 self.info("nothing has failed");

@@ -72,6 +72,10 @@ pub enum Overlay {
     Failure {
         scroll: u16,
     },
+    /// The runs of this session (newest first, the live one on top), to look at one.
+    History {
+        selected: usize,
+    },
 }
 
 impl Overlay {
@@ -88,6 +92,7 @@ impl Overlay {
             Overlay::HostPage { .. } => OverlayKind::HostPage,
             Overlay::Prune => OverlayKind::Prune,
             Overlay::Failure { .. } => OverlayKind::Failure,
+            Overlay::History { .. } => OverlayKind::History,
         }
     }
 }
@@ -162,6 +167,10 @@ pub struct App {
     pub logs: LogStore,
     pub log_view: LogView,
     pub timeline: Timeline,
+    /// Earlier runs of this session, oldest first (a later action no longer erases a deploy).
+    pub history: Vec<Timeline>,
+    /// The earlier run the deploy view shows instead of the latest (an index into `history`).
+    pub history_view: Option<usize>,
     pub deploy_scroll: usize,
     pub audit: Option<Vec<String>>,
     pub audit_scroll: usize,
@@ -209,6 +218,8 @@ impl App {
             logs: LogStore::new(PER_SOURCE_CAP, GLOBAL_CAP),
             log_view: LogView::default(),
             timeline: Timeline::default(),
+            history: Vec::new(),
+            history_view: None,
             deploy_scroll: 0,
             audit: None,
             audit_scroll: 0,
@@ -295,6 +306,11 @@ impl App {
     }
 
     /// A notice in the status line.
+    /// The run the deploy view shows: an earlier one picked with `h`, else the latest.
+    pub fn deploy_timeline(&self) -> &Timeline {
+        self.history_view.and_then(|i| self.history.get(i)).unwrap_or(&self.timeline)
+    }
+
     /// A notice gives the status bar back to the keys after a while (info 6 s, errors 20 s; the
     /// deploy view and the failure pane keep what failed). True when it was cleared.
     pub fn expire_notice(&mut self) -> bool {

@@ -23,6 +23,7 @@ impl App {
             Some(Overlay::Prune) => self.key_prune(code, d),
             Some(Overlay::LockMessage { .. }) => self.key_lock_message(code, d),
             Some(Overlay::Failure { .. }) => self.key_failure(code),
+            Some(Overlay::History { .. }) => self.key_history(code),
         }
     }
 
@@ -132,6 +133,25 @@ impl App {
             Some(OverlayOp::Close) => self.overlay = None,
             Some(OverlayOp::Down) => *scroll = scroll.saturating_add(1),
             Some(OverlayOp::Up) => *scroll = scroll.saturating_sub(1),
+            _ => {}
+        }
+    }
+
+    /// The run history: j/k move, Enter shows the run in the deploy view, Esc closes.
+    fn key_history(&mut self, code: KeyCode) {
+        let n = self.history.len() + 1;
+        let Some(Overlay::History { selected }) = &mut self.overlay else { return };
+        match overlay_op(OverlayKind::History, code) {
+            Some(OverlayOp::Close) => self.overlay = None,
+            Some(OverlayOp::Down) => *selected = (*selected + 1).min(n - 1),
+            Some(OverlayOp::Up) => *selected = selected.saturating_sub(1),
+            Some(OverlayOp::Choose) => {
+                let pick = *selected;
+                self.overlay = None;
+                // 0: the latest run; k: the k-th earlier one, newest first.
+                self.history_view = pick.checked_sub(1).map(|k| self.history.len() - 1 - k);
+                self.deploy_scroll = 0;
+            }
             _ => {}
         }
     }

@@ -46,7 +46,8 @@ impl App {
         }
     }
 
-    /// An engine event: into the timeline; a new rollout brings the deploy view up.
+    /// An engine event: into the timeline; a new rollout brings the deploy view up (showing it,
+    /// not an earlier run).
     fn engine_event(&mut self, ev: Event) {
         // Lock and exec runs have their own places (header, exec view).
         let first = matches!(&ev, Event::PlanReady { action, .. }
@@ -66,10 +67,23 @@ impl App {
         if let Event::Lock { held, .. } = &ev {
             self.fleet.lock = held.clone();
         }
+        // A new run: the one it replaces goes into the session's history (exec runs have their
+        // own view).
+        if matches!(ev, Event::PlanReady { .. }) && self.timeline.action.is_some() && !self.timeline.is_exec() {
+            self.history.push(std::mem::take(&mut self.timeline));
+            if self.history.len() > HISTORY_CAP {
+                self.history.remove(0);
+                self.history_view = self.history_view.and_then(|i| i.checked_sub(1));
+            }
+        }
         self.timeline.apply(&ev, self.now);
         if first && !self.timeline.is_exec() {
             self.deploy_scroll = 0;
+            self.history_view = None;
             self.show(View::Deploy);
         }
     }
 }
+
+/// Earlier runs kept per session.
+const HISTORY_CAP: usize = 50;

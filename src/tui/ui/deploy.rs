@@ -34,7 +34,7 @@ pub fn step_name(k: StepKind) -> &'static str {
 }
 
 pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
-    let tl = &app.timeline;
+    let tl = app.deploy_timeline();
     let Some(action) = &tl.action else {
         let mut lines = vec![Line::raw(""), Line::styled("  No deploy has run in this session.", t.dim())];
         if !app.read_only {
@@ -64,12 +64,14 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         Some(fin) if fin.ok => format!("done in {}", versions::elapsed(fin.elapsed)),
         Some(fin) => format!("FAILED after {}: {}", versions::elapsed(fin.elapsed), verdict(&fin.summary).trim_end_matches(':')),
     };
-    let title = format!(" {} · {status} ", [super::action_name(action), version.clone()].join(" ").trim_end());
+    // An earlier run picked with `h` says so (the latest may be running meanwhile).
+    let earlier = if app.history_view.is_some() { " · earlier run (h: runs)" } else { "" };
+    let title = format!(" {} · {status}{earlier} ", [super::action_name(action), version.clone()].join(" ").trim_end());
     let mut lines: Vec<Line> = Vec::new();
     if let Some(fin) = &tl.finished {
         finished_lines(app, t, fin, action, &version, &mut lines);
     }
-    let name_w = app.timeline.rows.iter().map(|r| row_label(r).chars().count()).max().unwrap_or(10).max(10);
+    let name_w = app.deploy_timeline().rows.iter().map(|r| row_label(r).chars().count()).max().unwrap_or(10).max(10);
     // Every elapsed time lines up: the column is as wide as the longest label (within reason).
     let name_w = name_w.min((area.width as usize).saturating_sub(24).max(10));
     if !tl.is_exec() && !fits(app, area, lines.len()) {
@@ -131,7 +133,7 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
 /// Whether the full timeline (a heading and every step of every host, under `head` lines)
 /// fits the pane; else the compact one is drawn.
 fn fits(app: &App, area: Rect, head: usize) -> bool {
-    let tl = &app.timeline;
+    let tl = app.deploy_timeline();
     let hosts = tl.host_order();
     let needed = head + hosts.len() + tl.rows.iter().filter(|r| hosts.contains(&r.host)).count();
     // A failure's detail lines come on top; a single host always uses the full view.
@@ -141,7 +143,7 @@ fn fits(app: &App, area: Rect, head: usize) -> bool {
 
 /// The finished action's verdict: its summary line by line, and where the whole failure is.
 fn finished_lines(app: &App, t: &Theme, fin: &Finished, action: &ActionKind, version: &str, lines: &mut Vec<Line>) {
-    let tl = &app.timeline;
+    let tl = app.deploy_timeline();
     let st = if fin.ok { t.ok() } else { t.err() };
     let mark = if fin.ok { "✓" } else { "✗" };
     // The engine's summary names the action with Debug formatting; say it plainly instead.
@@ -211,7 +213,7 @@ pub(super) fn step_lines(app: &App, t: &Theme, r: &StepRow, w: usize, lines: &mu
     let label = super::fit(&row_label(r), w);
     match &r.state {
         // After the action ended, a step still pending never ran: say so.
-        StepState::Pending if app.timeline.finished.is_some() => lines.push(Line::styled(format!("  · {label}  not started"), t.dim())),
+        StepState::Pending if app.deploy_timeline().finished.is_some() => lines.push(Line::styled(format!("  · {label}  not started"), t.dim())),
         StepState::Pending => lines.push(Line::styled(format!("  · {label}"), t.dim())),
         StepState::Running { since } => {
             // Time since the step started, ticking with the clock (not the time of the last

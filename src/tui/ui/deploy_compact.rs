@@ -17,7 +17,7 @@ use std::time::Duration;
 /// The host the step pane shows: the operator's pick (`deploy_scroll` − 1 once they moved),
 /// else the first failed host, else the first running one, else the first.
 pub fn selected(app: &App, hosts: &[Option<String>]) -> usize {
-    let tl = &app.timeline;
+    let tl = app.deploy_timeline();
     if app.deploy_scroll > 0 {
         return (app.deploy_scroll - 1).min(hosts.len().saturating_sub(1));
     }
@@ -30,7 +30,7 @@ pub fn selected(app: &App, hosts: &[Option<String>]) -> usize {
 }
 
 pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String, head: Vec<Line>, name_w: usize) {
-    let tl = &app.timeline;
+    let tl = app.deploy_timeline();
     let hosts = tl.host_order();
     let sel = selected(app, &hosts);
     let host_w = hosts.iter().map(|h| h.as_deref().unwrap_or("local").chars().count()).max().unwrap_or(5);
@@ -61,7 +61,7 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String, head
 
 /// `37/50 hosts done · 1 running · 12 waiting · group 4/5`: the rollout at a glance.
 fn summary<'a>(app: &App, t: &Theme, hosts: &[Option<String>]) -> Line<'a> {
-    let tl = &app.timeline;
+    let tl = app.deploy_timeline();
     let remote: Vec<&Option<String>> = hosts.iter().filter(|h| h.is_some()).collect();
     let (mut done, mut running, mut failed) = (0, 0, 0);
     for h in &remote {
@@ -88,7 +88,7 @@ fn summary<'a>(app: &App, t: &Theme, hosts: &[Option<String>]) -> Line<'a> {
 
 /// `› ● 10.77.4.12  g1/2  ███▓░░░░  3/8   14.2s  health wait web`
 fn host_line<'a>(app: &App, t: &Theme, host: &Option<String>, selected: bool, (host_w, bar_w): (usize, usize)) -> Line<'a> {
-    let tl = &app.timeline;
+    let tl = app.deploy_timeline();
     let (done, total, failed) = tl.host_progress(host);
     let rows: Vec<&StepRow> = tl.rows.iter().filter(|r| &r.host == host).collect();
     let running = rows.iter().find(|r| matches!(r.state, StepState::Running { .. }));

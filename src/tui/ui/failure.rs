@@ -15,7 +15,7 @@ use ratatui::Frame;
 
 /// Every failure of the timeline, as lines.
 pub fn lines<'a>(app: &App, t: &Theme) -> Vec<Line<'a>> {
-    let tl = &app.timeline;
+    let tl = app.deploy_timeline();
     let mut out = Vec::new();
     if let Some(fin) = tl.finished.as_ref().filter(|f| !f.ok) {
         for l in fin.summary.lines().filter(|l| !l.trim().is_empty()) {

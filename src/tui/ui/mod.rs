@@ -8,6 +8,7 @@ mod exec;
 mod failure;
 pub(crate) mod fleet;
 mod fleet_detail;
+mod history;
 mod logs;
 mod overlay;
 

@@ -25,6 +25,7 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         Some(Overlay::LockMessage { input }) => lock_message(app, t, f, area, input),
         Some(Overlay::Quit) => quit(app, t, f, area),
         Some(Overlay::Failure { scroll }) => super::failure::draw(app, t, f, area, *scroll),
+        Some(Overlay::History { selected }) => super::history::draw(app, t, f, area, *selected),
     }
 }
 
