@@ -209,7 +209,7 @@ pub fn warnings_panel(f: &mut Frame, area: Rect, t: &Theme, snap: &ResourceSnaps
 }
 
 /// What `kamal prune all` would remove per host and the space that comes back.
-pub fn prune_preview(f: &mut Frame, area: Rect, t: &Theme, plans: &[PrunePlan], retain: usize) {
+pub fn prune_preview(f: &mut Frame, area: Rect, t: &Theme, plans: &[PrunePlan], retain: usize, keys: Line) {
     let mut lines: Vec<Line> = Vec::new();
     let total: u64 = plans.iter().map(|p| p.reclaimed_bytes()).sum();
     lines.push(Line::from(vec![
@@ -248,7 +248,9 @@ pub fn prune_preview(f: &mut Frame, area: Rect, t: &Theme, plans: &[PrunePlan], 
             lines.push(Line::from(vec![Span::styled("  prune ", t.dim()), Span::raw(id.trim_start_matches("sha256:").chars().take(12).collect::<String>())]));
         }
     }
-    f.render_widget(Paragraph::new(lines).block(Block::default().borders(Borders::ALL).title(Span::styled(" prune preview ", t.title()))), area);
+    // The keys sit in the box's bottom border, inside the popup.
+    let block = Block::default().borders(Borders::ALL).title(Span::styled(" prune preview ", t.title())).title_bottom(keys);
+    f.render_widget(Paragraph::new(lines).block(block), area);
 }
 
 /// Lines for the deploy confirmation: one per host, plain about hosts without room.

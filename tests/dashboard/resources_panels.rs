@@ -191,9 +191,9 @@ fn warning_colours_and_badges() {
 #[test]
 fn prune_preview_and_room_check() {
     let theme = Theme::new(true);
-    let t = draw(80, 10, |f, a| w::prune_preview(f, a, &theme, &plans(), 5));
+    let t = draw(80, 10, |f, a| w::prune_preview(f, a, &theme, &plans(), 5, ratatui::text::Line::raw("")));
     insta::assert_snapshot!("prune_preview_80x10", text(&t));
-    let t = draw(80, 4, |f, a| w::prune_preview(f, a, &theme, &[], 5));
+    let t = draw(80, 4, |f, a| w::prune_preview(f, a, &theme, &[], 5, ratatui::text::Line::raw("")));
     insta::assert_snapshot!("prune_preview_empty_80x4", text(&t));
 
     let s = snapshot();

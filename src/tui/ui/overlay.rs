@@ -98,16 +98,14 @@ fn host_page(app: &App, t: &Theme, f: &mut Frame, area: Rect, host: &str) {
 
 fn prune(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
     let items: usize = app.prune_plans.iter().map(|p| 1 + p.containers.len() + p.untagged.len() + p.dangling_images.len()).sum();
-    let r = centered(area, 100, (items.max(1) + 4) as u16);
+    let r = centered(area, 100, (items.max(1) + 3) as u16);
     f.render_widget(Clear, r);
-    let [top, bottom] = Layout::vertical([Constraint::Min(3), Constraint::Length(1)]).areas(r);
-    resources::prune_preview(f, top, t, &app.prune_plans, app.retain_containers);
-    let hint = if app.prune_plans.is_empty() {
-        Line::from(vec![Span::styled(" no preview yet (it is computed every minute) ", t.dim()), Span::styled("Esc", t.key()), Span::raw(" close")])
+    let keys = if app.prune_plans.is_empty() {
+        Line::from(vec![Span::styled(" computed every minute · ", t.dim()), Span::styled("Esc", t.key()), Span::raw(" close ")])
     } else {
-        Line::from(vec![Span::raw(" "), Span::styled("y", t.key()), Span::raw(" run kamal prune all   "), Span::styled("n/Esc", t.key()), Span::raw(" cancel")])
+        Line::from(vec![Span::raw(" "), Span::styled("y", t.key()), Span::raw(" run kamal prune all   "), Span::styled("n/Esc", t.key()), Span::raw(" cancel ")])
     };
-    f.render_widget(Paragraph::new(hint), bottom);
+    resources::prune_preview(f, r, t, &app.prune_plans, app.retain_containers, keys);
 }
 
 fn lock_message(app: &App, t: &Theme, f: &mut Frame, area: Rect, input: &str) {
