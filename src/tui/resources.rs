@@ -13,6 +13,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Cell, Paragraph, Row, Table, Wrap};
 use ratatui::Frame;
 
+/// The smallest memory scale of a container without a limit (see `container_table`).
+const MEM_SCALE_FLOOR: f64 = 64.0 * 1024.0 * 1024.0;
+
 const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
 
 /// A text sparkline of the last `width` samples scaled to `max` (or the samples' own max).
@@ -101,7 +104,13 @@ pub fn container_table(f: &mut Frame, area: Rect, t: &Theme, h: &HostResources, 
         .map(|c| {
             let cpu_hist: Vec<f64> = c.cpu_history.clone();
             let mem_hist: Vec<f64> = c.mem_history.iter().map(|b| *b as f64).collect();
-            let mem_max = c.mem_limit.map(|l| l as f64);
+            // Memory against the container's limit; without one, against its own peak but at
+            // least 64 MiB, so 1 MiB of wobble in a tiny container is not drawn as a swing while
+            // a real climb still shows.
+            let peak = mem_hist.iter().cloned().fold(0.0, f64::max);
+            let mem_max = Some(c.mem_limit.map_or(peak.max(MEM_SCALE_FLOOR), |l| l as f64));
+            // A container that is not running has no live figures to draw.
+            let live = c.state == "running";
             let mem_pct = c.mem_pct_of_limit();
             let mem = match (c.state.as_str(), c.mem_limit) {
                 ("running", Some(l)) => format!("{}/{}", hb(c.mem_bytes), hb(l)),
@@ -114,9 +123,9 @@ pub fn container_table(f: &mut Frame, area: Rect, t: &Theme, h: &HostResources, 
                 Cell::from(c.name.clone()),
                 Cell::from(c.state.clone()).style(if c.state == "running" { t.ok() } else { t.dim() }),
                 Cell::from(c.cpu_pct.map(|p| format!("{p:.0}%")).unwrap_or_else(|| "-".into())),
-                Cell::from(sparkline(&cpu_hist, spark_w, None)).style(t.dim()),
+                Cell::from(if live { sparkline(&cpu_hist, spark_w, None) } else { String::new() }).style(t.dim()),
                 Cell::from(mem).style(mem_style),
-                Cell::from(sparkline(&mem_hist, spark_w, mem_max)).style(mem_style),
+                Cell::from(if live { sparkline(&mem_hist, spark_w, mem_max) } else { String::new() }).style(mem_style),
                 Cell::from(c.restarts.to_string()).style(if loop_ { t.err() } else { t.base() }),
                 Cell::from(if c.oom_killed { "OOM" } else { "" }).style(t.err()),
                 Cell::from(match c.log_bytes {

@@ -103,7 +103,13 @@ fn prune(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
     let keys = if app.prune_plans.is_empty() {
         Line::from(vec![Span::styled(" computed every minute · ", t.dim()), Span::styled("Esc", t.key()), Span::raw(" close ")])
     } else {
-        Line::from(vec![Span::raw(" "), Span::styled("y", t.key()), Span::raw(" run kamal prune all   "), Span::styled("n/Esc", t.key()), Span::raw(" cancel ")])
+        Line::from(vec![
+            Span::raw(" "),
+            Span::styled("y", t.key()),
+            Span::raw(" run kamal prune all   "),
+            Span::styled("n/Esc", t.key()),
+            Span::raw(" cancel "),
+        ])
     };
     resources::prune_preview(f, r, t, &app.prune_plans, app.retain_containers, keys);
 }
