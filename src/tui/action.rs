@@ -171,7 +171,7 @@ const MOVE: &[Binding] = &[
 const GLOBAL: &[Binding] = &[
     b!("Tab/S-Tab", "next / previous view", Action::NextView, false, [(KeyCode::Tab, N)]),
     h!("S-Tab", "previous view", Action::PrevView, [(KeyCode::BackTab, S), (KeyCode::BackTab, N)]),
-    b!("1-5", "views fleet…audit", Action::ShowFleet, false, [(KeyCode::Char('1'), N)]),
+    b!("1-5", "views fleet…audit (not while typing)", Action::ShowFleet, false, [(KeyCode::Char('1'), N)]),
     h!("2", "logs view", Action::ShowLogs, [(KeyCode::Char('2'), N)]),
     h!("3", "deploy timeline", Action::ShowDeploy, [(KeyCode::Char('3'), N)]),
     h!("4", "exec", Action::ShowExec, [(KeyCode::Char('4'), N)]),

@@ -43,7 +43,12 @@ fn draw_header(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
     let dest = s.destination.clone().unwrap_or_else(|| "(default)".into());
     let version = versions::current_version(s).map(|v| versions::short_version(&v)).unwrap_or_else(|| "-".into());
     let service = if s.service.is_empty() { "-".to_string() } else { s.service.clone() };
-    let image = if s.image.is_empty() { "-".to_string() } else { s.image.clone() };
+    // Narrow terminals get the image's name without its registry (the whole line must fit).
+    let image = match s.image.as_str() {
+        "" => "-".to_string(),
+        i if area.width < 110 => i.rsplit('/').next().unwrap_or(i).to_string(),
+        i => i.to_string(),
+    };
     let l1 = Line::from(vec![
         Span::styled(" kdeck ", t.tab_active()),
         Span::raw(" "),
