@@ -30,6 +30,9 @@ pub struct HostStatus {
     pub last_seen: Option<DateTime<Utc>>,
     /// Docker on the host does not answer while ssh does (the error of the last attempt).
     pub docker_error: Option<String>,
+    /// Down because known_hosts does not know the key it offers (`type fingerprint`): the
+    /// dashboard can trust it.
+    pub unknown_host_key: Option<String>,
     /// Containers of the app's accessories on this host (label `service=<svc>-<name>` or the
     /// accessory's `service:`); `role` holds the accessory's name, `version` its image tag.
     pub accessories: Vec<ContainerInfo>,

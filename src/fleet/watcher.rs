@@ -122,6 +122,7 @@ async fn host_task(session: Session, spec: Arc<FleetSpec>, tx: mpsc::UnboundedSe
             let keep_down = cur == ConnState::Connecting && matches!(st.conn, ConnState::Down { .. });
             if !keep_down {
                 st.conn = cur;
+                st.unknown_host_key = session.offered_host_key();
                 send(&st);
             }
             tokio::select! {
@@ -143,6 +144,7 @@ async fn host_task(session: Session, spec: Arc<FleetSpec>, tx: mpsc::UnboundedSe
                     Ok(Ok(r)) => {
                         st.conn = ConnState::Up;
                         st.docker_error = None;
+                        st.unknown_host_key = None;
                         st.containers = r.containers;
                         st.accessories = r.accessories;
                         st.current = r.current;

@@ -65,6 +65,7 @@ impl client::Handler for Client {
                 key_type: kt,
                 fingerprint: fp,
                 hint: known_hosts::keyscan_hint(&spec.hostname, spec.port, path),
+                key: key.to_openssh().unwrap_or_default(),
             },
             HostKeyStatus::Changed { line, same_type } => SshError::HostKeyChanged {
                 host: spec.host.clone(),

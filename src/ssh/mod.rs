@@ -310,7 +310,14 @@ pub enum SshError {
     #[error("{host}: unreachable: {reason}")]
     Unreachable { host: String, reason: String },
     #[error("{host}: host key not known ({key_type} {fingerprint}); refusing to connect. To trust it run: {hint}  (or pass --accept-new-host-keys)")]
-    UnknownHostKey { host: String, key_type: String, fingerprint: String, hint: String },
+    UnknownHostKey {
+        host: String,
+        key_type: String,
+        fingerprint: String,
+        hint: String,
+        /// The offered public key in OpenSSH form (to trust it: `Session::trust_offered_host_key`).
+        key: String,
+    },
     #[error("@@@ WARNING: {host}: REMOTE HOST KEY HAS CHANGED @@@ presented {key_type} {fingerprint}, but {path} line {line} records a different key{note}. Someone could be intercepting the connection, or the host was reinstalled. Refusing to connect; if the change is expected, remove the old entry with: ssh-keygen -R {host_token} -f {path}")]
     HostKeyChanged { host: String, host_token: String, key_type: String, fingerprint: String, path: String, line: usize, note: String },
     #[error("{host}: host key {fingerprint} is marked @revoked in {path} line {line}; refusing to connect")]

@@ -102,6 +102,31 @@ impl Session {
         &self.shared.stats
     }
 
+    /// The host key this host offered and known_hosts does not know (`type fingerprint`), while
+    /// that is why it is down.
+    pub fn offered_host_key(&self) -> Option<String> {
+        match &*self.shared.last_error.lock().unwrap() {
+            Some(SshError::UnknownHostKey { key_type, fingerprint, .. }) => Some(format!("{key_type} {fingerprint}")),
+            _ => None,
+        }
+    }
+
+    /// The operator trusts the key the host offered: it goes into known_hosts (as OpenSSH's
+    /// `accept-new` writes it) and the host is dialled again. Returns the fingerprint.
+    pub fn trust_offered_host_key(&self) -> Result<String, SshError> {
+        let (fingerprint, key) = match &*self.shared.last_error.lock().unwrap() {
+            Some(SshError::UnknownHostKey { fingerprint, key, .. }) => (fingerprint.clone(), key.clone()),
+            _ => return Err(SshError::Key(format!("{}: no unknown host key to trust", self.host()))),
+        };
+        let spec = &self.shared.spec;
+        let key = russh::keys::PublicKey::from_openssh(&key).map_err(|e| SshError::Key(format!("{}: the offered key cannot be read: {e}", self.host())))?;
+        super::known_hosts::learn(&spec.client.known_hosts, &spec.hostname, spec.port, &key)
+            .map_err(|e| SshError::Key(format!("{}: cannot record host key: {e}", spec.client.known_hosts.display())))?;
+        tracing::info!(host = %spec.host, "trusted host key {fingerprint} ({})", spec.client.known_hosts.display());
+        self.reconnect();
+        Ok(fingerprint)
+    }
+
     /// Asks the actor to try again now (after a fatal error such as an unknown host key was
     /// fixed, or to cut a backoff short).
     pub fn reconnect(&self) {

@@ -45,6 +45,8 @@ pub enum Action {
     Maintenance,
     /// `h` in Deploy: the runs of this session, to look at an earlier one.
     History,
+    /// `T` on a host whose key is unknown: trust it (confirmed).
+    TrustHostKey,
     /// A management command from the palette.
     Manage(ManageOp),
 }
@@ -105,6 +107,7 @@ impl Action {
             Action::Prune => "prune",
             Action::Maintenance => "maintenance",
             Action::History => "run-history",
+            Action::TrustHostKey => "trust-host-key",
             Action::Manage(op) => op.name(),
         }
     }
@@ -171,7 +174,7 @@ const MOVE: &[Binding] = &[
 const GLOBAL: &[Binding] = &[
     b!("Tab/S-Tab", "next / previous view", Action::NextView, false, [(KeyCode::Tab, N)]),
     h!("S-Tab", "previous view", Action::PrevView, [(KeyCode::BackTab, S), (KeyCode::BackTab, N)]),
-    b!("1-5", "views fleet…audit (not while typing)", Action::ShowFleet, false, [(KeyCode::Char('1'), N)]),
+    b!("1-5", "views (not while typing)", Action::ShowFleet, false, [(KeyCode::Char('1'), N)]),
     h!("2", "logs view", Action::ShowLogs, [(KeyCode::Char('2'), N)]),
     h!("3", "deploy timeline", Action::ShowDeploy, [(KeyCode::Char('3'), N)]),
     h!("4", "exec", Action::ShowExec, [(KeyCode::Char('4'), N)]),
@@ -195,6 +198,7 @@ const FLEET: &[Binding] = &[
     b!("e", "exec", Action::ShowExec, true, [(KeyCode::Char('e'), N)]),
     b!("d", "deploy timeline", Action::ShowDeploy, false, [(KeyCode::Char('d'), N)]),
     b!("m", "resources", Action::HostResources, true, [(KeyCode::Char('m'), N)]),
+    b!("T", "trust host key", Action::TrustHostKey, false, [(KeyCode::Char('T'), S), (KeyCode::Char('T'), N)]),
 ];
 
 const LOGS: &[Binding] = &[

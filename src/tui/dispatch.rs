@@ -97,6 +97,10 @@ pub enum Request {
     Prune,
     /// One of the management commands (maintenance, proxy, remove …).
     Manage(ManageOp),
+    /// Write the key a host offered into known_hosts and dial it again (confirmed first).
+    TrustHostKey {
+        host: String,
+    },
 }
 
 /// The management commands the dashboard offers (the `:` palette, `M` for maintenance), each

@@ -223,6 +223,10 @@ impl Worker {
                 Request::LoadAudit => {
                     tokio::spawn(audit(self.ctx.clone(), self.up.clone()));
                 }
+                Request::TrustHostKey { host } => match self.pool.get(&host).trust_offered_host_key() {
+                    Ok(fp) => self.notice(false, format!("trusted {fp} for {host}; connecting…")).await,
+                    Err(e) => self.notice(true, e.to_string()).await,
+                },
                 // The render loop suspends the terminal and runs the shell itself.
                 Request::Shell { .. } => {}
             }
@@ -262,7 +266,12 @@ impl Worker {
                 stream: true,
             })),
             Request::Manage(op) => action(manage_request(op)),
-            Request::Abort | Request::Logs { .. } | Request::ContainerLogs { .. } | Request::LoadAudit | Request::Shell { .. } => None,
+            Request::Abort
+            | Request::Logs { .. }
+            | Request::ContainerLogs { .. }
+            | Request::LoadAudit
+            | Request::Shell { .. }
+            | Request::TrustHostKey { .. } => None,
         }
     }
 

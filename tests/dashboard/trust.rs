@@ -67,3 +67,31 @@ fn deploy_dialog_says_the_lock_is_held_and_refuses_before_the_engine_would() {
     let screen = text(&app, 160, 40);
     assert!(screen.contains("press L to release it first"), "the notice names the dashboard key:\n{screen}");
 }
+
+#[test]
+fn an_unknown_host_key_is_offered_for_trust_and_sent_only_after_yes() {
+    let mut s = fx::fleet();
+    s.hosts[2].conn =
+        ConnState::Down { reason: "10.77.4.13: host key not known (ssh-ed25519 SHA256:abc); refusing to connect. To trust it run: ssh-keyscan …".into() };
+    s.hosts[2].unknown_host_key = Some("ssh-ed25519 SHA256:abcDEF".into());
+    let mut app = fx::app_with(s);
+    let mut d = kdeck::tui::dispatch::Recorder::default();
+    for _ in 0..4 {
+        press(&mut app, 'j', &mut d);
+    }
+    for (w, h) in [(160, 40), (80, 24)] {
+        let screen = text(&app, w, h);
+        assert!(screen.contains("unknown host key: ssh-ed25519 SHA256:abcDEF") && screen.contains("T trust it"), "{w}x{h}:\n{screen}");
+    }
+    press(&mut app, 'T', &mut d);
+    let screen = text(&app, 160, 40);
+    assert!(screen.contains("Trust the host key of 10.77.4.13") && screen.contains("SHA256:abcDEF"), "{screen}");
+    assert!(d.0.is_empty(), "nothing before yes");
+    press(&mut app, 'y', &mut d);
+    assert_eq!(d.0, vec![kdeck::tui::dispatch::Request::TrustHostKey { host: "10.77.4.13".into() }]);
+    // A host whose key is known is not offered.
+    press(&mut app, 'k', &mut d);
+    press(&mut app, 'k', &mut d);
+    press(&mut app, 'T', &mut d);
+    assert!(app.overlay.is_none() && text(&app, 160, 40).contains("T trusts an unknown host key"));
+}

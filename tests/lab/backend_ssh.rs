@@ -168,6 +168,32 @@ fn unknown_host_key_refused_with_keyscan_hint() {
     });
 }
 
+/// The dashboard's `T`: the key the host offered is written to known_hosts (the session knew
+/// it from the refusal), the host is dialled again and comes up; a second session accepts it.
+#[test]
+fn trusting_the_offered_host_key_records_it_and_reconnects() {
+    let _turn = crate::support::lab::turn();
+    let Some(lab) = lab() else { return };
+    let tmp = tempfile::tempdir().unwrap();
+    rt().block_on(async {
+        let ip = lab.ips(1..2)[0].clone();
+        let empty = tmp.path().join("known_hosts_trust");
+        std::fs::write(&empty, "").unwrap();
+        let us = Session::new(spec(lab, &ip, &empty));
+        assert!(us.connected().await.is_err());
+        let offered = us.offered_host_key().expect("the refusal names the offered key");
+        let fp = us.trust_offered_host_key().expect("trust");
+        assert!(offered.ends_with(&fp), "{offered} / {fp}");
+        tokio::time::timeout(Duration::from_secs(10), us.wait_up()).await.expect("up after trusting");
+        assert!(us.offered_host_key().is_none());
+        let recorded = std::fs::read_to_string(&empty).unwrap();
+        assert_eq!(recorded.lines().count(), 1, "{recorded}");
+        let again = Session::new(spec(lab, &ip, &empty));
+        again.connected().await.expect("a new session accepts the recorded key");
+        assert!(us.trust_offered_host_key().is_err(), "nothing left to trust");
+    });
+}
+
 #[test]
 fn changed_host_key_refused_loudly() {
     let _turn = crate::support::lab::turn();

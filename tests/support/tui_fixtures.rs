@@ -44,6 +44,7 @@ fn host(name: &str, roles: &[&str], containers: Vec<ContainerInfo>, current: &[(
         proxy_routes: if roles.contains(&"web") { vec![ProxyRoute { service: "klabapp-web-staging".into(), target, state: "running".into() }] } else { vec![] },
         last_seen: Some(now()),
         docker_error: None,
+        unknown_host_key: None,
         accessories: vec![],
     }
 }

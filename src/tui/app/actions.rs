@@ -76,6 +76,10 @@ impl App {
                 self.overlay = Some(Overlay::Confirm(self.manage_confirm(op)));
             }
             Action::Manage(op) => self.overlay = Some(Overlay::Confirm(self.manage_confirm(op))),
+            Action::TrustHostKey => match self.selected_host().and_then(|h| self.trust_confirm(&h)) {
+                Some(c) => self.overlay = Some(Overlay::Confirm(c)),
+                None => self.error("the selected host's key is not the problem (T trusts an unknown host key)"),
+            },
             Action::History => {
                 self.show(View::Deploy);
                 // The run on screen is preselected (0 = the latest, then newest first).

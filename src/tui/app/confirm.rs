@@ -24,6 +24,7 @@ impl App {
             Request::Rollback { version } => format!("rollback to {}", versions::short_version(version)),
             Request::LockRelease => "lock release".into(),
             Request::Manage(op) => op.name().replace('-', " "),
+            Request::TrustHostKey { host } => format!("trusting the host key of {host}"),
             other => format!("{other:?}"),
         };
         d.dispatch(req);
@@ -108,6 +109,24 @@ impl App {
             request: Request::Manage(op),
             room: vec![],
         }
+    }
+
+    /// Trusting the key an unknown host offered (None: the host's key is not the problem).
+    pub(super) fn trust_confirm(&self, host: &str) -> Option<Confirm> {
+        let key = versions::host(&self.fleet, host)?.unknown_host_key.clone()?;
+        Some(Confirm {
+            title: format!("Trust the host key of {host}"),
+            lines: vec![
+                format!("offered key: {key}"),
+                "known_hosts does not know it. Compare the fingerprint with the host's own".into(),
+                "(ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on it) before you say yes.".into(),
+                "yes: written to known_hosts, then the host is dialled again".into(),
+            ],
+            require: None,
+            typed: String::new(),
+            request: Request::TrustHostKey { host: host.to_string() },
+            room: vec![],
+        })
     }
 
     /// Some proxied role of the app is stopped in kamal-proxy (`app maintenance`).

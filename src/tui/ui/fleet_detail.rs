@@ -35,6 +35,12 @@ fn push_conn(app: &App, t: &Theme, hs: Option<&HostStatus>, lines: &mut Vec<Line
     match hs.map(|h| &h.conn) {
         Some(ConnState::Down { reason }) => {
             let seen = hs.and_then(|h| h.last_seen).map(|s| format!(" (last seen {})", versions::ago(app.now, Some(s)))).unwrap_or_default();
+            if let Some(key) = hs.and_then(|h| h.unknown_host_key.as_ref()) {
+                // Said plainly, with the key to act on, instead of the CLI's long hint.
+                lines.push(Line::from(vec![Span::styled("unknown host key: ", t.err()), Span::raw(key.clone())]));
+                lines.push(Line::from(vec![Span::styled("T", t.key()), Span::raw(" trust it (written to known_hosts after you confirm)")]));
+                return false;
+            }
             lines.push(Line::from(vec![Span::styled("down: ", t.err()), Span::raw(format!("{reason}{seen}"))]));
             false
         }

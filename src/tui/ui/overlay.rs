@@ -150,7 +150,8 @@ fn help(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         bindings(view, app.read_only).into_iter().filter(|b| b.help).map(|b| (b.label.to_string(), b.desc.to_string())).collect()
     };
     // Two columns when one would not fit the height.
-    let rows_fit = area.height.saturating_sub(2) as usize;
+    // Inside the body with a row to spare at each end (the body keeps its borders).
+    let rows_fit = area.height.saturating_sub(4) as usize;
     let cols = if entries.len() > rows_fit && area.width >= 80 { 2 } else { 1 };
     // Each column fits its share of the popup, so lines never wrap on narrow terminals.
     let col_w = ((44 * cols as u16).min(area.width).saturating_sub(2) as usize) / cols;
