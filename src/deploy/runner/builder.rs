@@ -32,6 +32,17 @@ fn shown(command: &str) -> String {
     redact(&re.unwrap_or_else(|_| command.to_string()))
 }
 
+/// Said plainly when a `docker buildx` command fails because the plugin is not there (docker
+/// then answers `unknown flag` / `unknown command`).
+fn buildx_hint(command: &str, output: &str) -> &'static str {
+    let missing = ["unknown flag", "unknown command: docker buildx", "is not a docker command", "unknown shorthand flag"];
+    if command.contains("docker buildx") && missing.iter().any(|m| output.contains(m)) {
+        " the docker buildx plugin is not installed (Kamal's builders need it: Debian's docker-buildx, or Docker's docker-buildx-plugin; a docker-container builder also pulls the moby/buildkit image)"
+    } else {
+        ""
+    }
+}
+
 impl Engine {
     /// One local shell command, its line shown as progress of `kind`.
     pub(super) async fn local_sh(&self, kind: StepKind, t0: Instant, command: &str, dir: &Path, env: &[(String, String)]) -> R<Local> {
@@ -54,7 +65,7 @@ impl Engine {
         let out = self.local_sh(kind, t0, command, dir, env).await?;
         if !out.ok {
             let tail: Vec<&str> = out.text.lines().rev().take(30).collect::<Vec<_>>().into_iter().rev().collect();
-            return Err(local_failed(format!("{} failed:\n{}", shown(command), tail.join("\n"))));
+            return Err(local_failed(format!("{} failed:{}\n{}", shown(command), buildx_hint(command, &out.text), tail.join("\n"))));
         }
         Ok(out)
     }
@@ -343,5 +354,17 @@ impl Engine {
             .await
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod buildx_hint_tests {
+    #[test]
+    fn a_missing_buildx_plugin_is_named() {
+        let out = "unknown flag: --name\n\nUsage:  docker [OPTIONS] COMMAND [ARG...]";
+        assert!(super::buildx_hint("docker buildx create --name kamal-local-docker-container --driver=docker-container", out)
+            .contains("buildx plugin is not installed"));
+        assert_eq!(super::buildx_hint("docker build .", out), "");
+        assert_eq!(super::buildx_hint("docker buildx inspect x", "ERROR: no builder \"x\" found"), "");
     }
 }
