@@ -414,7 +414,7 @@ fn accessory_upgrade_matches_kamal_all_and_rolling() {
     let dir = write_app(&lab, tmp.path(), svc, &image);
     ok(lab.kamal(&dir, &["accessory", "boot", "all"]), "kamal accessory boot all");
     let (h1, h3) = (lab.ips(0..1)[0].clone(), lab.ips(2..3)[0].clone());
-    for args in [&["accessory", "upgrade", "-y"][..], &["accessory", "upgrade", "-y", "--rolling"]] {
+    for args in [&["accessory", "upgrade", "all", "-y"][..], &["accessory", "upgrade", "all", "-y", "--rolling"]] {
         lab.clear_ssh_logs();
         ok(lab.kamal(&dir, args), &format!("kamal {args:?}"));
         let k = trace(&lab);
