@@ -54,6 +54,9 @@ async fn dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<super
 
     let mut app = App::new(read_only);
     app.retain_containers = ctx.full.retain_containers;
+    // A secret the new containers need that cannot be read: the deploy dialog says so first.
+    app.secret_problems = ctx.full.roles.iter().filter_map(|r| r.env_secret_error.clone()).collect();
+    app.secret_problems.dedup();
     app.next_version = Some(ctx.version.clone());
     app.skip_push = skip_push;
     let shell = shell_command(ctx.clone(), pool.clone());

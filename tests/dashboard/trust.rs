@@ -95,3 +95,21 @@ fn an_unknown_host_key_is_offered_for_trust_and_sent_only_after_yes() {
     press(&mut app, 'T', &mut d);
     assert!(app.overlay.is_none() && text(&app, 160, 40).contains("T trusts an unknown host key"));
 }
+
+#[test]
+fn deploy_dialog_names_a_missing_secret_and_refuses_before_any_step() {
+    let mut app = fx::app_with(fx::fleet());
+    app.secret_problems = vec!["servers.web.env.secret: .kamal/secrets: Secret 'APP_SECRET' not found in .kamal/secrets".into()];
+    let mut d = kdeck::tui::dispatch::Recorder::default();
+    press(&mut app, 'D', &mut d);
+    let screen = text(&app, 160, 40);
+    assert!(screen.contains("✗ servers.web.env.secret") && screen.contains("APP_SECRET"), "{screen}");
+    press(&mut app, 'y', &mut d);
+    assert!(d.0.is_empty(), "no deploy may start: {:?}", d.0);
+    assert!(text(&app, 160, 40).contains("fix the secrets"), "{}", text(&app, 160, 40));
+    // A lock release needs no secret.
+    app.fleet.lock = Some(kdeck::kamal::lock::LockInfo { holder: "alice".into(), at: None, version: None, message: "m".into() });
+    press(&mut app, 'L', &mut d);
+    press(&mut app, 'y', &mut d);
+    assert_eq!(d.0, vec![kdeck::tui::dispatch::Request::LockRelease]);
+}

@@ -18,6 +18,11 @@ impl App {
             self.error(format!("the deploy lock is held by {} — press L to release it first", l.holder));
             return;
         }
+        let boots = matches!(req, Request::Deploy | Request::Redeploy | Request::Rollback { .. });
+        if let (Some(p), true) = (self.secret_problems.first(), boots) {
+            self.error(format!("{p} — fix the secrets and start kdeck again"));
+            return;
+        }
         let what = match &req {
             Request::Deploy => "deploy".to_string(),
             Request::Redeploy => "redeploy".into(),
@@ -50,9 +55,11 @@ impl App {
         Confirm { title, lines, require, typed: String::new(), request, room: vec![] }
     }
 
-    /// A confirmation for something that boots new containers: with the room check.
+    /// A confirmation for something that boots new containers: with the room check, and the
+    /// secrets the new containers would lack.
     pub(super) fn confirm_for_deploy(&self, title: String, request: Request, version: &str) -> Confirm {
         let mut c = self.confirm_for(title, request, version);
+        c.lines.extend(self.secret_problems.iter().map(|p| format!("✗ {p}")));
         c.room = self.room_checks();
         if self.resources.is_none() {
             c.lines.push("room for a second copy: unknown (no resource sample yet)".into());

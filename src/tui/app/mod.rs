@@ -167,6 +167,9 @@ pub struct App {
     pub logs: LogStore,
     pub log_view: LogView,
     pub timeline: Timeline,
+    /// Why a deploy would fail before it starts (a secret the roles' env needs that cannot be
+    /// read), known when the dashboard loaded the config: the dialog says so and refuses.
+    pub secret_problems: Vec<String>,
     /// Earlier runs of this session, oldest first (a later action no longer erases a deploy).
     pub history: Vec<Timeline>,
     /// The earlier run the deploy view shows instead of the latest (an index into `history`).
@@ -219,6 +222,7 @@ impl App {
             log_view: LogView::default(),
             timeline: Timeline::default(),
             history: Vec::new(),
+            secret_problems: Vec::new(),
             history_view: None,
             deploy_scroll: 0,
             audit: None,
