@@ -392,7 +392,7 @@ fn manage_request(op: crate::tui::dispatch::ManageOp) -> EngineRequest {
 mod tests {
     #[test]
     fn audit_lines_of_all_hosts_merge_by_their_time() {
-        let mut lines = vec![
+        let mut lines = [
             "10.0.0.1  [2026-12-03T11:00:05Z] [ops] Deployed v2".to_string(),
             "10.0.0.1  [2026-12-03T11:00:09Z] [ops] Rolled back to v1".to_string(),
             "10.0.0.2  [2026-12-03T11:00:06Z] [ops] Deployed v2".to_string(),

@@ -14,7 +14,7 @@ use ratatui::Frame;
 
 /// One run as a line: `deploy v2  11:42:10  done in 3.6s`.
 fn run_line<'a>(app: &App, t: &Theme, tl: &Timeline, selected: bool, shown: bool, latest: bool) -> Line<'a> {
-    let name = tl.action.as_ref().map(|a| super::action_name(a)).unwrap_or_else(|| "nothing yet".into());
+    let name = tl.action.as_ref().map(super::action_name).unwrap_or_else(|| "nothing yet".into());
     let version = tl.version.as_deref().map(versions::short_version).unwrap_or_default();
     let at = tl.started_at.map(|s| s.format("%H:%M:%SZ").to_string()).unwrap_or_default();
     let (result, st) = match &tl.finished {
