@@ -7,7 +7,7 @@ use super::super::app::App;
 use super::super::theme::Theme;
 use super::super::timeline::{StepRow, StepState};
 use super::super::versions;
-use super::deploy::{row_label, step_lines};
+use super::steps::{row_label, step_lines};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Paragraph};

@@ -29,7 +29,7 @@ pub fn lines<'a>(app: &App, t: &Theme) -> Vec<Line<'a>> {
         out.push(Line::from(vec![
             Span::styled("✗ ", t.err()),
             Span::styled(host.clone(), t.host(&host).patch(t.title())),
-            Span::raw(format!("  {}  after {}", super::deploy::row_label(r), versions::elapsed(*elapsed))),
+            Span::raw(format!("  {}  after {}", super::steps::row_label(r), versions::elapsed(*elapsed))),
         ]));
         out.push(Line::styled(format!("  {}", verdict(error)), t.err()));
         section(&mut out, t, "error", error.lines());

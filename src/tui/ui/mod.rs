@@ -11,6 +11,7 @@ mod fleet_detail;
 mod history;
 mod logs;
 mod overlay;
+mod steps;
 
 use super::action::{bindings, overlay_bindings, View};
 use super::app::App;
