@@ -400,6 +400,37 @@ fn unknown_accessory_is_a_usage_error_without_touching_hosts() {
 /// `accessory exec` in a new container (after the registry login) and with `--reuse` in the
 /// running one: the same commands on each of the accessory's hosts as Kamal, the output in
 /// `App Host:` blocks.
+/// `accessory exec -i` (new container, and `--reuse`): on the accessory's first host, the same
+/// docker command and output as real Kamal's (Kamal over the OpenSSH client, kdeck over its own
+/// connection), stdin not a terminal.
+#[test]
+fn accessory_exec_interactive_matches_kamal_new_and_reused() {
+    let _turn = crate::support::lab::turn();
+    let Some((lab, _turn)) = acc_lab() else { return };
+    let svc = "accexi";
+    fresh(&lab, svc);
+    let image = lab.image("accdb", "v1", "ok");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = write_app(&lab, tmp.path(), svc, &image);
+    ok(lab.kamal(&dir, &["accessory", "boot", "db"]), "kamal accessory boot db");
+    let norm = |c: &str| regex::Regex::new(r"[0-9a-f]{6,}").unwrap().replace_all(c, "HEX").into_owned();
+    for args in [&["accessory", "exec", "-i", "db", "echo acc-i-probe"][..], &["accessory", "exec", "-i", "--reuse", "db", "echo acc-i-probe"]] {
+        lab.clear_ssh_logs();
+        let k = lab.kamal_command_with_openssh(&dir).args(args).output().expect("kamal");
+        let kt: Vec<String> = lab.ssh_commands(&lab.ips(0..1)[0]).iter().filter(|c| c.contains("acc-i-probe")).map(|c| norm(c)).collect();
+        lab.clear_ssh_logs();
+        let d = kdeck(&lab, &dir, args);
+        let dt: Vec<String> = lab.ssh_commands(&lab.ips(0..1)[0]).iter().filter(|c| c.contains("acc-i-probe")).map(|c| norm(c)).collect();
+        assert_eq!(k.status.code(), Some(0), "{}{}", String::from_utf8_lossy(&k.stdout), String::from_utf8_lossy(&k.stderr));
+        assert_eq!(d.code, Some(0), "{}{}", d.stdout, d.stderr);
+        assert_eq!(dt, kt, "{args:?}: the command on the first host");
+        assert_eq!(kt.len(), 1, "{args:?}: {kt:?}");
+        assert!(d.stdout.lines().any(|l| l == "acc-i-probe") && String::from_utf8_lossy(&k.stdout).lines().any(|l| l == "acc-i-probe"), "{}", d.stdout);
+        assert!(lab.ssh_commands(&lab.ips(2..3)[0]).iter().all(|c| !c.contains("acc-i-probe")), "only the first host");
+    }
+    fresh(&lab, svc);
+}
+
 /// `accessory upgrade` (Kamal 1 → 2: each accessory rebooted onto the `kamal` network), all at
 /// once and `--rolling`: the same commands on every host as real Kamal's, and the accessory runs
 /// on the network afterwards.

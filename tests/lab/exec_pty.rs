@@ -315,26 +315,47 @@ fn dashboard_ctrl_o_shell_over_the_pool_connection() {
     assert!(!ran(e.lab, &e.web, "docker exec -it $(docker ps --latest --quiet --filter label=service=ptyapp").is_empty());
 }
 
+/// Real Kamal with stdin piped (None, after a SKIP, when it is not installed outside CI).
+fn kamal_piped(e: &Env, args: &[&str], input: &str) -> Option<(Option<i32>, String, String)> {
+    if Command::new("kamal").arg("version").output().map(|o| !o.status.success()).unwrap_or(true) {
+        assert!(std::env::var("KDECK_LAB_REQUIRED").is_err(), "real Kamal is not installed (scripts/install-deps)");
+        eprintln!("SKIP: real Kamal not installed");
+        return None;
+    }
+    let mut k = e.lab.kamal_command_with_openssh(&e.app);
+    k.args(args);
+    Some(run_piped(k, input))
+}
+
+/// `server exec -i`: on the primary host, the same command string, output and status as Kamal's
+/// (Kamal over the OpenSSH client, kdeck over its own connection).
+#[test]
+fn server_exec_i_piped_same_command_output_and_status_as_real_kamal() {
+    let _turn = crate::support::lab::turn();
+    let Some(e) = env() else { return };
+    let input = "echo host-out-$((40+2)); exit 6\n";
+    e.lab.clear_ssh_logs();
+    let Some((kcode, kout, kerr)) = kamal_piped(e, &["server", "exec", "-i", "sh -s"], input) else { return };
+    let kamal_ran = e.lab.ssh_commands(&e.web);
+    e.lab.clear_ssh_logs();
+    let (code, out, err) = piped(e, &["server", "exec", "-i", "sh -s"], input);
+    assert_eq!(kcode, Some(6), "kamal:\n{kout}\n{kerr}");
+    assert_eq!(code, kcode, "kdeck:\n{out}\n{err}");
+    let lines = |s: &str| -> Vec<String> { s.lines().filter(|l| !l.trim_start().starts_with("INFO") && !l.trim().is_empty()).map(|l| l.to_string()).collect() };
+    assert_eq!(lines(&out), lines(&kout), "kdeck:\n{out}\nkamal:\n{kout}");
+    assert!(out.contains("host-out-42"), "{out}");
+    let with_cmd = |cmds: &[String]| cmds.iter().filter(|c| c.as_str() == "sh -s").count();
+    assert_eq!((with_cmd(&e.lab.ssh_commands(&e.web)), with_cmd(&kamal_ran)), (1, 1), "kdeck {:?}\nkamal {kamal_ran:?}", e.lab.ssh_commands(&e.web));
+    assert!(e.lab.ssh_commands(&e.worker).iter().all(|c| c != "sh -s"), "only the primary host");
+    e.assert_no_openssh();
+}
+
 #[test]
 fn exec_i_piped_same_remote_command_output_and_status_as_real_kamal() {
     let _turn = crate::support::lab::turn();
     let Some(e) = env() else { return };
-    if Command::new("kamal").arg("version").output().map(|o| !o.status.success()).unwrap_or(true) {
-        assert!(std::env::var("KDECK_LAB_REQUIRED").is_err(), "real Kamal is not installed (scripts/install-deps)");
-        eprintln!("SKIP: real Kamal not installed");
-        return;
-    }
-    // Kamal execs the OpenSSH client; point it at the lab's known_hosts (OpenSSH reads the
-    // passwd entry's ~/.ssh, not $HOME's).
-    let bin = e.app.join("kamal-bin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let wrapper = format!("#!/bin/sh\nexec /usr/bin/ssh -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes \"$@\"\n", e.lab.known_hosts.display());
-    std::fs::write(bin.join("ssh"), wrapper).unwrap();
-    Command::new("chmod").arg("+x").arg(bin.join("ssh")).status().unwrap();
     let input = "echo same-out-$((20+3)); echo same-err >&2; exit 3\n";
-    let mut k = e.lab.kamal_command(&e.app);
-    k.env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default())).args(["app", "exec", "-i", "sh -s"]);
-    let (kcode, kout, kerr) = run_piped(k, input);
+    let Some((kcode, kout, kerr)) = kamal_piped(e, &["app", "exec", "-i", "sh -s"], input) else { return };
     let (code, out, err) = piped(e, &["app", "exec", "-i", "sh -s"], input);
 
     assert_eq!(kcode, Some(3), "kamal:\n{kout}\n{kerr}");

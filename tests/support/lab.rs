@@ -389,6 +389,20 @@ impl Lab {
         c
     }
 
+    /// `kamal_command` for Kamal's interactive commands (`-i`), which exec the OpenSSH client:
+    /// a wrapper first on PATH points it at the lab's known_hosts (OpenSSH reads the passwd
+    /// entry's ~/.ssh, not $HOME's).
+    pub fn kamal_command_with_openssh(&self, app_dir: &Path) -> Command {
+        let bin = app_dir.join("kamal-bin");
+        std::fs::create_dir_all(&bin).unwrap();
+        let wrapper = format!("#!/bin/sh\nexec /usr/bin/ssh -o UserKnownHostsFile={} -o StrictHostKeyChecking=yes \"$@\"\n", self.known_hosts.display());
+        std::fs::write(bin.join("ssh"), wrapper).unwrap();
+        Command::new("chmod").arg("+x").arg(bin.join("ssh")).status().unwrap();
+        let mut c = self.kamal_command(app_dir);
+        c.env("PATH", format!("{}:{}", bin.display(), std::env::var("PATH").unwrap_or_default()));
+        c
+    }
+
     /// A `kdeck` command (this package's binary) for an app dir, with the same `HOME` as
     /// `kamal_command` (lab known_hosts, key, git identity).
     pub fn kdeck_command(&self, app_dir: &Path) -> Command {
