@@ -120,14 +120,17 @@ pub enum ManageOp {
     BuildDeliver,
     RegistryLogin,
     RegistryLogout,
+    RegistrySetup,
+    RegistryRemove,
     ServerBootstrap,
+    AccessoryUpgrade,
     AppRemove,
     Remove,
 }
 
 impl ManageOp {
     /// In the palette's order.
-    pub const ALL: [ManageOp; 16] = [
+    pub const ALL: [ManageOp; 19] = [
         ManageOp::Maintenance,
         ManageOp::Live,
         ManageOp::ProxyBoot,
@@ -141,7 +144,10 @@ impl ManageOp {
         ManageOp::BuildDeliver,
         ManageOp::RegistryLogin,
         ManageOp::RegistryLogout,
+        ManageOp::RegistrySetup,
+        ManageOp::RegistryRemove,
         ManageOp::ServerBootstrap,
+        ManageOp::AccessoryUpgrade,
         ManageOp::AppRemove,
         ManageOp::Remove,
     ];
@@ -162,6 +168,9 @@ impl ManageOp {
             ManageOp::BuildDeliver => "build-deliver",
             ManageOp::RegistryLogin => "registry-login",
             ManageOp::RegistryLogout => "registry-logout",
+            ManageOp::RegistrySetup => "registry-setup",
+            ManageOp::RegistryRemove => "registry-remove",
+            ManageOp::AccessoryUpgrade => "accessory-upgrade",
             ManageOp::ServerBootstrap => "server-bootstrap",
             ManageOp::AppRemove => "app-remove",
             ManageOp::Remove => "remove",
@@ -184,6 +193,9 @@ impl ManageOp {
             ManageOp::BuildDeliver => "the image built and pushed, then pulled onto every host",
             ManageOp::RegistryLogin => "docker login here and on every host",
             ManageOp::RegistryLogout => "docker logout here and on every host",
+            ManageOp::RegistrySetup => "docker login here and on every host (a local registry: its container started here)",
+            ManageOp::RegistryRemove => "docker logout here and on every host (a local registry: its container removed here)",
+            ManageOp::AccessoryUpgrade => "every accessory rebooted into the kamal network (Kamal 1 → 2), all hosts at once",
             ManageOp::ServerBootstrap => "Docker installed on hosts that lack it, then the docker-setup hook",
             ManageOp::AppRemove => "every container, image and directory of the app removed from its hosts",
             ManageOp::Remove => "the app, kamal-proxy (unless other apps use it), every accessory and the hosts' registry login removed",
