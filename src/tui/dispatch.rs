@@ -124,13 +124,14 @@ pub enum ManageOp {
     RegistryRemove,
     ServerBootstrap,
     AccessoryUpgrade,
+    Upgrade,
     AppRemove,
     Remove,
 }
 
 impl ManageOp {
     /// In the palette's order.
-    pub const ALL: [ManageOp; 19] = [
+    pub const ALL: [ManageOp; 20] = [
         ManageOp::Maintenance,
         ManageOp::Live,
         ManageOp::ProxyBoot,
@@ -148,6 +149,7 @@ impl ManageOp {
         ManageOp::RegistryRemove,
         ManageOp::ServerBootstrap,
         ManageOp::AccessoryUpgrade,
+        ManageOp::Upgrade,
         ManageOp::AppRemove,
         ManageOp::Remove,
     ];
@@ -171,6 +173,7 @@ impl ManageOp {
             ManageOp::RegistrySetup => "registry-setup",
             ManageOp::RegistryRemove => "registry-remove",
             ManageOp::AccessoryUpgrade => "accessory-upgrade",
+            ManageOp::Upgrade => "upgrade",
             ManageOp::ServerBootstrap => "server-bootstrap",
             ManageOp::AppRemove => "app-remove",
             ManageOp::Remove => "remove",
@@ -196,6 +199,7 @@ impl ManageOp {
             ManageOp::RegistrySetup => "docker login here and on every host (a local registry: its container started here)",
             ManageOp::RegistryRemove => "docker logout here and on every host (a local registry: its container removed here)",
             ManageOp::AccessoryUpgrade => "every accessory rebooted into the kamal network (Kamal 1 → 2), all hosts at once",
+            ManageOp::Upgrade => "Kamal 1 → 2 on every host: Traefik replaced by kamal-proxy, the app booted at the dashboard's --version (else the latest tag), the accessories rebooted",
             ManageOp::ServerBootstrap => "Docker installed on hosts that lack it, then the docker-setup hook",
             ManageOp::AppRemove => "every container, image and directory of the app removed from its hosts",
             ManageOp::Remove => "the app, kamal-proxy (unless other apps use it), every accessory and the hosts' registry login removed",

@@ -268,7 +268,7 @@ impl Worker {
                 targets: exec_jobs(&self.ctx.full, &scope),
                 stream: true,
             })),
-            Request::Manage(op) => action(manage_request(op)),
+            Request::Manage(op) => action(manage_request(op, &self.ctx)),
             Request::Abort
             | Request::Logs { .. }
             | Request::ContainerLogs { .. }
@@ -365,7 +365,7 @@ fn exec_jobs(app: &AppSpec, scope: &ExecScope) -> Vec<(String, RoleSpec)> {
 /// The engine request of a dashboard management command (the headless command's defaults:
 /// maintenance without a message and with the configured drain timeout; registry here and on
 /// the hosts).
-fn manage_request(op: crate::tui::dispatch::ManageOp) -> EngineRequest {
+fn manage_request(op: crate::tui::dispatch::ManageOp, ctx: &Ctx) -> EngineRequest {
     use crate::deploy::RegistryAction;
     use crate::tui::dispatch::ManageOp::*;
     match op {
@@ -385,6 +385,8 @@ fn manage_request(op: crate::tui::dispatch::ManageOp) -> EngineRequest {
         RegistrySetup => EngineRequest::Registry { action: RegistryAction::Setup, local: true, remote: true },
         RegistryRemove => EngineRequest::Registry { action: RegistryAction::Remove, local: true, remote: true },
         AccessoryUpgrade => EngineRequest::AccessoryUpgrade { name: "all".into(), rolling: false },
+        // As `kdeck upgrade`: the app boots `--version`, else the latest tag.
+        Upgrade => EngineRequest::Upgrade { rolling: false, version: ctx.global.version.clone().unwrap_or_else(|| ctx.app.latest_tag()) },
         ServerBootstrap => EngineRequest::ServerBootstrap,
         AppRemove => EngineRequest::AppRemove,
         Remove => EngineRequest::Remove,
