@@ -8,7 +8,7 @@
 
 use crate::support::config as config_support;
 
-use config_support::{diff, norm, parse_norm};
+use config_support::{base_env, diff, kamal_bin, norm, parse_norm};
 use kdeck::config::{dump, Config, LoadOptions, Map, Value};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -93,11 +93,6 @@ if ENV["KDECK_DIFF_DUMP"] == "1"
   exit! 0
 end
 "##;
-
-fn kamal_bin() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join("kamal")).find(|p| p.is_file())
-}
 
 // ------------------------------------------------------------------ generator
 
@@ -423,15 +418,6 @@ fn write_case(dir: &Path, c: &Case) {
         std::fs::create_dir_all(f.parent().unwrap()).unwrap();
         std::fs::write(f, text).unwrap();
     }
-}
-
-fn base_env(home: &Path) -> BTreeMap<String, String> {
-    let mut e = BTreeMap::new();
-    e.insert("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into());
-    e.insert("HOME".into(), home.display().to_string());
-    e.insert("LANG".into(), "C.UTF-8".into());
-    e.insert("LC_ALL".into(), "C.UTF-8".into());
-    e
 }
 
 /// One kamal process per list of case dirs (kamal's start-up is the expensive part).

@@ -2,6 +2,7 @@
 //! Kamal 2.11 (`ERB.new(src, trim_mode: "-").result`, as Kamal renders deploy.yml): the same
 //! text, or the same exception class and message. One construct per case.
 
+use crate::support::config::{base_env, kamal_bin};
 use serde_json::Value as Json;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -101,18 +102,6 @@ const YAML_CASES: &[(&str, &str)] = &[
     ("scalar_anchor_and_alias", "a: &x hello\nb: *x\nc: [*x, *x]\n"),
     ("block_scalars", "a: |\n  one\n  two\nb: >-\n  folded\n  line\n"),
 ];
-
-pub fn kamal_bin() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path).map(|d| d.join("kamal")).find(|p| p.is_file())
-}
-
-fn base_env(home: &Path) -> BTreeMap<String, String> {
-    [("PATH", "/usr/local/bin:/usr/bin:/bin".to_string()), ("HOME", home.display().to_string()), ("LANG", "C.UTF-8".into()), ("LC_ALL", "C.UTF-8".into())]
-        .into_iter()
-        .map(|(k, v)| (k.to_string(), v))
-        .collect()
-}
 
 /// Renders `(template, env)` pairs with the Ruby inside real Kamal, in `dir` (or, with `yaml`,
 /// loads each as Psych does and inspects the result); one result each: `Ok(text)` or

@@ -5,7 +5,8 @@
 //! file counts when both runs give the same text or the same exception. The README states the
 //! share this test measures; the test fails if it drops below that.
 
-use super::erb_constructs::{fixture_dir, kamal_bin, kdeck_render, ruby_render, same};
+use super::erb_constructs::{fixture_dir, kdeck_render, ruby_render, same};
+use crate::support::config::kamal_bin;
 use std::collections::BTreeMap;
 
 /// What the README states (files of 48, tags of 269).

@@ -113,3 +113,19 @@ pub fn copy_dir(src: &Path, dst: &Path) {
     let st = std::process::Command::new("cp").arg("-a").arg(src).arg(dst).status().expect("cp");
     assert!(st.success(), "cp -a {} {}", src.display(), dst.display());
 }
+
+/// The real `kamal` (2.11) on PATH, the reference of the config tests.
+pub fn kamal_bin() -> Option<std::path::PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join("kamal")).find(|p| p.is_file())
+}
+
+/// The environment real Kamal runs with in the config tests (and kdeck beside it).
+pub fn base_env(home: &Path) -> std::collections::BTreeMap<String, String> {
+    let mut e = std::collections::BTreeMap::new();
+    e.insert("PATH".into(), "/usr/local/bin:/usr/bin:/bin".into());
+    e.insert("HOME".into(), home.display().to_string());
+    e.insert("LANG".into(), "C.UTF-8".into());
+    e.insert("LC_ALL".into(), "C.UTF-8".into());
+    e
+}
