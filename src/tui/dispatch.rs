@@ -206,6 +206,20 @@ impl ManageOp {
         }
     }
 
+    /// Runs under the deploy lock, as in Kamal (builds and registry logins do not).
+    pub fn takes_lock(self) -> bool {
+        !matches!(
+            self,
+            ManageOp::BuildPush
+                | ManageOp::BuildPull
+                | ManageOp::BuildDeliver
+                | ManageOp::RegistryLogin
+                | ManageOp::RegistryLogout
+                | ManageOp::RegistrySetup
+                | ManageOp::RegistryRemove
+        )
+    }
+
     /// Destructive: the operator types the service name to confirm.
     pub fn typed(self) -> bool {
         matches!(self, ManageOp::AppRemove | ManageOp::Remove | ManageOp::ProxyRemove)

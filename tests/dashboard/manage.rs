@@ -98,3 +98,22 @@ fn rollback_picker_loads_the_audit_and_names_who_booted_each_version() {
     let row = screen.lines().find(|l| l.contains(&fx::V2[..7]) && l.contains("ago")).unwrap_or_else(|| panic!("{screen}"));
     assert!(row.contains("booted [2026-12-01T09:00:00Z] [ops@example.test] [staging] [web]"), "{row}");
 }
+
+/// Someone else's deploy lock refuses what runs under it (maintenance) but not what Kamal runs
+/// without it (a registry login, a build).
+#[test]
+fn a_held_lock_refuses_only_the_commands_that_take_it() {
+    let mut s = fx::fleet();
+    s.lock = Some(kdeck::kamal::lock::LockInfo { holder: "alice".into(), at: None, version: None, message: "m".into() });
+    let mut app = fx::app_with(s);
+    let mut d = Recorder::default();
+    key(&mut app, &mut d, KeyCode::Char('M'));
+    key(&mut app, &mut d, KeyCode::Char('y'));
+    assert!(d.0.is_empty(), "maintenance runs under the lock: {:?}", d.0);
+    assert!(text(&app, 160, 40).contains("press L to release it first"));
+    key(&mut app, &mut d, KeyCode::Char(':'));
+    typed(&mut app, &mut d, "registry-login");
+    key(&mut app, &mut d, KeyCode::Enter);
+    key(&mut app, &mut d, KeyCode::Char('y'));
+    assert_eq!(d.0, vec![Request::Manage(ManageOp::RegistryLogin)]);
+}

@@ -9,11 +9,16 @@ use crate::fleet::resources::{room_check, RoomCheck};
 impl App {
     /// The operator said yes: send the request (one rollout at a time).
     pub(super) fn confirmed(&mut self, req: Request, d: &mut dyn Dispatcher) {
-        let takes_lock = matches!(req, Request::Deploy | Request::Redeploy | Request::Rollback { .. } | Request::Manage(_));
-        if self.timeline.is_running() && takes_lock {
+        let one_at_a_time = matches!(req, Request::Deploy | Request::Redeploy | Request::Rollback { .. } | Request::Manage(_));
+        if self.timeline.is_running() && one_at_a_time {
             self.error("an action is already running");
             return;
         }
+        // Only what runs under the deploy lock is refused while someone else holds it.
+        let takes_lock = match &req {
+            Request::Manage(op) => op.takes_lock(),
+            other => matches!(other, Request::Deploy | Request::Redeploy | Request::Rollback { .. }),
+        };
         if let (Some(l), true) = (&self.fleet.lock, takes_lock) {
             self.error(format!("the deploy lock is held by {} — press L to release it first", l.holder));
             return;
