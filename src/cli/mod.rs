@@ -8,7 +8,7 @@ mod app;
 mod build;
 mod local;
 mod lock;
-mod proxy;
+pub mod proxy;
 mod secrets;
 mod server;
 

@@ -20,6 +20,8 @@ pub enum ProxyCommand {
     Details,
     /// Show log lines from proxy on servers
     Logs(LogsArgs),
+    /// Requests per host and app version, read live from kamal-proxy's request log (kdeck only)
+    Traffic(TrafficArgs),
     /// Start existing proxy container on servers
     Start,
     /// Stop existing proxy container on servers
@@ -35,6 +37,36 @@ pub enum ProxyCommand {
     /// Manage kamal-proxy boot configuration (deprecated in Kamal: set `proxy: run:` instead)
     #[command(name = "boot_config", alias = "boot-config")]
     BootConfig(BootConfigArgs),
+}
+
+/// `proxy traffic`: figures over the last 10 s, minute and 10 minutes per host × service × target.
+#[derive(Debug, Args)]
+pub struct TrafficArgs {
+    /// Keep following: print the figures again every --interval (Ctrl-C stops)
+    #[arg(short = 'f', long)]
+    pub follow: bool,
+    /// Print JSON: one object (with -f, one object per line)
+    #[arg(long)]
+    pub json: bool,
+    /// History to read first, e.g. 30s, 5m, 10m (longer than 10m reads more but shows 10m at most)
+    #[arg(long, default_value = "10m", value_parser = parse_span)]
+    pub since: i64,
+    /// Seconds between two prints with -f
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub interval: u64,
+}
+
+/// `30s`, `5m`, `2h` or plain seconds → seconds.
+fn parse_span(s: &str) -> Result<i64, String> {
+    let (num, unit) = s.trim().split_at(s.trim().find(|c: char| !c.is_ascii_digit()).unwrap_or(s.trim().len()));
+    let n: i64 = num.parse().map_err(|_| format!("`{s}` is not a duration (use e.g. 30s, 5m, 1h)"))?;
+    let mult = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        _ => return Err(format!("`{s}`: unknown unit `{unit}` (use s, m or h)")),
+    };
+    Ok(n * mult)
 }
 
 /// `proxy boot_config <set|get|reset>` and the options of `set`.

@@ -13,6 +13,7 @@ pub async fn proxy(ctx: &Ctx, p: &ProxyCommand) -> Result<ExitCode> {
     let req = match p {
         ProxyCommand::Details => return views::proxy_details(ctx).await,
         ProxyCommand::Logs(l) => return views::proxy_logs(ctx, l).await,
+        ProxyCommand::Traffic(t) => return super::traffic::run(ctx, t).await,
         ProxyCommand::BootConfig(b) => return super::boot_config::run(ctx, b).await,
         ProxyCommand::Boot => Request::ProxyBoot,
         ProxyCommand::Reboot { rolling, .. } => Request::ProxyReboot { rolling: *rolling },

@@ -14,6 +14,7 @@ pub mod printer;
 pub mod resources;
 pub mod rollback;
 pub mod secrets;
+pub mod traffic;
 pub mod views;
 
 pub(crate) use crate::app::{context, out};

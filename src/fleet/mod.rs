@@ -3,6 +3,8 @@
 //!
 //! - [`Watcher::spawn`] → `watch::Receiver<FleetSnapshot>` (events + reconcile + lock).
 //! - [`logs::follow`] → merged, host/role-tagged log lines of a scope, resumed after reconnects.
+//! - [`traffic::follow`] → `watch::Receiver<TrafficSnapshot>`: requests/s, status classes and
+//!   latency per host × service × target, read from kamal-proxy's request log.
 //! - [`resources::Monitor::spawn`] → `watch::Receiver<ResourceSnapshot>`; [`resources::sample_once`]
 //!   for headless use; [`resources::room_check`] and [`prune::plan`] are pure.
 //!
@@ -15,6 +17,7 @@ pub mod prune;
 pub mod raw;
 pub mod resources;
 pub mod spec;
+pub mod traffic;
 pub mod versions;
 pub mod watcher;
 

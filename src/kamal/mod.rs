@@ -10,6 +10,7 @@ pub mod envfile;
 pub mod from_config;
 pub mod hooks;
 pub mod lock;
+pub mod proxy_log;
 pub mod ruby;
 
 pub use app::{AppSpec, BootLimit, BuildCache, BuildOptions, ProxySpec, Registry, RoleSpec};

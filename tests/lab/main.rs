@@ -22,3 +22,4 @@ mod real_kamal;
 mod resources_cli;
 mod resources_live;
 mod resources_prune;
+mod traffic;

@@ -187,6 +187,8 @@ pub struct Traffic {
     pub failed: Arc<AtomicU64>,
     pub failures: Arc<Mutex<Vec<String>>>,
     pub versions: Arc<Mutex<Vec<String>>>,
+    /// (host, version answered or "failed") → requests: what the load generator counted.
+    pub per_host: Arc<Mutex<std::collections::BTreeMap<(String, String), u64>>>,
     threads: Vec<std::thread::JoinHandle<()>>,
 }
 
@@ -197,9 +199,11 @@ impl Traffic {
         let failed = Arc::new(AtomicU64::new(0));
         let failures = Arc::new(Mutex::new(vec![]));
         let versions = Arc::new(Mutex::new(vec![]));
+        let per_host = Arc::new(Mutex::new(std::collections::BTreeMap::new()));
         let mut threads = vec![];
         for h in hosts {
             let (stop, okc, failed, failures, versions) = (stop.clone(), okc.clone(), failed.clone(), failures.clone(), versions.clone());
+            let (per, host) = (per_host.clone(), h.clone());
             let addr = format!("{h}:80");
             let hh = host_header.to_string();
             threads.push(std::thread::spawn(move || {
@@ -208,6 +212,7 @@ impl Traffic {
                     match get(&addr, &hh, "/version") {
                         Some(v) => {
                             okc.fetch_add(1, Ordering::SeqCst);
+                            *per.lock().unwrap().entry((host.clone(), v.clone())).or_insert(0) += 1;
                             let mut vs = versions.lock().unwrap();
                             if vs.last() != Some(&v) {
                                 vs.push(v);
@@ -215,6 +220,7 @@ impl Traffic {
                         }
                         None => {
                             failed.fetch_add(1, Ordering::SeqCst);
+                            *per.lock().unwrap().entry((host.clone(), "failed".into())).or_insert(0) += 1;
                             failures.lock().unwrap().push(format!("{addr} at {:?}", Instant::now()));
                         }
                     }
@@ -222,7 +228,7 @@ impl Traffic {
                 }
             }));
         }
-        Traffic { stop, ok: okc, failed, failures, versions, threads }
+        Traffic { stop, ok: okc, failed, failures, versions, per_host, threads }
     }
 
     /// Stop and return (ok, failed).

@@ -87,6 +87,44 @@ fn log_event(level: &str, msg: &str, fields: &[(&str, String)]) {
     let _ = out.flush();
 }
 
+/// A request's log line, as kamal-proxy v0.9.2's logging middleware writes it (slog JSON:
+/// the same keys in the same order; ints for port, status, duration in ns and the lengths).
+fn log_request(req: &http::Request, resp: &http::Response, service: &str, target: &str, took: Duration, peer: &(String, String)) {
+    let header = |name: &str| http::header(&req.headers, name).unwrap_or("").to_string();
+    let (path, query) = req.target.split_once('?').unwrap_or((&req.target, ""));
+    let forwarded = header("X-Forwarded-For");
+    let remote = if forwarded.is_empty() { peer.0.clone() } else { forwarded };
+    // Go's server reports 0 for a request without a body, as here.
+    let body_len = req.body.len();
+    let resp_type = http::header(&resp.headers, "Content-Type").unwrap_or("").to_string();
+    let s = |v: &str| json_str(v);
+    let line = format!(
+        "{{\"time\":{},\"level\":\"INFO\",\"msg\":\"Request\",\"host\":{},\"port\":80,\"path\":{},\"request_id\":{},\"status\":{},\"service\":{},\"target\":{},\"duration\":{},\"method\":{},\"req_content_length\":{},\"req_content_type\":{},\"resp_content_length\":{},\"resp_content_type\":{},\"client_addr\":{},\"client_port\":{},\"remote_addr\":{},\"user_agent\":{},\"proto\":{},\"scheme\":\"http\",\"query\":{}}}",
+        s(&timestamp(true)),
+        s(&header("Host")),
+        s(path),
+        s(&header("X-Request-ID")),
+        resp.status,
+        s(service),
+        s(target),
+        took.as_nanos(),
+        s(&req.method),
+        body_len,
+        s(&header("Content-Type")),
+        if req.method == "HEAD" { 0 } else { resp.body.len() },
+        s(&resp_type),
+        s(&peer.0),
+        s(&peer.1),
+        s(&remote),
+        s(&header("User-Agent")),
+        s(&req.version),
+        s(query),
+    );
+    let mut out = io::stdout().lock();
+    let _ = writeln!(out, "{line}");
+    let _ = out.flush();
+}
+
 /// Appends this invocation's argv to `<state>/argv.log` in the lab's trace format.
 fn record_argv(args: &[String]) {
     let dir = state_dir();
@@ -346,7 +384,9 @@ fn handle_request(shared: &Shared, req: &http::Request, client_ip: &str) -> (htt
 }
 
 fn serve_client(shared: Arc<Shared>, stream: TcpStream) {
-    let peer = stream.peer_addr().map(|a| a.ip().to_string()).unwrap_or_default();
+    let peer_addr = stream.peer_addr().ok();
+    let peer = peer_addr.map(|a| a.ip().to_string()).unwrap_or_default();
+    let peer = (peer, peer_addr.map(|a| a.port().to_string()).unwrap_or_default());
     let _ = stream.set_nodelay(true);
     let _ = stream.set_read_timeout(Some(Duration::from_secs(75)));
     let Ok(mut writer) = stream.try_clone() else { return };
@@ -362,23 +402,9 @@ fn serve_client(shared: Arc<Shared>, stream: TcpStream) {
         };
         let started = Instant::now();
         let keep = http::keep_alive(&req);
-        let (resp, service, target) = handle_request(&shared, &req, &peer);
+        let (resp, service, target) = handle_request(&shared, &req, &peer.0);
         let ok = http::write_response(&mut writer, &resp, req.method == "HEAD", keep).is_ok();
-        log_event(
-            "INFO",
-            "Request",
-            &[
-                ("host", http::header(&req.headers, "Host").unwrap_or("").to_string()),
-                ("method", req.method.clone()),
-                ("path", req.target.clone()),
-                ("status", resp.status.to_string()),
-                ("service", service),
-                ("target", target),
-                ("duration", format!("{}", started.elapsed().as_micros())),
-                ("remote_addr", peer.clone()),
-                ("user_agent", http::header(&req.headers, "User-Agent").unwrap_or("").to_string()),
-            ],
-        );
+        log_request(&req, &resp, &service, &target, started.elapsed(), &peer);
         if !ok || !keep {
             return;
         }

@@ -1,0 +1,147 @@
+//! Live traffic read from kamal-proxy's request log (`kdeck proxy traffic`), on the engine lab:
+//! load through each web host's proxy while a rolling deploy switches it from v1 to v2.
+
+use crate::support::engine as engine_support;
+use engine_support::*;
+use serde_json::Value;
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// `kdeck proxy traffic -f --json` in the background, keeping its latest snapshot.
+struct Follower {
+    child: std::process::Child,
+    latest: Arc<Mutex<Option<Value>>>,
+}
+
+impl Follower {
+    fn start(lab: &Lab, dir: &std::path::Path) -> Follower {
+        let mut child = kdeck_command(lab, dir)
+            .args(["proxy", "traffic", "-f", "--json", "--since", "0s", "--interval", "1"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn kdeck proxy traffic -f");
+        let latest = Arc::new(Mutex::new(None));
+        let out = child.stdout.take().unwrap();
+        let l = latest.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let v: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("proxy traffic -f printed non-JSON {line:?}: {e}"));
+                *l.lock().unwrap() = Some(v);
+            }
+        });
+        Follower { child, latest }
+    }
+
+    /// The next snapshot printed after now.
+    fn next(&self) -> Value {
+        let before = self.latest.lock().unwrap().clone();
+        let t = Instant::now();
+        loop {
+            let now = self.latest.lock().unwrap().clone();
+            if let Some(v) = now.filter(|v| Some(v) != before.as_ref()) {
+                return v;
+            }
+            assert!(t.elapsed() < Duration::from_secs(10), "proxy traffic -f printed nothing for 10 s");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Follower {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// (host, version) → the row of the snapshot.
+fn rows(snap: &Value) -> Vec<(String, String, Value)> {
+    snap["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .map(|r| (r["host"].as_str().unwrap_or("").to_string(), r["version"].as_str().unwrap_or("?").to_string(), r.clone()))
+        .collect()
+}
+
+fn total(snap: &Value, host: &str, version: &str) -> u64 {
+    rows(snap).iter().filter(|(h, v, _)| h == host && v == version).map(|(_, _, r)| r["total"].as_u64().unwrap_or(0)).sum()
+}
+
+fn last_seconds(snap: &Value, host: &str, version: &str, n: usize) -> u64 {
+    rows(snap)
+        .iter()
+        .filter(|(h, v, _)| h == host && v == version)
+        .map(|(_, _, r)| r["per_second"].as_array().unwrap().iter().rev().take(n).map(|x| x.as_u64().unwrap()).sum::<u64>())
+        .sum()
+}
+
+/// Under load during `deploy v1 → v2`, each web host's old target falls to 0 and the new one
+/// rises, and the per-host, per-version counts are within 5 % of what the load generator got.
+#[test]
+fn proxy_traffic_follows_each_host_from_old_to_new_version_during_a_deploy() {
+    let _turn = crate::support::lab::turn();
+    let Some(lab) = lab() else { return };
+    let svc = "etraffic";
+    fresh(&lab, svc);
+    for v in ["v1", "v2"] {
+        lab.image(svc, v, "ok");
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = app(&lab, tmp.path(), svc, |_| {});
+    let hh = format!("{svc}.test");
+    let web = lab.ips(0..2);
+    ok(kdeck(&lab, &dir, &["deploy", "-P", "--version", "v1"]), "kdeck deploy v1");
+    assert!(wait_serving(&web, &hh, Duration::from_secs(10)), "v1 not served");
+    // The readiness probes above belong to earlier seconds than the follow reads.
+    std::thread::sleep(Duration::from_millis(1500));
+    let f = Follower::start(&lab, &dir);
+    f.next();
+
+    let load = Traffic::start(&web, &hh);
+    let counted = load.per_host.clone();
+    std::thread::sleep(Duration::from_secs(2));
+    ok(kdeck(&lab, &dir, &["deploy", "-P", "--version", "v2"]), "kdeck deploy v2");
+    std::thread::sleep(Duration::from_secs(3));
+    let during = f.next();
+    let (n_ok, n_failed) = load.finish();
+    assert_eq!(n_failed, 0, "failed requests during the deploy");
+    assert!(n_ok > 100, "too few requests: {n_ok}");
+    // Two more prints: every request has been logged and read.
+    std::thread::sleep(Duration::from_millis(1500));
+    f.next();
+    let after = f.next();
+
+    let counted = counted.lock().unwrap().clone();
+    for h in &web {
+        // Old target at 0 over the last 2 s while the load went on; the new one serving.
+        assert_eq!(last_seconds(&during, h, "v1", 2), 0, "{h}: v1 still served at the end: {during:#}");
+        assert!(last_seconds(&during, h, "v2", 2) > 0, "{h}: v2 not serving at the end: {during:#}");
+        for v in ["v1", "v2"] {
+            let want = *counted.get(&(h.clone(), v.to_string())).unwrap_or(&0);
+            let got = total(&after, h, v);
+            assert!(want > 10, "{h} {v}: the load generator counted only {want}");
+            let off = (got as f64 - want as f64).abs() / want as f64;
+            assert!(off <= 0.05, "{h} {v}: kdeck counted {got}, the load generator {want} ({:.1} % off)", off * 100.0);
+        }
+        // Every row of this app names its role and the container behind the target.
+        for (rh, v, r) in rows(&after) {
+            if &rh == h {
+                assert_eq!(r["role"], "web", "{r:#}");
+                assert_eq!(r["container"].as_str(), Some(format!("{svc}-web-{v}").as_str()), "{r:#}");
+                assert_eq!(r["last_1m"]["s5xx"], 0, "{r:#}");
+            }
+        }
+    }
+
+    // Without -f: the same history read once, as a table.
+    let table = ok(kdeck(&lab, &dir, &["proxy", "traffic", "--since", "1m"]), "kdeck proxy traffic").stdout;
+    for h in &web {
+        for v in ["v1", "v2"] {
+            assert!(table.lines().any(|l| l.starts_with(h.as_str()) && l.contains(" web ") && l.contains(&format!(" {v} "))), "{h} {v} missing:\n{table}");
+        }
+    }
+}
