@@ -25,6 +25,7 @@ pub enum Action {
     ShowDeploy,
     ShowExec,
     ShowAudit,
+    ShowTraffic,
     Filter,
     NextMatch,
     PrevMatch,
@@ -89,6 +90,7 @@ impl Action {
             Action::ShowDeploy => "timeline",
             Action::ShowExec => "exec",
             Action::ShowAudit => "audit",
+            Action::ShowTraffic => "traffic",
             Action::Filter => "filter",
             Action::NextMatch => "next-match",
             Action::PrevMatch => "previous-match",
@@ -120,10 +122,11 @@ pub enum View {
     Deploy,
     Exec,
     Audit,
+    Traffic,
 }
 
 impl View {
-    pub const ALL: [View; 5] = [View::Fleet, View::Logs, View::Deploy, View::Exec, View::Audit];
+    pub const ALL: [View; 6] = [View::Fleet, View::Logs, View::Deploy, View::Exec, View::Audit, View::Traffic];
     pub fn title(self) -> &'static str {
         match self {
             View::Fleet => "Fleet",
@@ -131,6 +134,7 @@ impl View {
             View::Deploy => "Deploy",
             View::Exec => "Exec",
             View::Audit => "Audit",
+            View::Traffic => "Traffic",
         }
     }
 }
@@ -174,11 +178,12 @@ const MOVE: &[Binding] = &[
 const GLOBAL: &[Binding] = &[
     b!("Tab/S-Tab", "next / previous view", Action::NextView, false, [(KeyCode::Tab, N)]),
     h!("S-Tab", "previous view", Action::PrevView, [(KeyCode::BackTab, S), (KeyCode::BackTab, N)]),
-    b!("1-5", "views (not while typing)", Action::ShowFleet, false, [(KeyCode::Char('1'), N)]),
+    b!("1-6", "views (not while typing)", Action::ShowFleet, false, [(KeyCode::Char('1'), N)]),
     h!("2", "logs view", Action::ShowLogs, [(KeyCode::Char('2'), N)]),
     h!("3", "deploy timeline", Action::ShowDeploy, [(KeyCode::Char('3'), N)]),
     h!("4", "exec", Action::ShowExec, [(KeyCode::Char('4'), N)]),
     h!("5", "audit log", Action::ShowAudit, [(KeyCode::Char('5'), N)]),
+    h!("6", "traffic through kamal-proxy", Action::ShowTraffic, [(KeyCode::Char('6'), N)]),
     b!("Esc", "back", Action::Back, false, [(KeyCode::Esc, N)]),
     b!("D", "deploy", Action::Deploy, true, [(KeyCode::Char('D'), S), (KeyCode::Char('D'), N)]),
     b!("R", "redeploy", Action::Redeploy, false, [(KeyCode::Char('R'), S), (KeyCode::Char('R'), N)]),
@@ -198,6 +203,7 @@ const FLEET: &[Binding] = &[
     b!("e", "exec", Action::ShowExec, true, [(KeyCode::Char('e'), N)]),
     b!("d", "deploy timeline", Action::ShowDeploy, false, [(KeyCode::Char('d'), N)]),
     b!("m", "resources", Action::HostResources, true, [(KeyCode::Char('m'), N)]),
+    b!("t", "traffic", Action::ShowTraffic, false, [(KeyCode::Char('t'), N)]),
     b!("T", "trust host key", Action::TrustHostKey, false, [(KeyCode::Char('T'), S), (KeyCode::Char('T'), N)]),
 ];
 
@@ -225,6 +231,9 @@ const DEPLOY: &[Binding] = &[
 const AUDIT: &[Binding] =
     &[b!("l", "logs", Action::ShowLogs, false, [(KeyCode::Char('l'), N)]), b!("e", "exec", Action::ShowExec, false, [(KeyCode::Char('e'), N)])];
 
+const TRAFFIC: &[Binding] =
+    &[b!("l", "logs", Action::ShowLogs, true, [(KeyCode::Char('l'), N)]), b!("d", "deploy timeline", Action::ShowDeploy, true, [(KeyCode::Char('d'), N)])];
+
 /// Bindings of a view, most specific first (view keys shadow global ones).
 pub fn bindings(view: View, read_only: bool) -> Vec<&'static Binding> {
     let specific: &[Binding] = match view {
@@ -233,6 +242,7 @@ pub fn bindings(view: View, read_only: bool) -> Vec<&'static Binding> {
         View::Deploy => DEPLOY,
         View::Exec => &[],
         View::Audit => AUDIT,
+        View::Traffic => TRAFFIC,
     };
     specific.iter().chain(MOVE.iter()).chain(GLOBAL.iter()).filter(|b| !(read_only && b.action.is_mutating())).collect()
 }
@@ -250,6 +260,7 @@ pub fn palette_actions(view: View, read_only: bool) -> Vec<Action> {
         Action::ShowDeploy,
         Action::ShowExec,
         Action::ShowAudit,
+        Action::ShowTraffic,
         Action::Deploy,
         Action::Redeploy,
         Action::Rollback,

@@ -254,6 +254,8 @@ pub enum Update {
     Resources(Box<ResourceSnapshot>),
     /// The latest prune preview per host.
     PrunePlans(Vec<PrunePlan>),
+    /// Requests per host × target, from kamal-proxy's request log (`fleet::traffic`).
+    Traffic(Box<crate::fleet::traffic::TrafficSnapshot>),
     /// A message for the status line (errors from the engine included).
     Notice {
         error: bool,

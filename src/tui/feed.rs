@@ -4,6 +4,7 @@
 use super::{LogLine, Update};
 use crate::fleet::logs::{FleetLog, FleetLogLine};
 use crate::fleet::model::FleetSnapshot;
+use crate::fleet::traffic::{TrafficHandle, TrafficSnapshot};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -17,6 +18,19 @@ pub fn forward_fleet(mut rx: watch::Receiver<FleetSnapshot>, tx: mpsc::Sender<Up
                 return;
             }
             if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    })
+}
+
+/// Sends each traffic snapshot; the task owns the follow (dropping it stops the streams).
+pub fn forward_traffic(mut rx: watch::Receiver<TrafficSnapshot>, handle: TrafficHandle, tx: mpsc::Sender<Update>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        let _handle = handle;
+        while rx.changed().await.is_ok() {
+            let snap = rx.borrow_and_update().clone();
+            if tx.send(Update::Traffic(Box::new(snap))).await.is_err() {
                 return;
             }
         }

@@ -45,6 +45,13 @@ async fn dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<super
     // Resources over the same connections; the forwarder owns the monitor (dropping it stops it).
     let (res_rx, monitor) = crate::fleet::resources::Monitor::spawn(pool.clone(), spec.clone(), crate::fleet::resources::ResourceOptions::default());
     forward_resources(res_rx, monitor, up_tx.clone());
+    // Traffic through kamal-proxy on every host of a role behind it (the last 10 minutes first).
+    let proxy_hosts = ctx.full.proxy_hosts();
+    if !proxy_hosts.is_empty() {
+        let opts = crate::fleet::traffic::TrafficOptions { history_s: Some(600), ..Default::default() };
+        let (traffic_rx, handle) = crate::fleet::traffic::follow(&pool, &spec, &proxy_hosts, opts);
+        super::feed::forward_traffic(traffic_rx, handle, up_tx.clone());
+    }
 
     let (req_tx, req_rx) = mpsc::unbounded_channel::<Request>();
     let busy = Arc::new(AtomicBool::new(false));

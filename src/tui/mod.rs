@@ -11,6 +11,7 @@ pub mod resources;
 pub mod term;
 pub mod theme;
 pub mod timeline;
+pub mod traffic_marks;
 pub mod ui;
 pub mod versions;
 

@@ -35,6 +35,16 @@ pub struct Finished {
     pub summary: String,
 }
 
+/// A host's first traffic problem of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TrafficMark {
+    /// `5xx began (3 in 2 s)` or `p95 4.1ms → 180ms`.
+    pub what: String,
+    /// Index into the timeline's rows of the step the host was in.
+    pub step: Option<usize>,
+    pub at: DateTime<Utc>,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct Timeline {
     pub action: Option<ActionKind>,
@@ -50,6 +60,10 @@ pub struct Timeline {
     pub output: VecDeque<(Option<String>, String)>,
     /// Exec output per host, for the exec panes.
     pub exec_output: BTreeMap<String, Vec<String>>,
+    /// Per host, where its traffic through kamal-proxy first went wrong in this run.
+    pub traffic_marks: BTreeMap<String, TrafficMark>,
+    /// Hosts that already answered 5xx when the run began (set at the first traffic figures).
+    pub traffic_baseline: Option<std::collections::BTreeSet<String>>,
 }
 
 impl StepRow {

@@ -11,5 +11,6 @@ mod quit_filters_and_truncation;
 mod resources_panels;
 mod resources_view;
 mod timeline;
+mod traffic;
 mod trust;
 mod views;

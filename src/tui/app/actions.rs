@@ -40,6 +40,7 @@ impl App {
             Action::ShowDeploy => self.open_view(View::Deploy, d),
             Action::ShowExec => self.open_view(View::Exec, d),
             Action::ShowAudit => self.open_view(View::Audit, d),
+            Action::ShowTraffic => self.open_view(View::Traffic, d),
             Action::Filter
             | Action::NextMatch
             | Action::PrevMatch
@@ -218,6 +219,7 @@ impl App {
                 let n = self.audit.as_ref().map_or(0, |a| a.len()) as i64;
                 self.audit_scroll = (self.audit_scroll as i64 + delta).clamp(0, n.max(0)) as usize;
             }
+            View::Traffic => self.traffic_scroll = (self.traffic_scroll as i64 + delta).clamp(0, 10_000) as usize,
             View::Exec => {}
         }
     }

@@ -177,6 +177,8 @@ pub struct App {
     pub deploy_scroll: usize,
     pub audit: Option<Vec<String>>,
     pub audit_scroll: usize,
+    /// Lines scrolled down in the Traffic view.
+    pub traffic_scroll: usize,
     pub exec: ExecState,
     /// The view stack; the last one is shown. Never empty.
     pub views: Vec<View>,
@@ -204,6 +206,8 @@ pub struct App {
     /// Latest live resources (None until the monitor's first snapshot).
     pub resources: Option<ResourceSnapshot>,
     pub prune_plans: Vec<PrunePlan>,
+    /// Live traffic through kamal-proxy (`None` until the first figures arrive).
+    pub traffic: Option<crate::fleet::traffic::TrafficSnapshot>,
     /// `retain_containers` of the config (shown in the prune preview).
     pub retain_containers: usize,
     /// `-P`: deploys from the dashboard skip the build/push (said in the confirmation).
@@ -227,6 +231,7 @@ impl App {
             deploy_scroll: 0,
             audit: None,
             audit_scroll: 0,
+            traffic_scroll: 0,
             exec: ExecState::default(),
             views: vec![View::Fleet],
             overlay: None,
@@ -244,6 +249,7 @@ impl App {
             // ~/.local/state/kdeck/logs (XDG), not the app's directory (its git tree).
             save_dir: dirs::state_dir().or_else(|| dirs::home_dir().map(|h| h.join(".local/state"))).unwrap_or_else(std::env::temp_dir).join("kdeck/logs"),
             resources: None,
+            traffic: None,
             prune_plans: Vec::new(),
             retain_containers: 5,
             skip_push: false,

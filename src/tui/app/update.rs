@@ -43,6 +43,10 @@ impl App {
             }
             Update::Resources(r) => self.resources = Some(*r),
             Update::PrunePlans(p) => self.prune_plans = p,
+            Update::Traffic(t) => {
+                super::super::traffic_marks::mark(&mut self.timeline, &t, self.now);
+                self.traffic = Some(*t);
+            }
         }
     }
 

@@ -57,29 +57,7 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         return super::deploy_compact::draw(app, t, f, area, title, lines, name_w);
     }
     for host in tl.host_order() {
-        let (done, total, failed) = tl.host_progress(&host);
-        let mut head = vec![];
-        match &host {
-            Some(h) => {
-                let mark = if failed {
-                    Span::styled("✗ ", t.err())
-                } else if total > 0 && done == total {
-                    Span::styled("✓ ", t.ok())
-                } else {
-                    Span::styled("● ", t.running())
-                };
-                head.push(mark);
-                head.push(Span::styled(h.clone(), t.host(h).patch(t.title())));
-                if let Some(g) = tl.group_of(h) {
-                    if tl.groups.len() > 1 {
-                        head.push(Span::styled(format!("  group {}/{}", g + 1, tl.groups.len()), t.dim()));
-                    }
-                }
-                head.push(Span::styled(format!("  {done}/{total}"), t.dim()));
-            }
-            None => head.push(Span::styled("local", t.title())),
-        }
-        lines.push(Line::from(head));
+        lines.push(host_head(app, t, &host, area.width < 120));
         for r in tl.rows.iter().filter(|r| r.host == host) {
             step_lines(app, t, r, name_w, &mut lines);
         }
@@ -107,6 +85,39 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         app.deploy_scroll.min(max_scroll)
     } as u16;
     f.render_widget(Paragraph::new(lines).scroll((scroll, 0)).block(Block::bordered().title(title)), area);
+}
+
+/// A host's heading in the full timeline: its mark, name, boot group, steps done and traffic.
+fn host_head<'a>(app: &App, t: &Theme, host: &Option<String>, narrow: bool) -> Line<'a> {
+    let tl = app.deploy_timeline();
+    let (done, total, failed) = tl.host_progress(host);
+    let mut head = vec![];
+    match host {
+        Some(h) => {
+            let mark = if failed {
+                Span::styled("✗ ", t.err())
+            } else if total > 0 && done == total {
+                Span::styled("✓ ", t.ok())
+            } else {
+                Span::styled("● ", t.running())
+            };
+            head.push(mark);
+            head.push(Span::styled(h.clone(), t.host(h).patch(t.title())));
+            if let Some(g) = tl.group_of(h) {
+                if tl.groups.len() > 1 {
+                    head.push(Span::styled(format!("  group {}/{}", g + 1, tl.groups.len()), t.dim()));
+                }
+            }
+            head.push(Span::styled(format!("  {done}/{total}"), t.dim()));
+            let traffic = super::traffic::deploy_spans(app, t, h, narrow);
+            if !traffic.is_empty() {
+                head.push(Span::raw("   "));
+                head.extend(traffic);
+            }
+        }
+        None => head.push(Span::styled("local", t.title())),
+    }
+    Line::from(head)
 }
 
 /// Whether the full timeline (a heading and every step of every host, under `head` lines)

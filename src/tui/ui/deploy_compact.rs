@@ -47,7 +47,7 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String, head
     let room = (list.height.saturating_sub(2) as usize).saturating_sub(fixed).max(1);
     let start = (sel + 3).saturating_sub(room).min(hosts.len().saturating_sub(room));
     for (i, h) in hosts.iter().enumerate().skip(start).take(room) {
-        top.push(host_line(app, t, h, i == sel, (host_w, bar_w)));
+        top.push(host_line(app, t, h, i == sel, (host_w, bar_w, area.width < 120)));
     }
     f.render_widget(Paragraph::new(top).block(Block::bordered().title(title)), list);
     let mut lines = Vec::new();
@@ -87,7 +87,7 @@ fn summary<'a>(app: &App, t: &Theme, hosts: &[Option<String>]) -> Line<'a> {
 }
 
 /// `› ● 10.77.4.12  g1/2  ███▓░░░░  3/8   14.2s  health wait web`
-fn host_line<'a>(app: &App, t: &Theme, host: &Option<String>, selected: bool, (host_w, bar_w): (usize, usize)) -> Line<'a> {
+fn host_line<'a>(app: &App, t: &Theme, host: &Option<String>, selected: bool, (host_w, bar_w, narrow): (usize, usize, bool)) -> Line<'a> {
     let tl = app.deploy_timeline();
     let (done, total, failed) = tl.host_progress(host);
     let rows: Vec<&StepRow> = tl.rows.iter().filter(|r| &r.host == host).collect();
@@ -131,7 +131,16 @@ fn host_line<'a>(app: &App, t: &Theme, host: &Option<String>, selected: bool, (h
     };
     spans.push(Span::styled(format!("  {:>5}", format!("{done}/{total}")), t.dim()));
     spans.push(Span::raw(format!(" {:>7}  ", versions::elapsed(host_elapsed(app, &rows)))));
+    let phase_w: usize = if narrow { 16 } else { 26 };
+    let pad = phase_w.saturating_sub(phase.chars().count());
     spans.push(Span::styled(phase, if failed { t.err() } else { t.base() }));
+    if let Some(h) = host {
+        let traffic = super::traffic::deploy_spans(app, t, h, narrow);
+        if !traffic.is_empty() {
+            spans.push(Span::raw(" ".repeat(pad + 1)));
+            spans.extend(traffic);
+        }
+    }
     Line::from(spans)
 }
 

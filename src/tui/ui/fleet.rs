@@ -93,6 +93,10 @@ impl Columns {
         if wide && app.resources.is_some() {
             cols.push(("CPU MEM DISK", Constraint::Length(14)));
         }
+        // Once kamal-proxy's request log has been read: req/s (10 s), 5xx and p95 (1 min).
+        if wide && app.traffic.is_some() {
+            cols.push(("Req/s  5xx  p95  60s", Constraint::Length(TRAFFIC_W)));
+        }
         if wide {
             cols.push(("Last failure", Constraint::Min(10)));
         }
@@ -124,6 +128,8 @@ struct TableCtx<'a> {
     wide: bool,
     /// The CPU MEM DISK column is shown.
     with_res: bool,
+    /// The traffic column is shown.
+    with_traffic: bool,
     container_w: usize,
     /// Each role's majority version, once per role, not per host row (50 hosts would make it
     /// quadratic).
@@ -137,6 +143,7 @@ fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
         t,
         wide: cols.wide,
         with_res: cols.wide && app.resources.is_some(),
+        with_traffic: cols.wide && app.traffic.is_some(),
         container_w: cols.container_w as usize,
         majority: app.fleet.roles.iter().map(|(r, _)| (r.as_str(), versions::role_majority(&app.fleet, r))).collect(),
     };
@@ -185,7 +192,10 @@ impl TableCtx<'_> {
         cells.push(Cell::from(Line::from(v)));
         if dis && self.wide {
             cells.extend([Cell::from(""), Cell::from(""), Cell::from(""), Cell::from("")]);
-            if app.resources.is_some() {
+            if self.with_res {
+                cells.push(Cell::from(""));
+            }
+            if self.with_traffic {
                 cells.push(Cell::from(""));
             }
             cells.push(Cell::from(Span::styled("hosts run different versions", t.warn())));
@@ -236,6 +246,9 @@ impl TableCtx<'_> {
         cells.push(Cell::from(dim_unless_live(proxy_text(t, hs, &app.fleet.service, role))));
         if self.with_res {
             cells.push(Cell::from(res_compact(app, t, host)));
+        }
+        if self.with_traffic {
+            cells.push(Cell::from(traffic_compact(app, t, host, role)));
         }
         if wide {
             let mut last: Vec<Span> = Vec::new();
@@ -313,6 +326,9 @@ impl TableCtx<'_> {
         if self.with_res {
             cells.push(Cell::from(res_compact(app, t, host)));
         }
+        if self.with_traffic {
+            cells.push(Cell::from(""));
+        }
         if wide {
             cells.push(Cell::from(failure_span(app, t, hs, c)));
         }
@@ -372,6 +388,25 @@ pub(crate) fn badge_word(w: &ResourceWarning) -> &'static str {
         WarningKind::OomKilled => "[OOM]",
         WarningKind::RestartLoop => "[LOOP]",
     }
+}
+
+const TRAFFIC_W: u16 = 24;
+
+/// `12.3/s   0%  4ms ▁▃▅▇█`: a role's requests per second on a host over 10 s, its 5xx share
+/// and p95 over a minute, and its last seconds; `-` for a role kamal-proxy does not serve.
+fn traffic_compact<'a>(app: &App, t: &Theme, host: &str, role: &str) -> Line<'a> {
+    let Some(snap) = &app.traffic else { return Line::raw("") };
+    let (Some(ten), Some(min)) = (snap.host_total(host, Some(role), 10), snap.host_total(host, Some(role), 60)) else {
+        return Line::styled("-", t.dim());
+    };
+    let ps: Vec<f64> = snap.host_per_second(host, Some(role)).into_iter().map(f64::from).collect();
+    let err = Span::styled(format!("{:>4.0}%", min.error_pct), if min.s5xx > 0 { t.err() } else { t.dim() });
+    Line::from(vec![
+        Span::raw(format!("{:>7}", crate::fleet::traffic::fmt_rate(ten.rate))),
+        err,
+        Span::raw(format!(" {:>5} ", crate::fleet::traffic::fmt_ms(min.p95_ms))),
+        Span::styled(super::traffic::sparkline(&ps, 5), t.ok()),
+    ])
 }
 
 /// `12% 61% 40%!`: CPU, memory and the fullest disk of a host, `!` past a threshold.

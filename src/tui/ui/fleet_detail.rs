@@ -142,6 +142,7 @@ fn host_detail<'a>(app: &'a App, t: &Theme, role: &str, host: &str, lines: &mut 
         lines.push(Line::from(vec![Span::styled("other versions ", t.dim()), Span::raw(others.join(", "))]));
     }
     push_resources(app, t, host, lines);
+    push_traffic(app, t, host, role, lines);
     let routes: Vec<String> = h
         .proxy_routes
         .iter()
@@ -172,6 +173,25 @@ fn push_resources<'a>(app: &'a App, t: &Theme, host: &str, lines: &mut Vec<Line<
         spans.extend(resources::warning_badges(t, snap, host, None));
     }
     spans.push(Span::styled("  m: resources", t.dim()));
+    lines.push(Line::from(spans));
+}
+
+/// The role's traffic on the host, per version: `traffic v2 18.2/s · v1 0.0/s · 5xx 0% · p95 4ms · t: traffic`.
+fn push_traffic<'a>(app: &'a App, t: &Theme, host: &str, role: &str, lines: &mut Vec<Line<'a>>) {
+    let Some(snap) = &app.traffic else { return };
+    let Some(min) = snap.host_total(host, Some(role), 60) else { return };
+    let mut spans = vec![Span::styled("traffic ", t.dim())];
+    // Older → newest, as on the deploy timeline.
+    let rows: Vec<_> = snap.of_host(host).filter(|r| r.role.as_deref() == Some(role)).collect();
+    for (i, r) in rows.iter().rev().enumerate() {
+        let v = r.info.version.as_deref().map(versions::short_version).unwrap_or_else(|| "?".into());
+        let arrow = if i + 1 < rows.len() { " → " } else { "  " };
+        spans.push(Span::raw(format!("{v} {}{arrow}", crate::fleet::traffic::fmt_rate(r.last_10s.rate))));
+    }
+    let err = format!("5xx {:.1}%", min.error_pct);
+    spans.push(Span::styled(err, if min.s5xx > 0 { t.err() } else { t.ok() }));
+    spans.push(Span::raw(format!("  p95 {}", crate::fleet::traffic::fmt_ms(min.p95_ms))));
+    spans.push(Span::styled("  t: traffic", t.dim()));
     lines.push(Line::from(spans));
 }
 

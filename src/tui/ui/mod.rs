@@ -12,6 +12,7 @@ mod history;
 mod logs;
 mod overlay;
 mod steps;
+pub(crate) mod traffic;
 
 use super::action::{bindings, overlay_bindings, View};
 use super::app::App;
@@ -34,6 +35,7 @@ pub fn draw(app: &App, f: &mut Frame) {
         View::Deploy => deploy::draw(app, &t, f, body),
         View::Exec => exec::draw(app, &t, f, body),
         View::Audit => audit::draw(app, &t, f, body),
+        View::Traffic => traffic::draw(app, &t, f, body),
     }
     draw_status(app, &t, f, status);
     overlay::draw(app, &t, f, body);

@@ -75,6 +75,16 @@ fn error_detail(error: &str) -> (&str, Vec<&str>) {
 }
 
 pub(super) fn step_lines(app: &App, t: &Theme, r: &StepRow, w: usize, lines: &mut Vec<Line>) {
+    step_state_lines(app, t, r, w, lines);
+    // Where this host's traffic first went wrong in the run.
+    let tl = app.deploy_timeline();
+    let here = r.host.as_ref().and_then(|h| tl.traffic_marks.get(h)).filter(|m| m.step.and_then(|i| tl.rows.get(i)) == Some(r));
+    if let Some(m) = here {
+        lines.push(Line::styled(format!("      ⚠ traffic: {} while this step ran ({})", m.what, m.at.format("%H:%M:%S")), t.err()));
+    }
+}
+
+fn step_state_lines(app: &App, t: &Theme, r: &StepRow, w: usize, lines: &mut Vec<Line>) {
     // Cut, never overflow: the elapsed column must stay aligned.
     let label = super::fit(&row_label(r), w);
     match &r.state {
