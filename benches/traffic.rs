@@ -31,7 +31,8 @@ fn line(i: usize, t: i64) -> String {
 fn main() {
     let t0 = chrono::Utc::now().timestamp() - 60;
     // 1,000 lines per simulated second, spread over the hosts.
-    let lines: Vec<(String, String)> = (0..LINES).map(|i| (format!("10.0.{}.{}", i % HOSTS / 250, 10 + i % HOSTS), line(i, t0 + (i / 1000 % 60) as i64))).collect();
+    let lines: Vec<(String, String)> =
+        (0..LINES).map(|i| (format!("10.0.{}.{}", i % HOSTS / 250, 10 + i % HOSTS), line(i, t0 + (i / 1000 % 60) as i64))).collect();
     let mut book = TrafficBook::default();
     let start = Instant::now();
     for (host, raw) in &lines {

@@ -140,6 +140,21 @@ pub enum Command {
     Version,
     /// Upgrade from Kamal 1.x to 2.0 (Traefik to kamal-proxy, accessories into the kamal network)
     Upgrade(UpgradeArgs),
+    /// Forward a local port to an accessory's or a role's container over the ssh connection (kdeck only)
+    Tunnel(TunnelArgs),
+}
+
+/// `kdeck tunnel NAME [LOCAL:]PORT`.
+#[derive(Debug, Args)]
+pub struct TunnelArgs {
+    /// Accessory or role name
+    pub name: String,
+    /// The container's PORT, served on LOCAL here (LOCAL defaults to PORT; 0 picks a free one)
+    #[arg(value_name = "[LOCAL:]PORT")]
+    pub ports: String,
+    /// Address to listen on here
+    #[arg(long, default_value = "127.0.0.1")]
+    pub bind: String,
 }
 
 #[derive(Debug, Args, Default)]

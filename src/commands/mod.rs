@@ -15,6 +15,7 @@ pub mod resources;
 pub mod rollback;
 pub mod secrets;
 pub mod traffic;
+pub mod tunnel;
 pub mod views;
 
 pub(crate) use crate::app::{context, out};
@@ -119,6 +120,7 @@ async fn engine_dispatch(cli: &Cli) -> color_eyre::Result<ExitCode> {
             let boot = g.version.clone().unwrap_or_else(|| ctx.app.latest_tag());
             actions::run_request(&ctx, Request::Upgrade { rolling: u.rolling, version: boot }, v).await
         }
+        Command::Tunnel(t) => tunnel::run(&ctx, t).await,
         other => Err(eyre!("`{}` is not implemented yet", command_name(other))),
     }
 }
@@ -193,6 +195,7 @@ fn command_name(c: &Command) -> &'static str {
         Command::Docs(_) => "docs",
         Command::Version => "version",
         Command::Upgrade(_) => "upgrade",
+        Command::Tunnel(_) => "tunnel",
     }
 }
 

@@ -488,3 +488,51 @@ fn accessory_exec_matches_kamal_new_and_reused() {
     assert_eq!(r.code, Some(1), "{r:?}");
     ok(kdeck(&lab, &dir, &["accessory", "remove", "db", "-y"]), "kdeck accessory remove db");
 }
+
+/// `kdeck tunnel` carries TCP sessions to an accessory that publishes no port: two clients at
+/// once through the local port reach its httpd over the host's ssh connection.
+#[test]
+fn tunnel_carries_tcp_sessions_to_an_accessory_that_publishes_no_port() {
+    use std::io::{BufRead, Read, Write};
+    let _turn = crate::support::lab::turn();
+    let Some((lab, _turn)) = acc_lab() else { return };
+    let svc = "acctun";
+    fresh(&lab, svc);
+    let image = lab.image("accdb", "v1", "ok");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = write_app(&lab, tmp.path(), svc, &image);
+    ok(kdeck(&lab, &dir, &["accessory", "boot", "cache"]), "kdeck accessory boot cache");
+    let mut child = engine_support::kdeck_command(&lab, &dir)
+        .args(["tunnel", "cache", "0:80"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn kdeck tunnel");
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).expect("tunnel's first line");
+    let port: u16 = Regex::new(r"^Forwarding 127\.0\.0\.1:(\d+) → accessory cache \(acctun-cache\) port 80 on ")
+        .unwrap()
+        .captures(&first)
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))[1]
+        .parse()
+        .unwrap();
+    let get = move || {
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).expect("connect to the tunnel");
+        s.set_read_timeout(Some(std::time::Duration::from_secs(10))).unwrap();
+        write!(s, "GET /version HTTP/1.0\r\nHost: x\r\n\r\n").unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).expect("read through the tunnel");
+        out
+    };
+    let clients: Vec<_> = (0..2).map(|_| std::thread::spawn(get)).collect();
+    for c in clients {
+        let out = c.join().unwrap();
+        assert!(out.starts_with("HTTP/1.") && out.contains(" 200 ") && out.trim_end().ends_with("v1"), "{out}");
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    // Nothing was published on the host for it.
+    let ports = lab.docker(&lab.ips(2..3)[0], &["port", &format!("{svc}-cache")]).stdout;
+    assert!(ports.trim().is_empty(), "{ports}");
+    fresh(&lab, svc);
+}
