@@ -185,6 +185,22 @@ pub struct DeployArgs {
     /// Build without using Docker's build cache
     #[arg(long = "no-cache", alias = "no_cache")]
     pub no_cache: bool,
+    /// deploy only: the first boot group first, its traffic watched against the other hosts',
+    /// then the rest — or the group rolled back when a threshold is crossed (kdeck only)
+    #[arg(long)]
+    pub canary: bool,
+    /// Seconds of canary traffic to judge (5–600)
+    #[arg(long = "canary-window", default_value_t = 60, value_parser = clap::value_parser!(u32).range(5..=600))]
+    pub canary_window: u32,
+    /// Stop the canary above this 5xx share of its requests (percent)
+    #[arg(long = "canary-max-5xx", default_value_t = 1.0)]
+    pub canary_max_5xx: f64,
+    /// Stop the canary when its p95 exceeds this multiple of the other hosts' (+20 ms)
+    #[arg(long = "canary-max-p95", default_value_t = 2.0)]
+    pub canary_max_p95: f64,
+    /// Fewer canary requests than this in the window: stop without a verdict (the canary stays)
+    #[arg(long = "canary-min-requests", default_value_t = 20)]
+    pub canary_min_requests: u64,
 }
 
 #[derive(Debug, Args)]

@@ -4,6 +4,7 @@ pub mod accessory;
 pub mod actions;
 pub mod boot_config;
 pub mod build;
+pub mod canary;
 pub mod config;
 pub mod exec;
 pub mod follow;
@@ -65,6 +66,8 @@ async fn engine_dispatch(cli: &Cli) -> color_eyre::Result<ExitCode> {
     let v = ctx.version.clone();
     let Some(c) = &cli.command else { return Err(eyre!("no command")) };
     match c {
+        Command::Deploy(a) if a.canary => canary::deploy(&ctx, a).await,
+        Command::Setup(a) | Command::Redeploy(a) if a.canary => Err(eyre!("--canary applies to `deploy` only")),
         Command::Setup(a) => actions::run_build_request(&ctx, Request::Setup { skip_push: a.skip_push }, v, a.no_cache).await,
         Command::Deploy(a) => actions::run_build_request(&ctx, Request::Deploy { skip_push: a.skip_push }, v, a.no_cache).await,
         Command::Redeploy(a) => actions::run_build_request(&ctx, Request::Redeploy { skip_push: a.skip_push }, v, a.no_cache).await,

@@ -5,7 +5,7 @@
 #
 #   lab.sh up --name NAME --net K --hosts N        (idempotent; prints the path of lab.json)
 #   lab.sh down --name NAME                        (removes everything the lab made)
-#   lab.sh image --name NAME SERVICE VERSION [--variant ok|unhealthy|slow]
+#   lab.sh image --name NAME SERVICE VERSION [--variant ok|unhealthy|slow|errors]
 #   lab.sh context SERVICE VERSION DIR [--variant …] (the image's build context, not built;
 #                                                    prints the control dockerd's DOCKER_HOST)
 #   lab.sh sshd-stop|sshd-start|dockerd-stop|dockerd-start|link-down|link-up --name NAME HOST
@@ -606,11 +606,11 @@ cmd_down() {
 # ---------------------------------------------------------------------------------------
 cmd_image() {
   load_meta; set_names
-  ((${#POS[@]} == 2)) || die "usage: image --name NAME SERVICE VERSION [--variant ok|unhealthy|slow]"
+  ((${#POS[@]} == 2)) || die "usage: image --name NAME SERVICE VERSION [--variant ok|unhealthy|slow|errors]"
   local svc=${POS[0]} ver=${POS[1]}
   [[ $svc =~ ^[a-z0-9][a-z0-9._/-]*$ ]] || die "bad service name '$svc'"
   [[ $ver =~ ^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$ ]] || die "bad version '$ver'"
-  case $VARIANT in ok | unhealthy | slow) ;; *) die "bad variant '$VARIANT' (ok|unhealthy|slow)" ;; esac
+  case $VARIANT in ok | unhealthy | slow | errors) ;; *) die "bad variant '$VARIANT' (ok|unhealthy|slow|errors)" ;; esac
   control_up
   local ctx; ctx=$(mktemp -d "$CACHE/app-ctx.XXXX")
   # shellcheck disable=SC2064
@@ -633,9 +633,9 @@ cmd_image() {
 # The build context of a test app image, for a client-side build (kdeck deploy without -P):
 # the Dockerfile takes APP_VERSION as a build arg (default VERSION).
 cmd_context() {
-  ((${#POS[@]} == 3)) || die "usage: context SERVICE VERSION DIR [--variant ok|unhealthy|slow]"
+  ((${#POS[@]} == 3)) || die "usage: context SERVICE VERSION DIR [--variant ok|unhealthy|slow|errors]"
   local svc=${POS[0]} ver=${POS[1]} dir=${POS[2]}
-  case $VARIANT in ok | unhealthy | slow) ;; *) die "bad variant '$VARIANT' (ok|unhealthy|slow)" ;; esac
+  case $VARIANT in ok | unhealthy | slow | errors) ;; *) die "bad variant '$VARIANT' (ok|unhealthy|slow|errors)" ;; esac
   mkdir -p "$ROOT" "$CACHE"
   control_up
   mkdir -p "$dir"
@@ -663,6 +663,12 @@ case "$APP_VARIANT" in
   ok) echo ok >/www/up ;;
   slow) (sleep "${UP_DELAY:-10}"; echo ok >/www/up) & ;;
   unhealthy) rm -f /www/up ;;
+  # healthy, but every request for / answers 500 (busybox httpd runs cgi-bin/index.cgi for /)
+  errors)
+    echo ok >/www/up
+    mkdir -p /www/cgi-bin
+    printf '#!/bin/sh\necho "Status: 500 Internal Server Error"\necho "Content-Type: text/plain"\necho\necho "error from %s"\n' "$APP_VERSION" >/www/cgi-bin/index.cgi
+    chmod 755 /www/cgi-bin/index.cgi ;;
 esac
 httpd -f -vv -p "${PORT:-80}" -h /www &
 httpd_pid=$!

@@ -145,3 +145,103 @@ fn proxy_traffic_follows_each_host_from_old_to_new_version_during_a_deploy() {
         }
     }
 }
+
+/// Requests for `/` on each web host until stopped: (host, status) → count.
+struct RootLoad {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<Vec<u16>>>,
+}
+
+impl RootLoad {
+    fn start(hosts: &[String], host_header: &str) -> RootLoad {
+        use std::io::{Read, Write};
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let threads = hosts
+            .iter()
+            .map(|h| {
+                let (addr, hh, stop) = (format!("{h}:80"), host_header.to_string(), stop.clone());
+                std::thread::spawn(move || {
+                    let mut statuses = vec![];
+                    let t = Instant::now();
+                    while !stop.load(std::sync::atomic::Ordering::SeqCst) && t.elapsed() < Duration::from_secs(300) {
+                        let status = std::net::TcpStream::connect(&addr).ok().and_then(|mut s| {
+                            s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+                            write!(s, "GET / HTTP/1.1\r\nHost: {hh}\r\nConnection: close\r\n\r\n").ok()?;
+                            let mut out = String::new();
+                            s.read_to_string(&mut out).ok()?;
+                            out.split_whitespace().nth(1)?.parse::<u16>().ok()
+                        });
+                        statuses.push(status.unwrap_or(0));
+                        std::thread::sleep(Duration::from_millis(40));
+                    }
+                    statuses
+                })
+            })
+            .collect();
+        RootLoad { stop, threads }
+    }
+
+    fn finish(self) -> Vec<Vec<u16>> {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        self.threads.into_iter().map(|t| t.join().unwrap()).collect()
+    }
+}
+
+fn running(lab: &Lab, host: &str, svc: &str) -> Vec<String> {
+    let out = lab.docker(host, &["ps", "--filter", &format!("label=service={svc}"), "--format", "{{.Names}}"]).stdout;
+    let mut v: Vec<String> = out.lines().map(str::to_string).collect();
+    v.sort();
+    v
+}
+
+/// `deploy --canary`: a version answering 500 is stopped after the canary host (the primary
+/// role's first: no `boot.limit`), rolled back there, never reaches the other hosts, and the
+/// lock is free; a healthy version passes its window and reaches every host.
+#[test]
+fn canary_stops_a_version_answering_500_and_lets_a_healthy_one_through() {
+    let _turn = crate::support::lab::turn();
+    let Some(lab) = lab() else { return };
+    let svc = "ecanary";
+    fresh(&lab, svc);
+    lab.image(svc, "v1", "ok");
+    lab.image(svc, "v2", "errors");
+    lab.image(svc, "v3", "ok");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = app(&lab, tmp.path(), svc, |_| {});
+    let hh = format!("{svc}.test");
+    let web = lab.ips(0..2);
+    let worker = lab.ips(2..3)[0].clone();
+    ok(kdeck(&lab, &dir, &["deploy", "-P", "--version", "v1"]), "kdeck deploy v1");
+    assert!(wait_serving(&web, &hh, Duration::from_secs(10)), "v1 not served");
+
+    let load = RootLoad::start(&web, &hh);
+    let r = kdeck(&lab, &dir, &["deploy", "-P", "--version", "v2", "--canary", "--canary-window", "6", "--json"]);
+    let statuses = load.finish();
+    assert_eq!(r.code, Some(1), "a failed canary exits 1: {r:?}");
+    assert!(r.stdout.contains("Canary failed: ") && r.stdout.contains("answered 5xx"), "{}", r.stdout);
+    let json: Value = r.stdout.lines().find_map(|l| serde_json::from_str::<Value>(l).ok().filter(|v| v.get("canary").is_some())).expect("the --json verdict");
+    assert_eq!(json["result"]["verdict"], "fail", "{json:#}");
+    assert_eq!(json["canary"]["hosts"][0], web[0].as_str(), "{json:#}");
+    assert!(json["canary"]["traffic"]["s5xx"].as_u64().unwrap() > 20, "{json:#}");
+    // The other hosts never saw v2: no container of it, and their answers were never 5xx.
+    for h in [&web[1], &worker] {
+        assert!(running(&lab, h, svc).iter().all(|n| !n.ends_with("-v2")), "{h}: {:?}", running(&lab, h, svc));
+    }
+    assert!(statuses[1].iter().all(|s| *s < 500), "host 2 answered 5xx: {:?}", statuses[1]);
+    assert!(statuses[0].iter().any(|s| *s >= 500), "the canary's 500s went through the proxy");
+    // The canary is back on v1, the lock is free, and the audit log has the verdict.
+    assert_eq!(version_via_proxy(&web[0], &hh).as_deref(), Some("v1"));
+    assert!(ok(kdeck(&lab, &dir, &["lock", "status"]), "lock status").stdout.contains("There is no deploy lock"));
+    let audit = ok(lab.kamal(&dir, &["audit"]), "kamal audit").stdout;
+    assert!(audit.contains("Canary v2 failed: "), "{audit}");
+
+    // A healthy version passes and reaches every host.
+    let load = RootLoad::start(&web, &hh);
+    let r = ok(kdeck(&lab, &dir, &["deploy", "-P", "--version", "v3", "--canary", "--canary-window", "5"]), "canary v3");
+    load.finish();
+    assert!(r.stdout.contains("Canary passed: deploying v3 to "), "{}", r.stdout);
+    for h in &web {
+        assert_eq!(version_via_proxy(h, &hh).as_deref(), Some("v3"), "{h}");
+    }
+    assert!(running(&lab, &worker, svc).iter().any(|n| n.ends_with("-worker-v3")), "{:?}", running(&lab, &worker, svc));
+}

@@ -7,6 +7,7 @@
 //! - [`TrafficBook`] is the pure aggregation (no per-request storage).
 //! - [`follow`] runs it over the pool and publishes a [`TrafficSnapshot`] every second.
 
+pub mod canary;
 pub mod follow;
 pub mod window;
 
