@@ -96,6 +96,15 @@ fn fleet_shows_a_traffic_column_when_wide_and_a_traffic_line_in_the_detail() {
 }
 
 #[test]
+fn deploy_dialog_says_what_traffic_the_switch_will_move() {
+    let mut app = fx::app_with(fx::fleet());
+    app.update(Update::Traffic(Box::new(switched(true))));
+    app.handle_key(KeyEvent::new(KeyCode::Char('D'), KeyModifiers::SHIFT), &mut Recorder::default());
+    let s = text(&app, 160, 40);
+    assert!(s.contains("traffic now: 48.0/s · 5xx 6.2% · p95 7.3ms (last 10 s)"), "{s}");
+}
+
+#[test]
 fn deploy_timeline_shows_traffic_per_host_and_marks_the_step_where_5xx_began() {
     let mut app = fx::app_with(fx::fleet());
     // Before the run: clean traffic is the baseline.

@@ -69,6 +69,11 @@ impl App {
         if self.resources.is_none() {
             c.lines.push("room for a second copy: unknown (no resource sample yet)".into());
         }
+        // What the switch will move: the traffic kamal-proxy serves right now.
+        if let Some(t) = self.traffic.as_ref().and_then(|t| t.fleet_total(10)) {
+            use crate::fleet::traffic::{fmt_ms, fmt_rate};
+            c.lines.push(format!("traffic now: {} · 5xx {:.1}% · p95 {} (last 10 s)", fmt_rate(t.rate), t.error_pct, fmt_ms(t.p95_ms)));
+        }
         c
     }
 
