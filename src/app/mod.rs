@@ -8,6 +8,7 @@ pub mod alias;
 pub mod context;
 pub mod out;
 pub mod states;
+pub mod tunnel;
 
 use crate::fleet::FleetSpec;
 use crate::kamal::AppSpec;

@@ -3,7 +3,8 @@
 //! window and compared with the other hosts', still on the version they run; then the rest
 //! is deployed — or the group is rolled back to the version it ran and the deploy stops.
 //! Each part is the engine's own deploy/rollback narrowed to its hosts (as `-h`), so every
-//! host gets the commands Kamal sends; the lock is taken and released by each part.
+//! host gets the commands Kamal sends; the lock is taken and released by each part. All parts
+//! and the traffic follow share one pool: one connection per host.
 
 use super::context::Ctx;
 use crate::cli::{DeployArgs, Global};
@@ -62,14 +63,14 @@ pub async fn deploy(ctx: &Ctx, a: &DeployArgs) -> Result<ExitCode> {
     }
     let th = Thresholds { max_5xx_pct: a.canary_max_5xx, max_p95_ratio: a.canary_max_p95, min_requests: a.canary_min_requests };
     let version = ctx.version.clone();
-    let previous = running_version(ctx, &canary[0]).await;
     let pool = crate::app::context::live_pool(&ctx.app, &ctx.global)?;
     let spec = crate::app::fleet_spec(&ctx.app, &ctx.lock_host);
     let proxy_hosts = ctx.app.proxy_hosts();
     let (snap_rx, _follow) = traffic::follow(&pool, &spec, &proxy_hosts, TrafficOptions::default());
 
     crate::outln!("Canary: deploying {version} to {} first, then watching its traffic for {} s", canary.join(", "), a.canary_window);
-    let cctx = Ctx::new(&scoped(&ctx.global, &canary))?;
+    let cctx = Ctx::on_pool(&pool, &scoped(&ctx.global, &canary))?;
+    let previous = running_version(&cctx, &canary[0]).await;
     let code = super::actions::run_build_request(&cctx, Request::Deploy { skip_push: a.skip_push }, version.clone(), a.no_cache).await?;
     if code != ExitCode::SUCCESS {
         return Ok(code);
@@ -92,7 +93,7 @@ pub async fn deploy(ctx: &Ctx, a: &DeployArgs) -> Result<ExitCode> {
         Verdict::Pass => {
             audit(&cctx, &canary, &format!("Canary {version} passed ({})", side_text(&c))).await;
             crate::outln!("Canary passed: deploying {version} to {}", rest.join(", "));
-            let rctx = Ctx::new(&scoped(&ctx.global, &rest))?;
+            let rctx = Ctx::on_pool(&pool, &scoped(&ctx.global, &rest))?;
             super::actions::run_build_request(&rctx, Request::Deploy { skip_push: true }, version, false).await
         }
         Verdict::Inconclusive(why) => {

@@ -1,129 +1,18 @@
-//! `kdeck tunnel NAME [LOCAL:]PORT`: a local port forwarded to an accessory's or a role's
-//! container over the host's ssh connection (an ssh `direct-tcpip` channel per client
-//! connection, to the container's address on its Docker network), e.g. `psql` to the
-//! postgres accessory without publishing its port. kdeck only; Kamal has no equivalent.
+//! `kdeck tunnel NAME [LOCAL:]PORT`: see [`crate::app::tunnel`].
 
 use super::context::Ctx;
+use crate::app::tunnel;
 use crate::cli::TunnelArgs;
-use crate::docker::{DockerHost, LabelFilter};
-use color_eyre::eyre::{bail, eyre, Result, WrapErr};
+use color_eyre::eyre::Result;
 use std::process::ExitCode;
-use tokio::net::TcpListener;
-
-/// What the tunnel reaches: a container on a host.
-struct Target {
-    host: String,
-    container: String,
-    kind: &'static str,
-}
-
-fn parse_ports(s: &str) -> Result<(u16, u16)> {
-    let bad = || eyre!("tunnel: `{s}` is not [LOCAL:]PORT (ports 1–65535; LOCAL may be 0 for any free port)");
-    let (local, remote) = match s.split_once(':') {
-        Some((l, r)) => (l.parse::<u16>().map_err(|_| bad())?, r.parse::<u16>().map_err(|_| bad())?),
-        None => {
-            let p = s.parse::<u16>().map_err(|_| bad())?;
-            (p, p)
-        }
-    };
-    if remote == 0 {
-        return Err(bad());
-    }
-    Ok((local, remote))
-}
-
-/// The accessory of that name on its first host (in `-h` when given), else the role's current
-/// container on its first host.
-async fn target(ctx: &Ctx, name: &str, pool: &crate::ssh::Pool) -> Result<Target> {
-    let selected = ctx.hosts();
-    if let Some(a) = ctx.app.accessories.iter().find(|a| a.name == name) {
-        let host = a.hosts.iter().find(|h| selected.contains(h)).or(a.hosts.first()).cloned();
-        let host = host.ok_or_else(|| eyre!("tunnel: accessory {name} has no host"))?;
-        return Ok(Target { host, container: a.service_name.clone(), kind: "accessory" });
-    }
-    let Some(role) = ctx.app.roles.iter().find(|r| r.name == name) else {
-        let acc: Vec<&str> = ctx.app.accessories.iter().map(|a| a.name.as_str()).collect();
-        let roles: Vec<&str> = ctx.app.roles.iter().map(|r| r.name.as_str()).collect();
-        bail!("tunnel: no accessory or role named {name} (accessories: {}; roles: {})", list(&acc), list(&roles));
-    };
-    let host = role.hosts.first().cloned().ok_or_else(|| eyre!("tunnel: role {name} has no host in scope"))?;
-    let dh = DockerHost::new(&pool.get(&host));
-    let filter =
-        LabelFilter { service: ctx.app.service.clone(), role: Some(name.to_string()), destination: ctx.app.destination.clone(), any_destination: false };
-    let mut list = dh.containers(&filter).await.wrap_err_with(|| format!("tunnel: listing {name}'s containers on {host}"))?;
-    // `docker ps --latest` among the running ones: the role's current container.
-    list.retain(|c| c.state.map(|s| s.to_string()).as_deref() == Some("running"));
-    list.sort_by_key(|c| std::cmp::Reverse(c.created.unwrap_or(0)));
-    let c = list.first().ok_or_else(|| eyre!("tunnel: no running container of role {name} on {host}"))?;
-    let container = c.names.as_ref().and_then(|n| n.first()).map(|n| n.trim_start_matches('/').to_string()).unwrap_or_default();
-    Ok(Target { host, container, kind: "role" })
-}
-
-fn list(v: &[&str]) -> String {
-    if v.is_empty() {
-        "none".into()
-    } else {
-        v.join(", ")
-    }
-}
-
-/// The container's address on its network (the `kamal` network first), or loopback for a
-/// container on the host's network.
-async fn address(dh: &DockerHost, container: &str) -> Result<String> {
-    let i = dh.inspect(container).await.map_err(|e| eyre!("tunnel: {container} on {}: {e} (is it booted?)", dh.host()))?;
-    if i.state.as_ref().and_then(|s| s.running) != Some(true) {
-        bail!("tunnel: {container} on {} is not running", dh.host());
-    }
-    let nets = i.network_settings.and_then(|n| n.networks).unwrap_or_default();
-    let ip = |n: &bollard::models::EndpointSettings| n.ip_address.clone().filter(|ip| !ip.is_empty());
-    if let Some(ip) = nets.get("kamal").and_then(ip).or_else(|| nets.values().find_map(ip)) {
-        return Ok(ip);
-    }
-    if nets.contains_key("host") {
-        return Ok("127.0.0.1".into());
-    }
-    bail!("tunnel: {container} on {} has no network address", dh.host())
-}
 
 pub async fn run(ctx: &Ctx, a: &TunnelArgs) -> Result<ExitCode> {
-    let (local, port) = parse_ports(&a.ports)?;
+    let ports = tunnel::parse_ports(&a.ports)?;
     let pool = crate::app::context::live_pool(&ctx.app, &ctx.global)?;
-    let t = target(ctx, &a.name, &pool).await?;
-    let session = pool.get(&t.host);
-    let ip = address(&DockerHost::new(&session), &t.container).await?;
-    let listener = TcpListener::bind((a.bind.as_str(), local)).await.wrap_err_with(|| format!("tunnel: cannot listen on {}:{local}", a.bind))?;
-    let at = listener.local_addr().wrap_err("tunnel: local address")?;
-    crate::outln!("Forwarding {at} → {} {} ({}) port {port} on {} ({ip}:{port}) over ssh; Ctrl-C stops", t.kind, a.name, t.container, t.host);
-    loop {
-        let (mut client, peer) = tokio::select! {
-            r = listener.accept() => r.wrap_err("tunnel: accept")?,
-            _ = tokio::signal::ctrl_c() => return Ok(ExitCode::SUCCESS),
-        };
-        let (session, ip) = (session.clone(), ip.clone());
-        tokio::spawn(async move {
-            match session.open_tcp_stream(&ip, port).await {
-                Ok(mut remote) => {
-                    let _ = tokio::io::copy_bidirectional(&mut client, &mut remote).await;
-                }
-                Err(e) => {
-                    super::out::err(&format!("tunnel: {peer}: cannot open {ip}:{port} on {}: {e}", session.host()));
-                }
-            }
-        });
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ports_are_local_colon_remote_or_one_port_for_both() {
-        assert_eq!(parse_ports("5432").unwrap(), (5432, 5432));
-        assert_eq!(parse_ports("15432:5432").unwrap(), (15432, 5432));
-        assert_eq!(parse_ports("0:80").unwrap(), (0, 80));
-        for bad in ["", "x", "1:", ":80", "80:0", "70000", "1:2:3"] {
-            assert!(parse_ports(bad).is_err(), "{bad}");
-        }
-    }
+    // `-h H`: the container on H (the first host given), when the accessory or role has it.
+    let host = ctx.global.hosts.as_deref().and_then(|h| h.split(',').next()).map(str::trim);
+    let t = tunnel::open(&pool, &ctx.app, &a.name, host, ports, &a.bind).await?;
+    crate::outln!("Forwarding {} → {} over ssh; Ctrl-C stops", t.local, t.description);
+    let _ = tokio::signal::ctrl_c().await;
+    Ok(ExitCode::SUCCESS)
 }

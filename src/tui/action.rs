@@ -48,6 +48,8 @@ pub enum Action {
     History,
     /// `T` on a host whose key is unknown: trust it (confirmed).
     TrustHostKey,
+    /// `o` on a host or accessory row: a local port forwarded to its container.
+    Tunnel,
     /// A management command from the palette.
     Manage(ManageOp),
 }
@@ -110,6 +112,7 @@ impl Action {
             Action::Maintenance => "maintenance",
             Action::History => "run-history",
             Action::TrustHostKey => "trust-host-key",
+            Action::Tunnel => "tunnel",
             Action::Manage(op) => op.name(),
         }
     }
@@ -204,6 +207,7 @@ const FLEET: &[Binding] = &[
     b!("d", "deploy timeline", Action::ShowDeploy, false, [(KeyCode::Char('d'), N)]),
     b!("m", "resources", Action::HostResources, true, [(KeyCode::Char('m'), N)]),
     b!("t", "traffic", Action::ShowTraffic, false, [(KeyCode::Char('t'), N)]),
+    b!("o", "tunnel to its container", Action::Tunnel, false, [(KeyCode::Char('o'), N)]),
     b!("T", "trust host key", Action::TrustHostKey, false, [(KeyCode::Char('T'), S), (KeyCode::Char('T'), N)]),
 ];
 

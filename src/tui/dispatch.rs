@@ -72,6 +72,12 @@ pub enum Request {
         scope: ExecScope,
         reuse: bool,
     },
+    /// A local port forwarded to a role's or accessory's container on a host (kept open
+    /// until the dashboard quits).
+    Tunnel {
+        name: String,
+        host: String,
+    },
     /// An interactive shell on one host: the loop suspends the TUI around it.
     Shell {
         host: String,

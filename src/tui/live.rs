@@ -178,6 +178,7 @@ impl Worker {
         let mut container_logs: Option<(FollowHandle, tokio::task::JoinHandle<()>)> = None;
         // The action in flight: its abort handle and whether it is still running.
         let mut running: Option<(AbortHandle, tokio::task::JoinHandle<()>)> = None;
+        let mut tunnels: std::collections::HashMap<(String, String), crate::app::tunnel::Tunnel> = std::collections::HashMap::new();
         while let Some(req) = rx.recv().await {
             let busy = running.as_ref().is_some_and(|(_, j)| !j.is_finished());
             match req {
@@ -237,6 +238,21 @@ impl Worker {
                     Ok(fp) => self.notice(false, format!("trusted {fp} for {host}; connecting…")).await,
                     Err(e) => self.notice(true, e.to_string()).await,
                 },
+                Request::Tunnel { name, host } => {
+                    let key = (name.clone(), host.clone());
+                    if let Some(t) = tunnels.get(&key) {
+                        self.notice(false, format!("tunnel {} → {} (already open)", t.local, t.description)).await;
+                        continue;
+                    }
+                    let port = crate::app::tunnel::default_port(&self.ctx.full, &name);
+                    match crate::app::tunnel::open(&self.pool, &self.ctx.full, &name, Some(&host), (0, port), "127.0.0.1").await {
+                        Ok(t) => {
+                            self.notice(false, format!("tunnel {} → {} (open until you quit)", t.local, t.description)).await;
+                            tunnels.insert(key, t);
+                        }
+                        Err(e) => self.notice(true, format!("{e}")).await,
+                    }
+                }
                 // The render loop suspends the terminal and runs the shell itself.
                 Request::Shell { .. } => {}
             }
@@ -281,6 +297,7 @@ impl Worker {
             | Request::ContainerLogs { .. }
             | Request::LoadAudit
             | Request::Shell { .. }
+            | Request::Tunnel { .. }
             | Request::TrustHostKey { .. } => None,
         }
     }

@@ -122,3 +122,18 @@ fn deploy_timeline_shows_traffic_per_host_and_marks_the_step_where_5xx_began() {
     assert!(s.contains("1fd263c 0.0/s → 9e01f3b 24.0/s"), "{s}");
     assert!(s.contains("⚠ 5xx began"), "{s}");
 }
+
+#[test]
+fn o_on_a_host_or_accessory_row_asks_for_a_tunnel_to_its_container() {
+    let mut app = fx::app_with(fx::fleet_accessories());
+    let mut rec = Recorder::default();
+    // Row 1 is the first web host.
+    app.handle_key(KeyEvent::new(KeyCode::Char('j'), KeyModifiers::NONE), &mut rec);
+    app.handle_key(KeyEvent::new(KeyCode::Char('o'), KeyModifiers::NONE), &mut rec);
+    assert_eq!(rec.0, vec![kdeck::tui::dispatch::Request::Tunnel { name: "web".into(), host: "10.77.4.11".into() }]);
+    // On a role row there is no single container: a notice says what to pick.
+    app.handle_key(KeyEvent::new(KeyCode::Char('g'), KeyModifiers::NONE), &mut rec);
+    app.handle_key(KeyEvent::new(KeyCode::Char('o'), KeyModifiers::NONE), &mut rec);
+    assert_eq!(rec.0.len(), 1);
+    assert!(text(&app, 80, 24).contains("tunnel: select a host row"));
+}

@@ -77,6 +77,11 @@ impl App {
                 self.overlay = Some(Overlay::Confirm(self.manage_confirm(op)));
             }
             Action::Manage(op) => self.overlay = Some(Overlay::Confirm(self.manage_confirm(op))),
+            Action::Tunnel => match self.tree().get(self.fleet_selected) {
+                Some(TreeRow::Host { role, host }) => d.dispatch(Request::Tunnel { name: role.clone(), host: host.clone() }),
+                Some(TreeRow::Accessory { name, host }) => d.dispatch(Request::Tunnel { name: name.clone(), host: host.clone() }),
+                _ => self.error("tunnel: select a host row (its role's container) or an accessory row"),
+            },
             Action::TrustHostKey => match self.selected_host().and_then(|h| self.trust_confirm(&h)) {
                 Some(c) => self.overlay = Some(Overlay::Confirm(c)),
                 None => self.error("the selected host's key is not the problem (T trusts an unknown host key)"),
