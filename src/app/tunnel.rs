@@ -3,7 +3,7 @@
 //! address on its Docker network), e.g. `psql` to the postgres accessory without publishing its
 //! port. `kdeck tunnel` and the dashboard's `o` both open them here. kdeck only.
 
-use crate::docker::{DockerHost, LabelFilter};
+use crate::docker::DockerHost;
 use crate::kamal::AppSpec;
 use crate::ssh::Pool;
 use color_eyre::eyre::{bail, eyre, Result, WrapErr};
@@ -63,13 +63,9 @@ async fn target(app: &AppSpec, name: &str, host: Option<&str>, pool: &Pool) -> R
     let host = role.hosts.iter().find(|h| Some(h.as_str()) == host).or(role.hosts.first()).cloned();
     let host = host.ok_or_else(|| eyre!("tunnel: role {name} has no host"))?;
     let dh = DockerHost::new(&pool.get(&host));
-    let filter = LabelFilter { service: app.service.clone(), role: Some(name.to_string()), destination: app.destination.clone(), any_destination: false };
-    let mut list = dh.containers(&filter).await.wrap_err_with(|| format!("tunnel: listing {name}'s containers on {host}"))?;
-    // `docker ps --latest` among the running ones: the role's current container.
-    list.retain(|c| c.state.map(|s| s.to_string()).as_deref() == Some("running"));
-    list.sort_by_key(|c| std::cmp::Reverse(c.created.unwrap_or(0)));
-    let c = list.first().ok_or_else(|| eyre!("tunnel: no running container of role {name} on {host}"))?;
-    let container = c.names.as_ref().and_then(|n| n.first()).map(|n| n.trim_start_matches('/').to_string()).unwrap_or_default();
+    let spec = super::fleet_spec(app, &host);
+    let (_, container) =
+        crate::fleet::watcher::current_container(&dh, &spec, name).await.ok_or_else(|| eyre!("tunnel: no running container of role {name} on {host}"))?;
     Ok(Target { host, container, kind: "role" })
 }
 

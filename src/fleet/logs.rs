@@ -128,14 +128,7 @@ async fn resolve(dh: &DockerHost, spec: &FleetSpec, target: &Target) -> Option<(
             let role = i.config.as_ref().and_then(|c| c.labels.as_ref()).and_then(|l| l.get("role").cloned()).unwrap_or_default();
             Some((i.id.unwrap_or_default(), i.name.unwrap_or_default().trim_start_matches('/').to_string(), role))
         }
-        Target::Role(role) => {
-            let list = dh.containers(&spec.filter(Some(role))).await.ok()?;
-            let latest = super::watcher::latest_image_id(dh, spec).await.ok().flatten();
-            let version = super::watcher::current_version(&list, spec, role, latest.as_deref())?;
-            let name = format!("{}-{version}", spec.prefix(role));
-            let c = list.iter().find(|c| c.names.as_ref().is_some_and(|n| n.iter().any(|n| n.trim_start_matches('/') == name)))?;
-            Some((c.id.clone()?, name, role.clone()))
-        }
+        Target::Role(role) => super::watcher::current_container(dh, spec, role).await.map(|(id, name)| (id, name, role.clone())),
     }
 }
 

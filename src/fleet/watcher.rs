@@ -314,6 +314,16 @@ fn fleet_events(dh: &DockerHost, spec: &FleetSpec) -> crate::docker::BoxStream<R
     Box::pin(futures::stream::select(app, dh.api.events(Some(opts))))
 }
 
+/// A role's current container on the host (Kamal's rule, [`current_version`]): (id, name).
+pub async fn current_container(dh: &DockerHost, spec: &FleetSpec, role: &str) -> Option<(String, String)> {
+    let list = dh.containers(&spec.filter(Some(role))).await.ok()?;
+    let latest = latest_image_id(dh, spec).await.ok().flatten();
+    let version = current_version(&list, spec, role, latest.as_deref())?;
+    let name = format!("{}-{version}", spec.prefix(role));
+    let c = list.iter().find(|c| c.names.as_ref().is_some_and(|n| n.iter().any(|n| n.trim_start_matches('/') == name)))?;
+    Some((c.id.clone()?, name))
+}
+
 /// ID of the image tagged `<repo>:<latest>` on the host.
 pub(crate) async fn latest_image_id(dh: &DockerHost, spec: &FleetSpec) -> Result<Option<String>, crate::docker::Error> {
     Ok(dh.images(Some(&spec.latest_image())).await?.into_iter().next().map(|i| i.id))

@@ -96,7 +96,12 @@ async fn aggregate(
                     if !req.target.is_empty() && !book.knows_target(&l.host, &req.target) {
                         book.set_target(&l.host, &req.target, TargetInfo::default());
                         if let Some(dh) = docker.get(&l.host) {
-                            tokio::spawn(name_target(dh.clone(), spec.clone(), req.target.clone(), ntx.clone()));
+                            let (dh, spec, target, ntx) = (dh.clone(), spec.clone(), req.target.clone(), ntx.clone());
+                            tokio::spawn(async move {
+                                if let Some(info) = target_info(&dh, &spec, &target).await {
+                                    let _ = ntx.send((dh.host().to_string(), target, info));
+                                }
+                            });
                         }
                     }
                     book.record(&l.host, &req, fallback);
@@ -115,13 +120,13 @@ async fn aggregate(
 }
 
 /// Names the container behind a target (`<id>:<port>`, the id as Kamal passes it).
-async fn name_target(dh: DockerHost, spec: Arc<FleetSpec>, target: String, tx: mpsc::UnboundedSender<(String, String, TargetInfo)>) {
-    let id = target.rsplit_once(':').map(|(id, _)| id).unwrap_or(&target);
-    let Ok(Ok(i)) = tokio::time::timeout(Duration::from_secs(5), dh.inspect(id)).await else { return };
+async fn target_info(dh: &DockerHost, spec: &FleetSpec, target: &str) -> Option<TargetInfo> {
+    let id = target.rsplit_once(':').map(|(id, _)| id).unwrap_or(target);
+    let i = tokio::time::timeout(Duration::from_secs(5), dh.inspect(id)).await.ok()?.ok()?;
     let name = i.name.unwrap_or_default().trim_start_matches('/').to_string();
     let role = i.config.as_ref().and_then(|c| c.labels.as_ref()).and_then(|l| l.get("role").cloned());
     let version = role.map(|r| crate::kamal::version_from_name(&spec.prefix(&r), &name).to_string());
-    let _ = tx.send((dh.host().to_string(), target, TargetInfo { container: Some(name), version }));
+    Some(TargetInfo { container: Some(name), version })
 }
 
 /// The figures of the last `seconds` from each host's proxy log, read once (no follow): the
@@ -152,18 +157,16 @@ pub async fn read_history(pool: &Pool, spec: &FleetSpec, hosts: &[String], secon
     });
     let mut all = TrafficBook::default();
     let mut failed = vec![];
-    let spec = Arc::new(spec.clone());
     for (dh, book, err) in futures::future::join_all(reads).await {
         if let Some(e) = err {
             failed.push((dh.host().to_string(), e));
         }
         all.absorb(book);
         for target in all.unnamed_targets(dh.host()) {
-            let (tx, mut rx) = mpsc::unbounded_channel();
-            name_target(dh.clone(), spec.clone(), target.clone(), tx).await;
-            all.set_target(dh.host(), &target, rx.try_recv().map(|(_, _, i)| i).unwrap_or_default());
+            let info = target_info(&dh, spec, &target).await.unwrap_or_default();
+            all.set_target(dh.host(), &target, info);
         }
     }
-    let snap = all.snapshot(Utc::now().timestamp(), &|s| role_of(&spec, s));
+    let snap = all.snapshot(Utc::now().timestamp(), &|s| role_of(spec, s));
     (snap, failed)
 }

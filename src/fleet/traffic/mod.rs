@@ -89,11 +89,7 @@ impl TrafficSnapshot {
     /// A host's figures over all its targets of this app, or of one role's (`window` one of
     /// [`WINDOWS`]); `None` when nothing of it was seen.
     pub fn host_total(&self, host: &str, role: Option<&str>, window: u32) -> Option<Stats> {
-        let rows: Vec<&Stats> = self.app_rows(host, role).map(|r| r.window(window)).collect();
-        if rows.is_empty() {
-            return None;
-        }
-        Some(merge(&rows))
+        total(self.app_rows(host, role), window)
     }
 
     /// Requests per second over the last 60 s of a host (all its app targets, or one role's),
@@ -110,11 +106,7 @@ impl TrafficSnapshot {
 
     /// Every host's figures of this app together.
     pub fn fleet_total(&self, window: u32) -> Option<Stats> {
-        let rows: Vec<&Stats> = self.rows.iter().filter(|r| r.role.is_some()).map(|r| r.window(window)).collect();
-        if rows.is_empty() {
-            return None;
-        }
-        Some(merge(&rows))
+        total(self.rows.iter().filter(|r| r.role.is_some()), window)
     }
 
     fn app_rows<'a>(&'a self, host: &'a str, role: Option<&'a str>) -> impl Iterator<Item = &'a TrafficRow> + 'a {
@@ -130,6 +122,12 @@ impl TrafficRow {
             _ => &self.last_10m,
         }
     }
+}
+
+/// The rows' figures over `window` together (`None` without rows).
+fn total<'a>(rows: impl Iterator<Item = &'a TrafficRow>, window: u32) -> Option<Stats> {
+    let rows: Vec<&Stats> = rows.map(|r| r.window(window)).collect();
+    (!rows.is_empty()).then(|| merge(&rows))
 }
 
 /// Sums figures of several rows over the same window; percentiles are the worst row's (an
