@@ -50,6 +50,10 @@ pub enum Action {
     TrustHostKey,
     /// `o` on a host or accessory row: a local port forwarded to its container.
     Tunnel,
+    /// `/` on the fleet: only the host and accessory rows matching the words typed.
+    FleetFilter,
+    /// `s` on the fleet: the next order of each role's hosts.
+    Sort,
     /// A management command from the palette.
     Manage(ManageOp),
 }
@@ -113,6 +117,8 @@ impl Action {
             Action::History => "run-history",
             Action::TrustHostKey => "trust-host-key",
             Action::Tunnel => "tunnel",
+            Action::FleetFilter => "filter-hosts",
+            Action::Sort => "sort-hosts",
             Action::Manage(op) => op.name(),
         }
     }
@@ -202,6 +208,8 @@ const GLOBAL: &[Binding] = &[
 
 const FLEET: &[Binding] = &[
     b!("Enter", "logs of role/host", Action::Enter, true, [(KeyCode::Enter, N)]),
+    b!("/", "filter hosts", Action::FleetFilter, false, [(KeyCode::Char('/'), N)]),
+    b!("s", "sort hosts by…", Action::Sort, false, [(KeyCode::Char('s'), N)]),
     b!("l", "logs (all hosts)", Action::ShowLogs, true, [(KeyCode::Char('l'), N)]),
     b!("e", "exec", Action::ShowExec, true, [(KeyCode::Char('e'), N)]),
     b!("d", "deploy timeline", Action::ShowDeploy, false, [(KeyCode::Char('d'), N)]),
@@ -265,6 +273,8 @@ pub fn palette_actions(view: View, read_only: bool) -> Vec<Action> {
         Action::ShowExec,
         Action::ShowAudit,
         Action::ShowTraffic,
+        Action::FleetFilter,
+        Action::Sort,
         Action::Deploy,
         Action::Redeploy,
         Action::Rollback,

@@ -78,15 +78,14 @@ where
             },
             _ = sleep_until(deadline), if dirty => {
                 app.now = Utc::now();
+                let started = Instant::now();
                 terminal.draw(|f| draw(app, f))?;
                 last_draw = Instant::now();
                 dirty = false;
                 app.stats.frames += 1;
+                app.stats.record_draw(last_draw - started);
                 if let Some(k) = key_at.take() {
-                    if app.stats.key_to_frame.len() >= 1000 {
-                        app.stats.key_to_frame.remove(0);
-                    }
-                    app.stats.key_to_frame.push(k.elapsed());
+                    app.stats.record_key(k.elapsed());
                 }
             }
             u = updates.recv(), if updates_open => match u {
@@ -161,7 +160,10 @@ pub async fn run(
         let _ = crossterm::execute!(io::stdout(), DisableBracketedPaste);
         ratatui::restore();
         match res? {
-            LoopExit::Quit | LoopExit::Disconnected => return Ok(Outcome { failed: app.exit_failed, quit_during_action: app.quitting }),
+            LoopExit::Quit | LoopExit::Disconnected => {
+                app.stats.log_summary();
+                return Ok(Outcome { failed: app.exit_failed, quit_during_action: app.quitting });
+            }
             LoopExit::Shell { host, reuse } => {
                 // The screen is restored (main screen, cooked mode): the shell owns the terminal
                 // until it ends, then the loop takes it back and redraws everything.

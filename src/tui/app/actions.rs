@@ -26,7 +26,16 @@ impl App {
             Action::Enter => self.enter(d),
             // Esc in Logs clears an active filter first (as the hint says); the next one goes back.
             Action::Back if self.view() == View::Logs && (self.log_view.filter.is_some() || self.log_view.filter_error.is_some()) => self.clear_filter(),
+            Action::Back if self.view() == View::Fleet && !self.fleet_filter.text.is_empty() => self.clear_fleet_filter(),
             Action::Back => self.back(),
+            Action::FleetFilter => {
+                self.open_view(View::Fleet, d);
+                self.open_fleet_filter();
+            }
+            Action::Sort => {
+                self.open_view(View::Fleet, d);
+                self.cycle_fleet_sort();
+            }
             Action::Quit => self.quit_key(d),
             Action::Help => self.overlay = Some(Overlay::Help),
             Action::Palette => self.overlay = Some(Overlay::Palette { input: String::new(), selected: 0 }),

@@ -1,4 +1,4 @@
-//! Terminal events: a key goes to the open overlay, the filter prompt, the exec editor or the
+//! Terminal events: a key goes to the open overlay, a filter prompt, the exec editor or the
 //! view's key map, in that order; a paste goes to whichever text input is active.
 
 use super::super::action::{action_for, View};
@@ -22,9 +22,11 @@ impl App {
     }
 
     fn text_input_mut(&mut self) -> Option<&mut String> {
+        let fleet_typing = self.view() == View::Fleet && self.fleet_filter.typing;
         match &mut self.overlay {
             Some(Overlay::Palette { input, .. }) | Some(Overlay::LockMessage { input }) => Some(input),
             Some(Overlay::Confirm(c)) if c.require.is_some() => Some(&mut c.typed),
+            None if fleet_typing => Some(&mut self.fleet_filter.text),
             None if self.log_view.filter_input.is_some() => self.log_view.filter_input.as_mut(),
             _ => None,
         }
@@ -48,6 +50,9 @@ impl App {
         }
         if self.view() == View::Logs && self.log_view.filter_input.is_some() {
             return self.filter_key(key);
+        }
+        if self.view() == View::Fleet && self.fleet_filter.typing {
+            return self.fleet_filter_key(key);
         }
         if self.view() == View::Exec {
             return self.exec_key(key, d);

@@ -10,16 +10,19 @@
 mod actions;
 mod confirm;
 mod exec;
+mod fleet_view;
 mod keys;
 mod logs;
 mod overlay;
 mod update;
 
+pub use fleet_view::{FleetFilter, FleetSort};
+
 use super::action::{Action, OverlayKind, View};
 use super::dispatch::{Request, Since};
 use super::logbuf::{LogStore, Scope};
 use super::timeline::Timeline;
-use super::versions::{self, TreeRow};
+use super::versions::TreeRow;
 use crate::fleet::model::{FleetSnapshot, ResourceSnapshot};
 use crate::fleet::prune::PrunePlan;
 use crate::fleet::resources::RoomCheck;
@@ -155,6 +158,49 @@ pub struct LoopStats {
     pub updates: u64,
     /// Time from a key's arrival to the end of the first frame drawn after it (last 1000).
     pub key_to_frame: Vec<std::time::Duration>,
+    /// Time each frame took to draw (last 1000).
+    pub draw: Vec<std::time::Duration>,
+}
+
+impl LoopStats {
+    const KEEP: usize = 1000;
+
+    pub fn record_key(&mut self, d: std::time::Duration) {
+        keep_last(&mut self.key_to_frame, d, Self::KEEP);
+    }
+
+    pub fn record_draw(&mut self, d: std::time::Duration) {
+        keep_last(&mut self.draw, d, Self::KEEP);
+    }
+
+    /// One line in the log file when the dashboard ends (read by `benches/scale.rs`).
+    pub fn log_summary(&self) {
+        let ms = |v: &[std::time::Duration], q: f64| percentile(v, q).as_secs_f64() * 1000.0;
+        tracing::info!(
+            frames = self.frames,
+            updates = self.updates,
+            keys = self.key_to_frame.len(),
+            key_to_frame_p50_ms = format!("{:.2}", ms(&self.key_to_frame, 0.5)),
+            key_to_frame_p99_ms = format!("{:.2}", ms(&self.key_to_frame, 0.99)),
+            draw_p50_ms = format!("{:.3}", ms(&self.draw, 0.5)),
+            draw_p99_ms = format!("{:.3}", ms(&self.draw, 0.99)),
+            "render loop stats"
+        );
+    }
+}
+
+fn keep_last(v: &mut Vec<std::time::Duration>, d: std::time::Duration, keep: usize) {
+    if v.len() >= keep {
+        v.remove(0);
+    }
+    v.push(d);
+}
+
+/// The `q` quantile (0..=1) of `v`, zero when empty.
+fn percentile(v: &[std::time::Duration], q: f64) -> std::time::Duration {
+    let mut s = v.to_vec();
+    s.sort();
+    s.get(((s.len() as f64 - 1.0) * q).round().max(0.0) as usize).copied().unwrap_or_default()
 }
 
 pub struct App {
@@ -164,6 +210,12 @@ pub struct App {
     pub fleet_selected: usize,
     /// The fleet tree's accessories group is folded.
     pub accessories_collapsed: bool,
+    /// `/` on the fleet: only the rows matching every word.
+    pub fleet_filter: FleetFilter,
+    /// The prompt was just opened: the first key replaces the old filter.
+    fleet_filter_fresh: bool,
+    /// `s` on the fleet: each role's hosts in this order.
+    pub fleet_sort: FleetSort,
     pub logs: LogStore,
     pub log_view: LogView,
     pub timeline: Timeline,
@@ -222,6 +274,9 @@ impl App {
             fleet_loaded: false,
             fleet_selected: 0,
             accessories_collapsed: false,
+            fleet_filter: FleetFilter::default(),
+            fleet_filter_fresh: false,
+            fleet_sort: FleetSort::default(),
             logs: LogStore::new(PER_SOURCE_CAP, GLOBAL_CAP),
             log_view: LogView::default(),
             timeline: Timeline::default(),
@@ -273,11 +328,6 @@ impl App {
         if self.views.len() > 1 {
             self.views.pop();
         }
-    }
-
-    /// The fleet tree as shown (the accessories group folded or not).
-    pub fn tree(&self) -> Vec<TreeRow> {
-        versions::tree_view(&self.fleet, self.accessories_collapsed)
     }
 
     fn selected_row(&self) -> Option<TreeRow> {

@@ -16,7 +16,15 @@ use ratatui::Frame;
 
 pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
     let dest = app.fleet.destination.clone().unwrap_or_else(|| "(default)".into());
-    let title = format!(" Fleet · {dest} ");
+    let mut title = format!(" Fleet · {dest} ");
+    if app.fleet_filter.typing || app.fleet_filter.text.trim() != "" {
+        let cursor = if app.fleet_filter.typing { "▏" } else { "" };
+        let counts = app.fleet_filter_counts().map(|(s, a)| format!(" {s}/{a} hosts")).unwrap_or_default();
+        title.push_str(&format!("· /{}{cursor}{counts} ", app.fleet_filter.text));
+    }
+    if app.fleet_sort != crate::tui::app::FleetSort::Config {
+        title.push_str(&format!("· by {} ", app.fleet_sort.label()));
+    }
     if !app.fleet_loaded {
         let p = Paragraph::new(vec![Line::raw(""), Line::styled("  Connecting to the hosts…", t.dim())]).block(Block::bordered().title(title));
         f.render_widget(p, area);
@@ -37,6 +45,16 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
     let [list, detail] = Layout::vertical([Constraint::Min(3), Constraint::Length(detail_h)]).areas(area);
     draw_table(app, t, f, list, title);
     f.render_widget(Paragraph::new(detail_lines).wrap(Wrap { trim: false }).block(Block::bordered().title(detail_title)), detail);
+}
+
+/// `3 hosts`, or with a filter hiding some `1 of 9 hosts`.
+fn host_count(shown: usize, all: usize) -> String {
+    let plural = if all == 1 { "" } else { "s" };
+    if shown < all {
+        format!("{shown} of {all} host{plural}")
+    } else {
+        format!("{all} host{plural}")
+    }
 }
 
 fn conn_cell<'a>(t: &Theme, h: Option<&HostStatus>) -> Span<'a> {
@@ -182,7 +200,10 @@ impl TableCtx<'_> {
         let mut cells = vec![
             Cell::from(Line::from(vec![
                 Span::styled(format!("▾ {role}"), t.title()),
-                Span::styled(format!("{primary} · {hosts} host{}", if hosts == 1 { "" } else { "s" }), t.dim()),
+                Span::styled(
+                    format!("{primary} · {}", host_count(hosts, app.fleet.roles.iter().find(|(r, _)| r == role).map_or(hosts, |(_, h)| h.len()))),
+                    t.dim(),
+                ),
             ])),
             Cell::from(""),
         ];

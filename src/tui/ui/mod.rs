@@ -182,6 +182,9 @@ pub fn fit_keys(keys: Vec<(String, String)>, width: usize) -> Vec<(String, Strin
 pub fn status_keys(app: &App) -> Vec<(String, String)> {
     let pairs: Vec<(&str, &str)> = match &app.overlay {
         Some(o) => overlay_bindings(o.kind()).iter().filter(|b| b.bar).map(|b| (b.label, b.desc)).collect(),
+        None if app.view() == View::Fleet && app.fleet_filter.typing => {
+            vec![("type", "host, role, version, state"), ("Enter", "keep"), ("Esc", "clear")]
+        }
         None if app.view() == View::Logs && app.log_view.filter_input.is_some() => {
             vec![("type", "regex"), ("Enter", "keep"), ("Esc", "clear")]
         }
