@@ -197,14 +197,17 @@ fn exec_i_reuse_shell_in_running_container_ends_with_ctrl_d() {
     assert_eq!(exit_line(&s), Some(0), "{s}");
     assert!(s.contains("TTY-RESTORED"), "terminal settings not restored:\n{s}");
     e.assert_no_openssh();
-    assert_eq!(ran(e.lab, &e.web, "docker exec -it ptyapp-web-v1 sh").len(), 1, "{:?}", e.lab.ssh_commands(&e.web));
+    // exactly this command, once (the SIGTERM test beside it runs `sh -i`)
+    let sent = e.lab.ssh_commands(&e.web).into_iter().filter(|c| c == "docker exec -it ptyapp-web-v1 sh").count();
+    assert_eq!(sent, 1, "{:?}", e.lab.ssh_commands(&e.web));
 }
 
 #[test]
 fn exec_i_sigterm_closes_the_session_and_restores_the_terminal() {
     let _turn = crate::support::lab::turn();
     let Some(e) = env() else { return };
-    let script = e.script("term", &["app", "exec", "-i", "--reuse", "sh"]);
+    // `sh -i`, not `sh`: the ctrl-d test beside it counts its own `… sh` command
+    let script = e.script("term", &["app", "exec", "-i", "--reuse", "sh -i"]);
     let t = tmux("term", &e.app, &script, 80, 24);
     t.wait("the container's shell prompt", 60, |s| s.lines().any(|l| l.trim_end().ends_with('#')));
     // kdeck is the child of the pane's shell.

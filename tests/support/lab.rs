@@ -411,6 +411,13 @@ impl Lab {
         c
     }
 
+    /// `kdeck_command` with another kdeck binary (a benchmark's release build).
+    pub fn kdeck_command_at(&self, bin: &Path, app_dir: &Path) -> Command {
+        let mut c = Command::new(bin);
+        c.current_dir(app_dir).env("HOME", &self.home).env("KDECK_KNOWN_HOSTS", &self.known_hosts).stdin(Stdio::null());
+        c
+    }
+
     /// Runs real Kamal in an app dir.
     pub fn kamal(&self, app_dir: &Path, args: &[&str]) -> Run {
         Run::from(self.kamal_command(app_dir).args(args).output().expect("run kamal (is it installed? scripts/install-deps)"))
@@ -466,6 +473,7 @@ impl Lab {
         let _ = writeln!(y, "env:");
         let _ = writeln!(y, "  clear:");
         let _ = writeln!(y, "    APP_ENV: lab");
+        y.push_str(&spec.extra_env);
         let _ = writeln!(y, "  secret:");
         let _ = writeln!(y, "    - APP_SECRET");
         let _ = writeln!(y, "deploy_timeout: {}", spec.deploy_timeout);
@@ -512,6 +520,8 @@ pub struct AppSpec {
     pub extra_yaml: String,
     /// Appended verbatim under `proxy:` (two-space indented keys, e.g. `  run:`).
     pub proxy_extra: String,
+    /// Appended verbatim under `env: clear:` (four-space indented, e.g. `    APP_LINES_PER_TICK: 100`).
+    pub extra_env: String,
 }
 
 impl AppSpec {
@@ -527,6 +537,7 @@ impl AppSpec {
             readiness_delay: 1,
             extra_yaml: String::new(),
             proxy_extra: String::new(),
+            extra_env: String::new(),
         }
     }
 }
@@ -716,43 +727,103 @@ impl RequestLoop {
     }
 }
 
-/// Whose turn it is in the lab harness: the module (file) running, and how many of its tests.
-type Turns = (Mutex<(Option<&'static str>, usize)>, std::sync::Condvar);
+/// The lab each module of the lab harness uses, by network number: modules on one network share
+/// a lab (or cannot be up at once), so they take turns; modules on different networks may run
+/// side by side. A module missing here runs alone.
+const GROUPS: &[(&str, &[&str])] = &[
+    ("net1", &["proxy", "real_kamal"]),
+    ("net2", &["backend_docker", "backend_ssh"]),
+    ("net3", &["build", "engine", "engine_build", "interop_manage", "interop_trace", "traffic"]),
+    ("net4", &["dashboard_e2e"]),
+    ("net5", &["fleet_watch", "resources_cli", "resources_live", "resources_prune"]),
+    ("net6", &["accessories", "fleet_accessories"]),
+    ("net7", &["exec_pty"]),
+    ("net11", &["lifecycle"]),
+    ("net13", &["cli_on_lab"]),
+];
+
+/// Modules of one group that may still run side by side: each works on its own service of the
+/// shared lab and none takes a host down.
+const TEAMS: &[&[&str]] = &[&["resources_cli", "resources_live", "resources_prune"]];
+
+/// The group of a test file (`tests/lab/engine.rs` → "net3"), or None.
+fn group_of(file: &str) -> Option<&'static str> {
+    let stem = Path::new(file).file_stem()?.to_str()?;
+    GROUPS.iter().find(|(_, mods)| mods.contains(&stem)).map(|(g, _)| *g)
+}
+
+/// Who holds a turn: the module's team (its first module) or the module's file.
+fn holder_of(file: &'static str) -> &'static str {
+    let stem = Path::new(file).file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+    TEAMS.iter().find(|t| t.contains(&stem)).map_or(file, |t| t[0])
+}
+
+/// Which module (or team) holds each group (None: a module outside every group), and how many of
+/// its tests.
+type Turns = (Mutex<Vec<(Option<&'static str>, &'static str, usize)>>, std::sync::Condvar);
 
 fn turns() -> &'static Turns {
     static T: OnceLock<Turns> = OnceLock::new();
-    T.get_or_init(|| (Mutex::new((None, 0)), std::sync::Condvar::new()))
+    T.get_or_init(|| (Mutex::new(Vec::new()), std::sync::Condvar::new()))
 }
 
-/// A test's turn in the lab harness (see [`turn`]); the next module may start once every test
-/// of this one has dropped its turn.
-pub struct Turn;
+/// A test's turn in the lab harness (see [`turn`]); the next module of its group may start once
+/// every test of this one has dropped its turn.
+pub struct Turn {
+    group: Option<&'static str>,
+    file: &'static str,
+}
 
-/// Waits until no test of another module runs, then holds a turn for the caller's module until
-/// dropped. The lab tests of one module run in parallel with each other (they share their labs
-/// with care: a fault lock, distinct services), never with another module's: modules share
-/// labs by name, take hosts down and reuse network numbers. Call it first in every lab test.
+/// Waits until no test of another module on the same lab network runs, then holds a turn for the
+/// caller's module until dropped. The lab tests of one module run in parallel with each other
+/// (they share their labs with care: a fault lock, distinct services); modules of one group
+/// ([`GROUPS`]) share labs by name, take hosts down and reuse network numbers, so they never
+/// overlap; modules of different groups may. Call it first in every lab test.
 #[track_caller]
 pub fn turn() -> Turn {
-    let file = std::panic::Location::caller().file();
+    let caller = std::panic::Location::caller().file();
+    let (group, file) = (group_of(caller), holder_of(caller));
+    timing("call");
     let (m, cv) = turns();
     let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
-    while g.0.is_some_and(|f| f != file) {
+    // another module of the group, or (for a module outside every group) any other module
+    let blocked = |held: &[(Option<&str>, &str, usize)]| held.iter().any(|(hg, hf, _)| *hf != file && (group.is_none() || hg.is_none() || *hg == group));
+    while blocked(&g) {
         g = cv.wait(g).unwrap_or_else(|e| e.into_inner());
     }
-    g.0 = Some(file);
-    g.1 += 1;
-    Turn
+    match g.iter_mut().find(|(_, hf, _)| *hf == file) {
+        Some(held) => held.2 += 1,
+        None => g.push((group, file, 1)),
+    }
+    drop(g);
+    timing("start");
+    Turn { group, file }
+}
+
+/// With `KDECK_LAB_TIMING=<file>`, appends `<unix ms> <call|start|end> <test>` per lab test, to
+/// see where the harness's time goes.
+fn timing(what: &str) {
+    use std::io::Write as _;
+    let Some(path) = std::env::var_os("KDECK_LAB_TIMING") else { return };
+    let ms = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    let name = std::thread::current().name().unwrap_or("?").to_string();
+    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+        // one write per line: two tests append at once
+        let _ = f.write_all(format!("{ms} {what} {name}\n").as_bytes());
+    }
 }
 
 impl Drop for Turn {
     fn drop(&mut self) {
+        timing("end");
         let (m, cv) = turns();
         let mut g = m.lock().unwrap_or_else(|e| e.into_inner());
-        g.1 -= 1;
-        if g.1 == 0 {
-            g.0 = None;
-            cv.notify_all();
+        if let Some(i) = g.iter().position(|(hg, hf, _)| *hf == self.file && *hg == self.group) {
+            g[i].2 -= 1;
+            if g[i].2 == 0 {
+                g.remove(i);
+                cv.notify_all();
+            }
         }
     }
 }
