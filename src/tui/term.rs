@@ -90,6 +90,7 @@ where
             }
             u = updates.recv(), if updates_open => match u {
                 Some(u) => {
+                    let mut shows = app.shows(&u);
                     app.update(u);
                     app.stats.updates += 1;
                     let start = std::time::Instant::now();
@@ -98,6 +99,7 @@ where
                         for _ in 0..64 {
                             match updates.try_recv() {
                                 Ok(u) => {
+                                    shows |= app.shows(&u);
                                     app.update(u);
                                     app.stats.updates += 1;
                                 }
@@ -105,7 +107,7 @@ where
                             }
                         }
                     }
-                    dirty = true;
+                    dirty |= shows;
                 }
                 None => {
                     updates_open = false;

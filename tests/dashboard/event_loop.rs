@@ -83,3 +83,37 @@ async fn flood_does_not_starve_input_and_frames_are_coalesced() {
     let screen = term.backend().to_string();
     assert!(screen.contains("Logs · all hosts · paused"), "{screen}");
 }
+
+/// Log lines are drawn only by the Logs view: while the fleet is on screen their flow does not
+/// cause frames (at 50 hosts that is most of the dashboard's work at rest); in Logs it does.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_lines_redraw_only_the_logs_view() {
+    async fn frames_during_lines(app: &mut kdeck::tui::App) -> u64 {
+        let mut term = Terminal::new(TestBackend::new(120, 40)).unwrap();
+        let (key_tx, mut keys) = fmpsc::unbounded();
+        let (up_tx, mut updates) = mpsc::channel::<Update>(64);
+        let (req_tx, _reqs) = mpsc::unbounded_channel();
+        let mut d = ChannelDispatcher(req_tx);
+        let feeder = tokio::spawn(async move {
+            // 50 lines/s for 1.5 s, then quit
+            for i in 0..75 {
+                up_tx.send(line(i)).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            key_tx.unbounded_send(k('q')).unwrap();
+            (up_tx, key_tx)
+        });
+        let before = app.stats.frames;
+        run_loop(&mut term, app, &mut keys, &mut updates, &mut d, 60).await.unwrap();
+        let _keep = feeder.await.unwrap();
+        app.stats.frames - before
+    }
+    let mut app = fx::app_with(fx::fleet());
+    let fleet_frames = frames_during_lines(&mut app).await;
+    let mut app = fx::app_with(fx::fleet());
+    app.handle_key(KeyEvent::new(KeyCode::Char('l'), KeyModifiers::NONE), &mut kdeck::tui::dispatch::Recorder::default());
+    let logs_frames = frames_during_lines(&mut app).await;
+    // the fleet: the first frame, the 500 ms clock ticks and the quit; the logs: about one per line
+    assert!(fleet_frames <= 8, "{fleet_frames} frames on the fleet view for 75 log lines");
+    assert!(logs_frames >= 30, "only {logs_frames} frames on the logs view for 75 log lines");
+}

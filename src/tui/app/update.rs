@@ -7,6 +7,12 @@ use super::App;
 use crate::deploy::event::{ActionKind, Event};
 
 impl App {
+    /// Whether applying `u` can change the screen: log lines are drawn only by the Logs view, so
+    /// at 50 hosts their flow does not redraw the fleet many times a second.
+    pub fn shows(&self, u: &Update) -> bool {
+        !matches!(u, Update::Log(_)) || self.view() == View::Logs
+    }
+
     pub fn update(&mut self, u: Update) {
         match u {
             Update::Fleet(s) => {
