@@ -481,7 +481,7 @@ cmd_up() {
   need_name
   [[ $(id -u) == 0 ]] || die "must run as root"
   [[ $NET =~ ^[0-9]+$ && $NET -ge 0 && $NET -le 254 ]] || die "--net K (0..254) is required"
-  [[ $HOSTS =~ ^[0-9]+$ && $HOSTS -ge 1 && $HOSTS -le 40 ]] || die "--hosts N (1..40) is required"
+  [[ $HOSTS =~ ^[0-9]+$ && $HOSTS -ge 1 && $HOSTS -le 60 ]] || die "--hosts N (1..60) is required"
   if [[ -f $LABDIR/meta ]]; then
     local onet ohosts
     onet=$(. "$LABDIR/meta"; echo "$NET"); ohosts=$(. "$LABDIR/meta"; echo "$HOSTS")
@@ -677,7 +677,12 @@ echo "app $APP_SERVICE $APP_VERSION ($APP_VARIANT) started on ${PORT:-80} as $(h
 i=0
 while :; do
   i=$((i + 1))
-  echo "app $APP_SERVICE $APP_VERSION tick $i"
+  # APP_LINES_PER_TICK (env, default 1): lines per second, for log-load benchmarks
+  j=0
+  while [ "$j" -lt "${APP_LINES_PER_TICK:-1}" ]; do
+    j=$((j + 1))
+    echo "app $APP_SERVICE $APP_VERSION tick $i${APP_LINES_PER_TICK:+.$j}"
+  done
   sleep 1 & wait $!
 done
 EOF
@@ -689,7 +694,11 @@ echo "worker $APP_SERVICE $APP_VERSION started as $(hostname)"
 i=0
 while :; do
   i=$((i + 1))
-  echo "worker $APP_SERVICE $APP_VERSION job $i"
+  j=0
+  while [ "$j" -lt "${APP_LINES_PER_TICK:-1}" ]; do
+    j=$((j + 1))
+    echo "worker $APP_SERVICE $APP_VERSION job $i${APP_LINES_PER_TICK:+.$j}"
+  done
   sleep 1 & wait $!
 done
 EOF
