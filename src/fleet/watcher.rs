@@ -61,9 +61,10 @@ impl Watcher {
         let cancel = CancellationToken::new();
         let refresh = Arc::new(Notify::new());
         let spec = Arc::new(spec);
-        for h in hosts {
-            let session = pool.get(&h);
-            tokio::spawn(host_task(session, spec.clone(), tx.clone(), cancel.clone(), refresh.clone()));
+        let sessions: Arc<Vec<Session>> = Arc::new(hosts.iter().map(|h| pool.get(h)).collect());
+        for session in sessions.iter() {
+            let others = Others(sessions.clone());
+            tokio::spawn(host_task(session.clone(), others, spec.clone(), tx.clone(), cancel.clone(), refresh.clone()));
         }
         drop(tx);
         tokio::spawn(aggregate(rx, snap_tx, cancel.clone()));
@@ -107,7 +108,21 @@ async fn aggregate(mut rx: mpsc::UnboundedReceiver<Msg>, tx: watch::Sender<Fleet
     }
 }
 
-async fn host_task(session: Session, spec: Arc<FleetSpec>, tx: mpsc::UnboundedSender<Msg>, cancel: CancellationToken, refresh: Arc<Notify>) {
+/// Every watched host's session: news from one host (a Docker event) is activity that dials the
+/// hosts that are down again at once, instead of at the end of their backoff.
+struct Others(Arc<Vec<Session>>);
+
+impl Others {
+    fn probe_down(&self, except: &str) {
+        for s in self.0.iter().filter(|s| s.host() != except) {
+            if s.probe() {
+                tracing::debug!(host = %s.host(), "down: dialled again on activity elsewhere");
+            }
+        }
+    }
+}
+
+async fn host_task(session: Session, others: Others, spec: Arc<FleetSpec>, tx: mpsc::UnboundedSender<Msg>, cancel: CancellationToken, refresh: Arc<Notify>) {
     let host = session.host().to_string();
     let mut st = HostStatus { host: host.clone(), roles: spec.roles_of(&host), ..Default::default() };
     let mut state_rx = session.state();
@@ -178,6 +193,7 @@ async fn host_task(session: Session, spec: Arc<FleetSpec>, tx: mpsc::UnboundedSe
                 ev = events.next() => match ev {
                     Some(Ok(e)) => {
                         tracing::debug!(host = %host, action = ?e.action, "docker event");
+                        others.probe_down(&host);
                         // Fold a burst of events into one reconcile.
                         let _ = tokio::time::timeout(EVENT_DEBOUNCE, async {
                             while let Some(Ok(_)) = events.next().await {}

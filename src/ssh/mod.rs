@@ -97,6 +97,8 @@ pub struct ClientOptions {
     pub keepalive_max: usize,
     /// Concurrent exec channels per host; keep below sshd's MaxSessions (default 10).
     pub max_sessions: usize,
+    /// First wait before dialling a host that went down again; it doubles up to `max_backoff`.
+    pub min_backoff: Duration,
     /// Cap of the reconnect backoff.
     pub max_backoff: Duration,
     /// Default `~/.ssh/id_ed25519`, `~/.ssh/id_rsa` (overridable for tests).
@@ -140,6 +142,7 @@ impl Default for ClientOptions {
             keepalive_interval: Duration::from_secs(15),
             keepalive_max: 3,
             max_sessions: 8,
+            min_backoff: Duration::from_millis(500),
             // A host that comes back is found within seconds, however long it was away.
             max_backoff: Duration::from_secs(5),
             default_keys: vec![home.join(".ssh/id_ed25519"), home.join(".ssh/id_rsa")],

@@ -42,6 +42,8 @@ pub(crate) struct Shared {
     state: watch::Sender<ConnState>,
     /// Last failure, for errors returned while down.
     last_error: Mutex<Option<SshError>>,
+    /// When the last attempt failed (while down).
+    down_at: Mutex<Option<std::time::Instant>>,
     exec_sem: Arc<Semaphore>,
     kick: Notify,
     /// With `ClientOptions::lazy`: set by the first use; the actor dials only then.
@@ -75,6 +77,7 @@ impl Session {
             conn: Mutex::new(None),
             state,
             last_error: Mutex::new(None),
+            down_at: Mutex::new(None),
             kick: Notify::new(),
             wanted: Default::default(),
             want: Notify::new(),
@@ -133,6 +136,26 @@ impl Session {
         self.shared.kick.notify_one();
     }
 
+    /// Activity (a key, an action, news from another host): a host that is down is dialled
+    /// again now instead of at the end of its backoff. Returns whether a new attempt was asked
+    /// for: not while one runs, nor after a failure that needs the operator (host key,
+    /// credentials), which waits for [`Session::reconnect`].
+    pub fn probe(&self) -> bool {
+        if !matches!(*self.shared.state.borrow(), ConnState::Down { .. }) {
+            return false;
+        }
+        if self.shared.last_error.lock().unwrap().as_ref().is_some_and(|e| e.is_fatal()) {
+            return false;
+        }
+        self.shared.kick.notify_one();
+        true
+    }
+
+    /// How long ago the last attempt failed (None unless down).
+    fn down_for(&self) -> Option<Duration> {
+        self.shared.down_at.lock().unwrap().map(|t| t.elapsed())
+    }
+
     /// Waits until the host is up; fails with the reason if the current attempt fails.
     pub async fn connected(&self) -> Result<(), SshError> {
         self.conn().await.map(|_| ())
@@ -152,9 +175,13 @@ impl Session {
         let _ = rx.wait_for(|s| *s == ConnState::Up).await;
     }
 
+    /// The connection, for an action that needs it now. A host found down since longer than
+    /// [`STALE_DOWN`] is dialled once more first (it may be back before its backoff ends);
+    /// a failure newer than that is the answer.
     pub(crate) async fn conn(&self) -> Result<Arc<Conn>, SshError> {
         self.want();
         let mut rx = self.state();
+        let mut probed = false;
         loop {
             let st = rx.borrow_and_update().clone();
             match st {
@@ -165,6 +192,7 @@ impl Session {
                         }
                     }
                 }
+                ConnState::Down { .. } if !probed && self.down_for().is_some_and(|d| d >= STALE_DOWN) && self.probe() => probed = true,
                 ConnState::Down { reason } => {
                     return Err(self.shared.last_error.lock().unwrap().clone().unwrap_or(SshError::Down { host: self.host().to_string(), reason }));
                 }
@@ -375,6 +403,10 @@ impl tokio::io::AsyncWrite for HostStream {
     }
 }
 
+/// A failed attempt older than this is not the answer for an action that needs the host: it
+/// dials again (see [`Session::conn`]).
+const STALE_DOWN: Duration = Duration::from_secs(1);
+
 fn jittered(d: Duration) -> Duration {
     use rand::Rng;
     let f: f64 = rand::thread_rng().gen_range(0.5..1.0);
@@ -390,7 +422,8 @@ async fn actor(shared: Arc<Shared>, cancel: CancellationToken) {
             _ = shared.want.notified() => {}
         }
     }
-    let mut backoff = Duration::from_millis(500);
+    let min_backoff = shared.spec.client.min_backoff.min(shared.spec.client.max_backoff);
+    let mut backoff = min_backoff;
     loop {
         shared.state.send_replace(ConnState::Connecting);
         let attempt = tokio::time::timeout(shared.spec.client.connect_timeout, conn::connect(&shared.spec));
@@ -403,6 +436,7 @@ async fn actor(shared: Arc<Shared>, cancel: CancellationToken) {
                 shared.stats.connects.fetch_add(1, Ordering::Relaxed);
                 *shared.conn.lock().unwrap() = Some(c.conn.clone());
                 *shared.last_error.lock().unwrap() = None;
+                *shared.down_at.lock().unwrap() = None;
                 shared.state.send_replace(ConnState::Up);
                 tracing::info!(host = %host, "connected ({})", shared.spec.describe());
                 if shared.spec.client.pty_warmup {
@@ -415,7 +449,7 @@ async fn actor(shared: Arc<Shared>, cancel: CancellationToken) {
                         }
                     });
                 }
-                backoff = Duration::from_millis(500);
+                backoff = min_backoff;
                 let reason = tokio::select! {
                     _ = cancel.cancelled() => {
                         let c = shared.conn.lock().unwrap().take();
@@ -438,6 +472,7 @@ async fn actor(shared: Arc<Shared>, cancel: CancellationToken) {
         // The state is shown next to the host already: keep just the reason.
         let reason = msg.strip_prefix(&format!("{host}: ")).unwrap_or(&msg).to_string();
         *shared.last_error.lock().unwrap() = Some(err);
+        *shared.down_at.lock().unwrap() = Some(std::time::Instant::now());
         shared.state.send_replace(ConnState::Down { reason });
         if fatal {
             // Host key or credentials problems need the user; wait for an explicit retry.

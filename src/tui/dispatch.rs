@@ -107,6 +107,9 @@ pub enum Request {
     TrustHostKey {
         host: String,
     },
+    /// The operator is at the keys: dial the hosts that are down again now rather than at the
+    /// end of their reconnect backoff.
+    Probe,
 }
 
 /// The management commands the dashboard offers (the `:` palette, `M` for maintenance), each
@@ -234,7 +237,7 @@ impl ManageOp {
 
 impl Request {
     pub fn is_mutating(&self) -> bool {
-        !matches!(self, Request::Logs { .. } | Request::LoadAudit | Request::ContainerLogs { .. })
+        !matches!(self, Request::Logs { .. } | Request::LoadAudit | Request::ContainerLogs { .. } | Request::Probe)
     }
 }
 

@@ -170,6 +170,16 @@ impl Worker {
         let _ = self.up.send(Update::Notice { error, text }).await;
     }
 
+    /// Activity: every host that is down is dialled again now (the attempt's result shows on its
+    /// row as any other; the backoff resumes if it fails).
+    fn probe_down(&self) {
+        for s in self.pool.sessions() {
+            if s.probe() {
+                tracing::debug!(host = %s.host(), "down: dialled again on a key");
+            }
+        }
+    }
+
     /// Serve requests until the dashboard is gone, then stop the action in flight safely and wait
     /// for it. Returns true when an action had to be aborted that way.
     async fn run(self, mut rx: mpsc::UnboundedReceiver<Request>) -> bool {
@@ -253,6 +263,7 @@ impl Worker {
                         Err(e) => self.notice(true, format!("{e}")).await,
                     }
                 }
+                Request::Probe => self.probe_down(),
                 // The render loop suspends the terminal and runs the shell itself.
                 Request::Shell { .. } => {}
             }
@@ -298,7 +309,8 @@ impl Worker {
             | Request::LoadAudit
             | Request::Shell { .. }
             | Request::Tunnel { .. }
-            | Request::TrustHostKey { .. } => None,
+            | Request::TrustHostKey { .. }
+            | Request::Probe => None,
         }
     }
 

@@ -117,3 +117,34 @@ async fn log_lines_redraw_only_the_logs_view() {
     assert!(fleet_frames <= 8, "{fleet_frames} frames on the fleet view for 75 log lines");
     assert!(logs_frames >= 30, "only {logs_frames} frames on the logs view for 75 log lines");
 }
+
+/// Activity dials the hosts shown down again at once (the worker asks each session to try now
+/// instead of at the end of its backoff): any key, even one that only moves the selection. With
+/// every host up, keys ask for nothing more than what they do.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_while_a_host_is_down_dials_it_again_at_once() {
+    async fn requests_for_keys(mut app: kdeck::tui::App) -> Vec<Request> {
+        let mut term = Terminal::new(TestBackend::new(120, 40)).unwrap();
+        let (key_tx, mut keys) = fmpsc::unbounded();
+        let (_up_tx, mut updates) = mpsc::channel::<Update>(64);
+        let (req_tx, mut reqs) = mpsc::unbounded_channel();
+        let mut d = ChannelDispatcher(req_tx);
+        for c in ['j', 'q'] {
+            key_tx.unbounded_send(k(c)).unwrap();
+        }
+        run_loop(&mut term, &mut app, &mut keys, &mut updates, &mut d, 60).await.unwrap();
+        let mut out = vec![];
+        while let Ok(r) = reqs.try_recv() {
+            out.push(r);
+        }
+        out
+    }
+    assert_eq!(requests_for_keys(fx::app_with(fx::fleet())).await, vec![]);
+    let mut app = fx::app_with(fx::fleet_down());
+    app.read_only = true;
+    assert_eq!(requests_for_keys(app).await, vec![Request::Probe, Request::Probe]);
+    // A host refused for its unknown key waits for `T` (trust), not for activity.
+    let mut s = fx::fleet_down();
+    s.hosts[2].unknown_host_key = Some("ssh-ed25519 SHA256:abc".into());
+    assert_eq!(requests_for_keys(fx::app_with(s)).await, vec![]);
+}

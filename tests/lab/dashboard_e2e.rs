@@ -142,25 +142,47 @@ fn dashboard_end_to_end_in_tmux() {
     t.keys(&["y"]);
     t.wait("lock released", 20, |s| s.contains("lock unlocked"));
 
-    // 5. A host's sshd dies: marked down within seconds; back up by itself.
-    let t0 = Instant::now();
-    l.sshd_stop("klab3");
-    t.wait("klab3 down", 20, |s| row(s, &hosts[2]).contains("✗ down"));
-    eprintln!("figure: host marked down {:?} after `lab.sh sshd-stop` started", t0.elapsed());
-    let t0 = Instant::now();
-    l.sshd_start("klab3");
-    t.wait("klab3 up again", 30, |s| row(s, &hosts[2]).contains("● up"));
-    eprintln!("figure: host back up {:?} after `lab.sh sshd-start` started", t0.elapsed());
+    // 5. A host's sshd dies: marked down within seconds; back up by itself (the backoff is
+    // capped at 3 s), and at once on a key when it has been down a while (activity dials it).
+    for on_key in [false, true] {
+        let t0 = Instant::now();
+        l.sshd_stop("klab3");
+        t.wait("klab3 down", 20, |s| row(s, &hosts[2]).contains("✗ down"));
+        eprintln!("figure: host marked down {:?} after `lab.sh sshd-stop` started", t0.elapsed());
+        if on_key {
+            std::thread::sleep(Duration::from_secs(4));
+        }
+        l.sshd_start("klab3");
+        let t0 = Instant::now();
+        if on_key {
+            t.keys(&["j"]);
+        }
+        t.wait("klab3 up again", 30, |s| row(s, &hosts[2]).contains("● up"));
+        let back = t0.elapsed();
+        eprintln!("figure: host back up {back:?} after `lab.sh sshd-start` returned{}", if on_key { ", on a key" } else { "" });
+        if on_key {
+            assert!(back < Duration::from_millis(1500), "a key must dial a down host at once, not at the end of its backoff: {back:?}");
+        }
+    }
 
     // 5b. A host's link goes down (no RST, packets dropped): the keepalives notice it.
-    let t0 = Instant::now();
-    l.link_down("klab2");
-    t.wait("klab2 down after its link dropped", 20, |s| row(s, &hosts[1]).contains("✗ down"));
-    eprintln!("figure: host marked down {:?} after its link went down", t0.elapsed());
-    let t0 = Instant::now();
-    l.link_up("klab2");
-    t.wait("klab2 up again after its link came back", 30, |s| row(s, &hosts[1]).contains("● up"));
-    eprintln!("figure: host back up {:?} after its link came back", t0.elapsed());
+    for on_key in [false, true] {
+        let t0 = Instant::now();
+        l.link_down("klab2");
+        t.wait("klab2 down after its link dropped", 20, |s| row(s, &hosts[1]).contains("✗ down"));
+        eprintln!("figure: host marked down {:?} after its link went down", t0.elapsed());
+        if on_key {
+            std::thread::sleep(Duration::from_secs(4));
+        }
+        l.link_up("klab2");
+        let t0 = Instant::now();
+        if on_key {
+            t.keys(&["k"]);
+        }
+        t.wait("klab2 up again after its link came back", 30, |s| row(s, &hosts[1]).contains("● up"));
+        let back = t0.elapsed();
+        eprintln!("figure: host back up {back:?} after its link came back{}", if on_key { ", on a key" } else { "" });
+    }
 
     // 6. Quit: nothing runs, so no question; the terminal is given back.
     t.keys(&["q"]);

@@ -49,6 +49,7 @@ fn run_app(l: &lab::Lab, host: &str, image: &str, role: &str, version: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn watcher_follows_events_lock_and_host_down_up_and_logs_resume() {
     let _turn = crate::support::lab::turn();
+    let _faults = FAULTS.lock().await;
     let Some(l) = lab::Lab::up("fleet", 5, 2) else { return };
     let (h1, h2) = (l.hosts[0].ip.clone(), l.hosts[1].ip.clone());
     for h in [&h1, &h2] {
@@ -159,4 +160,56 @@ async fn watcher_follows_events_lock_and_host_down_up_and_logs_resume() {
     for (h, n) in [(&h1, "web-v1"), (&h2, "worker-v1")] {
         let _ = l.docker(h, &["rm", "-f", &format!("{SVC}-{n}")]);
     }
+}
+
+/// Both tests take hosts down: one at a time.
+static FAULTS: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A host that is down is dialled again as soon as something happens — a Docker event on
+/// another host, an action that needs it — not at the end of its backoff (a minute here, so
+/// only the activity can bring it back in time).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_down_host_is_dialled_again_at_once_on_activity() {
+    let _turn = crate::support::lab::turn();
+    let _faults = FAULTS.lock().await;
+    let Some(l) = lab::Lab::up("fleet", 5, 2) else { return };
+    let (h1, h2) = (l.hosts[0].ip.clone(), l.hosts[1].ip.clone());
+    const PROBE: &str = "kprobe";
+    let _ = l.docker(&h1, &["rm", "-f", "kprobe-web-v1"]);
+    let v1 = l.image(PROBE, "v1", "ok");
+    let repo = v1.rsplit_once(':').unwrap().0.to_string();
+    let mut spec = FleetSpec::new(PROBE, None, &repo, vec![("web".into(), vec![h1.clone()]), ("worker".into(), vec![h2.clone()])]);
+    spec.reconcile_every = Duration::from_secs(120);
+    let pool = l.pool_with(|c| {
+        c.min_backoff = Duration::from_secs(60);
+        c.max_backoff = Duration::from_secs(60);
+    });
+    let (mut rx, handle) = Watcher::spawn(pool.clone(), spec);
+    wait_for(&mut rx, "both hosts up", Duration::from_secs(15), |s| s.hosts.iter().all(|h| h.conn == ConnState::Up)).await;
+    let down_then_back = |l: &lab::Lab| {
+        l.sshd_stop(&h2);
+        l.sshd_start(&h2);
+    };
+
+    // A Docker event on h1 dials h2 again.
+    down_then_back(&l);
+    wait_for(&mut rx, "h2 down", Duration::from_secs(10), |s| matches!(s.hosts[1].conn, ConnState::Down { .. })).await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(matches!(rx.borrow().hosts[1].conn, ConnState::Down { .. }), "h2 must wait out its backoff without activity");
+    let t0 = Instant::now();
+    l.docker(&h1, &["run", "-d", "--name", "kprobe-web-v1", "--label", "service=kprobe", "--label", "role=web", "--label", "destination", &v1])
+        .expect_ok("docker run");
+    wait_for(&mut rx, "h2 up after an event on h1", Duration::from_secs(10), |s| s.hosts[1].conn == ConnState::Up).await;
+    println!("figure: down host up {:?} after a Docker event elsewhere", t0.elapsed());
+
+    // An action that needs h2 dials it (its last failure is older than a second).
+    down_then_back(&l);
+    wait_for(&mut rx, "h2 down again", Duration::from_secs(10), |s| matches!(s.hosts[1].conn, ConnState::Down { .. })).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let t0 = Instant::now();
+    let out = tokio::time::timeout(Duration::from_secs(10), pool.get(&h2).exec("echo probed")).await.expect("exec within 10 s");
+    assert_eq!(out.expect("exec on h2 once it is back").stdout.trim(), "probed");
+    println!("figure: action on a down host answered after {:?}", t0.elapsed());
+    drop(handle);
+    let _ = l.docker(&h1, &["rm", "-f", "kprobe-web-v1"]);
 }

@@ -335,6 +335,11 @@ impl Lab {
     /// A kdeck connection pool for this lab's hosts, as the watcher tests use it: the lab key
     /// only, the lab's known_hosts (strict), quick connect, keepalive and reconnect.
     pub fn pool(&self) -> kdeck::ssh::Pool {
+        self.pool_with(|_| {})
+    }
+
+    /// [`Lab::pool`] with its client options changed by `f` (a longer backoff, …).
+    pub fn pool_with(&self, f: impl FnOnce(&mut kdeck::ssh::ClientOptions)) -> kdeck::ssh::Pool {
         use kdeck::ssh::{ClientOptions, HostKeyPolicy, Pool, SshOptions};
         use std::time::Duration;
         let kamal = SshOptions { keys: vec![self.ssh_key.clone()], keys_only: true, config_files: Some(vec![]), ..Default::default() };
@@ -349,6 +354,8 @@ impl Lab {
             use_agent: false,
             ..Default::default()
         };
+        let mut client = client;
+        f(&mut client);
         Pool::new(kamal, client).expect("pool")
     }
 

@@ -121,6 +121,12 @@ impl App {
         out
     }
 
+    /// A host is down for a reason that time may mend (not an unknown host key, which waits for
+    /// `T`): activity should dial it again.
+    pub fn has_host_to_probe(&self) -> bool {
+        self.fleet.hosts.iter().any(|h| matches!(h.conn, ConnState::Down { .. }) && h.unknown_host_key.is_none())
+    }
+
     /// Hosts shown and in the fleet (for the title), when a filter is active.
     pub fn fleet_filter_counts(&self) -> Option<(usize, usize)> {
         if self.fleet_filter.words().is_empty() {

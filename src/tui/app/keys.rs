@@ -2,12 +2,17 @@
 //! view's key map, in that order; a paste goes to whichever text input is active.
 
 use super::super::action::{action_for, View};
-use super::super::dispatch::Dispatcher;
+use super::super::dispatch::{Dispatcher, Request};
 use super::{App, Overlay};
 use crossterm::event::{Event as TermEvent, KeyEvent, KeyEventKind};
 
 impl App {
     pub fn handle_event(&mut self, ev: TermEvent, d: &mut dyn Dispatcher) {
+        // The operator is here: a host shown down is dialled again now, not at the end of its
+        // reconnect backoff.
+        if matches!(ev, TermEvent::Key(_) | TermEvent::Mouse(_) | TermEvent::Paste(_)) && self.has_host_to_probe() {
+            d.dispatch(Request::Probe);
+        }
         match ev {
             TermEvent::Key(k) if k.kind != KeyEventKind::Release => self.handle_key(k, d),
             TermEvent::Paste(s) => {
