@@ -136,6 +136,43 @@ fn logs_timestamps_wrap_paused() {
     snap!("logs_ts_wrap_paused", app);
 }
 
+/// A wrapped line goes on under its message, not at column 0: the continuation rows keep the
+/// prefix's rule, so the next line's host stands out.
+#[test]
+fn logs_wrapped_lines_hang_under_the_message() {
+    let mut app = fx::app_with(fx::fleet());
+    fx::log_lines(&mut app, 6);
+    let long = "Completed 500 Internal Server Error in 5003ms (ActiveRecord: 4998.1ms | Allocations: 1204) because the database did not answer within the pool timeout of 5 seconds";
+    app.update(kdeck::tui::Update::Log(kdeck::tui::LogLine {
+        host: "10.77.4.12".into(),
+        role: "web".into(),
+        container: None,
+        ts: Some(fx::now()),
+        stderr: true,
+        text: long.into(),
+    }));
+    fx::log_lines(&mut app, 1);
+    key(&mut app, KeyCode::Char('l'));
+    keys(&mut app, "w");
+    for (w, h) in [(80u16, 24u16), (160, 40)] {
+        let screen = text(&app, w, h);
+        let rows: Vec<&str> = screen.lines().collect();
+        let first = rows.iter().position(|r| r.contains("Completed 500")).unwrap_or_else(|| panic!("{screen}"));
+        let rule = rows[first].find(" │ ").unwrap();
+        // The continuation rows: blank up to the rule, the rule, then text; together, the line.
+        let text_of = |row: &str| row[rule + " │ ".len()..].trim_end_matches(['"', '│', ' ']).to_string();
+        let mut joined = text_of(rows[first]);
+        let mut i = first + 1;
+        while rows[i].find(" │ ") == Some(rule) && rows[i][..rule].trim_matches(['"', '│', ' ']).is_empty() {
+            joined = format!("{joined} {}", text_of(rows[i]));
+            i += 1;
+        }
+        assert!(i > first + 1, "{w}x{h}: the long line did not wrap under its message:\n{screen}");
+        assert_eq!(joined.split_whitespace().collect::<Vec<_>>().join(" "), long, "{w}x{h}: words cut or lost:\n{screen}");
+    }
+    snap!("logs_wrapped_hanging", app);
+}
+
 #[test]
 fn logs_filter_with_context_and_jump() {
     let mut app = fx::app_with(fx::fleet());

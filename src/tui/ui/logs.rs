@@ -7,7 +7,7 @@ use super::super::theme::Theme;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 
 pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
@@ -50,37 +50,31 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         // Past the oldest line: keep the screen full instead of scrolling into emptiness.
         let offset = if rows.len() < want { lv.offset.min(rows.len().saturating_sub(height)) } else { lv.offset };
         let current_match = lv.match_cursor.and_then(|k| rows.iter().enumerate().filter(|(_, r)| r.1).nth(k).map(|(i, _)| i));
+        // Newest first; each line as the rows it takes (wrapped lines hang under the message).
         let mut visible: Vec<Line> = Vec::new();
-        let mut used = 0usize;
         for (i, (l, is_match, group)) in rows.iter().enumerate().skip(offset) {
+            if visible.len() >= height {
+                break;
+            }
             // `--` between the filter's context groups (as grep -C), under the older group.
             if let (Some(_), Some((_, _, newer_group))) = (&lv.filter, i.checked_sub(1).and_then(|j| rows.get(j))) {
                 if i > offset && newer_group != group {
-                    if used + 1 > height {
+                    visible.push(Line::styled("--", t.dim()));
+                    if visible.len() >= height {
                         break;
                     }
-                    used += 1;
-                    visible.push(Line::styled("--", t.dim()));
                 }
             }
-            let line = render_line(app, t, l, *is_match && lv.filter.is_some(), current_match == Some(i), prefix_w);
-            let h = if lv.wrap { line.width().div_ceil(width).max(1) } else { 1 };
-            if used + h > height && !visible.is_empty() {
-                break;
+            let (line, indent) = render_line(app, t, l, *is_match && lv.filter.is_some(), current_match == Some(i), prefix_w);
+            if lv.wrap {
+                // The oldest line on screen may show only its last rows.
+                visible.extend(hanging(line, t, width, indent).into_iter().rev().take(height - visible.len()));
+            } else {
+                visible.push(line);
             }
-            used += h;
-            visible.push(line);
         }
         visible.reverse();
-        let mut p = Paragraph::new(visible);
-        if lv.wrap {
-            p = p.wrap(Wrap { trim: false });
-            // Keep the newest line at the bottom when the wrapped text is taller than the area.
-            if used > height {
-                p = p.scroll(((used - height) as u16, 0));
-            }
-        }
-        f.render_widget(p, inner);
+        f.render_widget(Paragraph::new(visible), inner);
     }
 
     if show_filter_line {
@@ -104,7 +98,8 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
     }
 }
 
-fn render_line<'a>(app: &App, t: &Theme, l: &LineRef<'a>, is_match: bool, current: bool, prefix_w: usize) -> Line<'a> {
+/// A log line and the width of what stands before its message (where wrapped rows go on).
+fn render_line<'a>(app: &App, t: &Theme, l: &LineRef<'a>, is_match: bool, current: bool, prefix_w: usize) -> (Line<'a>, usize) {
     let s = &app.logs.sources()[l.source];
     let mut spans = Vec::new();
     if current {
@@ -118,6 +113,7 @@ fn render_line<'a>(app: &App, t: &Theme, l: &LineRef<'a>, is_match: bool, curren
     let prefix = format!("{}/{}", s.host, s.role);
     spans.push(Span::styled(format!("{prefix:<prefix_w$}"), t.host(&s.host)));
     spans.push(Span::styled(" │ ", t.dim()));
+    let indent = spans.iter().map(Span::width).sum();
     // Context lines are dimmed; in a matching line the matched text itself is reversed, so it
     // stands out from every host's prefix colour (and without colour).
     match (&app.log_view.filter, is_match) {
@@ -134,5 +130,45 @@ fn render_line<'a>(app: &App, t: &Theme, l: &LineRef<'a>, is_match: bool, curren
         (Some(_), false) => spans.push(Span::styled(l.entry.text.as_str(), t.dim())),
         (None, _) => spans.push(Span::styled(l.entry.text.as_str(), t.base())),
     }
-    Line::from(spans)
+    (Line::from(spans), indent)
+}
+
+/// `line` cut into rows of `width` columns, at a space where the row has one (else mid-word);
+/// the rows after the first start `indent` columns in, under the message (at most half the
+/// width, so a narrow screen still shows text), with the prefix's rule continued.
+fn hanging(line: Line<'_>, t: &Theme, width: usize, indent: usize) -> Vec<Line<'static>> {
+    let width = width.max(1);
+    let indent = if indent * 2 > width { 0 } else { indent };
+    let lead = if indent >= 3 { format!("{} │ ", " ".repeat(indent - 3)) } else { " ".repeat(indent) };
+    let cells: Vec<(&str, ratatui::style::Style, usize)> =
+        line.styled_graphemes(ratatui::style::Style::default()).map(|g| (g.symbol, g.style, Span::raw(g.symbol).width())).collect();
+    let mut rows: Vec<Line<'static>> = vec![];
+    let mut at = 0;
+    while at < cells.len() || rows.is_empty() {
+        let room = if rows.is_empty() { width } else { width - indent };
+        // As many cells as fit (at least one), then back to the last space if the row is cut.
+        let (mut end, mut used) = (at, 0);
+        while end < cells.len() && (end == at || used + cells[end].2 <= room) {
+            used += cells[end].2;
+            end += 1;
+        }
+        if end < cells.len() {
+            if let Some(sp) = (at + 1..end).rev().find(|&k| cells[k].0 == " ") {
+                end = sp + 1;
+            }
+        }
+        let mut spans: Vec<Span<'static>> = if rows.is_empty() { vec![] } else { vec![Span::styled(lead.clone(), t.dim())] };
+        let lead_spans = spans.len();
+        for (sym, style, _) in &cells[at..end] {
+            // Consecutive graphemes of one style make one span (the lead stays apart).
+            let merge = spans.len() > lead_spans;
+            match spans.last_mut() {
+                Some(last) if merge && last.style == *style => last.content.to_mut().push_str(sym),
+                _ => spans.push(Span::styled(sym.to_string(), *style)),
+            }
+        }
+        rows.push(Line::from(spans));
+        at = end;
+    }
+    rows
 }
