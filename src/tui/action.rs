@@ -187,7 +187,7 @@ const MOVE: &[Binding] = &[
 const GLOBAL: &[Binding] = &[
     b!("Tab/S-Tab", "next / previous view", Action::NextView, false, [(KeyCode::Tab, N)]),
     h!("S-Tab", "previous view", Action::PrevView, [(KeyCode::BackTab, S), (KeyCode::BackTab, N)]),
-    b!("1-6", "views (not while typing)", Action::ShowFleet, false, [(KeyCode::Char('1'), N)]),
+    b!("1-6", "views (alt-1-6 in text)", Action::ShowFleet, false, [(KeyCode::Char('1'), N)]),
     h!("2", "logs view", Action::ShowLogs, [(KeyCode::Char('2'), N)]),
     h!("3", "deploy timeline", Action::ShowDeploy, [(KeyCode::Char('3'), N)]),
     h!("4", "exec", Action::ShowExec, [(KeyCode::Char('4'), N)]),
@@ -245,6 +245,74 @@ const AUDIT: &[Binding] =
 
 const TRAFFIC: &[Binding] =
     &[b!("l", "logs", Action::ShowLogs, true, [(KeyCode::Char('l'), N)]), b!("d", "deploy timeline", Action::ShowDeploy, true, [(KeyCode::Char('d'), N)])];
+
+/// alt-1 … alt-6: the views, also while typing (in the exec prompt, a filter), where the plain
+/// digits are text.
+pub fn view_key(key: &KeyEvent) -> Option<View> {
+    match (key.code, key.modifiers) {
+        (KeyCode::Char(c @ '1'..='6'), KeyModifiers::ALT) => View::ALL.get(c as usize - '1' as usize).copied(),
+        _ => None,
+    }
+}
+
+// ---------------------------------------------------------------- the exec view
+
+/// What a key does in the exec view; every other key is text for its prompt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecOp {
+    Run,
+    NewLine,
+    /// The scope picker: all hosts, the primary, a role, a host.
+    Scope,
+    Reuse,
+    Shell,
+    HistoryBack,
+    HistoryForward,
+    Back,
+    Quit,
+    /// Only documents alt-1-6 (handled before any view's keys, see [`view_key`]).
+    Views,
+}
+
+pub struct ExecBinding {
+    pub keys: &'static [(KeyCode, KeyModifiers)],
+    pub label: &'static str,
+    pub desc: &'static str,
+    pub op: ExecOp,
+    /// Shown in the status bar (all are listed in `?`, except keys folded into another entry).
+    pub bar: bool,
+    pub help: bool,
+}
+
+macro_rules! x {
+    ($label:expr, $desc:expr, $op:expr, $bar:expr, $help:expr, [$($k:expr),*]) => {
+        ExecBinding { keys: &[$($k),*], label: $label, desc: $desc, op: $op, bar: $bar, help: $help }
+    };
+}
+
+const A: KeyModifiers = KeyModifiers::ALT;
+const EXEC: &[ExecBinding] = &[
+    x!("Enter", "run", ExecOp::Run, true, true, [(KeyCode::Enter, N)]),
+    x!("Tab", "where to run", ExecOp::Scope, true, true, [(KeyCode::Tab, N)]),
+    x!("ctrl-r", "--reuse", ExecOp::Reuse, true, true, [(KeyCode::Char('r'), C)]),
+    x!("ctrl-o", "shell on host", ExecOp::Shell, true, true, [(KeyCode::Char('o'), C)]),
+    x!("alt-Enter", "new line", ExecOp::NewLine, false, true, [(KeyCode::Enter, A), (KeyCode::Enter, S)]),
+    x!("↑/↓ ctrl-p/n", "history", ExecOp::HistoryBack, false, true, [(KeyCode::Up, N), (KeyCode::Char('p'), C)]),
+    x!("↓", "history", ExecOp::HistoryForward, false, false, [(KeyCode::Down, N), (KeyCode::Char('n'), C)]),
+    x!("alt-1-6", "views (digits are text here)", ExecOp::Views, false, true, []),
+    x!("Esc", "back", ExecOp::Back, true, true, [(KeyCode::Esc, N)]),
+    x!("ctrl-c", "quit", ExecOp::Quit, false, true, [(KeyCode::Char('c'), C)]),
+];
+
+/// The exec view's keys: they drive its handler, its status bar and its `?` entries.
+pub fn exec_bindings() -> &'static [ExecBinding] {
+    EXEC
+}
+
+/// What `key` does in the exec view (`None`: text for the prompt).
+pub fn exec_op(key: &KeyEvent) -> Option<ExecOp> {
+    EXEC.iter().find(|b| b.keys.iter().any(|(c, m)| *c == key.code && *m == key.modifiers)).map(|b| b.op)
+}
 
 /// Bindings of a view, most specific first (view keys shadow global ones).
 pub fn bindings(view: View, read_only: bool) -> Vec<&'static Binding> {
@@ -333,6 +401,7 @@ pub enum OverlayKind {
     LockMessage,
     Failure,
     History,
+    ExecScope,
 }
 
 /// One overlay key: `keys` do `op`; an entry without keys only describes typing (`type`).
@@ -395,6 +464,13 @@ const O_HISTORY: &[OverlayBinding] = &[
     o!("Esc/q", "close", Some(Close), [KEsc, Char('q'), Char('h')]),
 ];
 
+const O_EXEC_SCOPE: &[OverlayBinding] = &[
+    o!("j/k", "move", Some(ODown), [Char('j'), KDown, KTab]),
+    o!(hidden "k", "move up", Some(OUp), [Char('k'), KUp]),
+    o!("Enter", "pick", Some(Choose), [KEnter]),
+    o!("Esc/q", "close", Some(Close), [KEsc, Char('q')]),
+];
+
 /// An overlay's keys: they drive its handler and its status bar.
 pub fn overlay_bindings(kind: OverlayKind) -> &'static [OverlayBinding] {
     match kind {
@@ -409,6 +485,7 @@ pub fn overlay_bindings(kind: OverlayKind) -> &'static [OverlayBinding] {
         OverlayKind::LockMessage => O_LOCK_MESSAGE,
         OverlayKind::Failure => O_FAILURE,
         OverlayKind::History => O_HISTORY,
+        OverlayKind::ExecScope => O_EXEC_SCOPE,
     }
 }
 
@@ -425,7 +502,7 @@ mod tests {
     #[test]
     fn overlay_tables_bind_each_key_once_and_show_a_way_out() {
         use OverlayKind::*;
-        for kind in [Help, Quit, Palette, Confirm, ConfirmTyped, Rollback, HostPage, Prune, LockMessage, Failure, History] {
+        for kind in [Help, Quit, Palette, Confirm, ConfirmTyped, Rollback, HostPage, Prune, LockMessage, Failure, History, ExecScope] {
             let keys: Vec<KeyCode> = overlay_bindings(kind).iter().flat_map(|b| b.keys.iter().copied()).collect();
             let unique: std::collections::HashSet<KeyCode> = keys.iter().copied().collect();
             assert_eq!(keys.len(), unique.len(), "{kind:?} binds a key twice");

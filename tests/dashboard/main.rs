@@ -6,6 +6,7 @@ mod support;
 mod accessories;
 mod errors;
 mod event_loop;
+mod exec;
 mod fleet_filter;
 mod manage;
 mod quit_filters_and_truncation;

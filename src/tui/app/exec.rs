@@ -1,37 +1,59 @@
-//! The exec view: its command editor and history, the scope it runs on, and the shell key.
+//! The exec view: its command editor and history, the scope it runs on (picked from the hosts
+//! and roles), and the shell key.
 
-use super::super::action::Action;
+use super::super::action::{exec_op, overlay_op, Action, ExecOp, OverlayKind, OverlayOp};
 use super::super::dispatch::{Dispatcher, ExecScope, Request};
-use super::super::versions::TreeRow;
-use super::{App, ExecState};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use super::{App, ExecState, Overlay};
+use crossterm::event::{KeyCode, KeyEvent};
 
 impl App {
-    /// A key in the exec view (it has its own keys: the editor takes the rest).
+    /// A key in the exec view: its table in `action.rs` first; the prompt takes the rest.
     pub(super) fn exec_key(&mut self, key: KeyEvent, d: &mut dyn Dispatcher) {
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        let alt = key.modifiers.contains(KeyModifiers::ALT);
-        match key.code {
-            KeyCode::Esc => self.back(),
-            KeyCode::Tab => self.exec.scope_idx = (self.exec.scope_idx + 1) % 4,
-            KeyCode::Char('r') if ctrl => self.exec.reuse = !self.exec.reuse,
-            KeyCode::Char('c') if ctrl => self.apply(Action::Quit, d),
-            KeyCode::Char('o') if ctrl => self.open_shell(d),
-            KeyCode::Enter if !alt && !key.modifiers.contains(KeyModifiers::SHIFT) => self.run_exec(d),
-            KeyCode::Enter => {
-                self.exec.textarea.insert_newline();
+        let single_line = self.exec.textarea.lines().len() <= 1;
+        match exec_op(&key) {
+            Some(ExecOp::Back) => self.back(),
+            Some(ExecOp::Scope) => {
+                let selected = self.exec_scope_choices().iter().position(|c| *c == self.exec.scope).unwrap_or(0);
+                self.overlay = Some(Overlay::ExecScope { selected });
             }
-            KeyCode::Up | KeyCode::Char('p') if key.code == KeyCode::Up && self.exec.textarea.lines().len() <= 1 || ctrl && key.code == KeyCode::Char('p') => {
-                self.history_step(true)
-            }
-            KeyCode::Down | KeyCode::Char('n')
-                if key.code == KeyCode::Down && self.exec.textarea.lines().len() <= 1 || ctrl && key.code == KeyCode::Char('n') =>
-            {
-                self.history_step(false)
-            }
+            Some(ExecOp::Reuse) => self.exec.reuse = !self.exec.reuse,
+            Some(ExecOp::Quit) => self.apply(Action::Quit, d),
+            Some(ExecOp::Shell) => self.open_shell(d),
+            Some(ExecOp::Run) => self.run_exec(d),
+            Some(ExecOp::NewLine) => self.exec.textarea.insert_newline(),
+            // The arrows move between lines of a multi-line command.
+            Some(ExecOp::HistoryBack) if single_line || key.code != KeyCode::Up => self.history_step(true),
+            Some(ExecOp::HistoryForward) if single_line || key.code != KeyCode::Down => self.history_step(false),
             _ => {
                 self.exec.textarea.input(key);
             }
+        }
+    }
+
+    /// What Tab offers: every host, the primary host, each role, each host.
+    pub fn exec_scope_choices(&self) -> Vec<ExecScope> {
+        let mut v = vec![ExecScope::All, ExecScope::Primary];
+        v.extend(self.fleet.roles.iter().map(|(r, _)| ExecScope::Role(r.clone())));
+        v.extend(self.all_hosts().into_iter().map(ExecScope::Host));
+        v
+    }
+
+    /// The scope picker: j/k move, Enter picks.
+    pub(super) fn key_exec_scope(&mut self, code: KeyCode) {
+        let n = self.exec_scope_choices().len();
+        let Some(Overlay::ExecScope { selected }) = &mut self.overlay else { return };
+        match overlay_op(OverlayKind::ExecScope, code) {
+            Some(OverlayOp::Close) => self.overlay = None,
+            Some(OverlayOp::Down) => *selected = (*selected + 1).min(n.saturating_sub(1)),
+            Some(OverlayOp::Up) => *selected = selected.saturating_sub(1),
+            Some(OverlayOp::Choose) => {
+                let i = *selected;
+                self.overlay = None;
+                if let Some(c) = self.exec_scope_choices().get(i) {
+                    self.exec.scope = c.clone();
+                }
+            }
+            _ => {}
         }
     }
 
@@ -58,7 +80,8 @@ impl App {
         }
         self.exec.history.push(cmd.clone());
         self.exec.history_pos = None;
-        self.exec.textarea = ExecState::default().textarea;
+        // The command stays in the prompt, selected: Enter runs it again, typing replaces it.
+        self.exec.textarea.select_all();
         let scope = self.exec_scope();
         self.timeline.exec_output.clear();
         d.dispatch(Request::Exec { cmd, scope, reuse: self.exec.reuse });
@@ -83,29 +106,12 @@ impl App {
         self.exec.textarea = ta;
     }
 
+    /// Where the next command runs (a host or role that left the fleet: every host).
     pub fn exec_scope(&self) -> ExecScope {
-        let row = self.selected_row();
-        match self.exec.scope_idx {
-            1 => ExecScope::Primary,
-            2 => match row {
-                Some(TreeRow::Role { role, .. }) | Some(TreeRow::Host { role, .. }) => ExecScope::Role(role),
-                // exec runs in the app's image: accessory rows name no role.
-                Some(TreeRow::Accessories { .. }) | Some(TreeRow::Accessory { .. }) | None => ExecScope::All,
-            },
-            3 => match row {
-                Some(TreeRow::Host { host, .. }) => ExecScope::Host(host),
-                Some(TreeRow::Role { role, .. }) => self
-                    .tree()
-                    .into_iter()
-                    .find_map(|r| match r {
-                        TreeRow::Host { role: r2, host } if r2 == role => Some(ExecScope::Host(host)),
-                        _ => None,
-                    })
-                    .unwrap_or(ExecScope::All),
-                Some(TreeRow::Accessory { host, .. }) if self.fleet.roles.iter().any(|(_, hs)| hs.contains(&host)) => ExecScope::Host(host),
-                Some(TreeRow::Accessories { .. }) | Some(TreeRow::Accessory { .. }) | None => ExecScope::All,
-            },
-            _ => ExecScope::All,
+        if self.exec_scope_choices().contains(&self.exec.scope) {
+            self.exec.scope.clone()
+        } else {
+            ExecScope::All
         }
     }
 

@@ -1,7 +1,7 @@
 //! Terminal events: a key goes to the open overlay, a filter prompt, the exec editor or the
 //! view's key map, in that order; a paste goes to whichever text input is active.
 
-use super::super::action::{action_for, View};
+use super::super::action::{action_for, view_key, View};
 use super::super::dispatch::{Dispatcher, Request};
 use super::{App, Overlay};
 use crossterm::event::{Event as TermEvent, KeyEvent, KeyEventKind};
@@ -52,6 +52,10 @@ impl App {
         self.notice = None;
         if self.overlay.is_some() {
             return self.overlay_key(key, d);
+        }
+        // alt-1-6 switch views everywhere, also while typing (where the digits are text).
+        if let Some(v) = view_key(&key) {
+            return self.open_view(v, d);
         }
         if self.view() == View::Logs && self.log_view.filter_input.is_some() {
             return self.filter_key(key);

@@ -79,6 +79,10 @@ pub enum Overlay {
     History {
         selected: usize,
     },
+    /// Tab in the exec view: where commands run.
+    ExecScope {
+        selected: usize,
+    },
 }
 
 impl Overlay {
@@ -96,6 +100,7 @@ impl Overlay {
             Overlay::Prune => OverlayKind::Prune,
             Overlay::Failure { .. } => OverlayKind::Failure,
             Overlay::History { .. } => OverlayKind::History,
+            Overlay::ExecScope { .. } => OverlayKind::ExecScope,
         }
     }
 }
@@ -137,8 +142,8 @@ pub struct ExecState {
     pub textarea: TextArea<'static>,
     pub history: Vec<String>,
     pub history_pos: Option<usize>,
-    /// 0 all, 1 primary, 2 selected role, 3 selected host.
-    pub scope_idx: usize,
+    /// Where commands run (Tab picks it).
+    pub scope: super::dispatch::ExecScope,
     pub reuse: bool,
 }
 
@@ -147,7 +152,7 @@ impl Default for ExecState {
         let mut textarea = TextArea::default();
         textarea.set_placeholder_text("command, e.g. bin/rails runner 'puts 1'");
         textarea.set_cursor_line_style(ratatui::style::Style::default());
-        ExecState { textarea, history: Vec::new(), history_pos: None, scope_idx: 0, reuse: false }
+        ExecState { textarea, history: Vec::new(), history_pos: None, scope: super::dispatch::ExecScope::All, reuse: false }
     }
 }
 
@@ -328,10 +333,6 @@ impl App {
         if self.views.len() > 1 {
             self.views.pop();
         }
-    }
-
-    fn selected_row(&self) -> Option<TreeRow> {
-        self.tree().get(self.fleet_selected).cloned()
     }
 
     /// The host of the selected fleet row (a role row: its first host).

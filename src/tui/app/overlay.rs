@@ -24,6 +24,7 @@ impl App {
             Some(Overlay::LockMessage { .. }) => self.key_lock_message(code, d),
             Some(Overlay::Failure { .. }) => self.key_failure(code),
             Some(Overlay::History { .. }) => self.key_history(code),
+            Some(Overlay::ExecScope { .. }) => self.key_exec_scope(code),
         }
     }
 

@@ -2,10 +2,11 @@
 //! output streamed per host in panes.
 
 use super::super::app::App;
+use super::super::dispatch::ExecScope;
 use super::super::theme::Theme;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Paragraph, Wrap};
+use ratatui::widgets::{Block, Clear, Paragraph, Wrap};
 use ratatui::Frame;
 
 pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
@@ -16,7 +17,7 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
     ta.set_block(Block::bordered().title(" exec in the app container "));
     f.render_widget(&ta, prompt);
 
-    let scope = app.exec_scope().label();
+    let scope = scope_label(app, &app.exec_scope());
     let reuse = if app.exec.reuse { "on (docker exec in the running container)" } else { "off (new container)" };
     f.render_widget(
         Paragraph::new(Line::from(vec![
@@ -62,4 +63,41 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         let block = Block::bordered().title(vec![Span::styled(format!(" {host} "), t.host(host)), Span::styled(ran, t.dim())]);
         f.render_widget(Paragraph::new(shown).wrap(Wrap { trim: false }).block(block), a);
     }
+}
+
+/// A scope and the hosts it reaches: `role web (10.77.4.11, 10.77.4.12)`.
+fn scope_label(app: &App, scope: &ExecScope) -> String {
+    let primary = app.fleet.roles.iter().find(|(r, _)| *r == app.fleet.primary_role).and_then(|(_, h)| h.first());
+    let hosts: Vec<String> = match scope {
+        ExecScope::All => return format!("all hosts ({})", app.fleet.hosts.len()),
+        ExecScope::Primary => primary.into_iter().cloned().collect(),
+        ExecScope::Role(r) => app.fleet.roles.iter().find(|(x, _)| x == r).map(|(_, h)| h.clone()).unwrap_or_default(),
+        ExecScope::Host(h) => {
+            let roles: Vec<&str> = app.fleet.roles.iter().filter(|(_, hs)| hs.contains(h)).map(|(r, _)| r.as_str()).collect();
+            return format!("host {h} ({})", roles.join(", "));
+        }
+    };
+    format!("{} ({})", scope.label(), hosts.join(", "))
+}
+
+/// Tab: where commands run, from every host and role.
+pub fn scope_picker(app: &App, t: &Theme, f: &mut Frame, area: Rect, selected: usize) {
+    let current = app.exec_scope();
+    let lines: Vec<Line> = app
+        .exec_scope_choices()
+        .iter()
+        .enumerate()
+        .map(|(i, c)| {
+            let st = if i == selected { t.selected() } else { t.base() };
+            let mark = if i == selected { "▶ " } else { "  " };
+            let now = if *c == current { "  · now" } else { "" };
+            Line::from(vec![Span::styled(format!("{mark}{}", scope_label(app, c)), st), Span::styled(now, t.dim())])
+        })
+        .collect();
+    let h = (lines.len() as u16 + 2).min(area.height);
+    let r = super::centered(area, 70.min(area.width), h);
+    let inner = h.saturating_sub(2) as usize;
+    let scroll = (selected + 1).saturating_sub(inner) as u16;
+    f.render_widget(Clear, r);
+    f.render_widget(Paragraph::new(lines).scroll((scroll, 0)).block(Block::bordered().title(Span::styled(" Run where? ", t.title()))), r);
 }

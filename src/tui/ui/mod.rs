@@ -14,7 +14,7 @@ mod overlay;
 mod steps;
 pub(crate) mod traffic;
 
-use super::action::{bindings, overlay_bindings, View};
+use super::action::{bindings, exec_bindings, overlay_bindings, View};
 use super::app::App;
 use super::theme::Theme;
 use super::versions;
@@ -188,24 +188,10 @@ pub fn status_keys(app: &App) -> Vec<(String, String)> {
         None if app.view() == View::Logs && app.log_view.filter_input.is_some() => {
             vec![("type", "regex"), ("Enter", "keep"), ("Esc", "clear")]
         }
-        None if app.view() == View::Exec => exec_keys().iter().filter(|k| k.2).map(|k| (k.0, k.1)).collect(),
+        None if app.view() == View::Exec => exec_bindings().iter().filter(|b| b.bar).map(|b| (b.label, b.desc)).collect(),
         None => return bindings(app.view(), app.read_only).into_iter().filter(|b| b.bar).map(|b| (b.label.to_string(), b.desc.to_string())).collect(),
     };
     pairs.into_iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
-}
-
-/// Exec view keys (the textarea owns the keyboard there): (key, description, in status bar).
-pub fn exec_keys() -> &'static [(&'static str, &'static str, bool)] {
-    &[
-        ("Enter", "run", true),
-        ("Tab", "scope", true),
-        ("ctrl-r", "--reuse", true),
-        ("ctrl-o", "shell on host", true),
-        ("alt-Enter", "new line", false),
-        ("↑/↓ ctrl-p/n", "history", false),
-        ("Esc", "back", true),
-        ("ctrl-c", "quit", false),
-    ]
 }
 
 /// `s` cut to `w` cells with `…` when longer (a cut name must not look like a real one),

@@ -1,7 +1,7 @@
 //! Overlays drawn over the body: help, command palette, confirmation, rollback picker, lock
 //! message, quit question.
 
-use super::super::action::{bindings, View};
+use super::super::action::{bindings, exec_bindings, View};
 use super::super::app::{App, Confirm, Overlay};
 use super::super::resources;
 use super::super::theme::Theme;
@@ -26,6 +26,7 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         Some(Overlay::Quit) => quit(app, t, f, area),
         Some(Overlay::Failure { scroll }) => super::failure::draw(app, t, f, area, *scroll),
         Some(Overlay::History { selected }) => super::history::draw(app, t, f, area, *selected),
+        Some(Overlay::ExecScope { selected }) => super::exec::scope_picker(app, t, f, area, *selected),
     }
 }
 
@@ -145,7 +146,7 @@ fn popup(f: &mut Frame, area: Rect, w: u16, h: u16, title: &str, t: &Theme, line
 fn help(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
     let view = app.view();
     let entries: Vec<(String, String)> = if view == View::Exec {
-        super::exec_keys().iter().map(|(k, d, _)| (k.to_string(), d.to_string())).collect()
+        exec_bindings().iter().filter(|b| b.help).map(|b| (b.label.to_string(), b.desc.to_string())).collect()
     } else {
         bindings(view, app.read_only).into_iter().filter(|b| b.help).map(|b| (b.label.to_string(), b.desc.to_string())).collect()
     };
