@@ -5,6 +5,7 @@
 pub mod accessory;
 pub mod app;
 pub mod audit;
+pub mod audit_runs;
 pub mod cmd;
 pub mod envfile;
 pub mod from_config;

@@ -26,6 +26,8 @@ pub struct StepRow {
     pub progress_elapsed: Option<Duration>,
     /// The proxy's/Docker's verdict seen while this step ran.
     pub health: Option<HealthReport>,
+    /// A row of the plan (the totals count these; a step the plan lacked is shown, not counted).
+    pub planned: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -68,7 +70,7 @@ pub struct Timeline {
 
 impl StepRow {
     fn new(host: &Option<String>, role: &Option<String>, kind: StepKind, group: Option<usize>, label: String, state: StepState) -> Self {
-        StepRow { host: host.clone(), role: role.clone(), kind, group, label, state, progress: None, progress_elapsed: None, health: None }
+        StepRow { host: host.clone(), role: role.clone(), kind, group, label, state, progress: None, progress_elapsed: None, health: None, planned: false }
     }
 }
 
@@ -105,7 +107,10 @@ impl Timeline {
                     started_at: Some(now),
                     ..Default::default()
                 };
-                self.rows = steps.iter().map(|s| StepRow::new(&s.host, &s.role, s.kind, s.group, s.label.clone(), StepState::Pending)).collect();
+                self.rows = steps
+                    .iter()
+                    .map(|s| StepRow { planned: true, ..StepRow::new(&s.host, &s.role, s.kind, s.group, s.label.clone(), StepState::Pending) })
+                    .collect();
             }
             Event::StepStarted { host, role, kind, label, at } => self.step_started(host, role, *kind, label, *at),
             Event::StepProgress { host, role, kind, message, elapsed } => {
@@ -209,12 +214,25 @@ impl Timeline {
         out
     }
 
-    /// (done, total) steps of a host, and whether any failed.
+    /// (done, total) steps of a host, and whether any failed. The totals are the plan's: a step
+    /// the plan lacked does not make them grow mid-run (a host without planned steps counts all).
     pub fn host_progress(&self, host: &Option<String>) -> (usize, usize, bool) {
-        let rows: Vec<_> = self.rows.iter().filter(|r| &r.host == host).collect();
+        let all: Vec<_> = self.rows.iter().filter(|r| &r.host == host).collect();
+        let failed = all.iter().any(|r| matches!(r.state, StepState::Failed { .. }));
+        let rows: Vec<_> = if all.iter().any(|r| r.planned) { all.into_iter().filter(|r| r.planned).collect() } else { all };
         let done = rows.iter().filter(|r| matches!(r.state, StepState::Done { .. })).count();
-        let failed = rows.iter().any(|r| matches!(r.state, StepState::Failed { .. }));
         (done, rows.len(), failed)
+    }
+
+    /// The host a compact view shows until the operator picks one: the first failed, else the
+    /// first running, else the first (an index into [`Timeline::host_order`]).
+    pub fn auto_host(&self, hosts: &[Option<String>]) -> usize {
+        let has = |h: &Option<String>, f: fn(&StepState) -> bool| self.rows.iter().any(|r| &r.host == h && f(&r.state));
+        hosts
+            .iter()
+            .position(|h| has(h, |s| matches!(s, StepState::Failed { .. })))
+            .or_else(|| hosts.iter().position(|h| has(h, |s| matches!(s, StepState::Running { .. }))))
+            .unwrap_or(0)
     }
 
     pub fn group_of(&self, host: &str) -> Option<usize> {

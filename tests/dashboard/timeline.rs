@@ -163,13 +163,21 @@ fn fifty_hosts_fit_as_one_line_each_with_the_running_host_selected() {
     }
     insta::assert_snapshot!("timeline_fifty_hosts_80x24", text(&app, 80, 24));
     insta::assert_snapshot!("timeline_fifty_hosts_160x40", text(&app, 160, 40));
-    // j picks hosts from the top; the pane follows.
+    // j/k move from the host shown (not from the top); the pane follows.
     let mut d = kdeck::tui::dispatch::Recorder::default();
+    let mut press = |app: &mut App, c: char| {
+        app.handle_key(crossterm::event::KeyEvent::new(crossterm::event::KeyCode::Char(c), crossterm::event::KeyModifiers::NONE), &mut d)
+    };
+    press(&mut app, 'j');
+    for (w, h) in [(80, 24), (160, 40)] {
+        let s = text(&app, w, h);
+        assert!(s.contains("10.77.9.38 · steps"), "{w}x{h}: the first j must go to the host after the running one:\n{s}");
+    }
     for _ in 0..3 {
-        app.handle_key(crossterm::event::KeyEvent::new(crossterm::event::KeyCode::Char('j'), crossterm::event::KeyModifiers::NONE), &mut d);
+        press(&mut app, 'k');
     }
     let s = text(&app, 160, 40);
-    assert!(s.contains("10.77.9.3 · steps"), "{s}");
+    assert!(s.contains("10.77.9.35 · steps"), "{s}");
 }
 
 /// A later action (a lock release) no longer erases the deploy before it: `h` lists the runs
@@ -190,7 +198,7 @@ fn earlier_runs_stay_browsable_after_a_later_action() {
     key(&mut app, KeyCode::Char('h'));
     assert!(matches!(app.overlay, Some(kdeck::tui::app::Overlay::History { .. })), "overlay {:?} view {:?}", app.overlay, app.view());
     let s = text(&app, 160, 40);
-    assert!(s.contains("Runs of this session") && s.contains("unlock") && s.contains("deploy 9e01f3b") && s.contains("done in 31.7s"), "{s}");
+    assert!(s.contains("Runs: this session") && s.contains("unlock") && s.contains("deploy 9e01f3b") && s.contains("done in 31.7s"), "{s}");
     insta::assert_snapshot!("run_history_80x24", text(&app, 80, 24));
     insta::assert_snapshot!("run_history_160x40", text(&app, 160, 40));
     key(&mut app, KeyCode::Char('j'));
@@ -201,4 +209,98 @@ fn earlier_runs_stay_browsable_after_a_later_action() {
     // A new rollout shows itself, not the earlier run.
     fx::feed(&mut app, fx::deploy_running());
     assert!(app.history_view.is_none() && app.history.len() == 2, "{:?} / {}", app.history_view, app.history.len());
+}
+
+/// The step totals are the plan's: a step the plan lacked shows as a row but does not make a
+/// host's `done/total` grow mid-run (`2/10 → 9/12 → 13/13` was seen).
+#[test]
+fn step_totals_come_from_the_plan_and_never_grow_mid_run() {
+    let mut app = fx::app_with(fx::fleet());
+    let h = "10.77.4.11";
+    let planned = |kind: StepKind| PlannedStep { host: Some(h.into()), role: Some("web".into()), kind, group: Some(0), label: format!("{kind:?}") };
+    let started = |kind: StepKind, label: &str| Event::StepStarted { host: Some(h.into()), role: Some("web".into()), kind, label: label.into(), at: fx::now() };
+    let finished = |kind: StepKind| Event::StepFinished { host: Some(h.into()), role: Some("web".into()), kind, elapsed: Duration::from_millis(400) };
+    fx::feed(
+        &mut app,
+        vec![
+            Event::PlanReady {
+                action: ActionKind::Deploy,
+                version: Some("v3".into()),
+                hosts: vec![h.into()],
+                groups: vec![vec![h.into()]],
+                steps: vec![planned(StepKind::Pull), planned(StepKind::Boot), planned(StepKind::Health)],
+            },
+            started(StepKind::Pull, "pull"),
+            finished(StepKind::Pull),
+        ],
+    );
+    let totals = |app: &App| {
+        let s = text(app, 160, 40);
+        let head = s.lines().find(|l| l.contains(h) && l.contains("/3") || l.contains(h) && l.contains("/4")).unwrap_or_else(|| panic!("{s}")).to_string();
+        head
+    };
+    assert!(totals(&app).contains("1/3"), "{}", totals(&app));
+    // A step the plan did not have: shown, not counted.
+    fx::feed(&mut app, vec![started(StepKind::Other, "check something unplanned"), finished(StepKind::Other), started(StepKind::Boot, "boot")]);
+    let s = text(&app, 160, 40);
+    assert!(s.contains("check something unplanned"), "{s}");
+    assert!(totals(&app).contains("1/3"), "the total grew: {}", totals(&app));
+}
+
+/// `h` lists the deploys and rollbacks of the hosts' audit logs (who, what, when, how long,
+/// result) beside this session's runs, newest first; the session's own deploy, which the audit
+/// log records too, once. Enter on one shows its lines in the audit view, marked.
+#[test]
+fn run_list_merges_the_audit_logs_deploys_with_the_sessions_runs() {
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+    use kdeck::tui::dispatch::{Recorder, Request};
+    let mut app = fx::app_with(fx::fleet());
+    fx::feed(&mut app, fx::deploy_done());
+    let v3 = fx::V3;
+    let v2 = fx::V2;
+    let audit: Vec<String> = [
+        // yesterday: alice deployed v2 with Kamal, on both web hosts and the job host
+        ("10.77.4.11", format!("[2026-11-21T09:14:00Z] [alice] Pulled image with version {v2}")),
+        ("10.77.4.12", format!("[2026-11-21T09:14:01Z] [alice] Pulled image with version {v2}")),
+        ("10.77.4.11", format!("[2026-11-21T09:14:20Z] [alice] [web] Booted app version {v2}")),
+        ("10.77.4.12", format!("[2026-11-21T09:14:21Z] [alice] [web] Booted app version {v2}")),
+        ("10.77.4.11", format!("[2026-11-21T09:14:44Z] [alice] Tagging 10.77.4.1:5000/klabapp:{v2} as the latest image")),
+        ("10.77.4.12", format!("[2026-11-21T09:14:45Z] [alice] Tagging 10.77.4.1:5000/klabapp:{v2} as the latest image")),
+        // this morning: bob's rollback to v1 that never tagged .12 (interrupted)
+        ("10.77.4.11", format!("[2026-11-22T08:02:00Z] [bob] [web] Booted app version {}", fx::V1)),
+        ("10.77.4.12", format!("[2026-11-22T08:02:01Z] [bob] [web] Booted app version {}", fx::V1)),
+        ("10.77.4.11", format!("[2026-11-22T08:02:09Z] [bob] Tagging 10.77.4.1:5000/klabapp:{} as the latest image", fx::V1)),
+        // this session's deploy, as the engine audits it
+        ("10.77.4.11", format!("[2026-11-22T16:00:02Z] [ops] Pulled image with version {v3}")),
+        ("10.77.4.11", format!("[2026-11-22T16:00:05Z] [ops] [web] Booted app version {v3}")),
+        ("10.77.4.11", format!("[2026-11-22T16:00:30Z] [ops] Tagging 10.77.4.1:5000/klabapp:{v3} as the latest image")),
+    ]
+    .into_iter()
+    .map(|(h, l)| format!("{h}  {l}"))
+    .collect();
+    let mut d = Recorder::default();
+    let key = |app: &mut App, c: KeyCode, d: &mut Recorder| app.handle_key(KeyEvent::new(c, KeyModifiers::NONE), d);
+    key(&mut app, KeyCode::Char('h'), &mut d);
+    assert_eq!(d.0, vec![Request::LoadAudit], "h reads the hosts' audit logs again");
+    app.update(Update::Audit(audit));
+    let s = text(&app, 160, 40);
+    let rows: Vec<&str> = s.lines().filter(|l| l.contains(" · audit log") || l.contains("latest · on screen")).collect();
+    assert_eq!(rows.len(), 3, "the session's deploy once, then bob's rollback, then alice's deploy:\n{s}");
+    assert!(rows[0].contains("deploy 9e01f3b") && rows[0].contains("latest"), "{s}");
+    assert!(
+        rows[1].contains("rollback 1fd263c") && rows[1].contains("08:02:00Z") && rows[1].contains("unfinished: 1/2 hosts") && rows[1].contains("by bob"),
+        "{s}"
+    );
+    assert!(rows[2].contains("deploy 4cba8e5") && rows[2].contains("11-21 09:14Z") && rows[2].contains("done in 45.0s") && rows[2].contains("by alice"), "{s}");
+    insta::assert_snapshot!("run_list_with_audit_80x24", text(&app, 80, 24));
+    insta::assert_snapshot!("run_list_with_audit_160x40", text(&app, 160, 40));
+    // alice's deploy: its lines in the audit view, marked.
+    key(&mut app, KeyCode::Char('j'), &mut d);
+    key(&mut app, KeyCode::Char('j'), &mut d);
+    key(&mut app, KeyCode::Enter, &mut d);
+    let s = text(&app, 160, 40);
+    assert!(s.contains("Audit log · ▌ the run picked in h (6 lines)"), "{s}");
+    let marked: Vec<&str> = s.lines().filter(|l| l.contains("│▌")).collect();
+    assert_eq!(marked.len(), 6, "{s}");
+    assert!(marked.iter().all(|l| l.contains("[alice]")), "{s}");
 }

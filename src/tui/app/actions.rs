@@ -97,8 +97,11 @@ impl App {
             },
             Action::History => {
                 self.show(View::Deploy);
-                // The run on screen is preselected (0 = the latest, then newest first).
-                let selected = self.history_view.map_or(0, |i| self.history.len() - i);
+                // The hosts' audit logs, read again: the deploys anyone ran are listed too.
+                d.dispatch(Request::LoadAudit);
+                // The run on screen is preselected.
+                let on_screen = self.history_view.map_or(super::RunEntry::Latest, super::RunEntry::Earlier);
+                let selected = self.run_entries().iter().position(|e| *e == on_screen).unwrap_or(0);
                 self.overlay = Some(Overlay::History { selected });
             }
             Action::Abort => self.abort(d),
@@ -228,6 +231,10 @@ impl App {
             }
             View::Deploy => {
                 self.deploy_scroll = (self.deploy_scroll as i64 + delta).clamp(0, 100_000) as usize;
+                // The compact view moves from the host it shows, not from the top.
+                let hosts = self.deploy_timeline().host_order();
+                let from = self.deploy_host.unwrap_or_else(|| self.deploy_timeline().auto_host(&hosts));
+                self.deploy_host = Some((from as i64 + delta).clamp(0, hosts.len().saturating_sub(1) as i64) as usize);
             }
             View::Audit => {
                 let n = self.audit.as_ref().map_or(0, |a| a.len()) as i64;

@@ -14,9 +14,11 @@ mod fleet_view;
 mod keys;
 mod logs;
 mod overlay;
+mod runs;
 mod update;
 
 pub use fleet_view::{FleetFilter, FleetSort};
+pub use runs::RunEntry;
 
 use super::action::{Action, OverlayKind, View};
 use super::dispatch::{Request, Since};
@@ -232,8 +234,12 @@ pub struct App {
     /// The earlier run the deploy view shows instead of the latest (an index into `history`).
     pub history_view: Option<usize>,
     pub deploy_scroll: usize,
+    /// The host picked with j/k in the compact timeline (None: the one it picks itself).
+    pub deploy_host: Option<usize>,
     pub audit: Option<Vec<String>>,
     pub audit_scroll: usize,
+    /// The audit lines of a run picked in `h` (indices into `audit`), shown marked.
+    pub audit_marked: Vec<usize>,
     /// Lines scrolled down in the Traffic view.
     pub traffic_scroll: usize,
     pub exec: ExecState,
@@ -289,8 +295,10 @@ impl App {
             secret_problems: Vec::new(),
             history_view: None,
             deploy_scroll: 0,
+            deploy_host: None,
             audit: None,
             audit_scroll: 0,
+            audit_marked: Vec::new(),
             traffic_scroll: 0,
             exec: ExecState::default(),
             views: vec![View::Fleet],

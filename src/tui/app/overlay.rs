@@ -6,7 +6,7 @@
 use super::super::action::{overlay_op, OverlayKind, OverlayOp};
 use super::super::dispatch::{Dispatcher, Request};
 use super::super::versions;
-use super::{App, Overlay};
+use super::{App, Overlay, RunEntry};
 use crossterm::event::{KeyCode, KeyEvent};
 
 impl App {
@@ -140,21 +140,38 @@ impl App {
 
     /// The run history: j/k move, Enter shows the run in the deploy view, Esc closes.
     fn key_history(&mut self, code: KeyCode) {
-        let n = self.history.len() + 1;
+        let entries = self.run_entries();
         let Some(Overlay::History { selected }) = &mut self.overlay else { return };
         match overlay_op(OverlayKind::History, code) {
             Some(OverlayOp::Close) => self.overlay = None,
-            Some(OverlayOp::Down) => *selected = (*selected + 1).min(n - 1),
+            Some(OverlayOp::Down) => *selected = (*selected + 1).min(entries.len().saturating_sub(1)),
             Some(OverlayOp::Up) => *selected = selected.saturating_sub(1),
             Some(OverlayOp::Choose) => {
-                let pick = *selected;
+                let pick = entries.get(*selected).cloned();
                 self.overlay = None;
-                // 0: the latest run; k: the k-th earlier one, newest first.
-                self.history_view = pick.checked_sub(1).map(|k| self.history.len() - 1 - k);
-                self.deploy_scroll = 0;
+                match pick {
+                    Some(RunEntry::Audit(run)) => self.show_audit_run(&run),
+                    other => {
+                        self.history_view = match other {
+                            Some(RunEntry::Earlier(i)) => Some(i),
+                            _ => None,
+                        };
+                        self.deploy_scroll = 0;
+                        self.deploy_host = None;
+                    }
+                }
             }
             _ => {}
         }
+    }
+
+    /// A run from the audit logs: the audit view, scrolled to its lines, which are marked.
+    fn show_audit_run(&mut self, run: &crate::kamal::audit_runs::AuditRun) {
+        let n = self.audit.as_ref().map_or(0, Vec::len);
+        let last = run.lines.iter().max().copied().unwrap_or(0);
+        self.audit_scroll = n.saturating_sub(last + 1);
+        self.audit_marked = run.lines.clone();
+        self.show(super::super::action::View::Audit);
     }
 
     fn key_host_page(&mut self, code: KeyCode) {

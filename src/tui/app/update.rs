@@ -35,8 +35,12 @@ impl App {
                 }
             }
             Update::Audit(lines) => {
-                self.audit = Some(lines);
-                self.audit_scroll = 0;
+                // Read again (`h`, the audit view): a run picked meanwhile keeps its place.
+                if self.audit.as_ref() != Some(&lines) {
+                    self.audit = Some(lines);
+                    self.audit_scroll = 0;
+                    self.audit_marked.clear();
+                }
             }
             Update::Notice { error, text } => self.notice = Some((error, text)),
             // SIGTERM/SIGHUP: the sender has already asked the engine to abort.
@@ -89,6 +93,7 @@ impl App {
         self.timeline.apply(&ev, self.now);
         if first && !self.timeline.is_exec() {
             self.deploy_scroll = 0;
+            self.deploy_host = None;
             self.history_view = None;
             self.show(View::Deploy);
         }

@@ -9,7 +9,12 @@ use ratatui::widgets::{Block, Paragraph, Wrap};
 use ratatui::Frame;
 
 pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
-    let block = Block::bordered().title(" Audit log ");
+    let title = if app.audit_marked.is_empty() {
+        " Audit log ".to_string()
+    } else {
+        format!(" Audit log · ▌ the run picked in h ({} lines) ", app.audit_marked.len())
+    };
+    let block = Block::bordered().title(title);
     let lines: Vec<Line> = match &app.audit {
         None => vec![Line::styled("  Loading the audit log…", t.dim())],
         Some(a) if a.is_empty() => vec![Line::styled("  The audit log is empty.", t.dim())],
@@ -27,16 +32,19 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
                 used += rows;
                 start -= 1;
             }
-            a[start..end].iter().map(|l| audit_line(t, l)).collect()
+            (start..end).map(|i| audit_line(t, &a[i], app.audit_marked.contains(&i))).collect()
         }
     };
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(block), area);
 }
 
-/// `host  [time] [who] text`: the host in its colour.
-fn audit_line<'a>(t: &Theme, l: &str) -> Line<'a> {
+/// `host  [time] [who] text`: the host in its colour; a line of the run picked in `h` marked.
+fn audit_line<'a>(t: &Theme, l: &str, marked: bool) -> Line<'a> {
+    let (mark, text) = if marked { ("▌", t.selected()) } else { ("", t.base()) };
     match l.split_once("  ") {
-        Some((host, rest)) => Line::from(vec![Span::styled(format!("{host}  "), t.host(host)), Span::raw(rest.to_string())]),
-        None => Line::raw(l.to_string()),
+        Some((host, rest)) => {
+            Line::from(vec![Span::styled(mark, t.key()), Span::styled(format!("{host}  "), t.host(host)), Span::styled(rest.to_string(), text)])
+        }
+        None => Line::styled(l.to_string(), text),
     }
 }

@@ -14,19 +14,13 @@ use ratatui::widgets::{Block, Paragraph};
 use ratatui::Frame;
 use std::time::Duration;
 
-/// The host the step pane shows: the operator's pick (`deploy_scroll` − 1 once they moved),
-/// else the first failed host, else the first running one, else the first.
+/// The host the step pane shows: the operator's pick once they moved, else the first failed
+/// host, else the first running one, else the first.
 pub fn selected(app: &App, hosts: &[Option<String>]) -> usize {
-    let tl = app.deploy_timeline();
-    if app.deploy_scroll > 0 {
-        return (app.deploy_scroll - 1).min(hosts.len().saturating_sub(1));
+    match app.deploy_host {
+        Some(i) => i.min(hosts.len().saturating_sub(1)),
+        None => app.deploy_timeline().auto_host(hosts),
     }
-    let has = |h: &Option<String>, f: fn(&StepState) -> bool| tl.rows.iter().any(|r| &r.host == h && f(&r.state));
-    hosts
-        .iter()
-        .position(|h| has(h, |s| matches!(s, StepState::Failed { .. })))
-        .or_else(|| hosts.iter().position(|h| has(h, |s| matches!(s, StepState::Running { .. }))))
-        .unwrap_or(0)
 }
 
 pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String, head: Vec<Line>, name_w: usize) {
