@@ -137,6 +137,14 @@ impl DockerHost {
         self.api.list_containers(Some(opts)).await
     }
 
+    /// `docker ps --all --filter label=service`: the containers of every Kamal app and
+    /// accessory on the host.
+    pub async fn kamal_containers(&self) -> Result<Vec<ContainerSummary>, Error> {
+        let filters = HashMap::from([("label".to_string(), vec!["service".to_string()])]);
+        let opts = bollard::query_parameters::ListContainersOptions { all: true, filters: Some(filters), ..Default::default() };
+        self.api.list_containers(Some(opts)).await
+    }
+
     pub async fn inspect(&self, id: &str) -> Result<ContainerInspectResponse, Error> {
         self.api.inspect_container(id, None).await
     }

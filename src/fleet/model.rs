@@ -217,6 +217,33 @@ pub struct HostResources {
     pub cpu_history: Vec<f64>,
     pub mem_history: Vec<u64>,
     pub warnings: Vec<ResourceWarning>,
+    /// Every Kamal app on the host (this one included), by service and destination: what its
+    /// running containers use. Several small apps often share a host; one's deploy can starve
+    /// another.
+    pub apps: Vec<AppMemory>,
+}
+
+/// One Kamal app (a `service` label and its `destination`) on a host: its running containers
+/// and the memory they use (without page cache, as `docker stats`). An accessory is an app of
+/// its own here (`<service>-<name>`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+pub struct AppMemory {
+    pub service: String,
+    pub destination: Option<String>,
+    pub running: u32,
+    pub mem_bytes: u64,
+    /// The app (and destination) the sampler was started for.
+    pub this: bool,
+}
+
+impl AppMemory {
+    /// `service` or `service/destination`.
+    pub fn name(&self) -> String {
+        match &self.destination {
+            Some(d) => format!("{}/{d}", self.service),
+            None => self.service.clone(),
+        }
+    }
 }
 
 impl HostResources {

@@ -160,7 +160,8 @@ impl HostSampler {
     async fn try_sample(&mut self, session: &Session) -> Result<HostResources, String> {
         let dh = DockerHost::new(session);
         self.learn_docker_root(session).await?;
-        let list = self.container_list(&dh).await?;
+        // Every Kamal app's containers: this app's are sampled in full, the others' memory only.
+        let (list, others): (Vec<_>, Vec<_>) = self.container_list(&dh).await?.into_iter().partition(|c| self.own(c));
         // Inspect every container (limits, restarts, OOM, log path, mounts), stats for running ones.
         let mut conts = Vec::new();
         let mut disk_paths: Vec<(String, String)> = Vec::new(); // (path, what)
@@ -189,6 +190,7 @@ impl HostSampler {
         }
         let disks = disks(&ps, &disk_paths);
         let (host_cpu, mem_used) = self.host_counters(&ps);
+        let apps = self.app_memory(&dh, &conts, &others).await;
 
         // system df + prune preview, rarely.
         if self.opts.with_df && self.last_df.is_none_or(|t| t.elapsed() >= self.opts.df_every) {
@@ -215,9 +217,52 @@ impl HostSampler {
             cpu_history: self.cpu_hist.iter().copied().collect(),
             mem_history: self.mem_hist.iter().copied().collect(),
             warnings: vec![],
+            apps,
         };
         h.warnings = warnings(&h, &self.opts.thresholds);
         Ok(h)
+    }
+
+    /// A container of this app and destination (Kamal's label filter).
+    fn own(&self, c: &ContainerSummary) -> bool {
+        let get = |k: &str| c.labels.as_ref().and_then(|l| l.get(k)).map(String::as_str);
+        get("service") == Some(self.spec.service.as_str()) && get("destination").unwrap_or("") == self.spec.destination.as_deref().unwrap_or("")
+    }
+
+    /// Memory per app on the host: this app's from its sampled containers, every other app's
+    /// from a one-shot `stats` of each of its running containers.
+    async fn app_memory(&self, dh: &DockerHost, own: &[ContainerResources], others: &[ContainerSummary]) -> Vec<AppMemory> {
+        let running: Vec<&ContainerSummary> = others.iter().filter(|c| c.state.map(|s| s.to_string()).as_deref() == Some("running")).collect();
+        let mems = futures::future::join_all(running.iter().map(|c| {
+            let id = c.id.clone().unwrap_or_default();
+            let dh = dh.clone();
+            async move {
+                let o = bollard::query_parameters::StatsOptions { stream: false, one_shot: true };
+                let s = dh.api.stats(&id, Some(o)).next().await.and_then(|r| r.ok());
+                s.and_then(|s| s.memory_stats).map(|m| mem_usage(m.usage.unwrap_or(0), m.stats.as_ref())).unwrap_or(0)
+            }
+        }))
+        .await;
+        let mut apps: Vec<AppMemory> = Vec::new();
+        let mut add = |service: &str, destination: Option<&str>, mem: u64, this: bool| {
+            let destination = destination.filter(|d| !d.is_empty()).map(str::to_string);
+            match apps.iter_mut().find(|a| a.service == service && a.destination == destination) {
+                Some(a) => {
+                    a.running += 1;
+                    a.mem_bytes += mem;
+                }
+                None => apps.push(AppMemory { service: service.to_string(), destination, running: 1, mem_bytes: mem, this }),
+            }
+        };
+        for c in own.iter().filter(|c| c.state == "running") {
+            add(&self.spec.service, self.spec.destination.as_deref(), c.mem_bytes, true);
+        }
+        for (c, mem) in running.iter().zip(mems) {
+            let get = |k: &str| c.labels.as_ref().and_then(|l| l.get(k)).map(String::as_str);
+            add(get("service").unwrap_or_default(), get("destination"), mem, false);
+        }
+        apps.sort_by_key(AppMemory::name);
+        apps
     }
 
     /// Docker's data root, asked once per sampler.
@@ -229,13 +274,13 @@ impl HostSampler {
         Ok(())
     }
 
-    /// The service's containers. The list changes only with events (which drop the cache) —
-    /// re-list rarely.
+    /// Every Kamal app's containers on the host. This app's change only with its events (which
+    /// drop the cache); other apps' are re-read at least every `inspect_every` — re-list rarely.
     async fn container_list(&mut self, dh: &DockerHost) -> Result<Vec<ContainerSummary>, String> {
         Ok(match self.list_cache.as_ref().filter(|(at, _)| at.elapsed() < self.opts.inspect_every) {
             Some((_, l)) => l.clone(),
             None => {
-                let l = dh.containers(&self.spec.filter(None)).await.map_err(|e| e.to_string())?;
+                let l = dh.kamal_containers().await.map_err(|e| e.to_string())?;
                 self.list_cache = Some((Instant::now(), l.clone()));
                 l
             }

@@ -134,3 +134,34 @@ fn system_df_like_the_cli() {
     assert_eq!(human_bytes(1536), "1.5 KiB");
     assert_eq!(human_bytes(64 << 20), "64 MiB");
 }
+
+/// Small apps sharing a host: a deploy that does not fit names the others it would starve
+/// (largest first, the app itself left out), and a deploy that fits says nothing of them.
+#[test]
+fn room_check_names_the_other_apps_it_must_fit_beside() {
+    let mib = 1u64 << 20;
+    let app = |service: &str, destination: Option<&str>, mem: u64, this: bool| AppMemory {
+        service: service.into(),
+        destination: destination.map(str::to_string),
+        running: 1,
+        mem_bytes: mem,
+        this,
+    };
+    let web = ContainerResources { role: "web".into(), state: "running".into(), mem_bytes: 300 * mib, ..Default::default() };
+    let h = HostResources {
+        host: "h1".into(),
+        mem_total: 1024 * mib,
+        mem_used: 900 * mib,
+        containers: vec![web],
+        apps: vec![app("blog", None, 200 * mib, false), app("shop", Some("staging"), 350 * mib, false), app("app", Some("production"), 300 * mib, true)],
+        ..Default::default()
+    };
+    let snap = ResourceSnapshot { hosts: vec![h.clone()], ..Default::default() };
+    let r = room_check(&snap, &[("h1".into(), vec!["web".into()])]);
+    assert!(!r[0].fits);
+    assert_eq!(r[0].others, vec![("shop/staging".to_string(), 350 * mib), ("blog".to_string(), 200 * mib)]);
+    assert!(r[0].message.ends_with("only 124 MiB available beside shop/staging 350 MiB, blog 200 MiB"), "{}", r[0].message);
+    let roomy = HostResources { mem_used: 600 * mib, ..h };
+    let r = room_check(&ResourceSnapshot { hosts: vec![roomy], ..Default::default() }, &[("h1".into(), vec!["web".into()])]);
+    assert!(r[0].fits && !r[0].message.contains("beside"), "{}", r[0].message);
+}

@@ -94,6 +94,9 @@ pub struct RoomCheck {
     /// Disk the new image needs (the average size of the service's images on the host) and
     /// what the filesystem of Docker's data root has free; `None` without disk data.
     pub disk: Option<(u64, u64)>,
+    /// The other Kamal apps on the host and the memory they use now (largest first): what the
+    /// second copy must fit beside.
+    pub others: Vec<(String, u64)>,
     pub fits: bool,
     /// Plain sentence for the confirmation dialog.
     pub message: String,
@@ -115,6 +118,7 @@ pub fn room_check(snap: &ResourceSnapshot, roles_by_host: &[(String, Vec<String>
                     available_bytes: 0,
                     per_role: vec![],
                     disk: None,
+                    others: vec![],
                     fits: false,
                     message: format!("{host}: no resource data (host unreachable?) — cannot tell whether a second copy fits"),
                 };
@@ -135,6 +139,17 @@ pub fn room_check(snap: &ResourceSnapshot, roles_by_host: &[(String, Vec<String>
             let needed: u64 = per_role.iter().map(|(_, b)| b).sum();
             let available = h.mem_total.saturating_sub(h.mem_used);
             let mem_fits = needed <= available;
+            let mut others: Vec<(String, u64)> = h.apps.iter().filter(|a| !a.this).map(|a| (a.name(), a.mem_bytes)).collect();
+            others.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+            // Who else lives there: a deploy that does not fit starves them (or is OOM-killed).
+            let beside = match others.len() {
+                0 => String::new(),
+                n => {
+                    let shown: Vec<String> = others.iter().take(3).map(|(a, b)| format!("{a} {}", human_bytes(*b))).collect();
+                    let more = if n > 3 { format!(" and {} more", n - 3) } else { String::new() };
+                    format!(" beside {}{more}", shown.join(", "))
+                }
+            };
             let root = h.disks.iter().find(|d| d.holds.iter().any(|x| x == "docker data root"));
             let disk = root.filter(|_| h.kamal.images > 0).map(|d| (h.kamal.images_bytes / h.kamal.images, d.avail_bytes));
             let disk_fits = disk.is_none_or(|(need, free)| need <= free);
@@ -143,7 +158,7 @@ pub fn room_check(snap: &ResourceSnapshot, roles_by_host: &[(String, Vec<String>
                 format!("{host}: room for a second copy ({} needed: {detail}; {} available)", human_bytes(needed), human_bytes(available))
             } else {
                 format!(
-                    "{host}: NOT ENOUGH MEMORY for a second copy during the deploy: needs {} ({detail}), only {} available",
+                    "{host}: NOT ENOUGH MEMORY for a second copy during the deploy: needs {} ({detail}), only {} available{beside}",
                     human_bytes(needed),
                     human_bytes(available)
                 )
@@ -159,7 +174,7 @@ pub fn room_check(snap: &ResourceSnapshot, roles_by_host: &[(String, Vec<String>
                 }
             }
             let fits = mem_fits && disk_fits;
-            RoomCheck { host: host.clone(), needed_bytes: needed, available_bytes: available, per_role, disk, fits, message }
+            RoomCheck { host: host.clone(), needed_bytes: needed, available_bytes: available, per_role, disk, others, fits, message }
         })
         .collect()
 }

@@ -174,6 +174,19 @@ fn push_resources<'a>(app: &'a App, t: &Theme, host: &str, lines: &mut Vec<Line<
     }
     spans.push(Span::styled("  m: resources", t.dim()));
     lines.push(Line::from(spans));
+    // Other Kamal apps share the host: what each uses (one app's deploy can starve another).
+    if r.apps.iter().any(|a| !a.this) {
+        let mut spans = vec![Span::styled("apps ", t.dim())];
+        let mut apps: Vec<_> = r.apps.iter().collect();
+        apps.sort_by(|a, b| b.mem_bytes.cmp(&a.mem_bytes).then_with(|| a.name().cmp(&b.name())));
+        for (i, a) in apps.iter().enumerate() {
+            if i > 0 {
+                spans.push(Span::styled(" · ", t.dim()));
+            }
+            spans.push(Span::styled(format!("{} {}", a.name(), hb(a.mem_bytes)), if a.this { t.title() } else { t.base() }));
+        }
+        lines.push(Line::from(spans));
+    }
 }
 
 /// The role's traffic on the host, per version: `traffic v2 18.2/s · v1 0.0/s · 5xx 0% · p95 4ms · t: traffic`.
