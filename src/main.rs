@@ -49,6 +49,7 @@ fn main() -> std::process::ExitCode {
     let res = match &cli.command {
         None => kdeck::tui::live::run_dashboard(&cli.global, false, false),
         Some(Command::Dashboard(d)) => kdeck::tui::live::run_dashboard(&cli.global, d.read_only, d.skip_push),
+        Some(Command::Workspace(w)) => kdeck::tui::live::run_workspace(&cli.global, w),
         Some(_) => kdeck::commands::run(cli),
     };
     match res {

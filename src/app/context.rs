@@ -99,8 +99,19 @@ pub fn lock_host(app: &AppSpec, g: &Global) -> Option<String> {
 /// The app from the shared `config` module (ERB, validation, secrets; errors name file and
 /// key).
 pub fn load_app(g: &Global) -> Result<AppSpec> {
+    load_app_in(g, None)
+}
+
+/// [`load_app`] for the app in `dir` (`None`: the current directory).
+pub fn load_app_in(g: &Global, dir: Option<&Path>) -> Result<AppSpec> {
     let path: PathBuf = g.config_file.clone();
-    let opts = crate::config::LoadOptions { config_file: path, destination: g.destination.clone(), version: g.version.clone(), ..Default::default() };
+    let opts = crate::config::LoadOptions {
+        config_file: path,
+        destination: g.destination.clone(),
+        version: g.version.clone(),
+        cwd: dir.map(Path::to_path_buf),
+        ..Default::default()
+    };
     let c = crate::config::Config::load(&opts).map_err(|e| eyre!("{e}"))?;
     Ok(crate::kamal::from_config::from_config(&c))
 }
@@ -108,16 +119,21 @@ pub fn load_app(g: &Global) -> Result<AppSpec> {
 impl Ctx {
     /// The app in scope with its own connections (headless commands).
     pub fn new(g: &Global) -> Result<Ctx> {
-        Self::build(g, |full, hosts| connect(full, hosts, g))
+        Self::build(g, None, |full, hosts| connect(full, hosts, g))
     }
 
     /// The same, on an existing pool (the dashboard's; no second set of connections).
     pub fn on_pool(pool: &crate::ssh::Pool, g: &Global) -> Result<Ctx> {
-        Self::build(g, |_, hosts| Ok(hosts.iter().map(|h| (h.clone(), Arc::new(pool.get(h)) as Arc<dyn Remote>)).collect()))
+        Self::on_pool_in(pool, g, None)
     }
 
-    fn build(g: &Global, remotes: impl FnOnce(&AppSpec, &[String]) -> Result<BTreeMap<String, Arc<dyn Remote>>>) -> Result<Ctx> {
-        let full = load_app(g)?;
+    /// [`Ctx::on_pool`] for the app in `dir` (a destination tab, a workspace's app).
+    pub fn on_pool_in(pool: &crate::ssh::Pool, g: &Global, dir: Option<&Path>) -> Result<Ctx> {
+        Self::build(g, dir, |_, hosts| Ok(hosts.iter().map(|h| (h.clone(), Arc::new(pool.get(h)) as Arc<dyn Remote>)).collect()))
+    }
+
+    fn build(g: &Global, dir: Option<&Path>, remotes: impl FnOnce(&AppSpec, &[String]) -> Result<BTreeMap<String, Arc<dyn Remote>>>) -> Result<Ctx> {
+        let full = load_app_in(g, dir)?;
         let app = scope(&full, g)?;
         let lock_host = lock_host(&full, g).ok_or_else(|| eyre!("{}: servers: no hosts configured", g.config_file.display()))?;
         let root = full.root.clone();
@@ -215,25 +231,30 @@ pub fn connect(app: &AppSpec, hosts: &[String], g: &Global) -> Result<BTreeMap<S
 /// Kamal's `ssh:` options plus kdeck's known_hosts (`KDECK_KNOWN_HOSTS`) and host-key policy.
 pub fn pool(app: &AppSpec, g: &Global) -> Result<crate::ssh::Pool> {
     // Headless commands dial only the hosts they use (`-h`/`-r`, the lock host).
-    pool_with(app, g, crate::ssh::ClientOptions { lazy: true, ..Default::default() })
+    pool_with(app, g, crate::ssh::ClientOptions { lazy: true, ..Default::default() }, None)
 }
 
 /// The pool of a screen that watches the fleet (the dashboard, `logs -f`): a dead link is
 /// noticed within seconds (a keepalive every 2 s, down after 2 unanswered) and a host that
 /// comes back is retried at least every 3 s, however long it was away.
 pub fn live_pool(app: &AppSpec, g: &Global) -> Result<crate::ssh::Pool> {
+    live_pool_with(app, g, None)
+}
+
+/// [`live_pool`] that trusts the host keys of `known_hosts` instead of the default file.
+pub fn live_pool_with(app: &AppSpec, g: &Global, known_hosts: Option<&Path>) -> Result<crate::ssh::Pool> {
     let client = crate::ssh::ClientOptions {
         keepalive_interval: std::time::Duration::from_secs(2),
         keepalive_max: 2,
         max_backoff: std::time::Duration::from_secs(3),
         ..Default::default()
     };
-    pool_with(app, g, client)
+    pool_with(app, g, client, known_hosts)
 }
 
-fn pool_with(app: &AppSpec, g: &Global, mut client: crate::ssh::ClientOptions) -> Result<crate::ssh::Pool> {
-    if let Some(k) = std::env::var_os("KDECK_KNOWN_HOSTS") {
-        client.known_hosts = PathBuf::from(k);
+fn pool_with(app: &AppSpec, g: &Global, mut client: crate::ssh::ClientOptions, known_hosts: Option<&Path>) -> Result<crate::ssh::Pool> {
+    if let Some(k) = known_hosts.map(Path::to_path_buf).or_else(|| std::env::var_os("KDECK_KNOWN_HOSTS").map(PathBuf::from)) {
+        client.known_hosts = k;
     }
     if g.accept_new_host_keys {
         client.host_key_policy = crate::ssh::HostKeyPolicy::AcceptNew;

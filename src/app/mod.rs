@@ -8,7 +8,9 @@ pub mod alias;
 pub mod context;
 pub mod out;
 pub mod states;
+pub mod targets;
 pub mod tunnel;
+pub mod workspace;
 
 use crate::fleet::FleetSpec;
 use crate::kamal::AppSpec;

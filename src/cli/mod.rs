@@ -91,6 +91,8 @@ pub enum Command {
     Config(ConfigArgs),
     /// Open the dashboard (the default without a subcommand)
     Dashboard(DashboardArgs),
+    /// Open the dashboard on every app of the workspace file (~/.config/kdeck/workspace.toml)
+    Workspace(WorkspaceArgs),
     /// Set up the servers (checks Docker on each host), then deploy
     Setup(DeployArgs),
     /// Deploy app to servers
@@ -175,6 +177,15 @@ pub struct DashboardArgs {
     /// Deploys from the dashboard skip image build and push (as `kdeck deploy -P`)
     #[arg(short = 'P', long = "skip-push", alias = "skip_push")]
     pub skip_push: bool,
+}
+
+#[derive(Debug, Args, Default)]
+pub struct WorkspaceArgs {
+    /// The workspace file (default: $XDG_CONFIG_HOME/kdeck/workspace.toml, else ~/.config/kdeck/workspace.toml)
+    #[arg(long = "file", short = 'f', value_name = "PATH")]
+    pub file: Option<PathBuf>,
+    #[command(flatten)]
+    pub dashboard: DashboardArgs,
 }
 
 #[derive(Debug, Args, Default)]

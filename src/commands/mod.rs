@@ -35,14 +35,17 @@ pub fn run(cli: Cli) -> color_eyre::Result<ExitCode> {
         Some(Command::Version) => local::version(),
         Some(Command::Secrets(s)) => secrets::run(&cli.global, s),
         // `main` starts the dashboard; commands never name tui.
-        None | Some(Command::Dashboard(_)) => Err(eyre!("the dashboard is not a headless command")),
+        None | Some(Command::Dashboard(_) | Command::Workspace(_)) => Err(eyre!("the dashboard is not a headless command")),
         Some(c) if engine_command(c) => run_engine_command(&cli),
         Some(other) => Err(color_eyre::eyre::eyre!("`{}` is not implemented yet", command_name(other))),
     }
 }
 
 fn engine_command(c: &Command) -> bool {
-    !matches!(c, Command::Config(_) | Command::Dashboard(_) | Command::Init(_) | Command::Docs(_) | Command::Version | Command::Secrets(_))
+    !matches!(
+        c,
+        Command::Config(_) | Command::Dashboard(_) | Command::Workspace(_) | Command::Init(_) | Command::Docs(_) | Command::Version | Command::Secrets(_)
+    )
 }
 
 /// Deploy-engine subcommands (deploy, app …, lock …, prune …, proxy …, audit, details).
@@ -178,6 +181,7 @@ fn command_name(c: &Command) -> &'static str {
     match c {
         Command::Config(_) => "config",
         Command::Dashboard(_) => "dashboard",
+        Command::Workspace(_) => "workspace",
         Command::Setup(_) => "setup",
         Command::Deploy(_) => "deploy",
         Command::Redeploy(_) => "redeploy",

@@ -10,6 +10,7 @@
 //!
 //! Everything takes a plain-data [`FleetSpec`].
 
+pub mod apps;
 mod error;
 pub mod logs;
 pub mod model;

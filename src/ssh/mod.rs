@@ -67,7 +67,7 @@ impl std::fmt::Debug for KeyData {
 }
 
 /// Kamal's `ssh:` section (deploy.yml), as the config module reads it.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SshOptions {
     pub user: Option<String>,
     pub port: Option<u16>,

@@ -54,6 +54,9 @@ pub enum Action {
     FleetFilter,
     /// `s` on the fleet: the next order of each role's hosts.
     Sort,
+    /// `]`/`[`: the next/previous destination tab.
+    NextTab,
+    PrevTab,
     /// A management command from the palette.
     Manage(ManageOp),
 }
@@ -119,6 +122,8 @@ impl Action {
             Action::Tunnel => "tunnel",
             Action::FleetFilter => "filter-hosts",
             Action::Sort => "sort-hosts",
+            Action::NextTab => "next-destination",
+            Action::PrevTab => "previous-destination",
             Action::Manage(op) => op.name(),
         }
     }
@@ -194,6 +199,8 @@ const GLOBAL: &[Binding] = &[
     h!("5", "audit log", Action::ShowAudit, [(KeyCode::Char('5'), N)]),
     h!("6", "traffic through kamal-proxy", Action::ShowTraffic, [(KeyCode::Char('6'), N)]),
     b!("Esc", "back", Action::Back, false, [(KeyCode::Esc, N)]),
+    b!("]/[", "next / prev destination", Action::NextTab, false, [(KeyCode::Char(']'), N)]),
+    h!("[", "previous destination tab", Action::PrevTab, [(KeyCode::Char('['), N)]),
     b!("D", "deploy", Action::Deploy, true, [(KeyCode::Char('D'), S), (KeyCode::Char('D'), N)]),
     b!("R", "redeploy", Action::Redeploy, false, [(KeyCode::Char('R'), S), (KeyCode::Char('R'), N)]),
     b!("B", "rollback", Action::Rollback, true, [(KeyCode::Char('B'), S), (KeyCode::Char('B'), N)]),
@@ -314,6 +321,28 @@ pub fn exec_op(key: &KeyEvent) -> Option<ExecOp> {
     EXEC.iter().find(|b| b.keys.iter().any(|(c, m)| *c == key.code && *m == key.modifiers)).map(|b| b.op)
 }
 
+/// The servers page (every Kamal app on the hosts, read-only): the deck reads these.
+const SERVERS: &[Binding] = &[
+    b!("Enter", "open the app's tab", Action::Enter, true, [(KeyCode::Enter, N)]),
+    b!("j/k", "move down / up", Action::Down, false, [(KeyCode::Char('j'), N), (KeyCode::Down, N)]),
+    h!("k", "move up", Action::Up, [(KeyCode::Char('k'), N), (KeyCode::Up, N)]),
+    b!("g/G", "top / bottom", Action::Top, false, [(KeyCode::Char('g'), N), (KeyCode::Home, N)]),
+    h!("G", "bottom", Action::Bottom, [(KeyCode::Char('G'), S), (KeyCode::Char('G'), N), (KeyCode::End, N)]),
+    b!("]/[", "next / prev tab", Action::NextTab, true, [(KeyCode::Char(']'), N), (KeyCode::Tab, N)]),
+    h!("[", "previous tab", Action::PrevTab, [(KeyCode::Char('['), N), (KeyCode::BackTab, S), (KeyCode::BackTab, N)]),
+    b!("q", "quit", Action::Quit, true, [(KeyCode::Char('q'), N), (KeyCode::Char('c'), C)]),
+];
+
+/// The servers page's keys (status bar and handling).
+pub fn server_bindings() -> &'static [Binding] {
+    SERVERS
+}
+
+/// What a key does on the servers page.
+pub fn server_action(key: &KeyEvent) -> Option<Action> {
+    SERVERS.iter().find(|b| b.keys.iter().any(|(c, m)| *c == key.code && *m == key.modifiers)).map(|b| b.action)
+}
+
 /// Bindings of a view, most specific first (view keys shadow global ones).
 pub fn bindings(view: View, read_only: bool) -> Vec<&'static Binding> {
     let specific: &[Binding] = match view {
@@ -343,6 +372,8 @@ pub fn palette_actions(view: View, read_only: bool) -> Vec<Action> {
         Action::ShowTraffic,
         Action::FleetFilter,
         Action::Sort,
+        Action::NextTab,
+        Action::PrevTab,
         Action::Deploy,
         Action::Redeploy,
         Action::Rollback,

@@ -5,9 +5,10 @@
 
 use super::dispatch::{ChannelDispatcher, ExecScope, Request, Since, Update};
 use super::term::ShellCommand;
-use super::App;
+use super::{App, DeckUpdate, Tab};
 use crate::app::context::{self, Ctx};
 use crate::app::fleet_spec;
+use crate::app::targets::{Pools, Target};
 use crate::cli::Global;
 use crate::deploy::event::Event;
 use crate::deploy::{AbortHandle, ExecRequest, Request as EngineRequest};
@@ -21,21 +22,51 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-/// What `kdeck` / `kdeck dashboard` runs.
+/// What `kdeck` / `kdeck dashboard` runs: every destination of the app in the current
+/// directory (or the one `-d` names), one tab each.
 pub fn run_dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<std::process::ExitCode> {
+    // Config errors surface here, before the terminal is taken over.
+    let targets = crate::app::targets::of_app(g, None, None)?;
+    run_targets(targets, read_only, skip_push)
+}
+
+/// What `kdeck workspace` runs: every app (and its destinations) of the workspace file.
+pub fn run_workspace(g: &Global, w: &crate::cli::WorkspaceArgs) -> Result<std::process::ExitCode> {
+    // A bad file or app is an error naming the file and key, before the terminal is taken.
+    let targets = crate::app::workspace::targets(g, w.file.as_deref())?;
+    run_targets(targets, w.dashboard.read_only, w.dashboard.skip_push)
+}
+
+/// The dashboard over `targets` (one tab each, one ssh pool per set of `ssh:` settings).
+pub fn run_targets(targets: Vec<Target>, read_only: bool, skip_push: bool) -> Result<std::process::ExitCode> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let res = rt.block_on(dashboard(g, read_only, skip_push));
+    let res = rt.block_on(dashboard(targets, read_only, skip_push));
     // Streams and watchers end with the runtime; do not wait for slow hosts (the engine has
     // already finished: `dashboard` waits for it).
     rt.shutdown_timeout(Duration::from_millis(200));
     Ok(if res?.failed { std::process::ExitCode::FAILURE } else { std::process::ExitCode::SUCCESS })
 }
 
-async fn dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<super::term::Outcome> {
-    // Config errors surface here, before the terminal is taken over.
-    let full = context::load_app(g)?;
-    let pool = context::live_pool(&full, g)?;
-    let ctx = Arc::new(Ctx::on_pool(&pool, g)?);
+/// One tab's live parts: its app state, the channels to and from its worker, the worker.
+struct Opened {
+    name: String,
+    app: App,
+    ctx: Arc<Ctx>,
+    req_tx: mpsc::UnboundedSender<Request>,
+    up_tx: mpsc::Sender<Update>,
+    up_rx: mpsc::Receiver<Update>,
+    worker: tokio::task::JoinHandle<bool>,
+    busy: Arc<AtomicBool>,
+    shell: super::term::ShellCommand,
+    pool: Pool,
+}
+
+/// A target's context on the shared pool, its watchers (fleet, resources, traffic) and its
+/// worker.
+fn open(pools: &Pools, t: &Target, read_only: bool, skip_push: bool) -> Result<Opened> {
+    let full = context::load_app_in(&t.global, Some(&t.dir))?;
+    let pool = pools.live(&full, &t.global)?;
+    let ctx = Arc::new(Ctx::on_pool_in(&pool, &t.global, Some(&t.dir))?);
     // The watcher sees the whole fleet: -r/-h narrow what actions touch, not what is shown.
     let spec = fleet_spec(&ctx.full, &ctx.lock_host);
     let (snap_rx, watcher) = Watcher::spawn(pool.clone(), spec.clone());
@@ -57,7 +88,6 @@ async fn dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<super
     let busy = Arc::new(AtomicBool::new(false));
     let worker = Worker { ctx: ctx.clone(), pool: pool.clone(), spec, up: up_tx.clone(), watcher: Arc::new(watcher), skip_push, busy: busy.clone() };
     let worker = tokio::spawn(worker.run(req_rx));
-    let signals = on_terminate(req_tx.clone(), up_tx.clone());
 
     let mut app = App::new(read_only);
     app.retain_containers = ctx.full.retain_containers;
@@ -67,32 +97,102 @@ async fn dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<super
     app.next_version = Some(ctx.version.clone());
     app.skip_push = skip_push;
     let shell = shell_command(ctx.clone(), pool.clone());
-    let res = super::term::run(app, up_rx, Box::new(ChannelDispatcher(req_tx)), Some(shell)).await;
-    // Whatever ended the screen (quit, a forced quit, a dead terminal, an error), the action in
-    // flight must stop safely and release the lock before the process (and its runtime) ends:
-    // the worker aborts it once every request sender is gone and waits for it.
+    Ok(Opened { name: t.label.clone(), app, ctx, req_tx, up_tx, up_rx, worker, busy, shell, pool })
+}
+
+/// The dashboard's tabs, live: each target's watchers and worker on the shared pools, the
+/// deck that shows them and the one channel of their updates (tagged with the tab's index).
+/// [`LiveDeck::finish`] waits for the workers once the screen is gone.
+pub struct LiveDeck {
+    pub deck: super::deck::Deck,
+    pub updates: mpsc::Receiver<DeckUpdate>,
+    pub pools: Pools,
+    /// Per tab: its context, its worker (true when it had to abort an action) and whether an
+    /// action runs.
+    ends: Vec<(Arc<Ctx>, tokio::task::JoinHandle<bool>, Arc<AtomicBool>)>,
+    /// Kept until the end, so the screen never sees its channel close while a worker lives.
+    senders: Vec<(mpsc::UnboundedSender<Request>, mpsc::Sender<Update>)>,
+}
+
+/// Opens every target (inside a tokio runtime): a tab each, in order.
+pub fn open_deck(pools: Pools, targets: &[Target], read_only: bool, skip_push: bool) -> Result<LiveDeck> {
+    let mut opened = Vec::new();
+    for t in targets {
+        opened.push(open(&pools, t, read_only, skip_push)?);
+    }
+    let (tx, updates) = mpsc::channel::<DeckUpdate>(8192);
+    // Server mode: every Kamal app on the hosts of the open apps, each host read on its session.
+    let mut sessions: Vec<crate::ssh::Session> = Vec::new();
+    for o in &opened {
+        for h in o.ctx.full.all_hosts().into_iter().chain(o.ctx.full.accessories.iter().flat_map(|a| a.hosts.clone())) {
+            if !sessions.iter().any(|s| s.host() == h) {
+                sessions.push(o.pool.get(&h));
+            }
+        }
+    }
+    forward_servers(sessions, tx.clone());
+    let mut ends = Vec::new();
+    let mut tabs = Vec::new();
+    let mut senders = Vec::new();
+    for (i, o) in opened.into_iter().enumerate() {
+        ends.push((o.ctx, o.worker, o.busy));
+        senders.push((o.req_tx.clone(), o.up_tx));
+        let (tx, mut up_rx) = (tx.clone(), o.up_rx);
+        tokio::spawn(async move {
+            while let Some(u) = up_rx.recv().await {
+                if tx.send(DeckUpdate::Tab(i, u)).await.is_err() {
+                    return;
+                }
+            }
+        });
+        tabs.push(Tab { name: o.name, app: o.app, dispatcher: Box::new(ChannelDispatcher(o.req_tx)), shell: Some(o.shell) });
+    }
+    Ok(LiveDeck { deck: super::deck::Deck::new(tabs), updates, pools, ends, senders })
+}
+
+impl LiveDeck {
+    /// After the screen: the action in flight in any tab must stop safely and release its lock
+    /// before the process (and its runtime) ends — each worker aborts it once every request
+    /// sender is gone, and this waits for them. True when one had to be aborted.
+    pub async fn finish(self, quit_during_action: bool) -> bool {
+        let LiveDeck { deck, ends, senders, .. } = self;
+        drop(deck);
+        drop(senders);
+        // Not eprintln!: after SIGHUP the terminal is gone and a failed write must not panic.
+        use std::io::Write;
+        if ends.iter().any(|(_, _, busy)| busy.load(Ordering::SeqCst)) {
+            let _ = writeln!(std::io::stderr(), "kdeck: waiting for the running action to stop safely and release the deploy lock…");
+        }
+        let mut any_aborted = false;
+        for (ctx, worker, _) in ends {
+            let aborted = worker.await.unwrap_or(false);
+            any_aborted |= aborted;
+            if aborted || quit_during_action {
+                // As the headless commands after Ctrl-C: what runs where now.
+                for line in crate::app::states::host_states(&ctx, "interruption").await {
+                    let _ = writeln!(std::io::stderr(), "{line}");
+                }
+            }
+        }
+        any_aborted
+    }
+}
+
+async fn dashboard(targets: Vec<Target>, read_only: bool, skip_push: bool) -> Result<super::term::Outcome> {
+    let mut live = open_deck(Pools::default(), &targets, read_only, skip_push)?;
+    let signals = on_terminate(live.senders.clone());
+    let res = super::term::run_screen_on_terminal(&mut live.deck, &mut live.updates).await;
+    // Whatever ended the screen (quit, a forced quit, a dead terminal, an error).
     if let Some(s) = signals {
         s.abort();
     }
-    drop(up_tx);
-    // Not eprintln!: after SIGHUP the terminal is gone and a failed write must not panic.
-    use std::io::Write;
-    if busy.load(Ordering::SeqCst) {
-        let _ = writeln!(std::io::stderr(), "kdeck: waiting for the running action to stop safely and release the deploy lock…");
-    }
-    let aborted = worker.await.unwrap_or(false);
-    if aborted || res.as_ref().is_ok_and(|o| o.quit_during_action) {
-        // As the headless commands after Ctrl-C: what runs where now.
-        for line in crate::app::states::host_states(&ctx, "interruption").await {
-            let _ = writeln!(std::io::stderr(), "{line}");
-        }
-    }
+    let aborted = live.finish(res.as_ref().is_ok_and(|o| o.quit_during_action)).await;
     res.map(|o| super::term::Outcome { failed: o.failed || aborted, ..o })
 }
 
-/// SIGTERM/SIGHUP (terminal closed): abort the running action safely and let the screen quit
-/// once it has finished, instead of dying with the lock held.
-fn on_terminate(req: mpsc::UnboundedSender<Request>, up: mpsc::Sender<Update>) -> Option<tokio::task::JoinHandle<()>> {
+/// SIGTERM/SIGHUP (terminal closed): abort the running action of every tab safely and let the
+/// screen quit once they have finished, instead of dying with a lock held.
+fn on_terminate(tabs: Vec<(mpsc::UnboundedSender<Request>, mpsc::Sender<Update>)>) -> Option<tokio::task::JoinHandle<()>> {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).ok()?;
     let mut hup = signal(SignalKind::hangup()).ok()?;
@@ -101,9 +201,25 @@ fn on_terminate(req: mpsc::UnboundedSender<Request>, up: mpsc::Sender<Update>) -
             _ = term.recv() => {}
             _ = hup.recv() => {}
         }
-        let _ = req.send(Request::Abort);
-        let _ = up.send(Update::Terminate).await;
+        for (req, up) in tabs {
+            let _ = req.send(Request::Abort);
+            let _ = up.send(Update::Terminate).await;
+        }
     }))
+}
+
+/// Polls what runs on the servers (every 5 s) and sends it to the deck; the task owns the poll.
+fn forward_servers(sessions: Vec<crate::ssh::Session>, tx: mpsc::Sender<DeckUpdate>) {
+    let (mut rx, handle) = crate::fleet::apps::watch(sessions, Duration::from_secs(5));
+    tokio::spawn(async move {
+        let _handle = handle;
+        while rx.changed().await.is_ok() {
+            let snap = rx.borrow_and_update().clone();
+            if tx.send(DeckUpdate::Servers(snap)).await.is_err() {
+                return;
+            }
+        }
+    });
 }
 
 /// Sends each resource snapshot (and the prune preview that goes with it) to the dashboard.

@@ -3,11 +3,13 @@
 
 pub mod action;
 pub mod app;
+pub mod deck;
 pub mod dispatch;
 pub mod feed;
 pub mod live;
 pub mod logbuf;
 pub mod resources;
+pub mod servers;
 pub mod term;
 pub mod theme;
 pub mod timeline;
@@ -17,6 +19,7 @@ pub mod versions;
 
 pub use action::{Action, View};
 pub use app::App;
+pub use deck::{Deck, DeckUpdate, Tab};
 pub use dispatch::{Dispatcher, ExecScope, LogLine, Request, Since, Update};
-pub use term::{run, run_loop, LoopExit};
-pub use ui::draw;
+pub use term::{run, run_loop, run_screen, LoopExit, Screen};
+pub use ui::{draw, draw_in};

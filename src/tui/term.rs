@@ -33,6 +33,75 @@ pub enum LoopExit {
 /// Longest time spent applying queued updates before input is looked at again.
 const BATCH_BUDGET: Duration = Duration::from_millis(8);
 
+/// What the render loop drives: one destination's [`App`] with its dispatcher ([`One`]), or the
+/// [`Deck`](super::deck::Deck) of several behind a tab bar. `Msg` is what its update channel
+/// carries.
+pub trait Screen {
+    type Msg: Send;
+    /// The app on screen: its quit flags, pending shell, notices and clocks drive the loop.
+    fn app(&mut self) -> &mut App;
+    /// A terminal event (the app on screen and its dispatcher get it).
+    fn event(&mut self, ev: TermEvent);
+    /// Apply one update; true when it can change what is on screen.
+    fn apply(&mut self, m: Self::Msg) -> bool;
+    fn draw(&self, f: &mut ratatui::Frame);
+    /// The clock moved: true when something on screen moves with it.
+    fn tick(&mut self) -> bool;
+    /// Nothing more can arrive on the update channel.
+    fn closed(&mut self);
+    fn stats(&mut self) -> &mut super::app::LoopStats;
+    /// An interactive shell on `host` of the app on screen, once the terminal is given back.
+    fn shell(&mut self, host: &str, reuse: bool) -> Option<ShellFuture>;
+    /// How the dashboard ended.
+    fn outcome(&self) -> Outcome;
+}
+
+/// One app and its dispatcher: the dashboard of a single destination.
+pub struct One<'a> {
+    pub app: &'a mut App,
+    pub d: &'a mut dyn Dispatcher,
+    pub shell: Option<ShellCommand>,
+}
+
+impl Screen for One<'_> {
+    type Msg = Update;
+    fn app(&mut self) -> &mut App {
+        self.app
+    }
+    fn event(&mut self, ev: TermEvent) {
+        self.app.handle_event(ev, self.d);
+        if self.app.switch_tab.take().is_some() {
+            self.app.notice = Some((false, "one destination is open (kdeck without -d opens every destination)".into()));
+        }
+    }
+    fn apply(&mut self, u: Update) -> bool {
+        let shows = self.app.shows(&u);
+        self.app.update(u);
+        shows
+    }
+    fn draw(&self, f: &mut ratatui::Frame) {
+        draw(self.app, f)
+    }
+    fn tick(&mut self) -> bool {
+        self.app.now = Utc::now();
+        // Clocks (uptime, elapsed) move even when nothing else happens.
+        let moving = self.app.timeline.is_running() || self.app.fleet_loaded;
+        self.app.expire_notice() || moving
+    }
+    fn closed(&mut self) {
+        self.app.engine_gone();
+    }
+    fn stats(&mut self) -> &mut super::app::LoopStats {
+        &mut self.app.stats
+    }
+    fn shell(&mut self, host: &str, reuse: bool) -> Option<ShellFuture> {
+        self.shell.as_mut().and_then(|s| s(host, reuse))
+    }
+    fn outcome(&self) -> Outcome {
+        self.app.outcome()
+    }
+}
+
 /// Drive `app` until it quits. `fps` caps redraws; the clock tick keeps elapsed times moving.
 pub async fn run_loop<B, S>(
     terminal: &mut Terminal<B>,
@@ -46,6 +115,22 @@ where
     B: Backend,
     S: Stream<Item = io::Result<TermEvent>> + Unpin,
 {
+    run_screen(terminal, &mut One { app, d, shell: None }, input, updates, fps).await
+}
+
+/// Drive a [`Screen`] until it quits (see [`run_loop`]).
+pub async fn run_screen<B, S, C>(
+    terminal: &mut Terminal<B>,
+    screen: &mut C,
+    input: &mut S,
+    updates: &mut mpsc::Receiver<C::Msg>,
+    fps: u32,
+) -> io::Result<LoopExit>
+where
+    B: Backend,
+    S: Stream<Item = io::Result<TermEvent>> + Unpin,
+    C: Screen,
+{
     let frame = Duration::from_secs_f64(1.0 / fps.clamp(1, 240) as f64);
     let mut last_draw = Instant::now() - frame;
     let mut dirty = true;
@@ -54,10 +139,10 @@ where
     let mut updates_open = true;
     let mut key_at: Option<std::time::Instant> = None;
     loop {
-        if app.quit {
+        if screen.app().quit {
             return Ok(LoopExit::Quit);
         }
-        if let Some((host, reuse)) = app.pending_shell.take() {
+        if let Some((host, reuse)) = screen.app().pending_shell.take() {
             return Ok(LoopExit::Shell { host, reuse });
         }
         let deadline = last_draw + frame;
@@ -68,40 +153,39 @@ where
                     if matches!(ev, TermEvent::Resize(..)) {
                         terminal.autoresize()?;
                     }
-                    app.now = Utc::now();
+                    screen.app().now = Utc::now();
                     key_at.get_or_insert_with(std::time::Instant::now);
-                    app.handle_event(ev, d);
+                    screen.event(ev);
                     dirty = true;
                 }
                 Some(Err(e)) => return Err(e),
                 None => return Ok(LoopExit::Quit),
             },
             _ = sleep_until(deadline), if dirty => {
-                app.now = Utc::now();
+                screen.app().now = Utc::now();
                 let started = Instant::now();
-                terminal.draw(|f| draw(app, f))?;
+                terminal.draw(|f| screen.draw(f))?;
                 last_draw = Instant::now();
                 dirty = false;
-                app.stats.frames += 1;
-                app.stats.record_draw(last_draw - started);
+                let stats = screen.stats();
+                stats.frames += 1;
+                stats.record_draw(last_draw - started);
                 if let Some(k) = key_at.take() {
-                    app.stats.record_key(k.elapsed());
+                    stats.record_key(k.elapsed());
                 }
             }
             u = updates.recv(), if updates_open => match u {
                 Some(u) => {
-                    let mut shows = app.shows(&u);
-                    app.update(u);
-                    app.stats.updates += 1;
+                    let mut shows = screen.apply(u);
+                    screen.stats().updates += 1;
                     let start = std::time::Instant::now();
                     // Check the clock every 64 updates: cheap, and bounds the batch in time.
                     'batch: while start.elapsed() < BATCH_BUDGET {
                         for _ in 0..64 {
                             match updates.try_recv() {
                                 Ok(u) => {
-                                    shows |= app.shows(&u);
-                                    app.update(u);
-                                    app.stats.updates += 1;
+                                    shows |= screen.apply(u);
+                                    screen.stats().updates += 1;
                                 }
                                 Err(_) => break 'batch,
                             }
@@ -111,22 +195,12 @@ where
                 }
                 None => {
                     updates_open = false;
-                    // Nothing more can arrive: a pending safe quit has nothing left to wait for.
-                    if app.quitting {
-                        app.exit_failed = true;
-                        app.quit = true;
-                    }
-                    app.notice = Some((true, "the engine stopped; press q to quit".into()));
+                    screen.closed();
                     dirty = true;
                 }
             },
             _ = tick.tick() => {
-                // Clocks (uptime, elapsed) move even when nothing else happens.
-                if app.timeline.is_running() || app.fleet_loaded {
-                    dirty = true;
-                }
-                app.now = Utc::now();
-                dirty |= app.expire_notice();
+                dirty |= screen.tick();
             }
         }
     }
@@ -134,7 +208,10 @@ where
 
 /// Starts an interactive shell on a host (`reuse`: in the running container) once the TUI has
 /// given the terminal back; resolves to the remote exit status. `None`: no shell possible.
-pub type ShellCommand = Box<dyn FnMut(&str, bool) -> Option<futures::future::BoxFuture<'static, Result<i32, String>>> + Send>;
+pub type ShellCommand = Box<dyn FnMut(&str, bool) -> Option<ShellFuture> + Send>;
+
+/// A running shell session: the remote exit status, or why it could not start.
+pub type ShellFuture = futures::future::BoxFuture<'static, Result<i32, String>>;
 
 /// How the dashboard ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -146,39 +223,44 @@ pub struct Outcome {
 }
 
 /// Own the terminal for the dashboard's lifetime; restore it on every exit path.
-pub async fn run(
-    mut app: App,
-    mut updates: mpsc::Receiver<Update>,
-    mut d: Box<dyn Dispatcher>,
-    mut shell: Option<ShellCommand>,
-) -> color_eyre::Result<Outcome> {
+pub async fn run(app: App, mut updates: mpsc::Receiver<Update>, mut d: Box<dyn Dispatcher>, shell: Option<ShellCommand>) -> color_eyre::Result<Outcome> {
+    let mut app = app;
+    let mut one = One { app: &mut app, d: d.as_mut(), shell };
+    run_screen_on_terminal(&mut one, &mut updates).await
+}
+
+/// [`run`] for any [`Screen`] (the deck of destination tabs).
+pub async fn run_screen_on_terminal<C: Screen>(screen: &mut C, updates: &mut mpsc::Receiver<C::Msg>) -> color_eyre::Result<Outcome> {
     loop {
         let mut terminal = ratatui::init();
         let _ = crossterm::execute!(io::stdout(), EnableBracketedPaste);
         let mut input = EventStream::new();
-        let res = run_loop(&mut terminal, &mut app, &mut input, &mut updates, d.as_mut(), 60).await;
+        let res = run_screen(&mut terminal, screen, &mut input, updates, 60).await;
         // Stop reading stdin before anything else (a shell) needs it.
         drop(input);
         let _ = crossterm::execute!(io::stdout(), DisableBracketedPaste);
         ratatui::restore();
         match res? {
             LoopExit::Quit | LoopExit::Disconnected => {
-                app.stats.log_summary();
-                return Ok(Outcome { failed: app.exit_failed, quit_during_action: app.quitting });
+                screen.stats().log_summary();
+                return Ok(screen.outcome());
             }
             LoopExit::Shell { host, reuse } => {
                 // The screen is restored (main screen, cooked mode): the shell owns the terminal
                 // until it ends, then the loop takes it back and redraws everything.
-                match shell.as_mut().and_then(|s| s(&host, reuse)) {
+                let notice = match screen.shell(&host, reuse) {
                     Some(session) => {
                         crate::app::out::out(&format!("kdeck: shell on {host} (exit to return to the dashboard)"));
                         match session.await {
-                            Ok(0) => {}
-                            Ok(s) => app.notice = Some((true, format!("shell on {host} exited with status {s}"))),
-                            Err(e) => app.notice = Some((true, format!("cannot start a shell on {host}: {e}"))),
+                            Ok(0) => None,
+                            Ok(s) => Some(format!("shell on {host} exited with status {s}")),
+                            Err(e) => Some(format!("cannot start a shell on {host}: {e}")),
                         }
                     }
-                    None => app.notice = Some((true, "interactive shells are not available here".into())),
+                    None => Some("interactive shells are not available here".into()),
+                };
+                if let Some(n) = notice {
+                    screen.app().notice = Some((true, n));
                 }
             }
         }

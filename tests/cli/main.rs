@@ -9,3 +9,4 @@ mod flags;
 mod local;
 mod secrets;
 mod usage;
+mod workspace;

@@ -4,6 +4,8 @@
 mod support;
 
 mod accessories;
+mod apps_memory;
+mod destinations;
 mod errors;
 mod event_loop;
 mod exec;

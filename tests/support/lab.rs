@@ -747,6 +747,7 @@ const GROUPS: &[(&str, &[&str])] = &[
     ("net7", &["exec_pty"]),
     ("net11", &["lifecycle"]),
     ("net13", &["cli_on_lab"]),
+    ("net16", &["destinations"]),
 ];
 
 /// Modules of one group that may still run side by side: each works on its own service of the

@@ -105,6 +105,8 @@ impl App {
                 self.overlay = Some(Overlay::History { selected });
             }
             Action::Abort => self.abort(d),
+            Action::NextTab => self.switch_tab = Some(1),
+            Action::PrevTab => self.switch_tab = Some(-1),
         }
     }
 

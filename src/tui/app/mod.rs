@@ -263,6 +263,8 @@ pub struct App {
     pub exit_failed: bool,
     /// Set by Request::Shell; the loop suspends the terminal for it.
     pub pending_shell: Option<(String, bool)>,
+    /// `]`/`[`: the next/previous destination tab (+1/-1), taken by the deck above the app.
+    pub switch_tab: Option<i8>,
     pub save_dir: PathBuf,
     /// The notice on screen and since when (see [`App::expire_notice`]).
     pub notice_seen: Option<(String, DateTime<Utc>)>,
@@ -313,6 +315,7 @@ impl App {
             quit_presses: 0,
             exit_failed: false,
             pending_shell: None,
+            switch_tab: None,
             notice_seen: None,
             // ~/.local/state/kdeck/logs (XDG), not the app's directory (its git tree).
             save_dir: dirs::state_dir().or_else(|| dirs::home_dir().map(|h| h.join(".local/state"))).unwrap_or_else(std::env::temp_dir).join("kdeck/logs"),
@@ -402,6 +405,21 @@ impl App {
                 false
             }
         }
+    }
+
+    /// The update channel closed: nothing more can arrive, so a pending safe quit has nothing
+    /// left to wait for.
+    pub fn engine_gone(&mut self) {
+        if self.quitting {
+            self.exit_failed = true;
+            self.quit = true;
+        }
+        self.notice = Some((true, "the engine stopped; press q to quit".into()));
+    }
+
+    /// How this app's screen ended.
+    pub fn outcome(&self) -> super::term::Outcome {
+        super::term::Outcome { failed: self.exit_failed, quit_during_action: self.quitting }
     }
 
     fn info(&mut self, text: impl Into<String>) {

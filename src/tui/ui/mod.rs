@@ -11,7 +11,9 @@ mod fleet_detail;
 mod history;
 mod logs;
 mod overlay;
+mod servers;
 mod steps;
+pub mod tabs;
 pub(crate) mod traffic;
 
 use super::action::{bindings, exec_bindings, overlay_bindings, View};
@@ -24,9 +26,13 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 pub fn draw(app: &App, f: &mut Frame) {
+    draw_in(app, f, f.area())
+}
+
+/// [`draw`] into `area` (the deck draws its tab bar above it).
+pub fn draw_in(app: &App, f: &mut Frame, area: Rect) {
     let t = Theme::new(app.color);
-    let [header, tabs, body, status] =
-        Layout::vertical([Constraint::Length(2), Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)]).areas(f.area());
+    let [header, tabs, body, status] = Layout::vertical([Constraint::Length(2), Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)]).areas(area);
     draw_header(app, &t, f, header);
     draw_tabs(app, &t, f, tabs);
     match app.view() {
