@@ -103,6 +103,17 @@ impl Screen for Deck {
             return self.settle_quit();
         }
         let single = self.tabs.len() == 1 && !self.servers_tab();
+        // The app is drawn one row down, under the tab bar: a mouse event is where the app sees it.
+        let ev = match ev {
+            TermEvent::Mouse(mut m) if !single => {
+                if m.row == 0 {
+                    return;
+                }
+                m.row -= 1;
+                TermEvent::Mouse(m)
+            }
+            other => other,
+        };
         let tab = &mut self.tabs[self.active];
         tab.app.handle_event(ev, tab.dispatcher.as_mut());
         if let Some(delta) = tab.app.switch_tab.take() {

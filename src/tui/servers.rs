@@ -101,7 +101,7 @@ impl Deck {
             }
             None => {
                 let name = app.name();
-                self.servers_notice = Some(format!("{name} is read-only here: its config directory is not known (add it to the workspace file)"));
+                self.servers_notice = Some(format!("{name}: read-only (its config dir is unknown: add it to workspace.toml)"));
             }
         }
     }

@@ -27,9 +27,7 @@ fn press(deck: &mut Deck, keys: &str) {
 }
 
 fn production() -> kdeck::fleet::model::FleetSnapshot {
-    let mut s = fx::fleet_down();
-    s.destination = Some("production".into());
-    s
+    fx::at_destination(fx::fleet_down(), "production")
 }
 
 /// production (a host down, locked) and staging (a deploy running), requests recorded per tab.
@@ -234,7 +232,7 @@ fn servers_page_opens_an_apps_tab_and_refuses_the_read_only_ones() {
     // rows: .11, blog, klabapp/production, klabapp/staging, .12, klabapp-db, shop, .13
     press(&mut deck, "j");
     deck.event(Event::Key(KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)));
-    assert!(deck.on_servers && deck.servers_notice.as_deref().is_some_and(|n| n.contains("blog is read-only")), "{:?}", deck.servers_notice);
+    assert!(deck.on_servers && deck.servers_notice.as_deref().is_some_and(|n| n.contains("blog: read-only")), "{:?}", deck.servers_notice);
     // Keys that change servers do nothing here.
     sent(&mut prx);
     press(&mut deck, "DLP");
@@ -257,4 +255,22 @@ fn one_app_alone_on_its_hosts_has_no_tab_bar() {
     deck.apply(DeckUpdate::Servers(servers()));
     assert!(deck.servers_tab());
     assert!(text(&deck, 80, 24).lines().next().unwrap().contains("servers"));
+}
+
+/// Two destinations of one app on a host: kamal-proxy has a route for each; the staging tab's
+/// Proxy column reads staging's route (`<service>-<role>-staging`), not the first that starts
+/// like it.
+#[test]
+fn each_destination_reads_its_own_route_on_a_shared_host() {
+    let mut s = fx::fleet();
+    for h in &mut s.hosts {
+        if !h.proxy_routes.is_empty() {
+            let other =
+                kdeck::fleet::model::ProxyRoute { service: "klabapp-web-production".into(), target: Some("ffffffffffff:80".into()), state: "running".into() };
+            h.proxy_routes.insert(0, other);
+        }
+    }
+    let screen = fx::text(&fx::app_with(s), 160, 40);
+    let row = screen.lines().find(|l| l.contains("├ 10.77.4.11")).unwrap();
+    assert!(row.contains("→ 1fd263c") && !row.contains("≠"), "{screen}");
 }

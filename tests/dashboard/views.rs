@@ -247,9 +247,7 @@ fn confirm_deploy_overlay() {
 
 #[test]
 fn confirm_production_requires_typing() {
-    let mut s = fx::fleet();
-    s.destination = Some("production".into());
-    let mut app = fx::app_with(s);
+    let mut app = fx::app_with(fx::at_destination(fx::fleet(), "production"));
     key(&mut app, KeyCode::Char('D'));
     keys(&mut app, "produc");
     snap!("confirm_production", app);

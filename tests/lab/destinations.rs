@@ -69,6 +69,24 @@ async fn until(live: &mut LiveDeck, what: &str, within: Duration, f: impl Fn(&De
     println!("{what}: {:?}", t0.elapsed());
 }
 
+/// [`until`] `f` has held for `steady` without a break: the engine's lock event and the
+/// watcher's next read (every 3 s) agree.
+async fn until_steady(live: &mut LiveDeck, what: &str, within: Duration, steady: Duration, f: impl Fn(&Deck) -> bool) {
+    let t0 = Instant::now();
+    let mut since: Option<Instant> = None;
+    loop {
+        since = if f(&live.deck) { since.or(Some(Instant::now())) } else { None };
+        if since.is_some_and(|s| s.elapsed() >= steady) {
+            break;
+        }
+        let left = within.checked_sub(t0.elapsed()).unwrap_or_else(|| panic!("timed out after {within:?} waiting for {what}"));
+        if let Ok(Some(m)) = tokio::time::timeout(left.min(Duration::from_millis(200)), live.updates.recv()).await {
+            live.deck.apply(m);
+        }
+    }
+    println!("{what}: {:?}", t0.elapsed());
+}
+
 fn screen(deck: &Deck) -> String {
     let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(160, 40)).unwrap();
     t.draw(|f| deck.draw(f)).unwrap();
@@ -155,20 +173,30 @@ async fn destination_tabs_share_one_connection_per_host_and_act_on_their_destina
     // The staging tab's lock is staging's: taken and released there, production's untouched.
     type_keys(&mut live.deck, "Lhold staging");
     key(&mut live.deck, KeyCode::Enter);
-    until(&mut live, "staging locked", Duration::from_secs(15), |d| d.tabs[1].app.fleet.lock.is_some() && !d.tabs[1].app.timeline.is_running()).await;
+    let steady = Duration::from_secs(4);
+    until_steady(&mut live, "staging locked", Duration::from_secs(20), steady, |d| d.tabs[1].app.fleet.lock.is_some() && !d.tabs[1].app.timeline.is_running())
+        .await;
     let lock_dir = |d: &str| l.host(&h1).root.join(format!(".kamal/lock-{A}-{d}"));
     assert!(lock_dir("staging").exists() && !lock_dir("production").exists());
     let wide = screen(&live.deck);
     let bar = wide.lines().next().unwrap();
     assert!(bar.contains("locked") && bar.find("locked") > bar.find("staging"), "{bar}");
     key(&mut live.deck, KeyCode::Char('L'));
+    assert!(matches!(live.deck.current().overlay, Some(kdeck::tui::app::Overlay::Confirm(_))), "L with the lock held asks to release it");
     key(&mut live.deck, KeyCode::Char('y'));
-    until(&mut live, "staging unlocked", Duration::from_secs(15), |d| d.tabs[1].app.fleet.lock.is_none() && !d.tabs[1].app.timeline.is_running()).await;
+    until_steady(&mut live, "staging unlocked", Duration::from_secs(20), steady, |d| {
+        d.tabs[1].app.fleet.lock.is_none() && !d.tabs[1].app.timeline.is_running()
+    })
+    .await;
 
     // A deploy from the staging tab: staging's hosts, staging's secrets.
     key(&mut live.deck, KeyCode::Char('D'));
     key(&mut live.deck, KeyCode::Char('y'));
-    until(&mut live, "staging deployed", Duration::from_secs(60), |d| d.tabs[1].app.timeline.finished.is_some() && up(d, 1, 1)).await;
+    until(&mut live, "staging deployed", Duration::from_secs(60), |d| {
+        let tl = &d.tabs[1].app.timeline;
+        matches!(tl.action, Some(kdeck::deploy::event::ActionKind::Deploy)) && tl.finished.is_some()
+    })
+    .await;
     let fin = live.deck.tabs[1].app.timeline.finished.clone().unwrap();
     assert!(fin.ok, "{fin:?}");
     let env = |d: &str| std::fs::read_to_string(l.host(&h1).root.join(format!(".kamal/apps/{A}-{d}/env/roles/web.env"))).unwrap_or_default();

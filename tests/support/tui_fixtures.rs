@@ -119,6 +119,15 @@ pub fn fleet_down() -> FleetSnapshot {
     s
 }
 
+/// The fixture fleet as another destination of the app (kamal-proxy's routes renamed with it).
+pub fn at_destination(mut s: FleetSnapshot, destination: &str) -> FleetSnapshot {
+    for r in s.hosts.iter_mut().flat_map(|h| h.proxy_routes.iter_mut()) {
+        r.service = r.service.replace("-staging", &format!("-{destination}"));
+    }
+    s.destination = Some(destination.into());
+    s
+}
+
 pub fn app_with(s: FleetSnapshot) -> App {
     let mut app = App::new(false);
     app.color = true;

@@ -264,7 +264,7 @@ impl TableCtx<'_> {
         cells.push(Cell::from(state));
         cells.push(Cell::from(if live { up_for(app, c) } else { "-".into() }));
         cells.push(Cell::from(dim_unless_live(health_span(t, c.and_then(|c| c.health.as_deref())))));
-        cells.push(Cell::from(dim_unless_live(proxy_text(t, hs, &app.fleet.service, role))));
+        cells.push(Cell::from(dim_unless_live(proxy_text(t, hs, &app.fleet.service, app.fleet.destination.as_deref(), role))));
         if self.with_res {
             cells.push(Cell::from(res_compact(app, t, host)));
         }
@@ -375,10 +375,15 @@ fn failure_span(app: &App, t: &Theme, hs: Option<&HostStatus>, c: Option<&Contai
 /// The proxy's view of a role on a host: the version its route sends traffic to (`→ v3`; `≠`
 /// when that is not the version the row shows), its state when not running, or why there is
 /// no route.
-fn proxy_text(t: &Theme, h: Option<&HostStatus>, service: &str, role: &str) -> Span<'static> {
+fn proxy_text(t: &Theme, h: Option<&HostStatus>, service: &str, destination: Option<&str>, role: &str) -> Span<'static> {
     let Some(h) = h else { return Span::raw("-") };
-    let want = format!("{service}-{role}");
-    let route = h.proxy_routes.iter().find(|r| r.service == want || r.service.starts_with(&format!("{want}-")));
+    // Kamal's proxy service name: `<service>-<role>[-<destination>]` (another destination of the
+    // app on the same host has its own route).
+    let want = match destination {
+        Some(d) => format!("{service}-{role}-{d}"),
+        None => format!("{service}-{role}"),
+    };
+    let route = h.proxy_routes.iter().find(|r| r.service == want);
     if h.proxy_running == Some(false) {
         // Roles without a proxy route never needed kamal-proxy here.
         return Span::raw(if route.is_some() { "stopped" } else { "-" });

@@ -47,7 +47,7 @@ fn draw_header(deck: &Deck, t: &Theme, f: &mut Frame, area: Rect) {
         Span::styled("servers ", t.title()),
         Span::raw(format!("{hosts} hosts · {} apps · {open} in tabs · {} read-only", names.len(), names.len() - open)),
     ]);
-    let l2 = Line::styled(" every Kamal app on these hosts (container labels, kamal-proxy list) · Enter: its tab", t.dim());
+    let l2 = Line::styled(" every Kamal app on these hosts (labels, kamal-proxy list) · Enter: its tab", t.dim());
     f.render_widget(Paragraph::new(vec![l1, l2]), area);
 }
 
