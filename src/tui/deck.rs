@@ -34,6 +34,9 @@ pub struct Deck {
     pub servers_selected: usize,
     /// A message on the servers page's status line.
     pub servers_notice: Option<String>,
+    /// Where the last frame drew each tab (row, x from, x to), the servers tab last: a click
+    /// there switches to it.
+    pub tab_hits: std::cell::RefCell<Vec<(u16, u16, u16)>>,
 }
 
 /// What flows into the deck: a tab's update, or what runs on the servers.
@@ -49,7 +52,16 @@ impl Deck {
     /// A deck of `tabs` (at least one), the first on screen.
     pub fn new(tabs: Vec<Tab>) -> Deck {
         assert!(!tabs.is_empty(), "a deck has at least one tab");
-        Deck { tabs, active: 0, stats: LoopStats::default(), servers: None, on_servers: false, servers_selected: 0, servers_notice: None }
+        Deck {
+            tabs,
+            active: 0,
+            stats: LoopStats::default(),
+            servers: None,
+            on_servers: false,
+            servers_selected: 0,
+            servers_notice: None,
+            tab_hits: Default::default(),
+        }
     }
 
     /// The app on screen.
@@ -68,6 +80,23 @@ impl Deck {
         if !self.on_servers {
             self.active = next;
         }
+    }
+
+    /// A left click on a tab of the tab bar shows it; true when the click was the bar's.
+    fn click_tab(&mut self, m: &crossterm::event::MouseEvent) -> bool {
+        use crossterm::event::{MouseButton, MouseEventKind};
+        if m.kind != MouseEventKind::Down(MouseButton::Left) {
+            return false;
+        }
+        let hits = self.tab_hits.borrow().clone();
+        let Some(i) = hits.iter().position(|(y, from, to)| *y == m.row && (*from..*to).contains(&m.column)) else {
+            return hits.iter().any(|(y, _, _)| *y == m.row);
+        };
+        self.on_servers = i == self.tabs.len();
+        if !self.on_servers {
+            self.active = i;
+        }
+        true
     }
 
     /// The app on screen asked to quit while another tab still runs an action: that action
@@ -98,22 +127,16 @@ impl Screen for Deck {
     }
 
     fn event(&mut self, ev: TermEvent) {
+        if let TermEvent::Mouse(m) = &ev {
+            if self.click_tab(m) {
+                return;
+            }
+        }
         if self.on_servers {
             self.servers_event(ev);
             return self.settle_quit();
         }
         let single = self.tabs.len() == 1 && !self.servers_tab();
-        // The app is drawn one row down, under the tab bar: a mouse event is where the app sees it.
-        let ev = match ev {
-            TermEvent::Mouse(mut m) if !single => {
-                if m.row == 0 {
-                    return;
-                }
-                m.row -= 1;
-                TermEvent::Mouse(m)
-            }
-            other => other,
-        };
         let tab = &mut self.tabs[self.active];
         tab.app.handle_event(ev, tab.dispatcher.as_mut());
         if let Some(delta) = tab.app.switch_tab.take() {

@@ -274,3 +274,24 @@ fn each_destination_reads_its_own_route_on_a_shared_host() {
     let row = screen.lines().find(|l| l.contains("├ 10.77.4.11")).unwrap();
     assert!(row.contains("→ 1fd263c") && !row.contains("≠"), "{screen}");
 }
+
+/// A click on a tab of the bar shows it (the servers tab too); a click elsewhere on the bar
+/// does nothing, and below it the click is the app's.
+#[test]
+fn a_click_on_a_tab_shows_it() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let click = |column: u16, row: u16| Event::Mouse(MouseEvent { kind: MouseEventKind::Down(MouseButton::Left), column, row, modifiers: KeyModifiers::NONE });
+    let (mut deck, _p, _s) = with_servers();
+    let bar = text(&deck, 160, 40).lines().next().unwrap().trim_start_matches('"').to_string();
+    let col = |needle: &str| bar[..bar.find(needle).unwrap()].chars().count() as u16;
+    deck.event(click(col("staging") + 2, 0));
+    assert_eq!((deck.active, deck.on_servers), (1, false));
+    deck.event(click(col("servers"), 0));
+    assert!(deck.on_servers);
+    deck.event(click(150, 0));
+    assert!(deck.on_servers, "the hint is not a tab");
+    deck.event(click(col("production") + 1, 0));
+    assert_eq!((deck.active, deck.on_servers), (0, false));
+    deck.event(click(col("staging"), 5));
+    assert_eq!(deck.active, 0, "below the bar the click is the app's");
+}

@@ -15,6 +15,7 @@ use ratatui::Frame;
 /// The tab bar on the first line, the app on screen below it; a deck of one is the app alone.
 pub fn draw_deck(deck: &Deck, f: &mut Frame) {
     if deck.tabs.len() == 1 && !deck.servers_tab() {
+        deck.tab_hits.replace(vec![]);
         return draw_in(deck.current(), f, f.area());
     }
     let [bar, rest] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(f.area());
@@ -79,7 +80,13 @@ fn draw_bar(deck: &Deck, f: &mut Frame, area: Rect) {
     };
     let mut spans = vec![Span::raw(" ")];
     let used = cells(&tabs);
+    // Where each tab is, for a click (the deck reads it back).
+    let mut x = area.x + 1;
+    let mut hits = Vec::new();
     for s in tabs {
+        let w = s.iter().map(|x| x.width()).sum::<usize>() as u16;
+        hits.push((area.y, x, x + w));
+        x += w + 1;
         spans.extend(s);
         spans.push(Span::raw(" "));
     }
@@ -87,6 +94,7 @@ fn draw_bar(deck: &Deck, f: &mut Frame, area: Rect) {
         spans.push(Span::styled(format!("{:>w$}", hint.trim_start(), w = width - used), t.dim()));
     }
     f.render_widget(Paragraph::new(Line::from(spans)), area);
+    deck.tab_hits.replace(hits);
 }
 
 /// ` name · state ` — reversed for the tab on screen; its state keeps its colour.
