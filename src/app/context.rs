@@ -161,6 +161,24 @@ impl Ctx {
         Ok(Ctx { full, app: Arc::new(app), lock_host, version, performer, lock_user, remotes, global: g.clone() })
     }
 
+    /// The same app narrowed to other hosts or roles (`-h`/`-r`), without reading the config
+    /// again: the dashboard's scoped deploys and the parts of a staged one.
+    pub fn narrowed(&self, hosts: Option<String>, roles: Option<String>) -> Result<Ctx> {
+        let global = Global { hosts, roles, primary: false, ..self.global.clone() };
+        let app = scope(&self.full, &global)?;
+        let lock_host = lock_host(&self.full, &global).ok_or_else(|| eyre!("{}: servers: no hosts configured", global.config_file.display()))?;
+        Ok(Ctx {
+            full: self.full.clone(),
+            app: Arc::new(app),
+            lock_host,
+            version: self.version.clone(),
+            performer: self.performer.clone(),
+            lock_user: self.lock_user.clone(),
+            remotes: self.remotes.clone(),
+            global,
+        })
+    }
+
     pub fn engine(&self, version: String, tx: mpsc::UnboundedSender<Event>, abort: AbortHandle) -> Engine {
         Engine::new(
             self.app.clone(),

@@ -7,6 +7,8 @@
 pub mod alias;
 pub mod context;
 pub mod out;
+pub mod preflight;
+pub mod staged;
 pub mod states;
 pub mod targets;
 pub mod tunnel;

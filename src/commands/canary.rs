@@ -7,54 +7,21 @@
 //! and the traffic follow share one pool: one connection per host.
 
 use super::context::Ctx;
+use crate::app::staged::{audit, canary_split, running_version, side_text};
 use crate::cli::{DeployArgs, Global};
 use crate::deploy::Request;
-use crate::fleet::traffic::canary::{judge, Side, Thresholds, Verdict};
-use crate::fleet::traffic::{self, fmt_ms, TrafficOptions};
+use crate::fleet::traffic::canary::{judge, Thresholds, Verdict};
+use crate::fleet::traffic::{self, TrafficOptions};
 use color_eyre::eyre::{bail, Result};
 use std::process::ExitCode;
 use std::time::Duration;
-
-/// The canary hosts and the rest.
-fn split(ctx: &Ctx) -> (Vec<String>, Vec<String>) {
-    let hosts = ctx.app.all_hosts();
-    let groups = ctx.app.boot_groups(&hosts);
-    let canary = if groups.len() > 1 {
-        groups[0].clone()
-    } else {
-        ctx.app.roles.iter().find(|r| r.name == ctx.app.primary_role).and_then(|r| r.hosts.first().cloned()).into_iter().collect()
-    };
-    let rest = hosts.into_iter().filter(|h| !canary.contains(h)).collect();
-    (canary, rest)
-}
 
 fn scoped(g: &Global, hosts: &[String]) -> Global {
     Global { hosts: Some(hosts.join(",")), roles: None, primary: false, ..g.clone() }
 }
 
-/// The version the primary role runs on `host` now (what the canary rolls back to).
-async fn running_version(ctx: &Ctx, host: &str) -> Option<String> {
-    let r = ctx.remotes.get(host)?;
-    let o = r.exec(&crate::kamal::cmd::list_running_versions(&ctx.app, &ctx.app.primary_role)).await.ok()?;
-    o.stdout.lines().map(str::trim).find(|l| !l.is_empty()).map(str::to_string)
-}
-
-fn side_text(s: &Side) -> String {
-    format!("{} requests, {:.1} % 5xx, p95 {}", s.requests, s.error_pct, fmt_ms(s.p95_ms))
-}
-
-/// Records the verdict in the hosts' audit log (Kamal's format, read by `kamal audit`).
-async fn audit(ctx: &Ctx, hosts: &[String], message: &str) {
-    let line = crate::kamal::audit::line(chrono::Utc::now(), &ctx.performer, ctx.app.destination.as_deref(), None, message);
-    for h in hosts {
-        if let Some(r) = ctx.remotes.get(h) {
-            let _ = r.exec(&crate::kamal::cmd::audit_record(&ctx.app, &line)).await;
-        }
-    }
-}
-
 pub async fn deploy(ctx: &Ctx, a: &DeployArgs) -> Result<ExitCode> {
-    let (canary, rest) = split(ctx);
+    let (canary, rest) = canary_split(ctx);
     if canary.is_empty() || rest.is_empty() {
         bail!(
             "--canary needs hosts besides the canary group (the first boot group, or the primary role's first host); this deploy has {}",

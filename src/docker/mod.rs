@@ -5,6 +5,7 @@
 
 pub mod cli;
 pub mod logs;
+pub mod registry;
 pub mod transport;
 
 pub use logs::{LogDedup, LogLine, LogSource};

@@ -415,6 +415,10 @@ pub enum OverlayOp {
     Up,
     Down,
     Choose,
+    /// The deploy dialog's scope, mode (rolling / canary) and canary window.
+    Scope,
+    Mode,
+    Window,
 }
 
 /// The overlays, each with its key table.
@@ -426,6 +430,8 @@ pub enum OverlayKind {
     Confirm,
     /// A confirmation that asks for the destination's name.
     ConfirmTyped,
+    /// The deploy dialog: version, scope, mode, pre-flight.
+    Deploy,
     Rollback,
     HostPage,
     Prune,
@@ -455,7 +461,7 @@ macro_rules! o {
 }
 
 use KeyCode::{Char, Down as KDown, Enter as KEnter, Esc as KEsc, Tab as KTab, Up as KUp};
-use OverlayOp::{Cancel, Choose, Close, Confirm, Down as ODown, Up as OUp};
+use OverlayOp::{Cancel, Choose, Close, Confirm, Down as ODown, Mode, Scope, Up as OUp, Window};
 
 const O_HELP: &[OverlayBinding] = &[o!("Esc/q", "close", Some(Close), [KEsc, Char('q'), Char('?'), KEnter])];
 const O_QUIT: &[OverlayBinding] = &[o!("y", "quit and abort", Some(Confirm), [Char('y'), Char('Y')]), o!("any", "stay", None, [])];
@@ -470,6 +476,15 @@ const O_CONFIRM: &[OverlayBinding] =
     &[o!("y", "confirm", Some(Confirm), [Char('y'), Char('Y'), KEnter]), o!("n/Esc", "cancel", Some(Cancel), [Char('n'), Char('N'), KEsc])];
 const O_CONFIRM_TYPED: &[OverlayBinding] =
     &[o!("type name", "confirm", None, []), o!("Enter", "ok", Some(Confirm), [KEnter]), o!("Esc", "cancel", Some(Cancel), [KEsc])];
+const O_DEPLOY: &[OverlayBinding] = &[
+    o!("j/k", "version", Some(ODown), [Char('j'), KDown]),
+    o!(hidden "k", "version up", Some(OUp), [Char('k'), KUp]),
+    o!("s", "scope", Some(Scope), [Char('s')]),
+    o!("c", "canary", Some(Mode), [Char('c')]),
+    o!("w", "window", Some(Window), [Char('w')]),
+    o!("y", "deploy", Some(Confirm), [Char('y'), Char('Y'), KEnter]),
+    o!("n/Esc", "cancel", Some(Cancel), [Char('n'), Char('N'), KEsc, Char('q')]),
+];
 const O_ROLLBACK: &[OverlayBinding] = &[
     o!("j/k", "move", Some(ODown), [Char('j'), KDown]),
     o!(hidden "k", "move up", Some(OUp), [Char('k'), KUp]),
@@ -510,6 +525,7 @@ pub fn overlay_bindings(kind: OverlayKind) -> &'static [OverlayBinding] {
         OverlayKind::Palette => O_PALETTE,
         OverlayKind::Confirm => O_CONFIRM,
         OverlayKind::ConfirmTyped => O_CONFIRM_TYPED,
+        OverlayKind::Deploy => O_DEPLOY,
         OverlayKind::Rollback => O_ROLLBACK,
         OverlayKind::HostPage => O_HOST_PAGE,
         OverlayKind::Prune => O_PRUNE,
@@ -533,7 +549,7 @@ mod tests {
     #[test]
     fn overlay_tables_bind_each_key_once_and_show_a_way_out() {
         use OverlayKind::*;
-        for kind in [Help, Quit, Palette, Confirm, ConfirmTyped, Rollback, HostPage, Prune, LockMessage, Failure, History, ExecScope] {
+        for kind in [Help, Quit, Palette, Confirm, ConfirmTyped, Deploy, Rollback, HostPage, Prune, LockMessage, Failure, History, ExecScope] {
             let keys: Vec<KeyCode> = overlay_bindings(kind).iter().flat_map(|b| b.keys.iter().copied()).collect();
             let unique: std::collections::HashSet<KeyCode> = keys.iter().copied().collect();
             assert_eq!(keys.len(), unique.len(), "{kind:?} binds a key twice");

@@ -59,10 +59,80 @@ impl Since {
     }
 }
 
+/// Which hosts a deploy from the dialog reaches (Kamal's `-h`/`-r`, or a host first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeployScope {
+    All,
+    Role(String),
+    Host(String),
+    /// This host alone first; the rest only when it went well (and, as a canary, when its
+    /// traffic passed).
+    HostFirst(String),
+}
+
+impl DeployScope {
+    pub fn label(&self) -> String {
+        match self {
+            DeployScope::All => "all hosts".into(),
+            DeployScope::Role(r) => format!("role {r} (-r {r})"),
+            DeployScope::Host(h) => format!("host {h} (-h {h})"),
+            DeployScope::HostFirst(h) => format!("{h} first, then the rest"),
+        }
+    }
+}
+
+/// How a deploy from the dialog proceeds.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum DeployMode {
+    /// Kamal's rolling deploy over the scope.
+    Rolling,
+    /// `deploy --canary`: the first part alone, its traffic judged for the window against
+    /// the other hosts', then the rest — or that part rolled back.
+    Canary { window_s: u32, thresholds: crate::fleet::traffic::canary::Thresholds },
+}
+
+/// What the deploy dialog asks for: a version, where, how.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeployChoice {
+    pub version: String,
+    pub scope: DeployScope,
+    pub mode: DeployMode,
+}
+
+/// A deploy in parts (one host first, a canary) between and after its engine runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Stage {
+    pub first: Vec<String>,
+    pub rest: Vec<String>,
+    pub version: String,
+    /// The canary's window and thresholds (None: the rest follows when the first part is done).
+    pub gate: Option<(u32, crate::fleet::traffic::canary::Thresholds)>,
+    pub state: StageState,
+    /// The canary's verdict: passed or not, and why with the figures it read.
+    pub verdict: Option<(bool, String)>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StageState {
+    /// The first part is being deployed.
+    First,
+    /// Its traffic is being watched since then.
+    Watching { since: DateTime<Utc> },
+    /// The rest is being deployed.
+    Rest,
+    /// A failed canary's part is rolled back.
+    RollingBack,
+    /// All parts have ended: how, in one sentence.
+    Done { ok: bool, summary: String },
+}
+
 /// Everything the dashboard can ask the engine to do.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Request {
-    Deploy,
+    /// From the deploy dialog: the version picked, its scope and mode.
+    Deploy(DeployChoice),
+    /// The deploy dialog opened: read the config and secrets again, ask the registry and git.
+    Preflight,
     Redeploy,
     Rollback {
         version: String,
@@ -237,7 +307,7 @@ impl ManageOp {
 
 impl Request {
     pub fn is_mutating(&self) -> bool {
-        !matches!(self, Request::Logs { .. } | Request::LoadAudit | Request::ContainerLogs { .. } | Request::Probe)
+        !matches!(self, Request::Logs { .. } | Request::LoadAudit | Request::ContainerLogs { .. } | Request::Probe | Request::Preflight)
     }
 }
 
@@ -265,6 +335,10 @@ pub enum Update {
     PrunePlans(Vec<PrunePlan>),
     /// Requests per host × target, from kamal-proxy's request log (`fleet::traffic`).
     Traffic(Box<crate::fleet::traffic::TrafficSnapshot>),
+    /// What the deploy dialog's pre-flight found (the picker's registry and git sources too).
+    Preflight(Box<crate::app::preflight::Report>),
+    /// A deploy in parts moved on (canary watching, its verdict, the end).
+    Stage(Stage),
     /// A message for the status line (errors from the engine included).
     Notice {
         error: bool,

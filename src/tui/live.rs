@@ -3,18 +3,16 @@
 //! a task that turns the UI's [`Request`]s into engine runs. Nothing here blocks the UI: every
 //! request is handled in its own task and reports back through [`Update`]s.
 
-use super::dispatch::{ChannelDispatcher, ExecScope, Request, Since, Update};
+use super::dispatch::{ChannelDispatcher, Request, Update};
 use super::term::ShellCommand;
+use super::worker::Worker;
 use super::{App, DeckUpdate, Tab};
 use crate::app::context::{self, Ctx};
 use crate::app::fleet_spec;
 use crate::app::targets::{Pools, Target};
 use crate::cli::Global;
-use crate::deploy::event::Event;
-use crate::deploy::{AbortHandle, ExecRequest, Request as EngineRequest};
-use crate::fleet::logs::{self as fleet_logs, FleetLog, FleetLogLine, FollowHandle, FollowOptions, LogScope};
-use crate::fleet::{FleetSpec, Watcher, WatcherHandle};
-use crate::kamal::{cmd, AppSpec, RoleSpec};
+use crate::fleet::Watcher;
+use crate::kamal::cmd;
 use crate::ssh::Pool;
 use color_eyre::eyre::Result;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -78,15 +76,28 @@ fn open(pools: &Pools, t: &Target, read_only: bool, skip_push: bool) -> Result<O
     forward_resources(res_rx, monitor, up_tx.clone());
     // Traffic through kamal-proxy on every host of a role behind it (the last 10 minutes first).
     let proxy_hosts = ctx.full.proxy_hosts();
+    let mut traffic = None;
     if !proxy_hosts.is_empty() {
         let opts = crate::fleet::traffic::TrafficOptions { history_s: Some(600), ..Default::default() };
         let (traffic_rx, handle) = crate::fleet::traffic::follow(&pool, &spec, &proxy_hosts, opts);
+        // The canary reads the same figures the screen shows.
+        traffic = Some(traffic_rx.clone());
         super::feed::forward_traffic(traffic_rx, handle, up_tx.clone());
     }
 
     let (req_tx, req_rx) = mpsc::unbounded_channel::<Request>();
     let busy = Arc::new(AtomicBool::new(false));
-    let worker = Worker { ctx: ctx.clone(), pool: pool.clone(), spec, up: up_tx.clone(), watcher: Arc::new(watcher), skip_push, busy: busy.clone() };
+    let worker = Worker {
+        ctx: Arc::new(std::sync::RwLock::new(ctx.clone())),
+        dir: t.dir.clone(),
+        pool: pool.clone(),
+        spec,
+        up: up_tx.clone(),
+        watcher: Arc::new(watcher),
+        skip_push,
+        busy: busy.clone(),
+        traffic,
+    };
     let worker = tokio::spawn(worker.run(req_rx));
 
     let mut app = App::new(read_only);
@@ -261,305 +272,4 @@ fn shell_command(ctx: Arc<Ctx>, pool: Pool) -> ShellCommand {
         let session = pool.get(host);
         Some(Box::pin(async move { crate::ssh::interactive::run_on_terminal(&session, &remote).await.map_err(|e| e.to_string()) }))
     })
-}
-
-/// What the engine runs for the dashboard: a request under the lock (with the version it
-/// deploys), or `app exec`.
-enum EngineJob {
-    Action(EngineRequest, String),
-    Exec(ExecRequest),
-}
-
-struct Worker {
-    ctx: Arc<Ctx>,
-    pool: Pool,
-    spec: FleetSpec,
-    up: mpsc::Sender<Update>,
-    watcher: Arc<WatcherHandle>,
-    skip_push: bool,
-    /// Set while an engine job runs (read on the way out).
-    busy: Arc<AtomicBool>,
-}
-
-impl Worker {
-    async fn notice(&self, error: bool, text: String) {
-        let _ = self.up.send(Update::Notice { error, text }).await;
-    }
-
-    /// Activity: every host that is down is dialled again now (the attempt's result shows on its
-    /// row as any other; the backoff resumes if it fails).
-    fn probe_down(&self) {
-        for s in self.pool.sessions() {
-            if s.probe() {
-                tracing::debug!(host = %s.host(), "down: dialled again on a key");
-            }
-        }
-    }
-
-    /// Serve requests until the dashboard is gone, then stop the action in flight safely and wait
-    /// for it. Returns true when an action had to be aborted that way.
-    async fn run(self, mut rx: mpsc::UnboundedReceiver<Request>) -> bool {
-        let mut logs = self.follow(Since::Tail100);
-        // An accessory's container opened from the fleet tree (lines go to the same store).
-        let mut container_logs: Option<(FollowHandle, tokio::task::JoinHandle<()>)> = None;
-        // The action in flight: its abort handle and whether it is still running.
-        let mut running: Option<(AbortHandle, tokio::task::JoinHandle<()>)> = None;
-        let mut tunnels: std::collections::HashMap<(String, String), crate::app::tunnel::Tunnel> = std::collections::HashMap::new();
-        while let Some(req) = rx.recv().await {
-            let busy = running.as_ref().is_some_and(|(_, j)| !j.is_finished());
-            match req {
-                Request::Deploy
-                | Request::Redeploy
-                | Request::Rollback { .. }
-                | Request::LockAcquire { .. }
-                | Request::LockRelease
-                | Request::Prune
-                | Request::Manage(_)
-                | Request::Exec { .. } => {
-                    if busy {
-                        self.notice(true, "an action is already running".into()).await;
-                        continue;
-                    }
-                    if let Some(job) = self.engine_job(req) {
-                        running = Some(self.start(job));
-                    }
-                }
-                Request::Abort => match &running {
-                    Some((a, j)) if !j.is_finished() => {
-                        a.request();
-                        let _ = self.up.send(Update::Engine(Event::Aborting { forced: a.is_forced() })).await;
-                    }
-                    _ => self.notice(false, "nothing is running".into()).await,
-                },
-                Request::Logs { since } => {
-                    drop(logs);
-                    logs = self.follow(since);
-                }
-                Request::ContainerLogs { host, container } => {
-                    drop(container_logs.take());
-                    let scope = LogScope::Container { host, container: container.clone() };
-                    let (mut rx, handle) = fleet_logs::follow(&self.pool, &self.spec, scope, FollowOptions::default());
-                    // Accessories have no role label: their lines are tagged `host/<container>`.
-                    let (mtx, mrx) = mpsc::channel(1024);
-                    tokio::spawn(async move {
-                        while let Some(mut e) = rx.recv().await {
-                            let (FleetLog::Line(FleetLogLine { role, .. })
-                            | FleetLog::Interrupted { role, .. }
-                            | FleetLog::Resumed { role, .. }
-                            | FleetLog::Switched { role, .. }) = &mut e;
-                            if role.is_empty() {
-                                role.clone_from(&container);
-                            }
-                            if mtx.send(e).await.is_err() {
-                                return;
-                            }
-                        }
-                    });
-                    container_logs = Some((handle, super::feed::forward_logs(mrx, self.up.clone())));
-                }
-                Request::LoadAudit => {
-                    tokio::spawn(audit(self.ctx.clone(), self.up.clone()));
-                }
-                Request::TrustHostKey { host } => match self.pool.get(&host).trust_offered_host_key() {
-                    Ok(fp) => self.notice(false, format!("trusted {fp} for {host}; connecting…")).await,
-                    Err(e) => self.notice(true, e.to_string()).await,
-                },
-                Request::Tunnel { name, host } => {
-                    let key = (name.clone(), host.clone());
-                    if let Some(t) = tunnels.get(&key) {
-                        self.notice(false, format!("tunnel {} → {} (already open)", t.local, t.description)).await;
-                        continue;
-                    }
-                    let port = crate::app::tunnel::default_port(&self.ctx.full, &name);
-                    match crate::app::tunnel::open(&self.pool, &self.ctx.full, &name, Some(&host), (0, port), "127.0.0.1").await {
-                        Ok(t) => {
-                            self.notice(false, format!("tunnel {} → {} (open until you quit)", t.local, t.description)).await;
-                            tunnels.insert(key, t);
-                        }
-                        Err(e) => self.notice(true, format!("{e}")).await,
-                    }
-                }
-                Request::Probe => self.probe_down(),
-                // The render loop suspends the terminal and runs the shell itself.
-                Request::Shell { .. } => {}
-            }
-        }
-        drop(logs);
-        match running {
-            Some((a, j)) if !j.is_finished() => {
-                if !a.is_stopping() {
-                    a.request();
-                }
-                let _ = j.await;
-                true
-            }
-            _ => false,
-        }
-    }
-
-    /// The engine's work a dashboard request stands for; `None` for what the worker does
-    /// itself (logs, audit, abort, the shell). Every request is named: a new one must be placed.
-    fn engine_job(&self, req: Request) -> Option<EngineJob> {
-        let action = |r| Some(EngineJob::Action(r, self.ctx.version.clone()));
-        match req {
-            Request::Deploy => action(EngineRequest::Deploy { skip_push: self.skip_push }),
-            Request::Redeploy => action(EngineRequest::Redeploy { skip_push: self.skip_push }),
-            Request::Rollback { version } => Some(EngineJob::Action(EngineRequest::Rollback { version: version.clone() }, version)),
-            Request::LockAcquire { message } => action(EngineRequest::LockAcquire { message }),
-            Request::LockRelease => action(EngineRequest::LockRelease),
-            // What `kamal prune all` does: containers beyond retain_containers, then images.
-            Request::Prune => action(EngineRequest::Prune { containers: true, images: true, retain: None }),
-            Request::Exec { cmd, scope, reuse } => Some(EngineJob::Exec(ExecRequest {
-                command: cmd,
-                env: vec![],
-                reuse,
-                detach: false,
-                version: self.ctx.global.version.clone(),
-                targets: exec_jobs(&self.ctx.full, &scope),
-                stream: true,
-            })),
-            Request::Manage(op) => action(manage_request(op, &self.ctx)),
-            Request::Abort
-            | Request::Logs { .. }
-            | Request::ContainerLogs { .. }
-            | Request::LoadAudit
-            | Request::Shell { .. }
-            | Request::Tunnel { .. }
-            | Request::TrustHostKey { .. }
-            | Request::Probe => None,
-        }
-    }
-
-    /// Run an engine job in its own task, its events forwarded to the screen.
-    fn start(&self, job: EngineJob) -> (AbortHandle, tokio::task::JoinHandle<()>) {
-        let version = match &job {
-            EngineJob::Action(_, v) => v.clone(),
-            EngineJob::Exec(_) => self.ctx.version.clone(),
-        };
-        let abort = AbortHandle::new();
-        let (etx, mut erx) = mpsc::unbounded_channel::<Event>();
-        let engine = self.ctx.engine(version, etx, abort.clone());
-        let up = self.up.clone();
-        let watcher = self.watcher.clone();
-        let busy = self.busy.clone();
-        busy.store(true, Ordering::SeqCst);
-        let j = tokio::spawn(async move {
-            let fwd_up = up.clone();
-            let fwd = tokio::spawn(async move {
-                while let Some(e) = erx.recv().await {
-                    let _ = fwd_up.send(Update::Engine(e)).await;
-                }
-            });
-            let res = match job {
-                EngineJob::Action(req, _) => engine.run(req).await,
-                EngineJob::Exec(req) => engine.exec(req).await.map(|_| ()),
-            };
-            drop(engine);
-            let _ = fwd.await;
-            if let Err(e) = res {
-                let _ = up.send(Update::Notice { error: true, text: e.to_string() }).await;
-            }
-            busy.store(false, Ordering::SeqCst);
-            // Show the result now rather than at the next reconcile.
-            watcher.refresh();
-        });
-        (abort, j)
-    }
-
-    fn follow(&self, since: Since) -> (FollowHandle, tokio::task::JoinHandle<()>) {
-        let since_secs = since.seconds();
-        let opts = FollowOptions {
-            since: since_secs.map(|s| chrono::Utc::now().timestamp() - s),
-            tail: if since_secs.is_some() { None } else { Some(100) },
-            ..Default::default()
-        };
-        let (rx, handle) = fleet_logs::follow(&self.pool, &self.spec, LogScope::All, opts);
-        let j = super::feed::forward_logs(rx, self.up.clone());
-        (handle, j)
-    }
-}
-
-/// `.kamal/<svc>-audit.log` of every host, each line prefixed with its host.
-async fn audit(ctx: Arc<Ctx>, up: mpsc::Sender<Update>) {
-    let c = cmd::audit_tail(&ctx.app);
-    let mut lines = Vec::new();
-    for h in ctx.full.all_hosts() {
-        let Some(r) = ctx.remotes.get(&h) else { continue };
-        match r.exec(&c).await {
-            Ok(o) if o.ok() => lines.extend(o.stdout.lines().map(|l| format!("{h}  {l}"))),
-            Ok(o) if o.stderr.contains("No such file") => {}
-            Ok(o) => lines.push(format!("{h}  (cannot read the audit log: {})", o.combined())),
-            Err(e) => lines.push(format!("{h}  ({e})")),
-        }
-    }
-    // One story across hosts: merged by each line's `[time]` (Kamal's ISO stamps sort as text).
-    lines.sort_by(|a, b| audit_time(a).cmp(audit_time(b)));
-    let _ = up.send(Update::Audit(lines)).await;
-}
-
-/// The `[2026-12-03T11:37:56Z]` stamp of an audit line (`host  [time] …`); empty when none.
-fn audit_time(line: &str) -> &str {
-    line.split_once("  [").and_then(|(_, r)| r.split_once(']')).map_or("", |(t, _)| t)
-}
-
-/// The (host, role) pairs an exec scope runs on, in host order.
-fn exec_jobs(app: &AppSpec, scope: &ExecScope) -> Vec<(String, RoleSpec)> {
-    let primary = app.primary_host();
-    let take = |h: &String, role: &RoleSpec| match scope {
-        ExecScope::All => true,
-        ExecScope::Primary => Some(h) == primary.as_ref() && role.name == app.primary_role,
-        ExecScope::Role(r) => &role.name == r,
-        ExecScope::Host(x) => h == x,
-    };
-    app.host_roles().into_iter().filter(|(h, role)| take(h, role)).collect()
-}
-
-/// The engine request of a dashboard management command (the headless command's defaults:
-/// maintenance without a message and with the configured drain timeout; registry here and on
-/// the hosts).
-fn manage_request(op: crate::tui::dispatch::ManageOp, ctx: &Ctx) -> EngineRequest {
-    use crate::deploy::RegistryAction;
-    use crate::tui::dispatch::ManageOp::*;
-    match op {
-        Maintenance => EngineRequest::AppMaintenance { drain_timeout: None, message: None },
-        Live => EngineRequest::AppLive,
-        ProxyBoot => EngineRequest::ProxyBoot,
-        ProxyReboot => EngineRequest::ProxyReboot { rolling: false },
-        ProxyStart => EngineRequest::ProxyStart,
-        ProxyStop => EngineRequest::ProxyStop,
-        ProxyRestart => EngineRequest::ProxyRestart,
-        ProxyRemove => EngineRequest::ProxyRemove { force: false },
-        BuildPush => EngineRequest::BuildPush { output: "registry".into(), no_cache: false },
-        BuildPull => EngineRequest::BuildPull,
-        BuildDeliver => EngineRequest::BuildDeliver,
-        RegistryLogin => EngineRequest::Registry { action: RegistryAction::Login, local: true, remote: true },
-        RegistryLogout => EngineRequest::Registry { action: RegistryAction::Logout, local: true, remote: true },
-        RegistrySetup => EngineRequest::Registry { action: RegistryAction::Setup, local: true, remote: true },
-        RegistryRemove => EngineRequest::Registry { action: RegistryAction::Remove, local: true, remote: true },
-        AccessoryUpgrade => EngineRequest::AccessoryUpgrade { name: "all".into(), rolling: false },
-        // As `kdeck upgrade`: the app boots `--version`, else the latest tag.
-        Upgrade => EngineRequest::Upgrade { rolling: false, version: ctx.global.version.clone().unwrap_or_else(|| ctx.app.latest_tag()) },
-        ServerBootstrap => EngineRequest::ServerBootstrap,
-        AppRemove => EngineRequest::AppRemove,
-        Remove => EngineRequest::Remove,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn audit_lines_of_all_hosts_merge_by_their_time() {
-        let mut lines = [
-            "10.0.0.1  [2026-12-03T11:00:05Z] [ops] Deployed v2".to_string(),
-            "10.0.0.1  [2026-12-03T11:00:09Z] [ops] Rolled back to v1".to_string(),
-            "10.0.0.2  [2026-12-03T11:00:06Z] [ops] Deployed v2".to_string(),
-            "10.0.0.2  (cannot read the audit log: denied)".to_string(),
-        ];
-        lines.sort_by(|a, b| super::audit_time(a).cmp(super::audit_time(b)));
-        let hosts_and_times: Vec<(&str, &str)> = lines.iter().map(|l| (&l[..8], super::audit_time(l))).collect();
-        assert_eq!(
-            hosts_and_times,
-            vec![("10.0.0.2", ""), ("10.0.0.1", "2026-12-03T11:00:05Z"), ("10.0.0.2", "2026-12-03T11:00:06Z"), ("10.0.0.1", "2026-12-03T11:00:09Z")]
-        );
-    }
 }

@@ -8,14 +8,17 @@ pub mod dispatch;
 pub mod feed;
 pub mod live;
 pub mod logbuf;
+pub mod picker;
 pub mod resources;
 pub mod servers;
+pub mod staged;
 pub mod term;
 pub mod theme;
 pub mod timeline;
 pub mod traffic_marks;
 pub mod ui;
 pub mod versions;
+mod worker;
 
 pub use action::{Action, View};
 pub use app::App;

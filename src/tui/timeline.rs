@@ -66,6 +66,8 @@ pub struct Timeline {
     pub traffic_marks: BTreeMap<String, TrafficMark>,
     /// Hosts that already answered 5xx when the run began (set at the first traffic figures).
     pub traffic_baseline: Option<std::collections::BTreeSet<String>>,
+    /// A deploy in parts (canary, one host first): kept across its parts' runs.
+    pub stage: Option<crate::tui::dispatch::Stage>,
 }
 
 impl StepRow {
@@ -83,8 +85,10 @@ const OUTPUT_CAP: usize = 500;
 const EXEC_CAP: usize = 2000;
 
 impl Timeline {
+    /// An action runs: a run without its end, or a deploy in parts between its runs.
     pub fn is_running(&self) -> bool {
-        self.action.is_some() && self.finished.is_none()
+        let staged = self.stage.as_ref().is_some_and(|s| !matches!(s.state, crate::tui::dispatch::StageState::Done { .. }));
+        (self.action.is_some() && self.finished.is_none()) || staged
     }
 
     pub fn is_exec(&self) -> bool {
@@ -99,7 +103,10 @@ impl Timeline {
     pub fn apply(&mut self, ev: &Event, now: DateTime<Utc>) {
         match ev {
             Event::PlanReady { action, version, hosts, groups, steps } => {
+                // The parts of one staged deploy share its stage; a new action starts without.
+                let stage = self.stage.take().filter(|s| !matches!(s.state, crate::tui::dispatch::StageState::Done { .. }));
                 *self = Timeline {
+                    stage,
                     action: Some(action.clone()),
                     version: version.clone(),
                     hosts: hosts.clone(),

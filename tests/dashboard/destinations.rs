@@ -82,9 +82,11 @@ fn many_tabs_fit_the_width_by_dropping_states_then_cutting_names() {
 #[test]
 fn keys_and_requests_stay_with_the_tab_on_screen() {
     let (mut deck, mut prx, mut srx) = deck();
-    // production: deploy asks for the destination's name (production-like), Esc cancels.
+    // production: the deploy dialog opens and asks production's engine for its pre-flight
+    // (the destination's name is typed after y), Esc cancels.
     press(&mut deck, "D");
-    assert!(matches!(deck.current().overlay, Some(Overlay::Confirm(ref c)) if c.require.as_deref() == Some("production")));
+    assert!(matches!(deck.current().overlay, Some(Overlay::Deploy(_))));
+    assert_eq!(sent(&mut prx), vec![Request::Preflight]);
     deck.event(Event::Key(KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)));
     // `]` while typing into an overlay is text, not a tab switch.
     press(&mut deck, ":]");

@@ -37,6 +37,7 @@ async fn flood_does_not_starve_input_and_frames_are_coalesced() {
     let (req_tx, mut reqs) = mpsc::unbounded_channel();
     let mut d = ChannelDispatcher(req_tx);
 
+    let preflight = up_tx.clone();
     // The flood: as fast as the channel takes it, until the loop ends.
     let flood = tokio::spawn(async move {
         let mut i = 0u64;
@@ -51,7 +52,13 @@ async fn flood_does_not_starve_input_and_frames_are_coalesced() {
         for c in ['l', 'f', 'D', 'y'] {
             key_tx.unbounded_send(k(c)).unwrap();
             tokio::time::sleep(Duration::from_millis(150)).await;
+            if c == 'D' {
+                // The deploy dialog's pre-flight answers (the engine side would).
+                preflight.send(Update::Preflight(Box::new(crate::deploy_dialog::report_ok()))).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(150)).await;
+            }
         }
+        drop(preflight);
         let sent = Instant::now();
         key_tx.unbounded_send(k('q')).unwrap();
         (sent, key_tx)
@@ -78,7 +85,8 @@ async fn flood_does_not_starve_input_and_frames_are_coalesced() {
     let worst = app.stats.key_to_frame.iter().max().unwrap();
     assert!(*worst < Duration::from_secs(1), "key-to-frame {worst:?}");
     // The deploy went to the engine side, after confirmation.
-    assert_eq!(reqs.try_recv().ok(), Some(Request::Deploy));
+    assert_eq!(reqs.try_recv().ok(), Some(Request::Preflight));
+    assert!(matches!(reqs.try_recv().ok(), Some(Request::Deploy(c)) if c.version == fx::V3), "the deploy after the pre-flight");
     // And the screen shows the logs view, paused ('f').
     let screen = term.backend().to_string();
     assert!(screen.contains("Logs · all hosts · paused"), "{screen}");

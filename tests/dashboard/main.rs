@@ -5,6 +5,7 @@ mod support;
 
 mod accessories;
 mod apps_memory;
+mod deploy_dialog;
 mod destinations;
 mod errors;
 mod event_loop;

@@ -270,8 +270,14 @@ fn lock_release_notice_is_a_sentence() {
 fn deploy_confirmation_says_push_is_skipped_and_room_unknown() {
     let mut app = fx::app_with(fx::fleet());
     app.skip_push = true;
+    app.next_version = Some(fx::V3.into());
     let mut d = Recorder::default();
     key(&mut app, &mut d, KeyCode::Char('D'));
+    let screen = text(&app, 160, 40);
+    assert!(screen.contains("pulled from the registry (-P)"), "{screen}");
+    assert!(screen.contains("room for a second copy: no resource sample yet"), "{screen}");
+    key(&mut app, &mut d, KeyCode::Esc);
+    key(&mut app, &mut d, KeyCode::Char('R'));
     let screen = text(&app, 160, 40);
     assert!(screen.contains("push: skipped"), "{screen}");
     assert!(screen.contains("room for a second copy: unknown"), "{screen}");

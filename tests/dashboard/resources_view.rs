@@ -166,12 +166,13 @@ fn deploy_confirmation_shows_room_check() {
     let mut app = app();
     let mut rec = Recorder::default();
     key(&mut app, 'D', &mut rec);
+    app.update(kdeck::tui::Update::Preflight(Box::new(crate::deploy_dialog::report_ok())));
     let s = text(&app, 160, 40);
     assert!(s.contains("NOT ENOUGH MEMORY") && s.contains("10.77.4.12"), "{s}");
     assert!(s.contains("room for a second copy"), "{s}");
     snap!("confirm_deploy_room", app);
     key(&mut app, 'y', &mut rec);
-    assert_eq!(rec.0, vec![Request::Deploy]);
+    assert!(matches!(rec.0.as_slice(), [Request::Preflight, Request::Deploy(_)]), "{:?}", rec.0);
 }
 
 #[test]

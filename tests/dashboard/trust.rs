@@ -63,7 +63,7 @@ fn deploy_dialog_says_the_lock_is_held_and_refuses_before_the_engine_would() {
     }
     assert!(text(&app, 160, 40).contains("→ v2"), "the dialog says what runs now and what comes");
     press(&mut app, 'y', &mut d);
-    assert!(d.0.is_empty(), "no request may be sent while the lock is held: {:?}", d.0);
+    assert_eq!(d.0, vec![kdeck::tui::dispatch::Request::Preflight], "no deploy may be sent while the lock is held");
     let screen = text(&app, 160, 40);
     assert!(screen.contains("press L to release it first"), "the notice names the dashboard key:\n{screen}");
 }
@@ -99,17 +99,21 @@ fn an_unknown_host_key_is_offered_for_trust_and_sent_only_after_yes() {
 #[test]
 fn deploy_dialog_names_a_missing_secret_and_refuses_before_any_step() {
     let mut app = fx::app_with(fx::fleet());
-    app.secret_problems = vec!["servers.web.env.secret: .kamal/secrets: Secret 'APP_SECRET' not found in .kamal/secrets".into()];
     let mut d = kdeck::tui::dispatch::Recorder::default();
     press(&mut app, 'D', &mut d);
+    // The dialog reads the secrets again when it opens: its answer names the missing one.
+    let mut r = crate::deploy_dialog::report_ok();
+    r.secret_problems = vec!["servers.web.env.secret: .kamal/secrets: Secret 'APP_SECRET' not found in .kamal/secrets".into()];
+    app.update(kdeck::tui::Update::Preflight(Box::new(r)));
     let screen = text(&app, 160, 40);
     assert!(screen.contains("✗ servers.web.env.secret") && screen.contains("APP_SECRET"), "{screen}");
     press(&mut app, 'y', &mut d);
-    assert!(d.0.is_empty(), "no deploy may start: {:?}", d.0);
+    assert_eq!(d.0, vec![kdeck::tui::dispatch::Request::Preflight], "no deploy may start");
     assert!(text(&app, 160, 40).contains("fix the secrets"), "{}", text(&app, 160, 40));
     // A lock release needs no secret.
+    press(&mut app, 'n', &mut d);
     app.fleet.lock = Some(kdeck::kamal::lock::LockInfo { holder: "alice".into(), at: None, version: None, message: "m".into() });
     press(&mut app, 'L', &mut d);
     press(&mut app, 'y', &mut d);
-    assert_eq!(d.0, vec![kdeck::tui::dispatch::Request::LockRelease]);
+    assert_eq!(d.0.last(), Some(&kdeck::tui::dispatch::Request::LockRelease));
 }

@@ -249,6 +249,9 @@ fn confirm_deploy_overlay() {
 fn confirm_production_requires_typing() {
     let mut app = fx::app_with(fx::at_destination(fx::fleet(), "production"));
     key(&mut app, KeyCode::Char('D'));
+    app.update(kdeck::tui::Update::Preflight(Box::new(crate::deploy_dialog::report_ok())));
+    // y in the dialog asks for the destination's name before anything is sent.
+    key(&mut app, KeyCode::Char('y'));
     keys(&mut app, "produc");
     snap!("confirm_production", app);
 }

@@ -9,6 +9,7 @@ mod backend_ssh;
 mod build;
 mod cli_on_lab;
 mod dashboard_e2e;
+mod deploy_dialog;
 mod destinations;
 mod engine;
 mod engine_build;

@@ -146,14 +146,15 @@ fn proxy_traffic_follows_each_host_from_old_to_new_version_during_a_deploy() {
     }
 }
 
-/// Requests for `/` on each web host until stopped: (host, status) → count.
-struct RootLoad {
+/// Requests for `/` on each web host until stopped: each host's statuses (also the
+/// dashboard canary's load in `deploy_dialog.rs`).
+pub(crate) struct RootLoad {
     stop: Arc<std::sync::atomic::AtomicBool>,
     threads: Vec<std::thread::JoinHandle<Vec<u16>>>,
 }
 
 impl RootLoad {
-    fn start(hosts: &[String], host_header: &str) -> RootLoad {
+    pub(crate) fn start(hosts: &[String], host_header: &str) -> RootLoad {
         use std::io::{Read, Write};
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let threads = hosts
@@ -181,7 +182,7 @@ impl RootLoad {
         RootLoad { stop, threads }
     }
 
-    fn finish(self) -> Vec<Vec<u16>> {
+    pub(crate) fn finish(self) -> Vec<Vec<u16>> {
         self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
         self.threads.into_iter().map(|t| t.join().unwrap()).collect()
     }

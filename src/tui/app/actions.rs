@@ -59,10 +59,8 @@ impl App {
             | Action::Since
             | Action::ClearLogs
             | Action::SaveLogs => self.apply_logs(a, d),
-            Action::Deploy | Action::Redeploy => {
-                let redeploy = a == Action::Redeploy;
-                self.overlay = Some(Overlay::Confirm(self.deploy_confirm(redeploy)));
-            }
+            Action::Deploy => self.open_deploy_dialog(d),
+            Action::Redeploy => self.overlay = Some(Overlay::Confirm(self.redeploy_confirm())),
             Action::Rollback => {
                 // The picker names the audit line that booted each version.
                 if self.audit.is_none() {

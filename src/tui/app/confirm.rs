@@ -9,7 +9,7 @@ use crate::fleet::resources::{room_check, RoomCheck};
 impl App {
     /// The operator said yes: send the request (one rollout at a time).
     pub(super) fn confirmed(&mut self, req: Request, d: &mut dyn Dispatcher) {
-        let one_at_a_time = matches!(req, Request::Deploy | Request::Redeploy | Request::Rollback { .. } | Request::Manage(_));
+        let one_at_a_time = matches!(req, Request::Deploy(_) | Request::Redeploy | Request::Rollback { .. } | Request::Manage(_));
         if self.timeline.is_running() && one_at_a_time {
             self.error("an action is already running");
             return;
@@ -17,19 +17,25 @@ impl App {
         // Only what runs under the deploy lock is refused while someone else holds it.
         let takes_lock = match &req {
             Request::Manage(op) => op.takes_lock(),
-            other => matches!(other, Request::Deploy | Request::Redeploy | Request::Rollback { .. }),
+            other => matches!(other, Request::Deploy(_) | Request::Redeploy | Request::Rollback { .. }),
         };
         if let (Some(l), true) = (&self.fleet.lock, takes_lock) {
             self.error(format!("the deploy lock is held by {} — press L to release it first", l.holder));
             return;
         }
-        let boots = matches!(req, Request::Deploy | Request::Redeploy | Request::Rollback { .. });
+        let boots = matches!(req, Request::Deploy(_) | Request::Redeploy | Request::Rollback { .. });
         if let (Some(p), true) = (self.secret_problems.first(), boots) {
             self.error(format!("{p} — fix the secrets and start kdeck again"));
             return;
         }
         let what = match &req {
-            Request::Deploy => "deploy".to_string(),
+            Request::Deploy(c) => {
+                let how = match c.mode {
+                    super::super::dispatch::DeployMode::Rolling => String::new(),
+                    super::super::dispatch::DeployMode::Canary { window_s, .. } => format!(" as a canary ({window_s} s)"),
+                };
+                format!("deploy of {} to {}{how}", versions::short_version(&c.version), c.scope.label())
+            }
             Request::Redeploy => "redeploy".into(),
             Request::Rollback { version } => format!("rollback to {}", versions::short_version(version)),
             Request::LockRelease => "lock release".into(),
@@ -91,10 +97,10 @@ impl App {
         room_check(snap, &by_host)
     }
 
-    pub(super) fn deploy_confirm(&self, redeploy: bool) -> Confirm {
+    /// `R`: a redeploy of the start version (no new proxy, hooks or accessories).
+    pub(super) fn redeploy_confirm(&self) -> Confirm {
         let version = self.next_version.clone().unwrap_or_else(|| "built from git HEAD".into());
-        let (title, req) = if redeploy { ("Redeploy", Request::Redeploy) } else { ("Deploy", Request::Deploy) };
-        let mut c = self.confirm_for_deploy(title.into(), req, &version);
+        let mut c = self.confirm_for_deploy("Redeploy".into(), Request::Redeploy, &version);
         if self.skip_push {
             c.lines.push("push: skipped (-P: the image must already be in the registry)".into());
         }

@@ -9,6 +9,7 @@
 
 mod actions;
 mod confirm;
+mod deploy_dialog;
 mod exec;
 mod fleet_view;
 mod keys;
@@ -17,6 +18,7 @@ mod overlay;
 mod runs;
 mod update;
 
+pub use deploy_dialog::{Check, DeployDialog, WINDOWS};
 pub use fleet_view::{FleetFilter, FleetSort};
 pub use runs::RunEntry;
 
@@ -59,6 +61,8 @@ pub enum Overlay {
         selected: usize,
     },
     Confirm(Confirm),
+    /// `D`: the version picker, scope, mode and pre-flight.
+    Deploy(DeployDialog),
     Rollback {
         selected: usize,
     },
@@ -95,6 +99,7 @@ impl Overlay {
             Overlay::Palette { .. } => OverlayKind::Palette,
             Overlay::Confirm(c) if c.require.is_some() => OverlayKind::ConfirmTyped,
             Overlay::Confirm(_) => OverlayKind::Confirm,
+            Overlay::Deploy(_) => OverlayKind::Deploy,
             Overlay::Rollback { .. } => OverlayKind::Rollback,
             Overlay::LockMessage { .. } => OverlayKind::LockMessage,
             Overlay::Quit => OverlayKind::Quit,
@@ -229,6 +234,9 @@ pub struct App {
     /// Why a deploy would fail before it starts (a secret the roles' env needs that cannot be
     /// read), known when the dashboard loaded the config: the dialog says so and refuses.
     pub secret_problems: Vec<String>,
+    /// The deploy dialog's pre-flight: the last answer, and whether a new one is awaited.
+    pub preflight: Option<crate::app::preflight::Report>,
+    pub preflight_pending: bool,
     /// Earlier runs of this session, oldest first (a later action no longer erases a deploy).
     pub history: Vec<Timeline>,
     /// The earlier run the deploy view shows instead of the latest (an index into `history`).
@@ -295,6 +303,8 @@ impl App {
             timeline: Timeline::default(),
             history: Vec::new(),
             secret_problems: Vec::new(),
+            preflight: None,
+            preflight_pending: false,
             history_view: None,
             deploy_scroll: 0,
             deploy_host: None,

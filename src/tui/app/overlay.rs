@@ -18,6 +18,7 @@ impl App {
             Some(Overlay::Quit) => self.key_quit(code, d),
             Some(Overlay::Palette { .. }) => self.key_palette(code, d),
             Some(Overlay::Confirm(_)) => self.key_confirm(code, d),
+            Some(Overlay::Deploy(_)) => self.key_deploy(code, d),
             Some(Overlay::Rollback { .. }) => self.key_rollback(code),
             Some(Overlay::HostPage { .. }) => self.key_host_page(code),
             Some(Overlay::Prune) => self.key_prune(code, d),

@@ -43,6 +43,18 @@ impl App {
                 }
             }
             Update::Notice { error, text } => self.notice = Some((error, text)),
+            Update::Preflight(r) => {
+                // Secrets fixed since the start count from now on (redeploy, rollback too).
+                if r.load_error.is_none() {
+                    self.secret_problems.clone_from(&r.secret_problems);
+                    if r.version.is_some() {
+                        self.next_version.clone_from(&r.version);
+                    }
+                }
+                self.preflight = Some(*r);
+                self.preflight_pending = false;
+            }
+            Update::Stage(s) => self.timeline.stage = Some(s),
             // SIGTERM/SIGHUP: the sender has already asked the engine to abort.
             Update::Terminate => {
                 if self.timeline.is_running() {
@@ -83,12 +95,15 @@ impl App {
         }
         // A new run: the one it replaces goes into the session's history (exec runs have their
         // own view).
+        // A deploy in parts keeps its stage from one part's run to the next.
+        let stage = if matches!(ev, Event::PlanReady { .. }) { self.timeline.stage.clone() } else { None };
         if matches!(ev, Event::PlanReady { .. }) && self.timeline.action.is_some() && !self.timeline.is_exec() {
             self.history.push(std::mem::take(&mut self.timeline));
             if self.history.len() > HISTORY_CAP {
                 self.history.remove(0);
                 self.history_view = self.history_view.and_then(|i| i.checked_sub(1));
             }
+            self.timeline.stage = stage;
         }
         self.timeline.apply(&ev, self.now);
         if first && !self.timeline.is_exec() {

@@ -47,6 +47,9 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
     let earlier = if app.history_view.is_some() { " · earlier run (h: runs)" } else { "" };
     let title = format!(" {} · {status}{earlier} ", [super::action_name(action), version.clone()].join(" ").trim_end());
     let mut lines: Vec<Line> = Vec::new();
+    if let Some(s) = &tl.stage {
+        lines.extend(super::stage::lines(app, t, s));
+    }
     if let Some(fin) = &tl.finished {
         finished_lines(app, t, fin, action, &version, &mut lines);
     }

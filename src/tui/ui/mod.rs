@@ -4,6 +4,7 @@
 mod audit;
 mod deploy;
 mod deploy_compact;
+mod deploy_dialog;
 mod exec;
 mod failure;
 pub(crate) mod fleet;
@@ -12,6 +13,7 @@ mod history;
 mod logs;
 mod overlay;
 mod servers;
+mod stage;
 mod steps;
 pub mod tabs;
 pub(crate) mod traffic;

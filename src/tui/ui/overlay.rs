@@ -19,6 +19,7 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         Some(Overlay::Help) => help(app, t, f, area),
         Some(Overlay::Palette { input, selected }) => palette(app, t, f, area, input, *selected),
         Some(Overlay::Confirm(c)) => confirm(c, t, f, area),
+        Some(Overlay::Deploy(dlg)) => super::deploy_dialog::draw(app, t, f, area, dlg),
         Some(Overlay::Rollback { selected }) => rollback(app, t, f, area, *selected),
         Some(Overlay::HostPage { host }) => host_page(app, t, f, area, host),
         Some(Overlay::Prune) => prune(app, t, f, area),
