@@ -13,6 +13,8 @@ pub struct Candidate {
     pub version: String,
     /// The version a plain deploy builds (or, with `-P`, pulls): kdeck's start version.
     pub start: bool,
+    /// A deploy of it builds the image here and pushes it first (the start version without `-P`).
+    pub built_here: bool,
     /// What the fleet runs now.
     pub current: bool,
     /// A tag of the image in the registry (None: the registry's list is not known).
@@ -48,19 +50,21 @@ impl Candidate {
 
     /// Why a deploy cannot use it (None: it can). A deploy pulls the image from the registry
     /// on every host, so a version must be there — unless it is the start version, which a
-    /// deploy builds and pushes (or `-P` says it is there).
+    /// deploy builds and pushes (without `-P`).
     pub fn unusable(&self) -> Option<&'static str> {
         match self.in_registry {
-            Some(false) if !self.start => {
-                Some(if self.on_hosts.0 > 0 { "not in the registry (on hosts only: B rolls back to it)" } else { "not in the registry (never built)" })
-            }
+            Some(false) if self.built_here => None,
+            Some(false) if self.start => Some("not in the registry (-P: nothing is built)"),
+            Some(false) if self.on_hosts.0 > 0 => Some("not in the registry (on hosts only: B rolls back to it)"),
+            Some(false) => Some("not in the registry (never built)"),
             _ => None,
         }
     }
 }
 
-/// Every version the dialog offers, the start version first, then newest first.
-pub fn candidates(fleet: &FleetSnapshot, start: Option<&str>, report: Option<&Report>) -> Vec<Candidate> {
+/// Every version the dialog offers, the start version first, then newest first. `builds`: a
+/// deploy of the start version builds and pushes it (no `-P`).
+pub fn candidates(fleet: &FleetSnapshot, start: Option<&str>, report: Option<&Report>, builds: bool) -> Vec<Candidate> {
     let mut out: Vec<Candidate> = Vec::new();
     let total: usize = fleet.roles.iter().map(|(_, h)| h.len()).sum();
     let registry_known = report.is_some_and(|r| matches!(r.registry_check, crate::app::preflight::RegistryCheck::Ok));
@@ -72,6 +76,7 @@ pub fn candidates(fleet: &FleetSnapshot, start: Option<&str>, report: Option<&Re
         out.push(Candidate {
             version: v.to_string(),
             start: false,
+            built_here: false,
             current: current.as_deref() == Some(v),
             in_registry: registry_known.then_some(false),
             on_hosts: (0, total),
@@ -83,6 +88,7 @@ pub fn candidates(fleet: &FleetSnapshot, start: Option<&str>, report: Option<&Re
     if let Some(s) = start {
         let i = entry(&mut out, s);
         out[i].start = true;
+        out[i].built_here = builds;
     }
     if let Some(r) = report {
         for t in &r.tags {
@@ -139,7 +145,7 @@ mod tests {
             ],
             commits: vec![Commit { sha: "c2".into(), time: at(200), subject: "two".into() }, Commit { sha: "c1".into(), time: at(90), subject: "one".into() }],
         };
-        let c = candidates(&FleetSnapshot::default(), Some("c2"), Some(&report));
+        let c = candidates(&FleetSnapshot::default(), Some("c2"), Some(&report), true);
         let got: Vec<(String, String, Option<&str>)> = c.iter().map(|c| (c.version.clone(), c.sources(), c.unusable())).collect();
         assert_eq!(
             got,
@@ -148,10 +154,13 @@ mod tests {
         // A commit never built is listed but cannot be deployed.
         let mut r2 = report.clone();
         r2.commits.push(Commit { sha: "c0".into(), time: at(10), subject: "zero".into() });
-        let c = candidates(&FleetSnapshot::default(), Some("c2"), Some(&r2));
+        let c = candidates(&FleetSnapshot::default(), Some("c2"), Some(&r2), true);
         assert_eq!(c.last().map(|c| (c.version.as_str(), c.unusable())), Some(("c0", Some("not in the registry (never built)"))));
         // Without the registry's answer nothing is refused for it.
-        let c = candidates(&FleetSnapshot::default(), Some("c2"), None);
+        let c = candidates(&FleetSnapshot::default(), Some("c2"), None, true);
         assert_eq!(c.len(), 1);
+        // With -P nothing is built: a start version the registry lacks cannot be deployed.
+        let c = candidates(&FleetSnapshot::default(), Some("c2"), Some(&report), false);
+        assert_eq!(c[0].unusable(), Some("not in the registry (-P: nothing is built)"));
     }
 }

@@ -76,7 +76,8 @@ async fn flood_does_not_starve_input_and_frames_are_coalesced() {
     // Generous bounds: CI runs this beside lab tests on 2 cores; the bench has the real figures.
     assert!(quit_latency < Duration::from_secs(2), "q took {quit_latency:?} under a flood");
     assert!(app.stats.updates > 1_000, "only {} updates applied", app.stats.updates);
-    assert!(produced >= app.stats.updates);
+    // Every update applied was a flood line, but for the one pre-flight answer.
+    assert!(produced + 1 >= app.stats.updates);
     let secs = (done - start).as_secs_f64();
     // Frame cap 60/s (+ slack for the first frame and timer rounding).
     assert!((app.stats.frames as f64) < secs * 60.0 + 5.0, "{} frames in {secs:.2}s", app.stats.frames);

@@ -160,7 +160,7 @@ fn dialog_picker_lists_registry_tags_host_versions_and_commits_and_checks_creden
     while !fleet.hosts.iter().all(|h| h.containers.iter().any(|c| c.version == "v1")) {
         fleet = until(&rt, &mut b, 20, |u| if let Update::Fleet(f) = u { Some(f.clone()) } else { None });
     }
-    let list = kdeck::tui::picker::candidates(&fleet, Some(&head), Some(&report));
+    let list = kdeck::tui::picker::candidates(&fleet, Some(&head), Some(&report), true);
     let sources = |v: &str| list.iter().find(|c| c.version == v).map(|c| (c.sources(), c.unusable()));
     assert_eq!(sources("v1"), Some(("registry · hosts 3/3".into(), None)), "{list:#?}");
     assert_eq!(sources("v2"), Some(("registry".into(), None)), "{list:#?}");

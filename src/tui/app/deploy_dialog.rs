@@ -54,7 +54,7 @@ impl App {
 
     /// The picker's versions as the dialog shows them now.
     pub fn deploy_candidates(&self) -> Vec<Candidate> {
-        candidates(&self.fleet, self.next_version.as_deref(), self.preflight.as_ref())
+        candidates(&self.fleet, self.next_version.as_deref(), self.preflight.as_ref(), !self.skip_push)
     }
 
     pub(super) fn key_deploy(&mut self, code: KeyCode, d: &mut dyn Dispatcher) {
