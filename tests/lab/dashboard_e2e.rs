@@ -15,6 +15,11 @@ fn row<'a>(screen: &'a str, host: &str) -> &'a str {
     screen.lines().find(|l| l.contains(&format!(" {host} ")) && (l.contains('├') || l.contains('└'))).unwrap_or("")
 }
 
+/// The deploy dialog's pre-flight has answered, and passed.
+fn preflight_ok(screen: &str) -> bool {
+    screen.contains("✓ registry") && screen.contains("✓ config and secrets read again")
+}
+
 fn hosts_on(screen: &str, hosts: &[String], version: &str) -> bool {
     hosts.iter().all(|h| {
         let r = row(screen, h);
@@ -67,8 +72,9 @@ fn dashboard_end_to_end_in_tmux() {
     assert!(s.contains("service klabapp") && s.contains("lock unlocked"), "{s}");
 
     // 2. Deploy by key, confirm, the timeline reaches done on every host.
+    // The dialog asks its pre-flight first (config and secrets again, the registry): y waits for it.
     t.keys(&["D"]);
-    t.wait("deploy confirmation", 5, |s| s.contains("Deploy?") && s.contains("version: v1 → v2") && s.contains(&hosts.join(", ")));
+    t.wait("deploy dialog and its pre-flight", 15, |s| s.contains("Deploy?") && s.contains("v1 → v2") && s.contains("all hosts") && preflight_ok(s));
     t.keys(&["y"]);
     t.wait("timeline", 10, |s| s.contains("deploy v2 ·"));
     t.wait("deploy done", 90, |s| s.contains("✓ deploy done"));
@@ -206,7 +212,7 @@ fn dashboard_end_to_end_in_tmux() {
     let t = Tmux::start(&format!("kdeck-e2e-quit-{}", std::process::id()), &app, &cmdline, 160, 45);
     t.wait("3 hosts up on v1", 30, |s| hosts_on(s, &hosts, "v1"));
     t.keys(&["D"]);
-    t.wait("deploy confirmation", 5, |s| s.contains("Deploy?") && s.contains("version: v1 → v3slow"));
+    t.wait("deploy dialog", 15, |s| s.contains("Deploy?") && s.contains("v1 → v3slow") && preflight_ok(s));
     t.keys(&["y"]);
     // The slow image answers /up only after 10 s: quit while the web hosts wait for health.
     t.wait("health wait", 60, |s| s.lines().any(|l| l.contains("⠿") && l.contains("health")));
@@ -245,7 +251,7 @@ fn dashboard_end_to_end_in_tmux() {
     let t = Tmux::start(&format!("kdeck-e2e-term-{}", std::process::id()), &app, &cmdline, 160, 45);
     t.wait("3 hosts up", 30, |s| hosts.iter().all(|h| row(s, h).contains("● up")));
     t.keys(&["D"]);
-    t.wait("deploy confirmation", 5, |s| s.contains("Deploy?"));
+    t.wait("deploy dialog", 15, |s| s.contains("Deploy?") && preflight_ok(s));
     t.keys(&["y"]);
     t.wait("health wait", 60, |s| s.lines().any(|l| l.contains("⠿") && l.contains("health")));
     let pid = std::fs::read_to_string(&pidfile).expect("pid file").trim().to_string();
