@@ -53,6 +53,7 @@ where
     Fut: std::future::Future<Output = ()>,
 {
     let (first, rest) = (job.first.join(","), job.rest.join(","));
+    let rest_shown = job.rest.join(", ");
     let fctx = job.ctx.narrowed(Some(first.clone()), None).map_err(|e| e.to_string())?;
     let previous = running_version(&fctx, &job.first[0]).await;
     let deploy = |build: bool| EngineRequest::Deploy { skip_push: !build };
@@ -108,8 +109,8 @@ where
     stage.state = StageState::Rest;
     tell(stage).await;
     let rctx = job.ctx.narrowed(Some(rest.clone()), None).map_err(|e| e.to_string())?;
-    part(&rctx, deploy(false), &job.version, abort, events).await.map_err(|e| format!("the rest ({rest}): {e}"))?;
-    Ok(format!("{} deployed to {first}, then {rest}", job.version))
+    part(&rctx, deploy(false), &job.version, abort, events).await.map_err(|e| format!("the rest ({rest_shown}): {}", crate::deploy::event::verdict(&e)))?;
+    Ok(format!("{} deployed to {first}, then {rest_shown}", job.version))
 }
 
 /// One engine run of a part; its events go to the screen.

@@ -108,7 +108,14 @@ fn draw_tabs(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
     let tl = &app.timeline;
     if let Some(a) = &tl.action {
         let name = action_name(a);
+        // A deploy in parts between its runs is still running (its stage says what it waits for).
+        let staged = tl.stage.as_ref().filter(|s| !matches!(s.state, super::dispatch::StageState::Done { .. }));
         let (txt, st) = match &tl.finished {
+            Some(_) if staged.is_some() => {
+                let what =
+                    if staged.is_some_and(|s| matches!(s.state, super::dispatch::StageState::Watching { .. })) { "watching the canary" } else { "running" };
+                (format!(" ⠿ {name} {what}"), t.running())
+            }
             None => {
                 let el = tl.started_at.map(|s| (app.now - s).num_seconds().max(0) as u64).unwrap_or(0);
                 let ab = if tl.aborting.is_some() { " (aborting)" } else { "" };
