@@ -189,8 +189,10 @@ async fn destination_tabs_share_one_connection_per_host_and_act_on_their_destina
     })
     .await;
 
-    // A deploy from the staging tab: staging's hosts, staging's secrets.
+    // A deploy from the staging tab: staging's hosts, staging's secrets (the dialog's pre-flight
+    // reads them again and asks the registry before y is taken).
     key(&mut live.deck, KeyCode::Char('D'));
+    until(&mut live, "staging's pre-flight", Duration::from_secs(20), |d| !d.tabs[1].app.preflight_pending && d.tabs[1].app.preflight.is_some()).await;
     key(&mut live.deck, KeyCode::Char('y'));
     until(&mut live, "staging deployed", Duration::from_secs(60), |d| {
         let tl = &d.tabs[1].app.timeline;
