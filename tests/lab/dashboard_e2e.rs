@@ -267,6 +267,28 @@ fn dashboard_end_to_end_in_tmux() {
         let names: Vec<&str> = ps.stdout.lines().filter(|n| n.starts_with("klabapp-")).collect();
         assert!(names.len() <= 1, "{}: more than one running container after SIGTERM: {names:?}", h.name);
     }
+
+    // 9. `scripts/demo` run again on this lab while the fleet runs another version (v3) keeps
+    // that version (it used to deploy v1 over it without asking) and offers the next one.
+    l.image("klabapp", "v3", "ok");
+    let deploy = Command::new(&bin).args(["deploy", "-P", "--version", "v3"]).current_dir(&app).env("HOME", &l.home).output().unwrap();
+    assert!(deploy.status.success(), "kdeck deploy v3: {}", String::from_utf8_lossy(&deploy.stderr));
+    let demo = Command::new(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/demo"))
+        .arg("--prepare")
+        .env("KDECK_DEMO_NAME", "tui")
+        .env("KDECK_DEMO_NET", "4")
+        .env("KDECK_DEMO_APP", tmp.path().join("demo-app"))
+        .env("KDECK_DEMO_BIN", &bin)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&demo.stdout);
+    assert!(demo.status.success(), "scripts/demo --prepare:\n{out}\n{}", String::from_utf8_lossy(&demo.stderr));
+    assert!(out.contains("the fleet runs v3: kept") && out.contains("D deploys v1"), "{out}");
+    assert!(out.contains("export HOME=") && out.contains("kamal app details"), "the demo says how to run kdeck and kamal headless:\n{out}");
+    let versions = Command::new(&bin).args(["app", "version"]).current_dir(&app).env("HOME", &l.home).output().unwrap();
+    let v = String::from_utf8_lossy(&versions.stdout);
+    assert!(v.lines().filter(|l| !l.starts_with("App Host:") && !l.trim().is_empty()).all(|l| l.trim() == "v3"), "the demo changed the fleet's version:\n{v}");
 }
 
 /// Benchmark figure (run with `--ignored`): time from starting kdeck to every host shown as
