@@ -58,6 +58,10 @@ fn json_events_refused_flags_and_proxy_command_cleanup() {
     let fin = last_json(&r.stdout);
     assert_eq!(fin["event"], "finished", "{fin}");
     assert_eq!(fin["summary"], "rollback v1 finished", "{fin}");
+    // The plan knows every step of the rollback (the dashboard's totals never grow mid-run).
+    let events: Vec<serde_json::Value> = r.stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
+    let (unplanned, never_started) = engine_support::unplanned_steps(&events);
+    assert!(unplanned.is_empty() && never_started.is_empty(), "rollback: run but not planned: {unplanned:?}; planned, never started: {never_started:?}");
     let r = ok(kdeck(&lab, &dir, &["lock", "acquire", "-m", "qa2", "--json"]), "lock acquire --json");
     assert_eq!(last_json(&r.stdout)["summary"], "lock acquire finished");
     let r = ok(kdeck(&lab, &dir, &["lock", "release", "--json"]), "lock release --json");

@@ -239,6 +239,10 @@ fn engine_boot_groups_one_at_a_time() {
     }
     let plan = events.iter().find(|e| e["event"] == "plan_ready").unwrap();
     assert_eq!(plan["groups"].as_array().unwrap().len(), 3);
+    // The plan knows every step the run takes (the dashboard's totals never grow mid-run), and
+    // a successful run leaves none of them unstarted.
+    let (unplanned, never_started) = unplanned_steps(&events);
+    assert!(unplanned.is_empty() && never_started.is_empty(), "steps run but not planned: {unplanned:?}\nplanned but never started: {never_started:?}");
     assert_eq!(events.last().unwrap()["event"], "finished");
     assert_eq!(events.last().unwrap()["ok"], true);
 }

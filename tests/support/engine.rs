@@ -297,3 +297,23 @@ pub fn normalize(cmd: &str, ver: &str, old: &str) -> String {
 pub fn trace(lab: &Lab, ver: &str, old: &str) -> Vec<std::collections::BTreeSet<String>> {
     lab.hosts().iter().map(|h| lab.ssh_commands(&h.name).iter().map(|c| normalize(c, ver, old)).collect()).collect()
 }
+
+/// The steps of a `--json` run that its plan did not have (`host role kind`), each step
+/// start matched to a planned row not yet started (as the dashboard's timeline matches them),
+/// and the planned rows that never started although the run succeeded.
+pub fn unplanned_steps(events: &[serde_json::Value]) -> (Vec<String>, Vec<String>) {
+    let key =
+        |e: &serde_json::Value| format!("{} {} {}", e["host"].as_str().unwrap_or("-"), e["role"].as_str().unwrap_or("-"), e["kind"].as_str().unwrap_or("?"));
+    let plan = events.iter().find(|e| e["event"] == "plan_ready").expect("plan_ready event");
+    let mut pending: Vec<String> = plan["steps"].as_array().expect("plan steps").iter().map(key).collect();
+    let mut unplanned = vec![];
+    for e in events.iter().filter(|e| e["event"] == "step_started") {
+        match pending.iter().position(|k| *k == key(e)) {
+            Some(i) => {
+                pending.remove(i);
+            }
+            None => unplanned.push(key(e)),
+        }
+    }
+    (unplanned, pending)
+}

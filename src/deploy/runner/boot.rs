@@ -190,11 +190,11 @@ impl Engine {
         if let Some(b) = opens {
             b.open();
         }
-        // 10: stop old, clean up.
-        if let Some(old) = old {
-            self.stop_old(h, role, version, &old).await?;
+        // 10: stop old, clean up (a step either way: the plan has it).
+        match old {
+            Some(old) => self.stop_old(h, role, version, &old).await,
+            None => self.step_finish(Some(h), Some(r), StepKind::StopOld, "no old container to stop", async { Ok::<(), super::steps::StepFail>(()) }).await,
         }
-        Ok(())
     }
 
     /// Steps 1–2: a container of `version` already there is renamed away; the version running

@@ -22,7 +22,24 @@ pub(super) struct Phases<'r> {
     accessories: Option<(AccessoryAction, &'r str)>,
     /// No deploy lock (the `build` commands, as Kamal's, take none).
     unlocked: bool,
+    /// What a boot or deploy does besides: `.kamal` made on every host before the lock, the
+    /// hooks that exist, kamal-proxy booted (full deploy), stale containers stopped, the
+    /// boot's preparation and name check, the prune (full deploy). With these the plan knows
+    /// every step the run takes, so the dashboard's totals never grow mid-run.
+    around: Around,
 }
+
+#[derive(Default, Clone, Copy)]
+struct Around {
+    mkdir: bool,
+    hooks: bool,
+    proxy: bool,
+    stale: bool,
+    prune: bool,
+}
+
+/// A boot under the lock (`app boot`, `rollback`).
+const BOOT_AROUND: Around = Around { mkdir: true, hooks: true, proxy: false, stale: false, prune: false };
 
 /// The secrets a request reads. Secrets are lazy (as in Kamal): only actions writing env files
 /// or logging in to the registry need them, and they fail before touching a host.
@@ -70,18 +87,25 @@ struct DeployFlow {
 impl Engine {
     /// The recipe of each request kind.
     pub(super) fn recipe<'a>(&'a self, req: &'a Request) -> Recipe<'a> {
-        let deploy = |skip_push: bool| Phases { build: !skip_push, pull: true, boot: true, accessories: None, unlocked: false };
-        let boot = Phases { boot: true, ..Default::default() };
+        let deploy = |skip_push: bool, full: bool| Phases {
+            build: !skip_push,
+            pull: true,
+            boot: true,
+            accessories: None,
+            unlocked: false,
+            around: Around { mkdir: true, hooks: true, proxy: full, stale: true, prune: full },
+        };
+        let boot = Phases { boot: true, around: BOOT_AROUND, ..Default::default() };
         let build = |build: bool, pull: bool| Phases { build, pull, unlocked: true, ..Default::default() };
         match req {
             Request::Setup { skip_push } => Recipe::new(self.deploy(DeployFlow { setup: true, full: true, skip_push: *skip_push }).boxed())
-                .plans(Phases { accessories: Some((AccessoryAction::Boot, "all")), ..deploy(*skip_push) })
+                .plans(Phases { accessories: Some((AccessoryAction::Boot, "all")), ..deploy(*skip_push, true) })
                 .reads(ENV_AND_REGISTRY),
             Request::Deploy { skip_push } => Recipe::new(self.deploy(DeployFlow { setup: false, full: true, skip_push: *skip_push }).boxed())
-                .plans(deploy(*skip_push))
+                .plans(deploy(*skip_push, true))
                 .reads(ENV_AND_REGISTRY),
             Request::Redeploy { skip_push } => Recipe::new(self.deploy(DeployFlow { setup: false, full: false, skip_push: *skip_push }).boxed())
-                .plans(deploy(*skip_push))
+                .plans(deploy(*skip_push, false))
                 .reads(ENV_AND_REGISTRY),
             Request::Rollback { version } => Recipe::new(self.rollback(version).boxed()).plans(boot).reads(ENV),
             Request::AppBoot => Recipe::new(self.app_boot_request().boxed()).plans(boot).reads(ENV_AND_REGISTRY),
@@ -128,17 +152,33 @@ impl Engine {
         }
     }
 
-    /// The PlanReady rows of a recipe's phases, in this order: build, pull, lock, boot groups and
-    /// tag, accessories, unlock.
+    /// The PlanReady rows of a recipe's phases, in this order: hooks where they run, build,
+    /// `.kamal`, pull, lock, proxy, stale containers, the boot's preparation, boot groups (name
+    /// check, boot, health, stop old per host and role), tag, accessories, prune, unlock.
     pub(super) fn plan_phases(&self, p: &Phases) -> (Vec<Vec<String>>, Vec<PlannedStep>) {
         let hosts = self.app.hosts_primary_first();
+        let all = self.app.all_hosts();
         let groups = self.app.boot_groups(&hosts);
+        let a = p.around;
         let mut steps = vec![];
         let mut add = |host: Option<&str>, role: Option<&str>, kind: StepKind, group: Option<usize>, label: &str| {
             steps.push(PlannedStep { host: host.map(Into::into), role: role.map(Into::into), kind, group, label: label.into() });
         };
+        // A hook is a step only where it exists (and hooks are not skipped), as it runs.
+        let hook = |name: &str| a.hooks && !self.opts.skip_hooks && hooks::exists(&self.app, name);
+        if hook("pre-connect") {
+            add(None, None, StepKind::Hook, None, "hook pre-connect");
+        }
         if p.build {
+            if hook("pre-build") {
+                add(None, None, StepKind::Hook, None, "hook pre-build");
+            }
             add(None, None, StepKind::Build, None, "build and push");
+        }
+        if a.mkdir {
+            for h in &all {
+                add(Some(h), None, StepKind::Other, None, "mkdir -p .kamal");
+            }
         }
         if p.pull {
             for h in &hosts {
@@ -148,14 +188,38 @@ impl Engine {
         if !p.unlocked {
             add(Some(&self.opts.lock_host), None, StepKind::Lock, None, "acquire deploy lock");
         }
+        if hook("pre-deploy") {
+            add(None, None, StepKind::Hook, None, "hook pre-deploy");
+        }
+        if a.proxy {
+            for h in &all {
+                add(Some(h), None, StepKind::ProxyBoot, None, "boot kamal-proxy");
+            }
+        }
+        if a.stale {
+            for (h, role) in self.app.host_roles() {
+                add(Some(&h), Some(&role.name), StepKind::StaleStop, None, "stale containers");
+            }
+        }
         if p.boot {
+            for h in &hosts {
+                add(Some(h), None, StepKind::Other, None, "prepare (error pages, assets)");
+            }
             for (gi, g) in groups.iter().enumerate() {
+                if hook("pre-app-boot") {
+                    add(None, None, StepKind::Hook, None, "hook pre-app-boot");
+                }
                 for h in g {
                     for role in self.app.roles_on(h) {
-                        for kind in [StepKind::Boot, StepKind::Health, StepKind::StopOld] {
-                            add(Some(h), Some(&role.name), kind, Some(gi), &format!("{kind:?}").to_lowercase());
+                        for (kind, label) in
+                            [(StepKind::Rename, "check name"), (StepKind::Boot, "boot"), (StepKind::Health, "health"), (StepKind::StopOld, "stop old")]
+                        {
+                            add(Some(h), Some(&role.name), kind, Some(gi), label);
                         }
                     }
+                }
+                if hook("post-app-boot") {
+                    add(None, None, StepKind::Hook, None, "hook post-app-boot");
                 }
             }
             for h in &hosts {
@@ -165,8 +229,16 @@ impl Engine {
         if let Some((action, name)) = p.accessories {
             self.accessory_plan(action, name).into_iter().for_each(|s| add(s.host.as_deref(), s.role.as_deref(), s.kind, None, &s.label));
         }
+        if a.prune {
+            for h in &all {
+                add(Some(h), None, StepKind::Prune, None, "prune");
+            }
+        }
         if !p.unlocked {
             add(Some(&self.opts.lock_host), None, StepKind::Unlock, None, "release deploy lock");
+        }
+        if hook("post-deploy") {
+            add(None, None, StepKind::Hook, None, "hook post-deploy");
         }
         (groups, steps)
     }
