@@ -96,8 +96,11 @@ impl Timeline {
     }
 
     fn row_mut(&mut self, host: &Option<String>, role: &Option<String>, kind: StepKind) -> Option<&mut StepRow> {
-        // The newest row with that key: a step kind may repeat (e.g. hooks).
-        self.rows.iter_mut().rev().find(|r| &r.host == host && &r.role == role && r.kind == kind)
+        // A step kind may repeat on a host (hooks, `.kamal` then the boot's preparation): the
+        // running row with that key, else the newest.
+        let key = |r: &StepRow| &r.host == host && &r.role == role && r.kind == kind;
+        let at = self.rows.iter().rposition(|r| key(r) && matches!(r.state, StepState::Running { .. })).or_else(|| self.rows.iter().rposition(key))?;
+        self.rows.get_mut(at)
     }
 
     pub fn apply(&mut self, ev: &Event, now: DateTime<Utc>) {

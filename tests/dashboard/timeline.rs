@@ -304,3 +304,31 @@ fn run_list_merges_the_audit_logs_deploys_with_the_sessions_runs() {
     assert_eq!(marked.len(), 6, "{s}");
     assert!(marked.iter().all(|l| l.contains("[alice]")), "{s}");
 }
+
+/// Two planned steps of one kind on a host (`.kamal` made, later the boot's preparation): the
+/// first one's end finishes it, not the later one still waiting (seen on the lab: `mkdir -p
+/// .kamal` kept spinning until the deploy ended).
+#[test]
+fn a_step_that_ends_finishes_its_own_row_not_a_later_one_of_the_same_kind() {
+    let mut app = fx::app_with(fx::fleet());
+    let h = "10.77.4.11";
+    let planned = |label: &str| PlannedStep { host: Some(h.into()), role: None, kind: StepKind::Other, group: None, label: label.into() };
+    fx::feed(
+        &mut app,
+        vec![
+            Event::PlanReady {
+                action: ActionKind::Deploy,
+                version: Some("v3".into()),
+                hosts: vec![h.into()],
+                groups: vec![],
+                steps: vec![planned("mkdir -p .kamal"), planned("prepare (error pages, assets)")],
+            },
+            Event::StepStarted { host: Some(h.into()), role: None, kind: StepKind::Other, label: "mkdir -p .kamal".into(), at: fx::now() },
+            Event::StepFinished { host: Some(h.into()), role: None, kind: StepKind::Other, elapsed: Duration::from_millis(300) },
+        ],
+    );
+    let s = text(&app, 160, 40);
+    assert!(s.lines().any(|l| l.contains("✓ mkdir -p .kamal")), "{s}");
+    assert!(!s.lines().any(|l| l.contains("✓ prepare")), "{s}");
+    assert!(s.contains("1/2"), "{s}");
+}

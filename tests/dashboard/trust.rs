@@ -117,3 +117,19 @@ fn deploy_dialog_names_a_missing_secret_and_refuses_before_any_step() {
     press(&mut app, 'y', &mut d);
     assert_eq!(d.0.last(), Some(&kdeck::tui::dispatch::Request::LockRelease));
 }
+
+/// An accessory on a host that is down is last-known: the accessories group does not count it
+/// as up (seen on the demo lab: `1/1 up` beside `✗ down`).
+#[test]
+fn the_accessories_group_does_not_count_a_down_hosts_accessory_as_up() {
+    let mut s = fx::fleet_accessories();
+    let db = s.hosts[0].accessories[0].clone();
+    s.hosts[0].conn = ConnState::Down { reason: "connection refused".into() };
+    assert_eq!(db.state, "running");
+    let app = fx::app_with(s);
+    for (w, h) in [(160, 40), (80, 24)] {
+        let screen = text(&app, w, h);
+        let group = screen.lines().find(|l| l.contains("accessories ·")).unwrap_or_else(|| panic!("{screen}"));
+        assert!(group.contains("0/3 up"), "{w}x{h}: {group}");
+    }
+}

@@ -303,7 +303,8 @@ impl TableCtx<'_> {
             .accessories
             .iter()
             .flat_map(|(n, hs)| hs.iter().map(move |h| (n, h)))
-            .filter(|(n, h)| versions::host(&app.fleet, h).and_then(|hs| hs.accessory(n)).is_some_and(|c| c.state == "running"))
+            // Last-known states of a host that does not answer are not counted as up.
+            .filter(|(n, h)| versions::host(&app.fleet, h).filter(|hs| hs.live()).and_then(|hs| hs.accessory(n)).is_some_and(|c| c.state == "running"))
             .count();
         let total: usize = app.fleet.accessories.iter().map(|(_, h)| h.len()).sum();
         let fold = if collapsed { "▸" } else { "▾" };
