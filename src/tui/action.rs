@@ -2,6 +2,7 @@
 //! overlay and the `:` palette, so they cannot disagree.
 
 use super::dispatch::ManageOp;
+use super::rows::RowOp;
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
 /// Internal actions (what a key means in the current view).
@@ -59,6 +60,10 @@ pub enum Action {
     PrevTab,
     /// A management command from the palette.
     Manage(ManageOp),
+    /// `x` on a fleet row: the menu of what can be done to it.
+    RowActions,
+    /// One action on the selected fleet row (from the menu, a key or the palette).
+    Row(RowOp),
 }
 
 impl Action {
@@ -75,7 +80,7 @@ impl Action {
                 | Action::Prune
                 | Action::Maintenance
                 | Action::Manage(_)
-        )
+        ) || matches!(self, Action::Row(op) if op.is_mutating())
     }
 
     /// Name in the `:` palette.
@@ -125,6 +130,8 @@ impl Action {
             Action::NextTab => "next-destination",
             Action::PrevTab => "previous-destination",
             Action::Manage(op) => op.name(),
+            Action::RowActions => "row-actions",
+            Action::Row(op) => op.name(),
         }
     }
 }
@@ -215,6 +222,8 @@ const GLOBAL: &[Binding] = &[
 
 const FLEET: &[Binding] = &[
     b!("Enter", "logs of role/host", Action::Enter, true, [(KeyCode::Enter, N)]),
+    b!("x", "actions on the row", Action::RowActions, true, [(KeyCode::Char('x'), N)]),
+    b!("i", "inspect its container", Action::Row(RowOp::Inspect), false, [(KeyCode::Char('i'), N)]),
     b!("/", "filter hosts", Action::FleetFilter, false, [(KeyCode::Char('/'), N)]),
     b!("s", "sort hosts by…", Action::Sort, false, [(KeyCode::Char('s'), N)]),
     b!("l", "logs (all hosts)", Action::ShowLogs, true, [(KeyCode::Char('l'), N)]),
@@ -374,6 +383,7 @@ pub fn palette_actions(view: View, read_only: bool) -> Vec<Action> {
         Action::Sort,
         Action::NextTab,
         Action::PrevTab,
+        Action::RowActions,
         Action::Deploy,
         Action::Redeploy,
         Action::Rollback,
@@ -393,7 +403,8 @@ pub fn palette_actions(view: View, read_only: bool) -> Vec<Action> {
         Action::Quit,
     ];
     let manage = ManageOp::ALL.into_iter().map(Action::Manage);
-    for a in all.into_iter().chain(manage) {
+    let rows = RowOp::ALL.into_iter().map(Action::Row);
+    for a in all.into_iter().chain(rows).chain(manage) {
         if read_only && a.is_mutating() {
             continue;
         }
@@ -419,6 +430,8 @@ pub enum OverlayOp {
     Scope,
     Mode,
     Window,
+    /// An entry of the row-action menu.
+    Row(RowOp),
 }
 
 /// The overlays, each with its key table.
@@ -439,6 +452,10 @@ pub enum OverlayKind {
     Failure,
     History,
     ExecScope,
+    /// `x`: what can be done to the selected fleet row.
+    RowActions,
+    /// A container's env (secrets masked), labels, mounts, ports and health log.
+    Inspect,
 }
 
 /// One overlay key: `keys` do `op`; an entry without keys only describes typing (`type`).
@@ -461,7 +478,7 @@ macro_rules! o {
 }
 
 use KeyCode::{Char, Down as KDown, Enter as KEnter, Esc as KEsc, Tab as KTab, Up as KUp};
-use OverlayOp::{Cancel, Choose, Close, Confirm, Down as ODown, Mode, Scope, Up as OUp, Window};
+use OverlayOp::{Cancel, Choose, Close, Confirm, Down as ODown, Mode, Row, Scope, Up as OUp, Window};
 
 const O_HELP: &[OverlayBinding] = &[o!("Esc/q", "close", Some(Close), [KEsc, Char('q'), Char('?'), KEnter])];
 const O_QUIT: &[OverlayBinding] = &[o!("y", "quit and abort", Some(Confirm), [Char('y'), Char('Y')]), o!("any", "stay", None, [])];
@@ -517,6 +534,39 @@ const O_EXEC_SCOPE: &[OverlayBinding] = &[
     o!("Esc/q", "close", Some(Close), [KEsc, Char('q')]),
 ];
 
+/// The row-action menu: one key per action (capitals for the ones that stop or remove
+/// something); the menu lists those its row offers.
+pub const O_ROW_ACTIONS: &[OverlayBinding] = &[
+    o!(hidden "b", "boot", Some(Row(RowOp::Boot)), [Char('b')]),
+    o!(hidden "s", "start", Some(Row(RowOp::Start)), [Char('s')]),
+    o!(hidden "S", "stop", Some(Row(RowOp::Stop)), [Char('S')]),
+    o!(hidden "R", "restart", Some(Row(RowOp::Restart)), [Char('R')]),
+    o!(hidden "X", "remove", Some(Row(RowOp::Remove)), [Char('X')]),
+    o!(hidden "l", "logs", Some(Row(RowOp::Logs)), [Char('l')]),
+    o!(hidden "i", "inspect", Some(Row(RowOp::Inspect)), [Char('i')]),
+    o!(hidden "e", "exec", Some(Row(RowOp::Exec)), [Char('e')]),
+    o!(hidden "c", "shell in the container", Some(Row(RowOp::Shell)), [Char('c')]),
+    o!(hidden "h", "shell on the host", Some(Row(RowOp::HostShell)), [Char('h')]),
+    o!(hidden "o", "tunnel to the container", Some(Row(RowOp::Tunnel)), [Char('o')]),
+    o!(hidden "P", "proxy reboot on the host", Some(Row(RowOp::ProxyReboot)), [Char('P')]),
+    o!("j/k", "move", Some(ODown), [Char('j'), KDown]),
+    o!(hidden "k", "move up", Some(OUp), [Char('k'), KUp]),
+    o!("Enter", "run", Some(Choose), [KEnter]),
+    o!("key", "run that action", None, []),
+    o!("Esc/q", "close", Some(Close), [KEsc, Char('q'), Char('x')]),
+];
+
+const O_INSPECT: &[OverlayBinding] = &[
+    o!("j/k", "scroll", Some(ODown), [Char('j'), KDown]),
+    o!(hidden "k", "scroll up", Some(OUp), [Char('k'), KUp]),
+    o!("Esc/q", "close", Some(Close), [KEsc, Char('q'), Char('i'), KEnter]),
+];
+
+/// The key of a row action in the menu (its label) and what the menu calls it.
+pub fn row_op_key(op: RowOp) -> (&'static str, &'static str) {
+    O_ROW_ACTIONS.iter().find(|b| b.op == Some(OverlayOp::Row(op))).map_or(("", ""), |b| (b.label, b.desc))
+}
+
 /// An overlay's keys: they drive its handler and its status bar.
 pub fn overlay_bindings(kind: OverlayKind) -> &'static [OverlayBinding] {
     match kind {
@@ -533,6 +583,8 @@ pub fn overlay_bindings(kind: OverlayKind) -> &'static [OverlayBinding] {
         OverlayKind::Failure => O_FAILURE,
         OverlayKind::History => O_HISTORY,
         OverlayKind::ExecScope => O_EXEC_SCOPE,
+        OverlayKind::RowActions => O_ROW_ACTIONS,
+        OverlayKind::Inspect => O_INSPECT,
     }
 }
 
@@ -549,7 +601,9 @@ mod tests {
     #[test]
     fn overlay_tables_bind_each_key_once_and_show_a_way_out() {
         use OverlayKind::*;
-        for kind in [Help, Quit, Palette, Confirm, ConfirmTyped, Deploy, Rollback, HostPage, Prune, LockMessage, Failure, History, ExecScope] {
+        for kind in
+            [Help, Quit, Palette, Confirm, ConfirmTyped, Deploy, Rollback, HostPage, Prune, LockMessage, Failure, History, ExecScope, RowActions, Inspect]
+        {
             let keys: Vec<KeyCode> = overlay_bindings(kind).iter().flat_map(|b| b.keys.iter().copied()).collect();
             let unique: std::collections::HashSet<KeyCode> = keys.iter().copied().collect();
             assert_eq!(keys.len(), unique.len(), "{kind:?} binds a key twice");
@@ -559,5 +613,8 @@ mod tests {
         }
         assert_eq!(overlay_op(HostPage, KeyCode::Char('q')), Some(OverlayOp::Close));
         assert_eq!(overlay_op(ConfirmTyped, KeyCode::Char('n')), None, "typed into the name");
+        for op in RowOp::ALL {
+            assert!(!row_op_key(op).0.is_empty(), "{op:?} has no key in the row-action menu");
+        }
     }
 }

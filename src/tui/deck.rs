@@ -191,8 +191,8 @@ impl Screen for Deck {
         &mut self.stats
     }
 
-    fn shell(&mut self, host: &str, reuse: bool) -> Option<ShellFuture> {
-        self.tabs[self.active].shell.as_mut().and_then(|s| s(host, reuse))
+    fn shell(&mut self, target: &super::rows::ShellTarget) -> Option<ShellFuture> {
+        self.tabs[self.active].shell.as_mut().and_then(|s| s(target))
     }
 
     fn outcome(&self) -> Outcome {

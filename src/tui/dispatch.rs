@@ -3,6 +3,7 @@
 //! The UI never waits on the network: it hands [`Request`]s to a [`Dispatcher`] (which must
 //! return at once, spawning work as needed) and receives [`Update`]s on a channel.
 
+pub use super::rows::{InspectView, RowOp, RowTarget, ShellTarget};
 use crate::deploy::event::Event;
 use crate::fleet::model::{FleetSnapshot, ResourceSnapshot};
 use crate::fleet::prune::PrunePlan;
@@ -148,10 +149,21 @@ pub enum Request {
         name: String,
         host: String,
     },
-    /// An interactive shell on one host: the loop suspends the TUI around it.
+    /// An interactive shell (in a container or on a host): the loop suspends the TUI around it.
     Shell {
-        host: String,
-        reuse: bool,
+        target: ShellTarget,
+    },
+    /// An action on one fleet row: the headless command narrowed to the row (see
+    /// `rows::command_line`). `version`: what `app start` starts (the row's container's).
+    Row {
+        op: RowOp,
+        target: RowTarget,
+        version: Option<String>,
+    },
+    /// `docker inspect` of the row's container, answered by [`Update::Inspect`].
+    Inspect {
+        target: RowTarget,
+        container: String,
     },
     LockAcquire {
         message: String,
@@ -307,7 +319,10 @@ impl ManageOp {
 
 impl Request {
     pub fn is_mutating(&self) -> bool {
-        !matches!(self, Request::Logs { .. } | Request::LoadAudit | Request::ContainerLogs { .. } | Request::Probe | Request::Preflight)
+        !matches!(
+            self,
+            Request::Logs { .. } | Request::LoadAudit | Request::ContainerLogs { .. } | Request::Probe | Request::Preflight | Request::Inspect { .. }
+        )
     }
 }
 
@@ -339,6 +354,8 @@ pub enum Update {
     Preflight(Box<crate::app::preflight::Report>),
     /// A deploy in parts moved on (canary watching, its verdict, the end).
     Stage(Stage),
+    /// The container a row's inspect asked for (secret values already masked).
+    Inspect(Box<InspectView>),
     /// A message for the status line (errors from the engine included).
     Notice {
         error: bool,

@@ -4,7 +4,6 @@
 //! request is handled in its own task and reports back through [`Update`]s.
 
 use super::dispatch::{ChannelDispatcher, Request, Update};
-use super::term::ShellCommand;
 use super::worker::Worker;
 use super::{App, DeckUpdate, Tab};
 use crate::app::context::{self, Ctx};
@@ -12,7 +11,6 @@ use crate::app::fleet_spec;
 use crate::app::targets::{Pools, Target};
 use crate::cli::Global;
 use crate::fleet::Watcher;
-use crate::kamal::cmd;
 use crate::ssh::Pool;
 use color_eyre::eyre::Result;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -106,8 +104,10 @@ fn open(pools: &Pools, t: &Target, read_only: bool, skip_push: bool) -> Result<O
     app.secret_problems = ctx.full.roles.iter().filter_map(|r| r.env_secret_error.clone()).collect();
     app.secret_problems.dedup();
     app.next_version = Some(ctx.version.clone());
+    app.version_flag = t.global.version.clone();
+    app.proxy_hosts = ctx.full.proxy_hosts();
     app.skip_push = skip_push;
-    let shell = shell_command(ctx.clone(), pool.clone());
+    let shell = super::row_jobs::shell_command(ctx.clone(), pool.clone());
     Ok(Opened { name: t.label.clone(), app, ctx, req_tx, up_tx, up_rx, worker, busy, shell, pool })
 }
 
@@ -252,24 +252,5 @@ fn forward_resources(
                 return;
             }
         }
-    })
-}
-
-/// A shell on a host over the dashboard's own connection to it (a pty channel, no OpenSSH
-/// client): `sh` in the role's running container (reuse) or in a new one.
-fn shell_command(ctx: Arc<Ctx>, pool: Pool) -> ShellCommand {
-    Box::new(move |host: &str, reuse: bool| {
-        let app = &ctx.full;
-        let role = app.roles_on(host).first().map(|r| (*r).clone())?;
-        let remote = if reuse {
-            format!("docker exec -it $(docker ps --latest --quiet {} --filter status=running) sh", cmd::filters(app, Some(&role.name)))
-        } else {
-            // As `kamal app exec -i` (and `kdeck app exec -i`) without --version: the image
-            // tagged latest on the host, i.e. the last version fully deployed there.
-            let v = app.latest_tag();
-            cmd::app_exec_run(app, &role, host, &v, &crate::kamal::random_hex(6), &[], cmd::ExecMode::Interactive { tty: true }, "sh")
-        };
-        let session = pool.get(host);
-        Some(Box::pin(async move { crate::ssh::interactive::run_on_terminal(&session, &remote).await.map_err(|e| e.to_string()) }))
     })
 }

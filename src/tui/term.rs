@@ -6,6 +6,7 @@
 
 use super::app::App;
 use super::dispatch::{Dispatcher, Update};
+use super::rows::ShellTarget;
 use super::ui::draw;
 use chrono::Utc;
 use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste, Event as TermEvent, EventStream};
@@ -21,11 +22,8 @@ use tokio::time::{sleep_until, Instant};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoopExit {
     Quit,
-    /// Suspend the TUI for an interactive shell on this host, then come back.
-    Shell {
-        host: String,
-        reuse: bool,
-    },
+    /// Suspend the TUI for an interactive shell, then come back.
+    Shell(ShellTarget),
     /// The update channel closed (the engine is gone).
     Disconnected,
 }
@@ -50,8 +48,8 @@ pub trait Screen {
     /// Nothing more can arrive on the update channel.
     fn closed(&mut self);
     fn stats(&mut self) -> &mut super::app::LoopStats;
-    /// An interactive shell on `host` of the app on screen, once the terminal is given back.
-    fn shell(&mut self, host: &str, reuse: bool) -> Option<ShellFuture>;
+    /// An interactive shell of the app on screen, once the terminal is given back.
+    fn shell(&mut self, target: &ShellTarget) -> Option<ShellFuture>;
     /// How the dashboard ended.
     fn outcome(&self) -> Outcome;
 }
@@ -94,8 +92,8 @@ impl Screen for One<'_> {
     fn stats(&mut self) -> &mut super::app::LoopStats {
         &mut self.app.stats
     }
-    fn shell(&mut self, host: &str, reuse: bool) -> Option<ShellFuture> {
-        self.shell.as_mut().and_then(|s| s(host, reuse))
+    fn shell(&mut self, target: &ShellTarget) -> Option<ShellFuture> {
+        self.shell.as_mut().and_then(|s| s(target))
     }
     fn outcome(&self) -> Outcome {
         self.app.outcome()
@@ -142,8 +140,8 @@ where
         if screen.app().quit {
             return Ok(LoopExit::Quit);
         }
-        if let Some((host, reuse)) = screen.app().pending_shell.take() {
-            return Ok(LoopExit::Shell { host, reuse });
+        if let Some(target) = screen.app().pending_shell.take() {
+            return Ok(LoopExit::Shell(target));
         }
         let deadline = last_draw + frame;
         tokio::select! {
@@ -206,9 +204,9 @@ where
     }
 }
 
-/// Starts an interactive shell on a host (`reuse`: in the running container) once the TUI has
-/// given the terminal back; resolves to the remote exit status. `None`: no shell possible.
-pub type ShellCommand = Box<dyn FnMut(&str, bool) -> Option<ShellFuture> + Send>;
+/// Starts an interactive shell (in a container or on a host) once the TUI has given the
+/// terminal back; resolves to the remote exit status. `None`: no shell possible.
+pub type ShellCommand = Box<dyn FnMut(&ShellTarget) -> Option<ShellFuture> + Send>;
 
 /// A running shell session: the remote exit status, or why it could not start.
 pub type ShellFuture = futures::future::BoxFuture<'static, Result<i32, String>>;
@@ -245,16 +243,17 @@ pub async fn run_screen_on_terminal<C: Screen>(screen: &mut C, updates: &mut mps
                 screen.stats().log_summary();
                 return Ok(screen.outcome());
             }
-            LoopExit::Shell { host, reuse } => {
+            LoopExit::Shell(target) => {
                 // The screen is restored (main screen, cooked mode): the shell owns the terminal
                 // until it ends, then the loop takes it back and redraws everything.
-                let notice = match screen.shell(&host, reuse) {
+                let what = target.label();
+                let notice = match screen.shell(&target) {
                     Some(session) => {
-                        crate::app::out::out(&format!("kdeck: shell on {host} (exit to return to the dashboard)"));
+                        crate::app::out::out(&format!("kdeck: {what} (exit to return to the dashboard)"));
                         match session.await {
                             Ok(0) => None,
-                            Ok(s) => Some(format!("shell on {host} exited with status {s}")),
-                            Err(e) => Some(format!("cannot start a shell on {host}: {e}")),
+                            Ok(s) => Some(format!("{what} exited with status {s}")),
+                            Err(e) => Some(format!("cannot start a {what}: {e}")),
                         }
                     }
                     None => Some("interactive shells are not available here".into()),

@@ -21,6 +21,9 @@ pub(super) enum EngineJob {
     Action(Arc<Ctx>, EngineRequest, String),
     Staged(super::staged::StagedJob),
     Exec(ExecRequest),
+    /// A row action: its requests one after the other (a restart: stop, then start) on the app
+    /// narrowed to the row.
+    Row(Arc<Ctx>, super::row_jobs::Steps),
 }
 
 pub(super) struct Worker {
@@ -100,6 +103,7 @@ impl Worker {
                         running = Some(self.start(job));
                     }
                 }
+                Request::Row { .. } | Request::Inspect { .. } => running = self.row_request(req, busy).await.or(running.take()),
                 Request::Abort => match &running {
                     Some((a, j)) if !j.is_finished() => {
                         a.request();
@@ -206,8 +210,25 @@ impl Worker {
             | Request::Shell { .. }
             | Request::Tunnel { .. }
             | Request::TrustHostKey { .. }
+            | Request::Row { .. }
+            | Request::Inspect { .. }
             | Request::Probe => None,
         }
+    }
+
+    /// A fleet row's action on the engine (narrowed to the row), or its container's inspect
+    /// read in the background (the answer comes as an update).
+    async fn row_request(&self, req: Request, busy: bool) -> Option<(AbortHandle, tokio::task::JoinHandle<()>)> {
+        match req {
+            Request::Row { .. } if busy => self.notice(true, "an action is already running".into()).await,
+            Request::Row { op, target, version } => match super::row_jobs::steps(&self.ctx(), op, &target, version) {
+                Ok((ctx, steps)) => return Some(self.start(EngineJob::Row(ctx, steps))),
+                Err(e) => self.notice(true, format!("{}: {e}", target.label())).await,
+            },
+            Request::Inspect { target, container } => super::inspect::spawn(&self.pool, self.ctx(), target, container, self.up.clone()),
+            _ => {}
+        }
+        None
     }
 
     /// A deploy from the dialog: the version picked, built first only when it is the start
@@ -257,6 +278,7 @@ impl Worker {
             EngineJob::Action(c, _, v) => (c.clone(), v.clone()),
             EngineJob::Staged(s) => (s.ctx.clone(), s.version.clone()),
             EngineJob::Exec(_) => (ctx.clone(), ctx.version.clone()),
+            EngineJob::Row(c, _) => (c.clone(), c.version.clone()),
         };
         let engine = engine_ctx.engine(version, etx.clone(), abort.clone());
         let up = self.up.clone();
@@ -287,6 +309,18 @@ impl Worker {
                     drop(etx);
                     let r = engine.exec(req).await.map(|_| ()).map_err(|e| e.to_string());
                     drop(engine);
+                    r
+                }
+                EngineJob::Row(c, steps) => {
+                    drop(engine);
+                    let mut r = Ok(());
+                    for (req, v) in steps {
+                        r = c.engine(v, etx.clone(), stage_abort.clone()).run(req).await.map_err(|e| e.to_string());
+                        if r.is_err() || stage_abort.is_stopping() {
+                            break;
+                        }
+                    }
+                    drop(etx);
                     r
                 }
             };

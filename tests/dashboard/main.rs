@@ -15,6 +15,7 @@ mod manage;
 mod quit_filters_and_truncation;
 mod resources_panels;
 mod resources_view;
+mod row_actions;
 mod timeline;
 mod traffic;
 mod trust;

@@ -24,4 +24,5 @@ mod real_kamal;
 mod resources_cli;
 mod resources_live;
 mod resources_prune;
+mod row_actions;
 mod traffic;

@@ -740,7 +740,7 @@ impl RequestLoop {
 const GROUPS: &[(&str, &[&str])] = &[
     ("net1", &["proxy", "real_kamal"]),
     ("net2", &["backend_docker", "backend_ssh"]),
-    ("net3", &["build", "deploy_dialog", "engine", "engine_build", "interop_manage", "interop_trace", "traffic"]),
+    ("net3", &["build", "deploy_dialog", "engine", "engine_build", "interop_manage", "interop_trace", "row_actions", "traffic"]),
     ("net4", &["dashboard_e2e"]),
     ("net5", &["fleet_watch", "resources_cli", "resources_live", "resources_prune"]),
     ("net6", &["accessories", "fleet_accessories"]),

@@ -105,6 +105,8 @@ impl App {
             Action::Abort => self.abort(d),
             Action::NextTab => self.switch_tab = Some(1),
             Action::PrevTab => self.switch_tab = Some(-1),
+            Action::RowActions => self.open_row_actions(),
+            Action::Row(op) => self.row_action_on_selected(op, d),
         }
     }
 
@@ -191,8 +193,13 @@ impl App {
         if self.view() != View::Fleet {
             return;
         }
-        let rows = self.tree();
-        let scope = match rows.get(self.fleet_selected) {
+        let row = self.tree().get(self.fleet_selected).cloned();
+        self.open_logs_of(row.as_ref(), d);
+    }
+
+    /// The logs of a fleet row: its role's, host's or accessory's (the group row folds).
+    pub(super) fn open_logs_of(&mut self, row: Option<&TreeRow>, d: &mut dyn Dispatcher) {
+        let scope = match row {
             Some(TreeRow::Role { role, .. }) => Scope::Role(role.clone()),
             Some(TreeRow::Host { host, .. }) => Scope::Host(host.clone()),
             Some(TreeRow::Accessories { .. }) => {

@@ -9,7 +9,7 @@ use crate::fleet::resources::{room_check, RoomCheck};
 impl App {
     /// The operator said yes: send the request (one rollout at a time).
     pub(super) fn confirmed(&mut self, req: Request, d: &mut dyn Dispatcher) {
-        let one_at_a_time = matches!(req, Request::Deploy(_) | Request::Redeploy | Request::Rollback { .. } | Request::Manage(_));
+        let one_at_a_time = matches!(req, Request::Deploy(_) | Request::Redeploy | Request::Rollback { .. } | Request::Manage(_) | Request::Row { .. });
         if self.timeline.is_running() && one_at_a_time {
             self.error("an action is already running");
             return;
@@ -17,13 +17,15 @@ impl App {
         // Only what runs under the deploy lock is refused while someone else holds it.
         let takes_lock = match &req {
             Request::Manage(op) => op.takes_lock(),
+            Request::Row { .. } => true,
             other => matches!(other, Request::Deploy(_) | Request::Redeploy | Request::Rollback { .. }),
         };
         if let (Some(l), true) = (&self.fleet.lock, takes_lock) {
             self.error(format!("the deploy lock is held by {} — press L to release it first", l.holder));
             return;
         }
-        let boots = matches!(req, Request::Deploy(_) | Request::Redeploy | Request::Rollback { .. });
+        let boots = matches!(req, Request::Deploy(_) | Request::Redeploy | Request::Rollback { .. })
+            || matches!(&req, Request::Row { op: super::super::rows::RowOp::Boot, target, .. } if !matches!(target, super::super::rows::RowTarget::Accessory { .. }));
         if let (Some(p), true) = (self.secret_problems.first(), boots) {
             self.error(format!("{p} — fix the secrets and start kdeck again"));
             return;
@@ -41,6 +43,7 @@ impl App {
             Request::LockRelease => "lock release".into(),
             Request::Manage(op) => op.name().replace('-', " "),
             Request::TrustHostKey { host } => format!("trusting the host key of {host}"),
+            Request::Row { op, target, .. } => format!("{} on {}", op.name().trim_start_matches("row-").replace('-', " "), target.label()),
             other => format!("{other:?}"),
         };
         d.dispatch(req);

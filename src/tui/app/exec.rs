@@ -2,7 +2,7 @@
 //! and roles), and the shell key.
 
 use super::super::action::{exec_op, overlay_op, Action, ExecOp, OverlayKind, OverlayOp};
-use super::super::dispatch::{Dispatcher, ExecScope, Request};
+use super::super::dispatch::{Dispatcher, ExecScope, Request, ShellTarget};
 use super::{App, ExecState, Overlay};
 use crossterm::event::{KeyCode, KeyEvent};
 
@@ -61,8 +61,9 @@ impl App {
     fn open_shell(&mut self, d: &mut dyn Dispatcher) {
         match self.exec_host() {
             Some(h) => {
-                self.pending_shell = Some((h.clone(), self.exec.reuse));
-                d.dispatch(Request::Shell { host: h, reuse: self.exec.reuse });
+                let target = ShellTarget::App { host: h, role: None, reuse: self.exec.reuse };
+                self.pending_shell = Some(target.clone());
+                d.dispatch(Request::Shell { target });
             }
             None => self.error("no host to open a shell on"),
         }

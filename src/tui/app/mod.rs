@@ -15,6 +15,7 @@ mod fleet_view;
 mod keys;
 mod logs;
 mod overlay;
+mod rows;
 mod runs;
 mod update;
 
@@ -25,6 +26,7 @@ pub use runs::RunEntry;
 use super::action::{Action, OverlayKind, View};
 use super::dispatch::{Request, Since};
 use super::logbuf::{LogStore, Scope};
+use super::rows::{InspectView, RowTarget, ShellTarget};
 use super::timeline::Timeline;
 use super::versions::TreeRow;
 use crate::fleet::model::{FleetSnapshot, ResourceSnapshot};
@@ -89,6 +91,16 @@ pub enum Overlay {
     ExecScope {
         selected: usize,
     },
+    /// `x`: the actions the row offers (`selected`: the highlighted entry).
+    RowActions {
+        target: RowTarget,
+        selected: usize,
+    },
+    /// A container's inspect (in [`App::inspect`] once read).
+    Inspect {
+        target: RowTarget,
+        scroll: u16,
+    },
 }
 
 impl Overlay {
@@ -108,6 +120,8 @@ impl Overlay {
             Overlay::Failure { .. } => OverlayKind::Failure,
             Overlay::History { .. } => OverlayKind::History,
             Overlay::ExecScope { .. } => OverlayKind::ExecScope,
+            Overlay::RowActions { .. } => OverlayKind::RowActions,
+            Overlay::Inspect { .. } => OverlayKind::Inspect,
         }
     }
 }
@@ -270,9 +284,16 @@ pub struct App {
     /// The action that was running at quit failed or was aborted: exit non-zero.
     pub exit_failed: bool,
     /// Set by Request::Shell; the loop suspends the terminal for it.
-    pub pending_shell: Option<(String, bool)>,
+    pub pending_shell: Option<ShellTarget>,
     /// `]`/`[`: the next/previous destination tab (+1/-1), taken by the deck above the app.
     pub switch_tab: Option<i8>,
+    /// The container the inspect overlay shows (None while it is read).
+    pub inspect: Option<InspectView>,
+    /// Hosts where kamal-proxy serves the app (a role with `proxy:`): their rows offer
+    /// `proxy reboot`. Empty: the hosts where kamal-proxy is seen running.
+    pub proxy_hosts: Vec<String>,
+    /// The dashboard's `--version` (what a row's `app boot` boots, else `latest`).
+    pub version_flag: Option<String>,
     pub save_dir: PathBuf,
     /// The notice on screen and since when (see [`App::expire_notice`]).
     pub notice_seen: Option<(String, DateTime<Utc>)>,
@@ -326,6 +347,9 @@ impl App {
             exit_failed: false,
             pending_shell: None,
             switch_tab: None,
+            inspect: None,
+            proxy_hosts: Vec::new(),
+            version_flag: None,
             notice_seen: None,
             // ~/.local/state/kdeck/logs (XDG), not the app's directory (its git tree).
             save_dir: dirs::state_dir().or_else(|| dirs::home_dir().map(|h| h.join(".local/state"))).unwrap_or_else(std::env::temp_dir).join("kdeck/logs"),

@@ -26,6 +26,8 @@ impl App {
             Some(Overlay::Failure { .. }) => self.key_failure(code),
             Some(Overlay::History { .. }) => self.key_history(code),
             Some(Overlay::ExecScope { .. }) => self.key_exec_scope(code),
+            Some(Overlay::RowActions { .. }) => self.key_row_actions(code, d),
+            Some(Overlay::Inspect { .. }) => self.key_inspect(code),
         }
     }
 
@@ -173,6 +175,20 @@ impl App {
         self.audit_scroll = n.saturating_sub(last + 1);
         self.audit_marked = run.lines.clone();
         self.show(super::super::action::View::Audit);
+    }
+
+    /// The inspect overlay: j/k scroll, Esc/q/i close.
+    fn key_inspect(&mut self, code: KeyCode) {
+        let Some(Overlay::Inspect { scroll, .. }) = &mut self.overlay else { return };
+        match overlay_op(OverlayKind::Inspect, code) {
+            Some(OverlayOp::Close) => {
+                self.overlay = None;
+                self.inspect = None;
+            }
+            Some(OverlayOp::Down) => *scroll = scroll.saturating_add(1),
+            Some(OverlayOp::Up) => *scroll = scroll.saturating_sub(1),
+            _ => {}
+        }
     }
 
     fn key_host_page(&mut self, code: KeyCode) {

@@ -3,7 +3,7 @@
 use super::super::action::View;
 use super::super::dispatch::Update;
 use super::super::logbuf::Source;
-use super::App;
+use super::{App, Overlay};
 use crate::deploy::event::{ActionKind, Event};
 
 impl App {
@@ -55,6 +55,12 @@ impl App {
                 self.preflight_pending = false;
             }
             Update::Stage(s) => self.timeline.stage = Some(s),
+            // Only the container the overlay still waits for (a late answer is dropped).
+            Update::Inspect(v) => {
+                if matches!(self.overlay, Some(Overlay::Inspect { .. })) {
+                    self.inspect = Some(*v);
+                }
+            }
             // SIGTERM/SIGHUP: the sender has already asked the engine to abort.
             Update::Terminate => {
                 if self.timeline.is_running() {

@@ -12,6 +12,7 @@ mod fleet_detail;
 mod history;
 mod logs;
 mod overlay;
+mod rows;
 mod servers;
 mod stage;
 mod steps;

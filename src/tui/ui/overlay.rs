@@ -28,6 +28,8 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
         Some(Overlay::Failure { scroll }) => super::failure::draw(app, t, f, area, *scroll),
         Some(Overlay::History { selected }) => super::history::draw(app, t, f, area, *selected),
         Some(Overlay::ExecScope { selected }) => super::exec::scope_picker(app, t, f, area, *selected),
+        Some(Overlay::RowActions { target, selected }) => super::rows::menu(app, t, f, area, target, *selected),
+        Some(Overlay::Inspect { target, scroll }) => super::rows::inspect(app, t, f, area, target, *scroll),
     }
 }
 
