@@ -369,6 +369,33 @@ pub fn action_for(view: View, read_only: bool, key: &KeyEvent) -> Option<Action>
     bindings(view, read_only).into_iter().find(|b| b.keys.iter().any(|(c, m)| *c == key.code && *m == key.modifiers)).map(|b| b.action)
 }
 
+/// Every action a key can be bound to (by its palette name in the config file): those of the
+/// key tables and of the palette.
+pub fn bindable() -> Vec<Action> {
+    let mut out: Vec<Action> = Vec::new();
+    let tables = [MOVE, GLOBAL, FLEET, LOGS, DEPLOY, AUDIT, TRAFFIC];
+    for a in tables.iter().flat_map(|t| t.iter().map(|b| b.action)).chain(palette_actions(View::Fleet, false)) {
+        if !out.contains(&a) {
+            out.push(a);
+        }
+    }
+    out
+}
+
+impl Action {
+    /// The action with this palette name.
+    pub fn from_name(name: &str) -> Option<Action> {
+        bindable().into_iter().find(|a| a.name() == name)
+    }
+}
+
+impl View {
+    /// The view of a config file section (`[keys.fleet]`).
+    pub fn from_name(name: &str) -> Option<View> {
+        View::ALL.into_iter().find(|v| v.title().eq_ignore_ascii_case(name))
+    }
+}
+
 /// Every action reachable from the palette in a view.
 pub fn palette_actions(view: View, read_only: bool) -> Vec<Action> {
     let mut out = Vec::new();

@@ -127,6 +127,13 @@ impl Screen for Deck {
     }
 
     fn event(&mut self, ev: TermEvent) {
+        // The terminal's focus is every tab's (an action in a background tab rings by it).
+        if let TermEvent::FocusGained | TermEvent::FocusLost = ev {
+            for t in &mut self.tabs {
+                t.app.focused = Some(ev == TermEvent::FocusGained);
+            }
+            return;
+        }
         if let TermEvent::Mouse(m) = &ev {
             if self.click_tab(m) {
                 return;
@@ -193,6 +200,21 @@ impl Screen for Deck {
 
     fn shell(&mut self, target: &super::rows::ShellTarget) -> Option<ShellFuture> {
         self.tabs[self.active].shell.as_mut().and_then(|s| s(target))
+    }
+
+    /// Every tab's: an action that ends in a background tab rings too, named after its tab.
+    fn alerts(&mut self) -> Vec<super::notify::Alert> {
+        let named = self.tabs.len() > 1;
+        let mut out = Vec::new();
+        for t in &mut self.tabs {
+            for mut a in t.app.alerts.drain(..) {
+                if named {
+                    a.title = a.title.replacen("kdeck:", &format!("kdeck {}:", t.name), 1);
+                }
+                out.push(a);
+            }
+        }
+        out
     }
 
     fn outcome(&self) -> Outcome {

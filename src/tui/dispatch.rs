@@ -354,6 +354,12 @@ pub enum Update {
     Preflight(Box<crate::app::preflight::Report>),
     /// A deploy in parts moved on (canary watching, its verdict, the end).
     Stage(Stage),
+    /// An engine job has ended (after all its runs: a row's restart is two): the bell and the
+    /// desktop notification. `what`: the row action's name, else the run's.
+    ActionEnded {
+        ok: bool,
+        what: Option<String>,
+    },
     /// The container a row's inspect asked for (secret values already masked).
     Inspect(Box<InspectView>),
     /// A message for the status line (errors from the engine included).

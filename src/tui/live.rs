@@ -21,22 +21,26 @@ use tokio::sync::mpsc;
 /// What `kdeck` / `kdeck dashboard` runs: every destination of the app in the current
 /// directory (or the one `-d` names), one tab each.
 pub fn run_dashboard(g: &Global, read_only: bool, skip_push: bool) -> Result<std::process::ExitCode> {
-    // Config errors surface here, before the terminal is taken over.
+    // Config errors surface here, before the terminal is taken over: the dashboard's own
+    // settings first, then the app's.
+    let settings = super::settings::load()?;
     let targets = crate::app::targets::of_app(g, None, None)?;
-    run_targets(targets, read_only, skip_push)
+    run_targets(targets, read_only, skip_push, settings)
 }
 
 /// What `kdeck workspace` runs: every app (and its destinations) of the workspace file.
 pub fn run_workspace(g: &Global, w: &crate::cli::WorkspaceArgs) -> Result<std::process::ExitCode> {
     // A bad file or app is an error naming the file and key, before the terminal is taken.
+    let settings = super::settings::load()?;
     let targets = crate::app::workspace::targets(g, w.file.as_deref())?;
-    run_targets(targets, w.dashboard.read_only, w.dashboard.skip_push)
+    run_targets(targets, w.dashboard.read_only, w.dashboard.skip_push, settings)
 }
 
-/// The dashboard over `targets` (one tab each, one ssh pool per set of `ssh:` settings).
-pub fn run_targets(targets: Vec<Target>, read_only: bool, skip_push: bool) -> Result<std::process::ExitCode> {
+/// The dashboard over `targets` (one tab each, one ssh pool per set of `ssh:` settings), with
+/// the config file's keys, colours, notifications and mouse.
+pub fn run_targets(targets: Vec<Target>, read_only: bool, skip_push: bool, settings: super::settings::Settings) -> Result<std::process::ExitCode> {
     let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let res = rt.block_on(dashboard(targets, read_only, skip_push));
+    let res = rt.block_on(dashboard(targets, read_only, skip_push, settings));
     // Streams and watchers end with the runtime; do not wait for slow hosts (the engine has
     // already finished: `dashboard` waits for it).
     rt.shutdown_timeout(Duration::from_millis(200));
@@ -189,8 +193,11 @@ impl LiveDeck {
     }
 }
 
-async fn dashboard(targets: Vec<Target>, read_only: bool, skip_push: bool) -> Result<super::term::Outcome> {
+async fn dashboard(targets: Vec<Target>, read_only: bool, skip_push: bool, settings: super::settings::Settings) -> Result<super::term::Outcome> {
     let mut live = open_deck(Pools::default(), &targets, read_only, skip_push)?;
+    for t in &mut live.deck.tabs {
+        settings.apply(&mut t.app);
+    }
     let signals = on_terminate(live.senders.clone());
     let res = super::term::run_screen_on_terminal(&mut live.deck, &mut live.updates).await;
     // Whatever ended the screen (quit, a forced quit, a dead terminal, an error).

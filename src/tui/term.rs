@@ -9,7 +9,10 @@ use super::dispatch::{Dispatcher, Update};
 use super::rows::ShellTarget;
 use super::ui::draw;
 use chrono::Utc;
-use crossterm::event::{DisableBracketedPaste, EnableBracketedPaste, Event as TermEvent, EventStream};
+use crossterm::event::{
+    DisableBracketedPaste, DisableFocusChange, DisableMouseCapture, EnableBracketedPaste, EnableFocusChange, EnableMouseCapture, Event as TermEvent,
+    EventStream,
+};
 use futures::{Stream, StreamExt};
 use ratatui::backend::Backend;
 use ratatui::Terminal;
@@ -52,6 +55,10 @@ pub trait Screen {
     fn shell(&mut self, target: &ShellTarget) -> Option<ShellFuture>;
     /// How the dashboard ended.
     fn outcome(&self) -> Outcome;
+    /// The notifications of actions that ended since the last call (the loop rings them).
+    fn alerts(&mut self) -> Vec<super::notify::Alert> {
+        std::mem::take(&mut self.app().alerts)
+    }
 }
 
 /// One app and its dispatcher: the dashboard of a single destination.
@@ -190,6 +197,7 @@ where
                         }
                     }
                     dirty |= shows;
+                    ring(screen.alerts());
                 }
                 None => {
                     updates_open = false;
@@ -202,6 +210,21 @@ where
             }
         }
     }
+}
+
+/// Writes the notifications of ended actions to the terminal (between two frames, where the
+/// bytes cannot land inside one).
+fn ring(alerts: Vec<super::notify::Alert>) {
+    if alerts.is_empty() {
+        return;
+    }
+    use std::io::Write;
+    let tmux = std::env::var_os("TMUX").is_some();
+    let mut out = io::stdout();
+    for a in alerts {
+        let _ = out.write_all(&super::notify::bytes(&a, tmux));
+    }
+    let _ = out.flush();
 }
 
 /// Starts an interactive shell (in a container or on a host) once the TUI has given the
@@ -229,14 +252,24 @@ pub async fn run(app: App, mut updates: mpsc::Receiver<Update>, mut d: Box<dyn D
 
 /// [`run`] for any [`Screen`] (the deck of destination tabs).
 pub async fn run_screen_on_terminal<C: Screen>(screen: &mut C, updates: &mut mpsc::Receiver<C::Msg>) -> color_eyre::Result<Outcome> {
+    // A panic anywhere gives the mouse back too (ratatui's own hook restores the rest).
+    let prev = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        let _ = crossterm::execute!(io::stdout(), DisableMouseCapture, DisableFocusChange, DisableBracketedPaste);
+        prev(info);
+    }));
     loop {
         let mut terminal = ratatui::init();
-        let _ = crossterm::execute!(io::stdout(), EnableBracketedPaste);
+        let _ = crossterm::execute!(io::stdout(), EnableBracketedPaste, EnableFocusChange);
+        if screen.app().mouse {
+            let _ = crossterm::execute!(io::stdout(), EnableMouseCapture);
+        }
         let mut input = EventStream::new();
         let res = run_screen(&mut terminal, screen, &mut input, updates, 60).await;
         // Stop reading stdin before anything else (a shell) needs it.
         drop(input);
-        let _ = crossterm::execute!(io::stdout(), DisableBracketedPaste);
+        // Every way out (quit, an error, a shell) gives the terminal back as it was.
+        let _ = crossterm::execute!(io::stdout(), DisableMouseCapture, DisableFocusChange, DisableBracketedPaste);
         ratatui::restore();
         match res? {
             LoopExit::Quit | LoopExit::Disconnected => {

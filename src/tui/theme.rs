@@ -7,14 +7,46 @@ use ratatui::style::{Color, Modifier, Style};
 #[derive(Debug, Clone, Copy)]
 pub struct Theme {
     pub color: bool,
+    pub palette: Palette,
 }
 
-/// Host colours: distinguishable on dark and light backgrounds; red is kept for errors.
-const HOST_COLORS: [Color; 6] = [Color::Cyan, Color::Magenta, Color::Blue, Color::Green, Color::Yellow, Color::LightMagenta];
+/// The colours the styles use (the config file's `[theme]` changes them).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Palette {
+    pub key: Color,
+    pub ok: Color,
+    pub warn: Color,
+    pub err: Color,
+    pub running: Color,
+    pub matched: Color,
+    /// Host colours (the first `hosts_n`): distinguishable on dark and light backgrounds; red
+    /// is kept for errors.
+    pub hosts: [Color; 6],
+    pub hosts_n: usize,
+}
+
+impl Default for Palette {
+    fn default() -> Self {
+        Palette {
+            key: Color::Cyan,
+            ok: Color::Green,
+            warn: Color::Yellow,
+            err: Color::Red,
+            running: Color::Blue,
+            matched: Color::Yellow,
+            hosts: [Color::Cyan, Color::Magenta, Color::Blue, Color::Green, Color::Yellow, Color::LightMagenta],
+            hosts_n: 6,
+        }
+    }
+}
 
 impl Theme {
     pub fn new(color: bool) -> Self {
-        Theme { color }
+        Theme { color, palette: Palette::default() }
+    }
+
+    pub fn with(color: bool, palette: Palette) -> Self {
+        Theme { color, palette }
     }
 
     fn fg(&self, c: Color) -> Style {
@@ -35,16 +67,16 @@ impl Theme {
         Style::default().add_modifier(Modifier::BOLD)
     }
     pub fn key(&self) -> Style {
-        self.fg(Color::Cyan).add_modifier(Modifier::BOLD)
+        self.fg(self.palette.key).add_modifier(Modifier::BOLD)
     }
     pub fn ok(&self) -> Style {
-        self.fg(Color::Green)
+        self.fg(self.palette.ok)
     }
     pub fn warn(&self) -> Style {
-        self.fg(Color::Yellow).add_modifier(Modifier::BOLD)
+        self.fg(self.palette.warn).add_modifier(Modifier::BOLD)
     }
     pub fn err(&self) -> Style {
-        let s = self.fg(Color::Red).add_modifier(Modifier::BOLD);
+        let s = self.fg(self.palette.err).add_modifier(Modifier::BOLD);
         if self.color {
             s
         } else {
@@ -52,14 +84,14 @@ impl Theme {
         }
     }
     pub fn running(&self) -> Style {
-        self.fg(Color::Blue).add_modifier(Modifier::BOLD)
+        self.fg(self.palette.running).add_modifier(Modifier::BOLD)
     }
     pub fn selected(&self) -> Style {
         Style::default().add_modifier(Modifier::REVERSED)
     }
     pub fn matched(&self) -> Style {
         if self.color {
-            Style::default().fg(Color::Yellow).add_modifier(Modifier::BOLD)
+            Style::default().fg(self.palette.matched).add_modifier(Modifier::BOLD)
         } else {
             Style::default().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
         }
@@ -75,6 +107,7 @@ impl Theme {
             h ^= b as u32;
             h = h.wrapping_mul(0x01000193);
         }
-        self.fg(HOST_COLORS[(h as usize) % HOST_COLORS.len()])
+        let n = self.palette.hosts_n.clamp(1, self.palette.hosts.len());
+        self.fg(self.palette.hosts[(h as usize) % n])
     }
 }

@@ -23,7 +23,7 @@ pub(super) enum EngineJob {
     Exec(ExecRequest),
     /// A row action: its requests one after the other (a restart: stop, then start) on the app
     /// narrowed to the row.
-    Row(Arc<Ctx>, super::row_jobs::Steps),
+    Row(Arc<Ctx>, super::row_jobs::Steps, String),
 }
 
 pub(super) struct Worker {
@@ -222,7 +222,10 @@ impl Worker {
         match req {
             Request::Row { .. } if busy => self.notice(true, "an action is already running".into()).await,
             Request::Row { op, target, version } => match super::row_jobs::steps(&self.ctx(), op, &target, version) {
-                Ok((ctx, steps)) => return Some(self.start(EngineJob::Row(ctx, steps))),
+                Ok((ctx, steps)) => {
+                    let what = format!("{} on {}", op.name().trim_start_matches("row-").replace('-', " "), target.label());
+                    return Some(self.start(EngineJob::Row(ctx, steps, what)));
+                }
                 Err(e) => self.notice(true, format!("{}: {e}", target.label())).await,
             },
             Request::Inspect { target, container } => super::inspect::spawn(&self.pool, self.ctx(), target, container, self.up.clone()),
@@ -278,7 +281,12 @@ impl Worker {
             EngineJob::Action(c, _, v) => (c.clone(), v.clone()),
             EngineJob::Staged(s) => (s.ctx.clone(), s.version.clone()),
             EngineJob::Exec(_) => (ctx.clone(), ctx.version.clone()),
-            EngineJob::Row(c, _) => (c.clone(), c.version.clone()),
+            EngineJob::Row(c, _, _) => (c.clone(), c.version.clone()),
+        };
+        // A row action's notification names it (a restart is two runs, one notification).
+        let what = match &job {
+            EngineJob::Row(_, _, what) => Some(what.clone()),
+            _ => None,
         };
         let engine = engine_ctx.engine(version, etx.clone(), abort.clone());
         let up = self.up.clone();
@@ -311,7 +319,7 @@ impl Worker {
                     drop(engine);
                     r
                 }
-                EngineJob::Row(c, steps) => {
+                EngineJob::Row(c, steps, _) => {
                     drop(engine);
                     let mut r = Ok(());
                     for (req, v) in steps {
@@ -325,9 +333,11 @@ impl Worker {
                 }
             };
             let _ = fwd.await;
+            let ok = res.is_ok();
             if let Err(e) = res {
                 let _ = up.send(Update::Notice { error: true, text: e }).await;
             }
+            let _ = up.send(Update::ActionEnded { ok, what }).await;
             busy.store(false, Ordering::SeqCst);
             // Show the result now rather than at the next reconcile.
             watcher.refresh();

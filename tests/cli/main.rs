@@ -5,6 +5,7 @@ mod support;
 
 mod build;
 mod commands_table;
+mod dashboard_settings;
 mod flags;
 mod local;
 mod secrets;

@@ -223,7 +223,7 @@ impl App {
         self.open_view(View::Logs, d);
     }
 
-    fn scroll(&mut self, delta: i64) {
+    pub(super) fn scroll(&mut self, delta: i64) {
         match self.view() {
             View::Fleet => {
                 let n = self.tree().len() as i64;

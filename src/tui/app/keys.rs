@@ -1,7 +1,7 @@
 //! Terminal events: a key goes to the open overlay, a filter prompt, the exec editor or the
 //! view's key map, in that order; a paste goes to whichever text input is active.
 
-use super::super::action::{action_for, view_key, View};
+use super::super::action::{view_key, View};
 use super::super::dispatch::{Dispatcher, Request};
 use super::{App, Overlay};
 use crossterm::event::{Event as TermEvent, KeyEvent, KeyEventKind};
@@ -15,6 +15,12 @@ impl App {
         }
         match ev {
             TermEvent::Key(k) if k.kind != KeyEventKind::Release => self.handle_key(k, d),
+            TermEvent::FocusGained => self.focused = Some(true),
+            TermEvent::FocusLost => self.focused = Some(false),
+            TermEvent::Mouse(m) => {
+                self.handle_mouse(m, d);
+                self.sync_filter();
+            }
             TermEvent::Paste(s) => {
                 if self.view() == View::Exec && self.overlay.is_none() {
                     self.exec.textarea.insert_str(s);
@@ -66,7 +72,7 @@ impl App {
         if self.view() == View::Exec {
             return self.exec_key(key, d);
         }
-        if let Some(a) = action_for(self.view(), self.read_only, &key) {
+        if let Some(a) = self.keymap.action_for(self.view(), self.read_only, &key) {
             self.apply(a, d);
         }
     }

@@ -14,6 +14,7 @@ mod exec;
 mod fleet_view;
 mod keys;
 mod logs;
+mod mouse;
 mod overlay;
 mod rows;
 mod runs;
@@ -21,6 +22,7 @@ mod update;
 
 pub use deploy_dialog::{Check, DeployDialog, WINDOWS};
 pub use fleet_view::{FleetFilter, FleetSort};
+pub use mouse::Hits;
 pub use runs::RunEntry;
 
 use super::action::{Action, OverlayKind, View};
@@ -294,6 +296,20 @@ pub struct App {
     pub proxy_hosts: Vec<String>,
     /// The dashboard's `--version` (what a row's `app boot` boots, else `latest`).
     pub version_flag: Option<String>,
+    /// When an ended action rings (the config's `notify`; off unless the dashboard sets it).
+    pub notify: super::notify::Notify,
+    /// What the terminal last said of its focus (None: it never said).
+    pub focused: Option<bool>,
+    /// Keys the config file rebinds (on top of the tables in `action.rs`).
+    pub keymap: super::keymap::Keymap,
+    /// The config file's colours.
+    pub palette: super::theme::Palette,
+    /// Mouse capture on (the config's `mouse`; off lets the terminal select text).
+    pub mouse: bool,
+    /// Notifications for the render loop to write to the terminal.
+    pub alerts: Vec<super::notify::Alert>,
+    /// Where the last frame drew the tabs and the fleet rows (for the mouse; set by `draw`).
+    pub hits: std::cell::Cell<Hits>,
     pub save_dir: PathBuf,
     /// The notice on screen and since when (see [`App::expire_notice`]).
     pub notice_seen: Option<(String, DateTime<Utc>)>,
@@ -350,6 +366,13 @@ impl App {
             inspect: None,
             proxy_hosts: Vec::new(),
             version_flag: None,
+            hits: std::cell::Cell::new(Hits::default()),
+            notify: super::notify::Notify::Off,
+            focused: None,
+            alerts: Vec::new(),
+            keymap: Default::default(),
+            palette: Default::default(),
+            mouse: true,
             notice_seen: None,
             // ~/.local/state/kdeck/logs (XDG), not the app's directory (its git tree).
             save_dir: dirs::state_dir().or_else(|| dirs::home_dir().map(|h| h.join(".local/state"))).unwrap_or_else(std::env::temp_dir).join("kdeck/logs"),

@@ -55,6 +55,7 @@ impl App {
                 self.preflight_pending = false;
             }
             Update::Stage(s) => self.timeline.stage = Some(s),
+            Update::ActionEnded { ok, what } => self.action_ended(ok, what),
             // Only the container the overlay still waits for (a late answer is dropped).
             Update::Inspect(v) => {
                 if matches!(self.overlay, Some(Overlay::Inspect { .. })) {
@@ -76,6 +77,20 @@ impl App {
                 self.traffic = Some(*t);
             }
         }
+    }
+
+    /// An engine job ended: ring, unless the config says not to (or the terminal has the focus
+    /// and the config rings only when it has not).
+    fn action_ended(&mut self, ok: bool, what: Option<String>) {
+        if !self.notify.rings(self.focused) {
+            return;
+        }
+        let tl = &self.timeline;
+        let ok = ok && tl.finished.as_ref().is_none_or(|f| f.ok);
+        let name = what.or_else(|| tl.action.as_ref().map(super::super::ui::action_name)).unwrap_or_else(|| "action".into());
+        let summary = tl.finished.as_ref().map(|f| f.summary.clone()).filter(|s| !s.is_empty());
+        let body = summary.unwrap_or_else(|| format!("{} · {}", self.fleet.service, self.dest_name()));
+        self.alerts.push(super::super::notify::Alert { title: format!("kdeck: {name} {}", if ok { "done" } else { "failed" }), body });
     }
 
     /// An engine event: into the timeline; a new rollout brings the deploy view up (showing it,

@@ -185,6 +185,11 @@ fn draw_table(app: &App, t: &Theme, f: &mut Frame, area: Rect, title: String) {
         .column_spacing(1);
     let mut state = TableState::default().with_selected(Some(app.fleet_selected));
     f.render_stateful_widget(table, area, &mut state);
+    // The rows below the border and the header, for the mouse.
+    let mut hits = app.hits.get();
+    hits.fleet_rows = Rect { x: area.x + 1, y: area.y + 2, width: area.width.saturating_sub(2), height: area.height.saturating_sub(3) };
+    hits.fleet_offset = state.offset();
+    app.hits.set(hits);
 }
 
 impl TableCtx<'_> {

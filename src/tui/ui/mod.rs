@@ -19,7 +19,7 @@ mod steps;
 pub mod tabs;
 pub(crate) mod traffic;
 
-use super::action::{bindings, exec_bindings, overlay_bindings, View};
+use super::action::{exec_bindings, overlay_bindings, View};
 use super::app::App;
 use super::theme::Theme;
 use super::versions;
@@ -34,7 +34,8 @@ pub fn draw(app: &App, f: &mut Frame) {
 
 /// [`draw`] into `area` (the deck draws its tab bar above it).
 pub fn draw_in(app: &App, f: &mut Frame, area: Rect) {
-    let t = Theme::new(app.color);
+    let t = Theme::with(app.color, app.palette);
+    app.hits.set(Default::default());
     let [header, tabs, body, status] = Layout::vertical([Constraint::Length(2), Constraint::Length(1), Constraint::Min(1), Constraint::Length(1)]).areas(area);
     draw_header(app, &t, f, header);
     draw_tabs(app, &t, f, tabs);
@@ -98,14 +99,21 @@ fn draw_header(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
 
 fn draw_tabs(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
     let mut spans = vec![Span::raw(" ")];
+    let mut hits = app.hits.get();
+    hits.tabs_y = area.y;
+    let mut x = area.x + 1;
     for (i, v) in View::ALL.iter().enumerate() {
         if app.read_only && *v == View::Exec {
             continue;
         }
         let label = format!(" {} {} ", i + 1, v.title());
+        let w = label.chars().count() as u16;
+        hits.tabs[i] = (x, x + w);
+        x += w + 1;
         spans.push(Span::styled(label, if *v == app.view() { t.tab_active() } else { t.dim() }));
         spans.push(Span::raw(" "));
     }
+    app.hits.set(hits);
     let tl = &app.timeline;
     if let Some(a) = &tl.action {
         let name = action_name(a);
@@ -205,7 +213,7 @@ pub fn status_keys(app: &App) -> Vec<(String, String)> {
             vec![("type", "regex"), ("Enter", "keep"), ("Esc", "clear")]
         }
         None if app.view() == View::Exec => exec_bindings().iter().filter(|b| b.bar).map(|b| (b.label, b.desc)).collect(),
-        None => return bindings(app.view(), app.read_only).into_iter().filter(|b| b.bar).map(|b| (b.label.to_string(), b.desc.to_string())).collect(),
+        None => return app.keymap.shown(app.view(), app.read_only).into_iter().filter(|b| b.bar).map(|b| (b.label, b.desc)).collect(),
     };
     pairs.into_iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
 }

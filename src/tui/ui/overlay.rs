@@ -1,7 +1,7 @@
 //! Overlays drawn over the body: help, command palette, confirmation, rollback picker, lock
 //! message, quit question.
 
-use super::super::action::{bindings, exec_bindings, View};
+use super::super::action::{exec_bindings, View};
 use super::super::app::{App, Confirm, Overlay};
 use super::super::resources;
 use super::super::theme::Theme;
@@ -151,7 +151,7 @@ fn help(app: &App, t: &Theme, f: &mut Frame, area: Rect) {
     let entries: Vec<(String, String)> = if view == View::Exec {
         exec_bindings().iter().filter(|b| b.help).map(|b| (b.label.to_string(), b.desc.to_string())).collect()
     } else {
-        bindings(view, app.read_only).into_iter().filter(|b| b.help).map(|b| (b.label.to_string(), b.desc.to_string())).collect()
+        app.keymap.shown(view, app.read_only).into_iter().filter(|b| b.help).map(|b| (b.label, b.desc)).collect()
     };
     // Two columns when one would not fit the height.
     // Inside the body with a row to spare at each end (the body keeps its borders).

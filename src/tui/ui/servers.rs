@@ -15,7 +15,7 @@ use ratatui::widgets::{Block, Borders, Paragraph};
 use ratatui::Frame;
 
 pub fn draw(deck: &Deck, f: &mut Frame, area: Rect) {
-    let t = Theme::new(deck.current().color);
+    let t = Theme::with(deck.current().color, deck.current().palette);
     let [header, body, status] = Layout::vertical([Constraint::Length(2), Constraint::Min(3), Constraint::Length(1)]).areas(area);
     draw_header(deck, &t, f, header);
     draw_table(deck, &t, f, body);

@@ -53,7 +53,7 @@ fn tab_state(app: &App, t: &Theme) -> Vec<(String, Style)> {
 type Named<'a> = (&'a str, Vec<(String, Style)>, bool);
 
 fn draw_bar(deck: &Deck, f: &mut Frame, area: Rect) {
-    let t = Theme::new(deck.current().color);
+    let t = Theme::with(deck.current().color, deck.current().palette);
     let width = area.width as usize;
     let hint = " ]/[ switch";
     // Whole tabs when they fit; else names only; else names cut to share the width.
