@@ -73,16 +73,26 @@ pub fn scope(app: &AppSpec, g: &Global) -> Result<AppSpec> {
             acc.hosts.retain(|h| role_hosts.contains(h));
         }
     }
-    if a.roles.is_empty() {
+    // As Kamal, `-h` matches the accessories' hosts too (`config.all_hosts`): a host that only
+    // carries accessories leaves no role in scope but is no error.
+    let accessory_host = hosts_filter.is_some() && a.accessories.iter().any(|x| !x.hosts.is_empty());
+    if a.roles.is_empty() && !accessory_host {
         return Err(eyre!("No --hosts match for {}", g.hosts.clone().unwrap_or_default()));
     }
     Ok(a)
 }
 
-/// Kamal's lock host: first `-h` host, else primary host of the first `-r` role, else primary host.
+/// Kamal's lock host: first `-h` host (the roles' hosts, then the accessories', config order),
+/// else primary host of the first `-r` role, else primary host.
 pub fn lock_host(app: &AppSpec, g: &Global) -> Option<String> {
     if let Some(hs) = split(&g.hosts) {
-        if let Some(h) = app.all_hosts().into_iter().find(|h| hs.iter().any(|p| matches(p, h))) {
+        let mut all = app.all_hosts();
+        for h in app.accessories.iter().flat_map(|a| a.hosts.iter()) {
+            if !all.contains(h) {
+                all.push(h.clone());
+            }
+        }
+        if let Some(h) = all.into_iter().find(|h| hs.iter().any(|p| matches(p, h))) {
             return Some(h);
         }
     }
@@ -332,5 +342,20 @@ mod tests {
         assert_eq!(acc_hosts(&Global { roles: Some("web".into()), ..Default::default() }), vec![vec!["h1"], Vec::<&str>::new()]);
         assert_eq!(acc_hosts(&Global { roles: Some("worker".into()), ..Default::default() }), vec![vec!["h3"], vec!["h3"]]);
         assert_eq!(acc_hosts(&Global { primary: true, ..Default::default() }), vec![vec!["h1"], Vec::<&str>::new()]);
+    }
+
+    /// Kamal's `-h` takes any host of the config, accessories' included: a host that only
+    /// carries an accessory is in scope (no role) and is the lock host; an unknown one is not.
+    #[test]
+    fn a_host_with_only_accessories_is_a_valid_host_filter() {
+        let mut full = app();
+        full.accessories[1].hosts = vec!["h9".into()];
+        let g = Global { hosts: Some("h9".into()), ..Default::default() };
+        let a = scope(&full, &g).unwrap();
+        assert!(a.roles.is_empty());
+        assert_eq!(a.accessories[1].hosts, vec!["h9"]);
+        assert_eq!(lock_host(&full, &g).as_deref(), Some("h9"));
+        let err = scope(&full, &Global { hosts: Some("nope".into()), ..Default::default() }).unwrap_err();
+        assert_eq!(err.to_string(), "No --hosts match for nope");
     }
 }
