@@ -371,3 +371,15 @@ builder:
     assert_eq!(app.boot_limit, Some(BootLimit::Count(1)));
     assert_eq!(envfile::encode(&web.env_secret), "SECRET_KEY_BASE=s3cr3t-key-base-0123456789\nDB_PASSWORD=db-pass-from-command\n");
 }
+
+/// `proxy reboot` with the boot files (no `proxy: run:`): the run command as Kamal sent it.
+#[test]
+fn proxy_reboot_default_matches_trace() {
+    if !have_traces() {
+        return;
+    }
+    let app = klabapp();
+    let trace = trace_commands("44-proxy-reboot-default", "klab1");
+    assert_in(&trace, &cmd::proxy_reboot_run(&app, "10.77.0.11"));
+    assert!(cmd::proxy_start_or_run(&app, "10.77.0.11").starts_with("docker container start kamal-proxy || echo $(cat"), "mid-command: no env prefix");
+}

@@ -73,7 +73,7 @@ impl Engine {
                 n?;
                 c?;
                 if is_proxy {
-                    let run = if reboot { cmd::proxy_run(&self.app, h) } else { cmd::proxy_start_or_run(&self.app, h) };
+                    let run = if reboot { cmd::proxy_reboot_run(&self.app, h) } else { cmd::proxy_start_or_run(&self.app, h) };
                     self.sh_ok(h, &run).await?;
                 }
                 Ok(())

@@ -71,6 +71,15 @@ pub fn proxy_run(app: &AppSpec, host: &str) -> String {
     }
 }
 
+/// The command `proxy reboot` runs kamal-proxy with: as [`proxy_run`]; sent alone, the boot
+/// files' `echo … | xargs docker run …` goes through `/usr/bin/env` as Kamal's SSHKit sends it.
+pub fn proxy_reboot_run(app: &AppSpec, host: &str) -> String {
+    match app.proxy_runs.get(host) {
+        Some(_) => proxy_run(app, host),
+        None => format!("/usr/bin/env {}", proxy_run_legacy_args()),
+    }
+}
+
 pub fn proxy_stop() -> String {
     "docker container stop kamal-proxy".into()
 }
