@@ -145,22 +145,7 @@ impl Worker {
                     Ok(fp) => self.notice(false, format!("trusted {fp} for {host}; connecting…")).await,
                     Err(e) => self.notice(true, e.to_string()).await,
                 },
-                Request::Tunnel { name, host } => {
-                    let key = (name.clone(), host.clone());
-                    if let Some(t) = tunnels.get(&key) {
-                        self.notice(false, format!("tunnel {} → {} (already open)", t.local, t.description)).await;
-                        continue;
-                    }
-                    let ctx = self.ctx();
-                    let port = crate::app::tunnel::default_port(&ctx.full, &name);
-                    match crate::app::tunnel::open(&self.pool, &ctx.full, &name, Some(&host), (0, port), "127.0.0.1").await {
-                        Ok(t) => {
-                            self.notice(false, format!("tunnel {} → {} (open until you quit)", t.local, t.description)).await;
-                            tunnels.insert(key, t);
-                        }
-                        Err(e) => self.notice(true, format!("{e}")).await,
-                    }
-                }
+                Request::Tunnel { name, host } => self.tunnel(&mut tunnels, name, host).await,
                 Request::Probe => self.probe_down(),
                 // The render loop suspends the terminal and runs the shell itself.
                 Request::Shell { .. } => {}
@@ -213,6 +198,24 @@ impl Worker {
             | Request::Row { .. }
             | Request::Inspect { .. }
             | Request::Probe => None,
+        }
+    }
+
+    /// A tunnel to a role's or accessory's container on a host (kept open until the screen
+    /// ends; asked again, the open one is named).
+    async fn tunnel(&self, tunnels: &mut std::collections::HashMap<(String, String), crate::app::tunnel::Tunnel>, name: String, host: String) {
+        let key = (name.clone(), host.clone());
+        if let Some(t) = tunnels.get(&key) {
+            return self.notice(false, format!("tunnel {} → {} (already open)", t.local, t.description)).await;
+        }
+        let ctx = self.ctx();
+        let port = crate::app::tunnel::default_port(&ctx.full, &name);
+        match crate::app::tunnel::open(&self.pool, &ctx.full, &name, Some(&host), (0, port), "127.0.0.1").await {
+            Ok(t) => {
+                self.notice(false, format!("tunnel {} → {} (open until you quit)", t.local, t.description)).await;
+                tunnels.insert(key, t);
+            }
+            Err(e) => self.notice(true, format!("{e}")).await,
         }
     }
 

@@ -103,10 +103,8 @@ impl App {
                 self.overlay = Some(Overlay::History { selected });
             }
             Action::Abort => self.abort(d),
-            Action::NextTab => self.switch_tab = Some(1),
-            Action::PrevTab => self.switch_tab = Some(-1),
-            Action::RowActions => self.open_row_actions(),
-            Action::Row(op) => self.row_action_on_selected(op, d),
+            Action::NextTab | Action::PrevTab => self.switch_tab = Some(if a == Action::NextTab { 1 } else { -1 }),
+            Action::RowActions | Action::Row(_) => self.row_action_key(a, d),
         }
     }
 

@@ -29,8 +29,16 @@ impl App {
         self.tree().get(self.fleet_selected).and_then(RowTarget::of)
     }
 
+    /// `x` (the menu) or a row action's own key or palette entry.
+    pub(super) fn row_action_key(&mut self, a: super::super::action::Action, d: &mut dyn Dispatcher) {
+        match a {
+            super::super::action::Action::Row(op) => self.row_action_on_selected(op, d),
+            _ => self.open_row_actions(),
+        }
+    }
+
     /// `x`: the menu of the selected row.
-    pub(super) fn open_row_actions(&mut self) {
+    fn open_row_actions(&mut self) {
         match self.selected_target() {
             Some(target) => self.overlay = Some(Overlay::RowActions { target, selected: 0 }),
             None => self.error("select a role, host or accessory row first"),
@@ -38,7 +46,7 @@ impl App {
     }
 
     /// A row action from a key or the palette: on the fleet's selected row.
-    pub(super) fn row_action_on_selected(&mut self, op: RowOp, d: &mut dyn Dispatcher) {
+    fn row_action_on_selected(&mut self, op: RowOp, d: &mut dyn Dispatcher) {
         match self.selected_target() {
             Some(target) => self.row_action(op, target, d),
             None => self.error("select a role, host or accessory row first"),
