@@ -3,7 +3,7 @@
 //! (a pty channel when stdin is a terminal, as `ssh -t`; no OpenSSH client).
 
 use super::context::Ctx;
-use super::views::{per_host, print_blocks};
+use super::views::{per_host, print_blocks, stream_blocks};
 use crate::kamal::accessory::{self as acc, AccessorySpec};
 use crate::kamal::{audit, cmd};
 use color_eyre::eyre::{eyre, Result};
@@ -171,7 +171,7 @@ pub async fn server_exec(ctx: &Ctx, interactive: bool, words: &[String]) -> Resu
     let audit_jobs = hosts.iter().map(|h| (h.clone(), audit_record(ctx, &audit::executed_on_host(&command, h)))).collect();
     per_host(ctx, audit_jobs).await;
     let jobs = hosts.iter().map(|h| (h.clone(), cmd::server_command(&command))).collect();
-    Ok(print_blocks("App", per_host(ctx, jobs).await, None))
+    Ok(stream_blocks(ctx, "App", jobs, None).await)
 }
 
 fn audit_record(ctx: &Ctx, message: &str) -> String {
@@ -213,5 +213,5 @@ pub async fn accessory_exec(ctx: &Ctx, name: &str, interactive: bool, reuse: boo
     let audit = audit_record(ctx, &audit::executed_on_accessory(&command, name));
     per_host(ctx, a.hosts.iter().map(|h| (h.clone(), audit.clone())).collect()).await;
     let jobs = a.hosts.iter().map(|h| (h.clone(), remote_cmd.clone())).collect();
-    Ok(print_blocks("App", per_host(ctx, jobs).await, None))
+    Ok(stream_blocks(ctx, "App", jobs, None).await)
 }

@@ -7,44 +7,70 @@ use crate::deploy::remote::ExecOutput;
 use crate::kamal::{cmd, lock};
 use color_eyre::eyre::Result;
 use futures::future::join_all;
+use futures::stream::{FuturesUnordered, StreamExt};
 use std::process::ExitCode;
 
 /// Run one command per (host, key) in parallel; results in host order.
 pub(super) async fn per_host(ctx: &Ctx, jobs: Vec<(String, String)>) -> Vec<(String, Result<ExecOutput, String>)> {
-    let futs = jobs.into_iter().map(|(h, c)| {
-        let r = ctx.remotes.get(&h).cloned();
-        async move {
-            let res = match r {
-                Some(r) => r.exec(&c).await.map_err(|e| e.to_string()),
-                None => Err(format!("no connection to {h}")),
-            };
-            (h, res)
+    join_all(jobs.into_iter().map(|(h, c)| run_one(ctx, h, c))).await
+}
+
+async fn run_one(ctx: &Ctx, h: String, c: String) -> (String, Result<ExecOutput, String>) {
+    let res = match ctx.remotes.get(&h) {
+        Some(r) => r.exec(&c).await.map_err(|e| e.to_string()),
+        None => Err(format!("no connection to {h}")),
+    };
+    (h, res)
+}
+
+/// Runs one command per (host, key) in parallel and prints each host's block as soon as its
+/// command ends (as Kamal does), so a host that does not answer holds back only its own block.
+pub(super) async fn stream_blocks(ctx: &Ctx, kind: &str, jobs: Vec<(String, String)>, nothing: Option<&str>) -> ExitCode {
+    let mut running: FuturesUnordered<_> = jobs.into_iter().map(|(h, c)| run_one(ctx, h, c)).collect();
+    let mut code = ExitCode::SUCCESS;
+    while let Some((h, r)) = running.next().await {
+        if !print_block(kind, &h, r, nothing) {
+            code = ExitCode::from(1);
         }
-    });
-    join_all(futs).await
+    }
+    code
 }
 
 pub(super) fn print_blocks(kind: &str, results: Vec<(String, Result<ExecOutput, String>)>, nothing: Option<&str>) -> ExitCode {
     let mut code = ExitCode::SUCCESS;
     for (h, r) in results {
-        crate::outln!("{kind} Host: {h}");
-        match r {
-            Ok(o) if o.ok() => crate::outln!("{}", o.stdout.trim_end()),
-            Ok(o) => match nothing {
-                Some(n) => crate::outln!("{n}"),
-                None => {
-                    crate::outln!("{}", o.combined());
-                    code = ExitCode::from(1);
-                }
-            },
-            Err(e) => {
-                crate::outln!("{e}");
-                code = ExitCode::from(1);
-            }
+        if !print_block(kind, &h, r, nothing) {
+            code = ExitCode::from(1);
         }
-        crate::outln!();
     }
     code
+}
+
+/// One `App Host: <h>` block; false when the command failed.
+fn print_block(kind: &str, h: &str, r: Result<ExecOutput, String>, nothing: Option<&str>) -> bool {
+    crate::outln!("{kind} Host: {h}");
+    let ok = match r {
+        Ok(o) if o.ok() => {
+            crate::outln!("{}", o.stdout.trim_end());
+            true
+        }
+        Ok(o) => match nothing {
+            Some(n) => {
+                crate::outln!("{n}");
+                true
+            }
+            None => {
+                crate::outln!("{}", o.combined());
+                false
+            }
+        },
+        Err(e) => {
+            crate::outln!("{e}");
+            false
+        }
+    };
+    crate::outln!();
+    ok
 }
 
 fn host_role_jobs(ctx: &Ctx, f: impl Fn(&str) -> String) -> Vec<(String, String)> {
@@ -61,21 +87,21 @@ pub async fn app_version(ctx: &Ctx) -> Result<ExitCode> {
     // Kamal: the first role on the host.
     let jobs =
         ctx.hosts().into_iter().filter_map(|h| ctx.app.roles_on(&h).first().map(|r| cmd::current_running_version(&ctx.app, &r.name)).map(|c| (h, c))).collect();
-    Ok(print_blocks("App", per_host(ctx, jobs).await, None))
+    Ok(stream_blocks(ctx, "App", jobs, None).await)
 }
 
 pub async fn app_details(ctx: &Ctx) -> Result<ExitCode> {
-    Ok(print_blocks("App", per_host(ctx, host_role_jobs(ctx, |r| cmd::app_details(&ctx.app, r))).await, None))
+    Ok(stream_blocks(ctx, "App", host_role_jobs(ctx, |r| cmd::app_details(&ctx.app, r)), None).await)
 }
 
 pub async fn app_containers(ctx: &Ctx) -> Result<ExitCode> {
     let jobs = ctx.hosts().into_iter().map(|h| (h, cmd::app_containers(&ctx.app))).collect();
-    Ok(print_blocks("App", per_host(ctx, jobs).await, None))
+    Ok(stream_blocks(ctx, "App", jobs, None).await)
 }
 
 pub async fn app_images(ctx: &Ctx) -> Result<ExitCode> {
     let jobs = ctx.hosts().into_iter().map(|h| (h, cmd::app_images(&ctx.app))).collect();
-    Ok(print_blocks("App", per_host(ctx, jobs).await, None))
+    Ok(stream_blocks(ctx, "App", jobs, None).await)
 }
 
 pub async fn stale_containers(ctx: &Ctx) -> Result<ExitCode> {
@@ -104,7 +130,7 @@ pub async fn stale_containers(ctx: &Ctx) -> Result<ExitCode> {
 
 pub async fn audit(ctx: &Ctx) -> Result<ExitCode> {
     let jobs = ctx.hosts().into_iter().map(|h| (h, cmd::audit_tail(&ctx.app))).collect();
-    Ok(print_blocks("App", per_host(ctx, jobs).await, None))
+    Ok(stream_blocks(ctx, "App", jobs, None).await)
 }
 
 pub async fn lock_status(ctx: &Ctx) -> Result<ExitCode> {
@@ -127,7 +153,7 @@ pub async fn lock_status(ctx: &Ctx) -> Result<ExitCode> {
 
 pub async fn proxy_details(ctx: &Ctx) -> Result<ExitCode> {
     let jobs = ctx.app.proxy_hosts().into_iter().map(|h| (h, cmd::proxy_details())).collect();
-    Ok(print_blocks("Proxy", per_host(ctx, jobs).await, None))
+    Ok(stream_blocks(ctx, "Proxy", jobs, None).await)
 }
 
 pub async fn proxy_logs(ctx: &Ctx, a: &LogsArgs) -> Result<ExitCode> {
@@ -143,7 +169,7 @@ pub async fn proxy_logs(ctx: &Ctx, a: &LogsArgs) -> Result<ExitCode> {
         return super::follow::run(ctx, super::follow::Follow::Proxy(ctx.app.proxy_hosts()), tail, !a.skip_timestamps, grep).await;
     }
     let jobs = ctx.app.proxy_hosts().into_iter().map(|h| (h, c.clone())).collect();
-    Ok(print_blocks("Proxy", per_host(ctx, jobs).await, Some("Nothing found")))
+    Ok(stream_blocks(ctx, "Proxy", jobs, Some("Nothing found")).await)
 }
 
 pub async fn app_logs(ctx: &Ctx, a: &LogsArgs) -> Result<ExitCode> {
@@ -156,5 +182,5 @@ pub async fn app_logs(ctx: &Ctx, a: &LogsArgs) -> Result<ExitCode> {
     let jobs = host_role_jobs(ctx, |r| {
         cmd::app_logs(&ctx.app, r, a.since.as_deref(), a.lines, a.grep.as_deref(), a.grep_options.as_deref(), !a.skip_timestamps, a.container_id.as_deref())
     });
-    Ok(print_blocks("App", per_host(ctx, jobs).await, Some("Nothing found")))
+    Ok(stream_blocks(ctx, "App", jobs, Some("Nothing found")).await)
 }
