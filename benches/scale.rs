@@ -25,7 +25,7 @@ mod lab;
 #[allow(dead_code)]
 mod tmux;
 
-#[path = "scale/measure.rs"]
+#[path = "../tests/support/scale.rs"]
 mod measure;
 #[path = "scale/tui.rs"]
 mod tui;

@@ -162,6 +162,7 @@ pub fn measure(lab: &lab::Lab, bin: &Path, dir: &Path, chatty: &Path, load_versi
         ("key_to_frame_p50_ms", "key-to-frame p50 (ms)"),
         ("key_to_frame_p99_ms", "key-to-frame p99 (ms)"),
         ("draw_p99_ms", "frame draw p99 (ms)"),
+        ("frame_p99_ms", "frame draw + write to the terminal p99 (ms)"),
         ("frames", "frames drawn"),
         ("updates", "updates applied"),
     ] {

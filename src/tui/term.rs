@@ -169,12 +169,17 @@ where
             _ = sleep_until(deadline), if dirty => {
                 screen.app().now = Utc::now();
                 let started = Instant::now();
-                terminal.draw(|f| screen.draw(f))?;
+                let mut render = Duration::ZERO;
+                terminal.draw(|f| {
+                    let t = std::time::Instant::now();
+                    screen.draw(f);
+                    render = t.elapsed();
+                })?;
                 last_draw = Instant::now();
                 dirty = false;
                 let stats = screen.stats();
                 stats.frames += 1;
-                stats.record_draw(last_draw - started);
+                stats.record_draw(render, last_draw - started);
                 if let Some(k) = key_at.take() {
                     stats.record_key(k.elapsed());
                 }

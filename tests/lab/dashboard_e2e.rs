@@ -290,25 +290,3 @@ fn dashboard_end_to_end_in_tmux() {
     let v = String::from_utf8_lossy(&versions.stdout);
     assert!(v.lines().filter(|l| !l.starts_with("App Host:") && !l.trim().is_empty()).all(|l| l.trim() == "v3"), "the demo changed the fleet's version:\n{v}");
 }
-
-/// Benchmark figure (run with `--ignored`): time from starting kdeck to every host shown as
-/// up, for 3 and 10 hosts (fresh hosts, no app containers). Uses the same lab name and net as
-/// the test above, so run it alone.
-#[test]
-#[ignore]
-fn figure_start_to_all_hosts_shown() {
-    let _turn = crate::support::lab::turn();
-    let tmp = tempfile::tempdir().unwrap();
-    let bin = kdeck_binary(tmp.path());
-    for n in [3usize, 10] {
-        let Some(l) = lab::Lab::up("tui", 4, n) else { return };
-        let hosts = l.ips(0..n);
-        let app = l.write_app(&tmp.path().join(format!("app{n}")), &lab::AppSpec::new("klabapp", &hosts, &[]));
-        let cmdline = format!("env HOME={} {} dashboard --read-only; sleep 600", l.home.display(), bin.display());
-        let t = Tmux::start(&format!("kdeck-fig-{}-{n}", std::process::id()), &app, &cmdline, 160, 45);
-        let el = t.waited("all hosts up", 60, |s| hosts.iter().all(|h| row(s, h).contains("● up"))).1;
-        eprintln!("figure: start to all {n} hosts shown: {el:?}");
-        drop(t);
-        drop(l);
-    }
-}

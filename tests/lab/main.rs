@@ -25,4 +25,5 @@ mod resources_cli;
 mod resources_live;
 mod resources_prune;
 mod row_actions;
+mod scale_smoke;
 mod traffic;

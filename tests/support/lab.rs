@@ -748,6 +748,7 @@ const GROUPS: &[(&str, &[&str])] = &[
     ("net11", &["lifecycle"]),
     ("net13", &["cli_on_lab"]),
     ("net16", &["destinations"]),
+    ("net14", &["scale_smoke"]),
 ];
 
 /// Modules of one group that may still run side by side: each works on its own service of the

@@ -5,6 +5,7 @@
 pub mod config;
 pub mod engine;
 pub mod lab;
+pub mod scale;
 pub mod tmux;
 pub mod tui_fixtures;
 pub mod vendors;

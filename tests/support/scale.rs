@@ -1,8 +1,8 @@
-//! The engine half of the scale harness: runs one command (Kamal or kdeck) and reads what the
+//! The engine half of the scale harness (`benches/scale.rs`) and of its CI smoke (`tests/lab/scale_smoke.rs`): runs one command (Kamal or kdeck) and reads what the
 //! hosts did meanwhile from the lab's logs: the SSH command log (the floor) and sshd's own log
 //! (handshakes).
 
-use crate::lab;
+use super::lab;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};

@@ -186,8 +186,10 @@ pub struct LoopStats {
     pub updates: u64,
     /// Time from a key's arrival to the end of the first frame drawn after it (last 1000).
     pub key_to_frame: Vec<std::time::Duration>,
-    /// Time each frame took to draw (last 1000).
+    /// Time each frame took to draw: building it from the state (last 1000).
     pub draw: Vec<std::time::Duration>,
+    /// The same plus the diff and the write to the terminal (last 1000).
+    pub frame: Vec<std::time::Duration>,
 }
 
 impl LoopStats {
@@ -197,8 +199,9 @@ impl LoopStats {
         keep_last(&mut self.key_to_frame, d, Self::KEEP);
     }
 
-    pub fn record_draw(&mut self, d: std::time::Duration) {
-        keep_last(&mut self.draw, d, Self::KEEP);
+    pub fn record_draw(&mut self, render: std::time::Duration, whole: std::time::Duration) {
+        keep_last(&mut self.draw, render, Self::KEEP);
+        keep_last(&mut self.frame, whole, Self::KEEP);
     }
 
     /// One line in the log file when the dashboard ends (read by `benches/scale.rs`).
@@ -212,6 +215,7 @@ impl LoopStats {
             key_to_frame_p99_ms = format!("{:.2}", ms(&self.key_to_frame, 0.99)),
             draw_p50_ms = format!("{:.3}", ms(&self.draw, 0.5)),
             draw_p99_ms = format!("{:.3}", ms(&self.draw, 0.99)),
+            frame_p99_ms = format!("{:.3}", ms(&self.frame, 0.99)),
             "render loop stats"
         );
     }
