@@ -24,12 +24,28 @@ pub fn forward_fleet(mut rx: watch::Receiver<FleetSnapshot>, tx: mpsc::Sender<Up
     })
 }
 
-/// Sends each traffic snapshot; the task owns the follow (dropping it stops the streams).
-pub fn forward_traffic(mut rx: watch::Receiver<TrafficSnapshot>, handle: TrafficHandle, tx: mpsc::Sender<Update>) -> JoinHandle<()> {
+/// Resolves once every host of the snapshot has been read once or is known to be down, or
+/// after `wait`, whichever comes first.
+pub async fn first_look(mut rx: watch::Receiver<FleetSnapshot>, wait: std::time::Duration) {
+    let all_seen = async move {
+        loop {
+            let done = rx.borrow_and_update().hosts.iter().all(|h| h.last_seen.is_some() || matches!(h.conn, crate::fleet::model::ConnState::Down { .. }));
+            if done || rx.changed().await.is_err() {
+                return;
+            }
+        }
+    };
+    let _ = tokio::time::timeout(wait, all_seen).await;
+}
+
+/// Sends each traffic snapshot to the screen and into `share` (what the canary reads); the task
+/// owns the follow (dropping it stops the streams).
+pub fn forward_traffic(mut rx: watch::Receiver<TrafficSnapshot>, handle: TrafficHandle, tx: mpsc::Sender<Update>, share: watch::Sender<TrafficSnapshot>) -> JoinHandle<()> {
     tokio::spawn(async move {
         let _handle = handle;
         while rx.changed().await.is_ok() {
             let snap = rx.borrow_and_update().clone();
+            share.send_replace(snap.clone());
             if tx.send(Update::Traffic(Box::new(snap))).await.is_err() {
                 return;
             }

@@ -72,20 +72,28 @@ fn open(pools: &Pools, t: &Target, read_only: bool, skip_push: bool) -> Result<O
     let (snap_rx, watcher) = Watcher::spawn(pool.clone(), spec.clone());
     let (up_tx, up_rx) = mpsc::channel::<Update>(8192);
 
+    let first_look = super::feed::first_look(snap_rx.clone(), FIRST_LOOK_WAIT);
     super::feed::forward_fleet(snap_rx, up_tx.clone());
-    // Resources over the same connections; the forwarder owns the monitor (dropping it stops it).
-    let (res_rx, monitor) = crate::fleet::resources::Monitor::spawn(pool.clone(), spec.clone(), crate::fleet::resources::ResourceOptions::default());
-    forward_resources(res_rx, monitor, up_tx.clone());
-    // Traffic through kamal-proxy on every host of a role behind it (the last 10 minutes first).
+    // Resources and traffic start once every host has been read once (or after FIRST_LOOK_WAIT):
+    // their first reads (system df, stats, ten minutes of proxy log) would otherwise compete
+    // with the fleet rows for the hosts. The canary reads the same traffic figures the screen
+    // shows, through `traffic`, which the follow feeds once it runs.
     let proxy_hosts = ctx.full.proxy_hosts();
-    let mut traffic = None;
-    if !proxy_hosts.is_empty() {
-        let opts = crate::fleet::traffic::TrafficOptions { history_s: Some(600), ..Default::default() };
-        let (traffic_rx, handle) = crate::fleet::traffic::follow(&pool, &spec, &proxy_hosts, opts);
-        // The canary reads the same figures the screen shows.
-        traffic = Some(traffic_rx.clone());
-        super::feed::forward_traffic(traffic_rx, handle, up_tx.clone());
-    }
+    let (traffic_tx, traffic_rx) = tokio::sync::watch::channel(crate::fleet::traffic::TrafficSnapshot::default());
+    let traffic = (!proxy_hosts.is_empty()).then_some(traffic_rx);
+    let (p, sp, tx) = (pool.clone(), spec.clone(), up_tx.clone());
+    tokio::spawn(async move {
+        first_look.await;
+        // Resources over the same connections; the forwarder owns the monitor (dropping it stops it).
+        let (res_rx, monitor) = crate::fleet::resources::Monitor::spawn(p.clone(), sp.clone(), crate::fleet::resources::ResourceOptions::default());
+        forward_resources(res_rx, monitor, tx.clone());
+        // Traffic through kamal-proxy on every host of a role behind it (the last 10 minutes first).
+        if !proxy_hosts.is_empty() {
+            let opts = crate::fleet::traffic::TrafficOptions { history_s: Some(600), ..Default::default() };
+            let (rx, handle) = crate::fleet::traffic::follow(&p, &sp, &proxy_hosts, opts);
+            super::feed::forward_traffic(rx, handle, tx, traffic_tx);
+        }
+    });
 
     let (req_tx, req_rx) = mpsc::unbounded_channel::<Request>();
     let busy = Arc::new(AtomicBool::new(false));
@@ -240,24 +248,39 @@ fn forward_servers(sessions: Vec<crate::ssh::Session>, tx: mpsc::Sender<DeckUpda
     });
 }
 
-/// Sends each resource snapshot (and the prune preview that goes with it) to the dashboard.
+/// At most one resources update a second: every host's sample changes the snapshot (25 a second
+/// at 50 hosts), and the screen needs only the newest.
+const RESOURCES_EVERY: Duration = Duration::from_secs(1);
+
+/// Longest wait for every host's first read before resources and traffic start anyway.
+const FIRST_LOOK_WAIT: Duration = Duration::from_secs(2);
+
+/// Sends the newest resource snapshot at most once per [`RESOURCES_EVERY`], and the prune
+/// preview when it changed.
 fn forward_resources(
     mut rx: tokio::sync::watch::Receiver<crate::fleet::model::ResourceSnapshot>,
     monitor: crate::fleet::resources::MonitorHandle,
     tx: mpsc::Sender<Update>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
+        let mut sent_plans = None;
         loop {
             let snap = rx.borrow_and_update().clone();
             if tx.send(Update::Resources(Box::new(snap))).await.is_err() {
                 return;
             }
-            if tx.send(Update::PrunePlans(monitor.prune_plans())).await.is_err() {
-                return;
+            let plans = monitor.prune_plans();
+            if sent_plans.as_ref() != Some(&plans) {
+                sent_plans = Some(plans.clone());
+                if tx.send(Update::PrunePlans(plans)).await.is_err() {
+                    return;
+                }
             }
+            let next = tokio::time::Instant::now() + RESOURCES_EVERY;
             if rx.changed().await.is_err() {
                 return;
             }
+            tokio::time::sleep_until(next).await;
         }
     })
 }

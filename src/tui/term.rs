@@ -2,7 +2,7 @@
 //!
 //! The loop polls input first, then the frame deadline, then engine updates; updates are drained
 //! in bounded batches and only mark the state dirty, so a flood of log lines costs at most one
-//! draw per frame interval and never delays a key by more than one batch.
+//! draw per data frame (100 ms) and never delays a key by more than one batch and one frame.
 
 use super::app::App;
 use super::dispatch::{Dispatcher, Update};
@@ -33,6 +33,10 @@ pub enum LoopExit {
 
 /// Longest time spent applying queued updates before input is looked at again.
 const BATCH_BUDGET: Duration = Duration::from_millis(8);
+/// Frames caused by data alone (fleet, resources, traffic, log lines, the clock) come at most
+/// this often; a key's frame comes at the next frame slot. At 50 hosts the data changes many
+/// times a second, and a faster redraw shows nothing an operator could read.
+const DATA_FRAME: Duration = Duration::from_millis(100);
 
 /// What the render loop drives: one destination's [`App`] with its dispatcher ([`One`]), or the
 /// [`Deck`](super::deck::Deck) of several behind a tab bar. `Msg` is what its update channel
@@ -139,6 +143,8 @@ where
     let frame = Duration::from_secs_f64(1.0 / fps.clamp(1, 240) as f64);
     let mut last_draw = Instant::now() - frame;
     let mut dirty = true;
+    // A key waits one frame slot at most; data waits for DATA_FRAME.
+    let mut urgent = true;
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
     let mut updates_open = true;
@@ -150,7 +156,7 @@ where
         if let Some(target) = screen.app().pending_shell.take() {
             return Ok(LoopExit::Shell(target));
         }
-        let deadline = last_draw + frame;
+        let deadline = last_draw + if urgent { frame } else { DATA_FRAME.max(frame) };
         tokio::select! {
             biased;
             ev = input.next() => match ev {
@@ -162,6 +168,7 @@ where
                     key_at.get_or_insert_with(std::time::Instant::now);
                     screen.event(ev);
                     dirty = true;
+                    urgent = true;
                 }
                 Some(Err(e)) => return Err(e),
                 None => return Ok(LoopExit::Quit),
@@ -177,6 +184,7 @@ where
                 })?;
                 last_draw = Instant::now();
                 dirty = false;
+                urgent = false;
                 let stats = screen.stats();
                 stats.frames += 1;
                 stats.record_draw(render, last_draw - started);
@@ -186,22 +194,7 @@ where
             }
             u = updates.recv(), if updates_open => match u {
                 Some(u) => {
-                    let mut shows = screen.apply(u);
-                    screen.stats().updates += 1;
-                    let start = std::time::Instant::now();
-                    // Check the clock every 64 updates: cheap, and bounds the batch in time.
-                    'batch: while start.elapsed() < BATCH_BUDGET {
-                        for _ in 0..64 {
-                            match updates.try_recv() {
-                                Ok(u) => {
-                                    shows |= screen.apply(u);
-                                    screen.stats().updates += 1;
-                                }
-                                Err(_) => break 'batch,
-                            }
-                        }
-                    }
-                    dirty |= shows;
+                    dirty |= apply_batch(screen, u, updates);
                     ring(screen.alerts());
                 }
                 None => {
@@ -235,6 +228,28 @@ fn ring(alerts: Vec<super::notify::Alert>) {
 /// Starts an interactive shell (in a container or on a host) once the TUI has given the
 /// terminal back; resolves to the remote exit status. `None`: no shell possible.
 pub type ShellCommand = Box<dyn FnMut(&ShellTarget) -> Option<ShellFuture> + Send>;
+
+/// Applies `first` and whatever else is queued, for at most [`BATCH_BUDGET`]; true when the
+/// screen can show a difference.
+fn apply_batch<C: Screen>(screen: &mut C, first: C::Msg, updates: &mut mpsc::Receiver<C::Msg>) -> bool {
+    let mut shows = screen.apply(first);
+    screen.stats().updates += 1;
+    let start = std::time::Instant::now();
+    // Check the clock every 64 updates: cheap, and bounds the batch in time.
+    while start.elapsed() < BATCH_BUDGET {
+        for _ in 0..64 {
+            match updates.try_recv() {
+                Ok(u) => {
+                    shows |= screen.apply(u);
+                    screen.stats().updates += 1;
+                }
+                Err(_) => return shows,
+            }
+        }
+    }
+    shows
+}
+
 
 /// A running shell session: the remote exit status, or why it could not start.
 pub type ShellFuture = futures::future::BoxFuture<'static, Result<i32, String>>;

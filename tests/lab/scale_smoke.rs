@@ -62,16 +62,30 @@ fn ten_hosts_deploy_in_groups_with_one_handshake_per_host_and_a_silent_host_hold
         assert_eq!(s.handshakes, want, "{args:?}: hosts dialled");
     }
 
-    // The dashboard: every host up, one handshake per host for the whole session.
+    // The dashboard: every host up, one handshake per host for the whole session; three hosts
+    // whose sshd goes away and comes back cost one handshake each again, no more.
     let before = scale::handshakes(&l);
     let cmdline = format!("env HOME={} {} dashboard --read-only; echo KDECK-EXITED; sleep 600", l.home.display(), env!("CARGO_BIN_EXE_kdeck"));
     let t = Tmux::start(&format!("kdeck-smoke-{}", std::process::id()), &dir, &cmdline, 160, 45);
-    t.wait("every host up", 60, |s| web.iter().chain(&workers).all(|h| s.lines().any(|r| r.contains(&format!(" {h} ")) && r.contains("● up"))));
+    let row_has = |s: &str, h: &str, what: &str| s.lines().any(|r| r.contains(&format!(" {h} ")) && r.contains(what));
+    let all_up = |s: &str| web.iter().chain(&workers).all(|h| row_has(s, h, "● up"));
+    t.wait("every host up", 60, all_up);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(scale::handshakes(&l) - before, 10, "dashboard start: one SSH handshake per host");
+    let storm = &web[0..3];
+    for h in storm {
+        l.sshd_stop(h);
+    }
+    t.wait("three hosts down", 30, |s| storm.iter().all(|h| row_has(s, h, "✗ down")));
+    for h in storm {
+        l.sshd_start(h);
+    }
+    t.wait("every host up again", 60, all_up);
     std::thread::sleep(Duration::from_secs(3));
     t.keys(&["q"]);
     t.wait("kdeck exit", 30, |s| s.contains("KDECK-EXITED"));
     drop(t);
-    assert_eq!(scale::handshakes(&l) - before, 10, "dashboard session: one SSH handshake per host");
+    assert_eq!(scale::handshakes(&l) - before, 13, "dashboard session: one handshake per host, and one per host that came back");
 
     // A host whose link is down (packets dropped: only the connect timeout ends its wait):
     // the nine others are printed as they answer, its own block comes last with the error.

@@ -1,238 +1,15 @@
-//! The fleet watcher: one task per host on the shared [`Pool`], fed by Docker events
-//! (`label=service=<svc>`) plus a periodic reconcile, publishing a [`FleetSnapshot`] on a
-//! `watch` channel. A host whose connection drops is shown `Down` as soon as its session
-//! says so (or a reconcile stops answering) and comes back by itself when the session
-//! reconnects.
+//! Reading one host for the watcher: its containers (app and accessories), inspects, the
+//! current version per role (Kamal's rule), kamal-proxy's routes and the deploy lock, with a
+//! small cache so a periodic read asks Docker only what may have changed.
 
-use super::model::{ConnState, ContainerInfo, FleetSnapshot, HostStatus, ProxyRoute};
-use super::spec::{AccessoryWatch, FleetSpec};
+use super::super::model::{ContainerInfo, ProxyRoute};
+use super::super::spec::{AccessoryWatch, FleetSpec};
 use crate::docker::DockerHost;
 use crate::kamal::lock::LockInfo;
-use crate::ssh::{Pool, Session};
-use bollard::models::ContainerSummary;
-use futures::StreamExt;
+use crate::ssh::Session;
+use bollard::models::{ContainerInspectResponse, ContainerSummary};
 use std::collections::HashMap;
-use std::sync::Arc;
-use std::time::Duration;
-use tokio::sync::{mpsc, watch, Notify};
-use tokio_util::sync::{CancellationToken, DropGuard};
-
-/// A reconcile that takes longer than this marks the host down (link gone, peer silent).
-const RECONCILE_TIMEOUT: Duration = Duration::from_secs(8);
-/// Events arriving in a burst (a deploy) are folded into one reconcile.
-const EVENT_DEBOUNCE: Duration = Duration::from_millis(150);
-
-enum Msg {
-    Host(Box<HostStatus>),
-    Lock(Option<LockInfo>),
-}
-
-/// Keeps the watcher running; dropping it stops every task.
-pub struct WatcherHandle {
-    refresh: Arc<Notify>,
-    _guard: DropGuard,
-}
-
-impl WatcherHandle {
-    /// Reconciles every host now (after an action, or on the user's request).
-    pub fn refresh(&self) {
-        self.refresh.notify_waiters();
-    }
-}
-
-pub struct Watcher;
-
-impl Watcher {
-    /// Starts watching every host of `spec`. Needs a tokio runtime.
-    pub fn spawn(pool: Pool, spec: FleetSpec) -> (watch::Receiver<FleetSnapshot>, WatcherHandle) {
-        let hosts = spec.watched_hosts();
-        let initial = FleetSnapshot {
-            service: spec.service.clone(),
-            destination: spec.destination.clone(),
-            image: spec.repository.clone(),
-            primary_role: spec.primary_role.clone(),
-            roles: spec.roles.clone(),
-            hosts: hosts.iter().map(|h| HostStatus { host: h.clone(), roles: spec.roles_of(h), ..Default::default() }).collect(),
-            lock: None,
-            accessories: spec.accessories.iter().map(|a| (a.name.clone(), a.hosts.clone())).collect(),
-        };
-        let (snap_tx, snap_rx) = watch::channel(initial);
-        let (tx, rx) = mpsc::unbounded_channel();
-        let cancel = CancellationToken::new();
-        let refresh = Arc::new(Notify::new());
-        let spec = Arc::new(spec);
-        let sessions: Arc<Vec<Session>> = Arc::new(hosts.iter().map(|h| pool.get(h)).collect());
-        for session in sessions.iter() {
-            let others = Others(sessions.clone());
-            tokio::spawn(host_task(session.clone(), others, spec.clone(), tx.clone(), cancel.clone(), refresh.clone()));
-        }
-        drop(tx);
-        tokio::spawn(aggregate(rx, snap_tx, cancel.clone()));
-        (snap_rx, WatcherHandle { refresh, _guard: cancel.drop_guard() })
-    }
-}
-
-async fn aggregate(mut rx: mpsc::UnboundedReceiver<Msg>, tx: watch::Sender<FleetSnapshot>, cancel: CancellationToken) {
-    loop {
-        let msg = tokio::select! {
-            _ = cancel.cancelled() => return,
-            m = rx.recv() => match m { Some(m) => m, None => return },
-        };
-        // Fold whatever else is queued into the same publication.
-        let mut batch = vec![msg];
-        while let Ok(m) = rx.try_recv() {
-            batch.push(m);
-        }
-        tx.send_if_modified(|snap| {
-            let mut changed = false;
-            for m in batch.drain(..) {
-                match m {
-                    Msg::Host(h) => {
-                        if let Some(slot) = snap.hosts.iter_mut().find(|x| x.host == h.host) {
-                            if *slot != *h {
-                                *slot = *h;
-                                changed = true;
-                            }
-                        }
-                    }
-                    Msg::Lock(l) => {
-                        if snap.lock != l {
-                            snap.lock = l;
-                            changed = true;
-                        }
-                    }
-                }
-            }
-            changed
-        });
-    }
-}
-
-/// Every watched host's session: news from one host (a Docker event) is activity that dials the
-/// hosts that are down again at once, instead of at the end of their backoff.
-struct Others(Arc<Vec<Session>>);
-
-impl Others {
-    fn probe_down(&self, except: &str) {
-        for s in self.0.iter().filter(|s| s.host() != except) {
-            if s.probe() {
-                tracing::debug!(host = %s.host(), "down: dialled again on activity elsewhere");
-            }
-        }
-    }
-}
-
-async fn host_task(session: Session, others: Others, spec: Arc<FleetSpec>, tx: mpsc::UnboundedSender<Msg>, cancel: CancellationToken, refresh: Arc<Notify>) {
-    let host = session.host().to_string();
-    let mut st = HostStatus { host: host.clone(), roles: spec.roles_of(&host), ..Default::default() };
-    let mut state_rx = session.state();
-    let send = |st: &HostStatus| {
-        let _ = tx.send(Msg::Host(Box::new(st.clone())));
-    };
-    loop {
-        let cur = state_rx.borrow_and_update().clone();
-        if cur != ConnState::Up {
-            // Retries flip the session between Connecting and Down: a host that is down stays
-            // Down (with the latest reason) until it is Up again.
-            let keep_down = cur == ConnState::Connecting && matches!(st.conn, ConnState::Down { .. });
-            if !keep_down {
-                st.conn = cur;
-                st.unknown_host_key = session.offered_host_key();
-                send(&st);
-            }
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                r = state_rx.changed() => if r.is_err() { return },
-            }
-            continue;
-        }
-        let dh = DockerHost::new(&session);
-        let mut events = fleet_events(&dh, &spec);
-        let mut tick = tokio::time::interval(spec.reconcile_every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tick.reset();
-        let mut dirty = true;
-        loop {
-            if dirty {
-                dirty = false;
-                match tokio::time::timeout(RECONCILE_TIMEOUT, reconcile(&dh, &spec)).await {
-                    Ok(Ok(r)) => {
-                        st.conn = ConnState::Up;
-                        st.docker_error = None;
-                        st.unknown_host_key = None;
-                        st.containers = r.containers;
-                        st.accessories = r.accessories;
-                        st.current = r.current;
-                        st.proxy_running = r.proxy_running;
-                        st.proxy_routes = r.proxy_routes;
-                        st.last_seen = Some(chrono::Utc::now());
-                        if host == spec.primary_host {
-                            let _ = tx.send(Msg::Lock(r.lock));
-                        }
-                    }
-                    Ok(Err(e)) => {
-                        tracing::warn!(host = %host, "reconcile failed: {e}");
-                        if *state_rx.borrow() != ConnState::Up {
-                            break;
-                        }
-                        // ssh answers, Docker does not: the containers are last-known now.
-                        st.docker_error = Some(docker_error_text(&e));
-                    }
-                    Err(_) => {
-                        st.conn = ConnState::Down { reason: format!("no answer within {RECONCILE_TIMEOUT:?}") };
-                    }
-                }
-                send(&st);
-            }
-            tokio::select! {
-                _ = cancel.cancelled() => return,
-                r = state_rx.changed() => {
-                    if r.is_err() { return }
-                    if *state_rx.borrow() != ConnState::Up { break }
-                }
-                ev = events.next() => match ev {
-                    Some(Ok(e)) => {
-                        tracing::debug!(host = %host, action = ?e.action, "docker event");
-                        others.probe_down(&host);
-                        // Fold a burst of events into one reconcile.
-                        let _ = tokio::time::timeout(EVENT_DEBOUNCE, async {
-                            while let Some(Ok(_)) = events.next().await {}
-                        }).await;
-                        dirty = true;
-                    }
-                    Some(Err(_)) | None => {
-                        // The events request ended (dockerd restart, channel closed): resubscribe.
-                        tokio::select! {
-                            _ = cancel.cancelled() => return,
-                            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-                        }
-                        events = fleet_events(&dh, &spec);
-                        dirty = true;
-                    }
-                },
-                _ = tick.tick() => dirty = true,
-                _ = refresh.notified() => dirty = true,
-            }
-        }
-        st.conn = match state_rx.borrow().clone() {
-            ConnState::Down { reason } => ConnState::Down { reason },
-            _ => ConnState::Down { reason: "connection lost".into() },
-        };
-        send(&st);
-    }
-}
-
-/// One line for "docker unreachable" (bollard's errors can be long and nested).
-fn docker_error_text(e: &crate::docker::Error) -> String {
-    let s = e.to_string();
-    let first = s.lines().next().unwrap_or("").trim();
-    let short: String = first.chars().take(120).collect();
-    if short.is_empty() {
-        "no answer".into()
-    } else {
-        short
-    }
-}
+use std::time::{Duration, Instant};
 
 pub(crate) struct Reconciled {
     pub containers: Vec<ContainerInfo>,
@@ -243,7 +20,57 @@ pub(crate) struct Reconciled {
     pub lock: Option<LockInfo>,
 }
 
-async fn reconcile(dh: &DockerHost, spec: &FleetSpec) -> Result<Reconciled, crate::docker::Error> {
+/// A container's inspect is asked again at least this often, and at once when its state moves
+/// or a Docker event arrives (health changes are events).
+const INSPECT_MAX_AGE: Duration = Duration::from_secs(30);
+/// kamal-proxy's routes (`kamal-proxy list` runs in the proxy container: an exec, the costliest
+/// read) are asked again at least this often, and at once after a Docker event of the app (a
+/// deploy's switch always comes with container events) or an action.
+const PROXY_MAX_AGE: Duration = Duration::from_secs(15);
+
+/// What a periodic read may reuse from the previous one.
+#[derive(Default)]
+pub(crate) struct ReadCache {
+    /// id → (state, when read, inspect)
+    inspects: HashMap<String, (String, Instant, Option<ContainerInspectResponse>)>,
+    proxy: Option<(Instant, Option<bool>, Vec<ProxyRoute>)>,
+}
+
+impl ReadCache {
+    /// Something may have changed (a Docker event, an action, a reconnect): ask everything.
+    pub fn invalidate(&mut self) {
+        self.inspects.clear();
+        self.proxy = None;
+    }
+
+    async fn inspect(&mut self, dh: &DockerHost, c: &ContainerSummary) -> Option<ContainerInspectResponse> {
+        let id = c.id.clone().unwrap_or_default();
+        let state = c.state.map(|s| s.to_string()).unwrap_or_default();
+        if let Some((st, at, i)) = self.inspects.get(&id) {
+            if *st == state && at.elapsed() < INSPECT_MAX_AGE {
+                return i.clone();
+            }
+        }
+        let i = dh.inspect(&id).await.ok();
+        self.inspects.insert(id, (state, Instant::now(), i.clone()));
+        i
+    }
+
+    async fn proxy_view(&mut self, dh: &DockerHost, spec: &FleetSpec) -> (Option<bool>, Vec<ProxyRoute>) {
+        if let Some((at, running, routes)) = &self.proxy {
+            if at.elapsed() < PROXY_MAX_AGE {
+                return (*running, routes.clone());
+            }
+        }
+        let (running, routes) = proxy_view(dh, spec).await;
+        self.proxy = Some((Instant::now(), running, routes.clone()));
+        (running, routes)
+    }
+}
+
+/// Reads the host: one container list, the inspects the cache cannot answer, the image tagged
+/// latest, kamal-proxy's routes (cached) and, on the lock host, the lock.
+pub(crate) async fn reconcile(dh: &DockerHost, spec: &FleetSpec, cache: &mut ReadCache) -> Result<Reconciled, crate::docker::Error> {
     let accs = spec.accessories_of(dh.host());
     // Accessories carry `service=<svc>-<name>` and no destination: Docker ANDs label filters,
     // so a host with accessories lists every Kamal-labelled container in the same single call
@@ -258,19 +85,20 @@ async fn reconcile(dh: &DockerHost, spec: &FleetSpec) -> Result<Reconciled, crat
     let (list, acc_list) = split_containers(list, spec, &accs);
     let mut containers = Vec::with_capacity(list.len());
     for c in &list {
-        let id = c.id.clone().unwrap_or_default();
-        let inspect = dh.inspect(&id).await.ok();
+        let inspect = cache.inspect(dh, c).await;
         containers.push(crate::docker::container_info(c, inspect.as_ref(), &spec.service));
     }
     let mut accessories = Vec::with_capacity(acc_list.len());
     for (name, c) in &acc_list {
-        let inspect = dh.inspect(c.id.as_deref().unwrap_or_default()).await.ok();
+        let inspect = cache.inspect(dh, c).await;
         accessories.push(accessory_info(c, inspect.as_ref(), name));
     }
+    let live: Vec<&str> = list.iter().chain(acc_list.iter().map(|(_, c)| c)).filter_map(|c| c.id.as_deref()).collect();
+    cache.inspects.retain(|id, _| live.contains(&id.as_str()));
     let latest_id = latest_image_id(dh, spec).await?;
     let roles = spec.roles_of(dh.host());
     let current = roles.iter().filter_map(|r| current_version(&list, spec, r, latest_id.as_deref()).map(|v| (r.clone(), v))).collect();
-    let (proxy_running, proxy_routes) = if roles.is_empty() { (None, vec![]) } else { proxy_view(dh, spec).await };
+    let (proxy_running, proxy_routes) = if roles.is_empty() { (None, vec![]) } else { cache.proxy_view(dh, spec).await };
     let lock = if dh.host() == spec.primary_host { lock_status(&dh.session, &spec.lock_dir).await } else { None };
     Ok(Reconciled { containers, accessories, current, proxy_running, proxy_routes, lock })
 }
@@ -319,7 +147,7 @@ fn image_tag(image: &str) -> String {
 
 /// Docker events of the app's containers, plus those of this host's accessories (by name:
 /// their labels cannot be ORed with the app's in one filter).
-fn fleet_events(dh: &DockerHost, spec: &FleetSpec) -> crate::docker::BoxStream<Result<bollard::models::EventMessage, crate::docker::Error>> {
+pub(super) fn fleet_events(dh: &DockerHost, spec: &FleetSpec) -> crate::docker::BoxStream<Result<bollard::models::EventMessage, crate::docker::Error>> {
     let app = dh.events(&spec.service);
     let names: Vec<String> = spec.accessories_of(dh.host()).iter().map(|a| a.service_name.clone()).collect();
     if names.is_empty() {
