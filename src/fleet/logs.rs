@@ -196,6 +196,16 @@ async fn follow_one(dh: DockerHost, spec: Arc<FleetSpec>, target: Target, opts: 
     }
 }
 
+/// With Docker events of the role followed, the current container is also looked for this often.
+const RECHECK_WITH_EVENTS: Duration = Duration::from_secs(30);
+
+/// A container event that can make another container of `role` the current one.
+fn switches(e: &bollard::models::EventMessage, role: &str) -> bool {
+    let action = e.action.as_deref().unwrap_or_default();
+    let of_role = e.actor.as_ref().and_then(|a| a.attributes.as_ref()).and_then(|a| a.get("role")).is_some_and(|r| r == role);
+    of_role && matches!(action, "start" | "restart" | "die" | "stop" | "kill" | "destroy" | "rename")
+}
+
 /// Follows one container's log stream until it ends, fails (`Some(Some(error))`), or — for a
 /// role — another container becomes current. `None`: cancelled, or nobody listens any more.
 #[allow(clippy::too_many_arguments)]
@@ -213,7 +223,12 @@ async fn stream_container(
 ) -> Option<Option<String>> {
     let host = dh.host().to_string();
     let mut s = dh.logs(id, lo);
-    let mut recheck = tokio::time::interval(opts.recheck);
+    let follows_role = matches!(target, Target::Role(_));
+    // Another container becomes current only with a container event of the role (a deploy
+    // starts one and stops the old one): look again on those, and on a slow timer besides. If
+    // the events stream ends, the timer alone, at the `recheck` pace.
+    let mut events = follows_role.then(|| dh.events(&spec.service));
+    let mut recheck = tokio::time::interval(RECHECK_WITH_EVENTS);
     recheck.reset();
     loop {
         tokio::select! {
@@ -235,7 +250,19 @@ async fn stream_container(
                 Some(Err(e)) => return Some(Some(e.to_string())),
                 None => return Some(None),
             },
-            _ = recheck.tick(), if matches!(target, Target::Role(_)) => {
+            ev = async { events.as_mut()?.next().await }, if events.is_some() => match ev {
+                Some(Ok(e)) => {
+                    if switches(&e, role) && resolve(dh, spec, target).await.is_some_and(|n| n.0 != id) {
+                        return Some(None);
+                    }
+                }
+                _ => {
+                    events = None;
+                    recheck = tokio::time::interval(opts.recheck);
+                    recheck.reset();
+                }
+            },
+            _ = recheck.tick(), if follows_role => {
                 // A deploy may have made another container current.
                 if let Some(n) = resolve(dh, spec, target).await {
                     if n.0 != id { return Some(None) }

@@ -13,6 +13,13 @@
 #   lab.sh exec --name NAME HOST [-- CMD…]           (a command/shell inside a host, no SSH)
 #   lab.sh control-stop                            (stop the control dockerd if no lab is up)
 set -euo pipefail
+# The daemons started here (dockerd, sshd, registry) outlive this script: they must not keep a
+# descriptor the caller holds, such as a lock taken with flock(1) around a test run, or the
+# lock would stay held as long as the lab (or the shared control dockerd) runs.
+for fd in /proc/$$/fd/*; do
+  fd=${fd##*/}
+  [[ $fd =~ ^[0-9]+$ && $fd -gt 2 && $fd -lt 255 ]] && eval "exec $fd>&-" 2>/dev/null || true
+done
 
 ROOT=/tmp/kdeck-lab
 CACHE=$ROOT/.cache

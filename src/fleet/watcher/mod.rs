@@ -177,18 +177,11 @@ async fn host_task(session: Session, others: Others, spec: Arc<FleetSpec>, tx: m
             if dirty {
                 dirty = false;
                 match tokio::time::timeout(RECONCILE_TIMEOUT, read::reconcile(&dh, &spec, &mut cache)).await {
-                    Ok(Ok(r)) => {
-                        st.conn = ConnState::Up;
-                        st.docker_error = None;
-                        st.unknown_host_key = None;
-                        st.containers = r.containers;
-                        st.accessories = r.accessories;
-                        st.current = r.current;
-                        st.proxy_running = r.proxy_running;
-                        st.proxy_routes = r.proxy_routes;
-                        st.last_seen = Some(chrono::Utc::now());
+                    Ok(Ok(mut r)) => {
+                        let lock = r.lock.take();
+                        apply(&mut st, r);
                         if host == spec.primary_host {
-                            let _ = tx.send(Msg::Lock(r.lock));
+                            let _ = tx.send(Msg::Lock(lock));
                         }
                     }
                     Ok(Err(e)) => {
@@ -246,6 +239,19 @@ async fn host_task(session: Session, others: Others, spec: Arc<FleetSpec>, tx: m
         };
         send(&st);
     }
+}
+
+/// A successful read: the host and its Docker answer, and this is what they said.
+fn apply(st: &mut HostStatus, r: read::Reconciled) {
+    st.conn = ConnState::Up;
+    st.docker_error = None;
+    st.unknown_host_key = None;
+    st.containers = r.containers;
+    st.accessories = r.accessories;
+    st.current = r.current;
+    st.proxy_running = r.proxy_running;
+    st.proxy_routes = r.proxy_routes;
+    st.last_seen = Some(chrono::Utc::now());
 }
 
 /// One line for "docker unreachable" (bollard's errors can be long and nested).
