@@ -49,13 +49,37 @@ fn all_up(screen: &str, hosts: &[String]) -> bool {
     hosts.iter().all(|h| screen.lines().any(|l| l.contains(&format!(" {h} ")) && l.contains("● up")))
 }
 
+/// Pins every process of the lab's hosts (dockerd, containerd, sshd, the containers: all
+/// processes in the hosts' network namespaces; what they start later inherits it) to CPU 0, so
+/// the dashboard can have CPU 1 to itself: an operator's terminal does not share its CPU with
+/// the fifty servers it watches. Returns how many processes were pinned.
+fn pin_lab_to_cpu0(lab: &lab::Lab) -> usize {
+    use std::os::unix::fs::MetadataExt;
+    let inode = |p: &Path| std::fs::metadata(p).map(|m| m.ino()).ok();
+    let nets: Vec<u64> = lab.hosts().iter().filter_map(|h| inode(&Path::new("/run/netns").join(&h.netns))).collect();
+    let mut pinned = 0;
+    for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<u32>().ok()) else { continue };
+        if inode(&e.path().join("ns/net")).is_some_and(|i| nets.contains(&i)) {
+            let ok = Command::new("taskset").args(["-a", "-p", "0x1", &pid.to_string()]).output().is_ok_and(|o| o.status.success());
+            pinned += usize::from(ok);
+        }
+    }
+    pinned
+}
+
+/// Pins a process and its threads to CPU 1.
+fn pin_to_cpu1(pid: u32) {
+    let _ = Command::new("taskset").args(["-a", "-p", "0x2", &pid.to_string()]).output();
+}
+
 /// One dashboard session: start, wait for every host, then `work` while CPU is measured over
 /// `window`, then quit and read the render loop's figures.
 fn session(lab: &lab::Lab, bin: &Path, dir: &Path, n: usize, window: Duration, work: &dyn Fn(&Tmux), save: bool) -> Session {
     let log = dir.join("kdeck-scale.log");
     let _ = std::fs::remove_file(&log);
     let cmdline = format!(
-        "env HOME={} KDECK_KNOWN_HOSTS={} {} --log-file {} dashboard --read-only; echo KDECK-EXITED; sleep 600",
+        "env HOME={} KDECK_KNOWN_HOSTS={} taskset -c 1 {} --log-file {} dashboard --read-only; echo KDECK-EXITED; sleep 600",
         lab.home.display(),
         lab.known_hosts.display(),
         bin.display(),
@@ -68,6 +92,10 @@ fn session(lab: &lab::Lab, bin: &Path, dir: &Path, n: usize, window: Duration, w
     let (_, start_to_all_up) = t.waited("every host up", 120, |s| all_up(s, &hosts));
     let start_to_all_up = start_to_all_up.min(t0.elapsed());
     let pid = kdeck_pid(&t);
+    pin_to_cpu1(pid);
+    if let Some(server) = t.cmd().args(["display-message", "-p", "#{pid}"]).output().ok().and_then(|o| String::from_utf8_lossy(&o.stdout).trim().parse().ok()) {
+        pin_to_cpu1(server);
+    }
     std::thread::sleep(Duration::from_secs(5));
     let (c0, w0) = (cpu_seconds(pid), Instant::now());
     while w0.elapsed() < window {
@@ -135,6 +163,7 @@ fn field(stats: &str, key: &str) -> String {
 /// Both sessions (at rest, under load) as a table.
 #[allow(clippy::too_many_arguments)]
 pub fn measure(lab: &lab::Lab, bin: &Path, dir: &Path, chatty: &Path, load_version: &str, n: usize, per_sec: usize, emit: &dyn Fn(&str)) {
+    let pinned = pin_lab_to_cpu0(lab);
     let idle = |_: &Tmux| std::thread::sleep(Duration::from_millis(200));
     let rest = session(lab, bin, dir, n, Duration::from_secs(30), &idle, false);
     // every container logs `per_sec` lines/s from now on
@@ -148,7 +177,9 @@ pub fn measure(lab: &lab::Lab, bin: &Path, dir: &Path, chatty: &Path, load_versi
         t.keys(&["G"]);
     };
     let load = session(lab, bin, chatty, n, Duration::from_secs(30), &keys, true);
-    let mut out = String::from("Dashboard (release build, tmux 200 columns, `--read-only`):\n\n| figure | at rest | under load |\n|---|---|---|\n");
+    let mut out = format!(
+        "Dashboard (release build, tmux 200 columns, `--read-only`; kdeck and tmux on CPU 1, the lab's {pinned} host processes on CPU 0):\n\n| figure | at rest | under load |\n|---|---|---|\n"
+    );
     let row = |name: &str, a: String, b: String| format!("| {name} | {a} | {b} |\n");
     out.push_str(&row(
         "start to every host shown up",

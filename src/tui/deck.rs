@@ -183,7 +183,7 @@ impl Screen for Deck {
             t.app.now = now;
         }
         let app = &mut self.tabs[self.active].app;
-        let moving = app.timeline.is_running() || app.fleet_loaded;
+        let moving = app.clock_moves();
         app.expire_notice() || moving
     }
 

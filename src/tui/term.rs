@@ -94,7 +94,7 @@ impl Screen for One<'_> {
     fn tick(&mut self) -> bool {
         self.app.now = Utc::now();
         // Clocks (uptime, elapsed) move even when nothing else happens.
-        let moving = self.app.timeline.is_running() || self.app.fleet_loaded;
+        let moving = self.app.clock_moves();
         self.app.expire_notice() || moving
     }
     fn closed(&mut self) {

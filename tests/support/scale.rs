@@ -185,16 +185,30 @@ pub fn boot_table(title: &str, samples: &[(&str, Sample, Sample)]) -> String {
     out
 }
 
-/// The read commands' table (medians).
+/// The read commands' table (medians): wall time, the floor (time during which a host executed
+/// a command the tool sent) and the overhead above it, for both tools.
 pub fn read_table(reads: &[(&str, Vec<Sample>, Vec<Sample>)]) -> String {
     let mut out = String::from(
-        "Reads, median seconds (floor: time during which a host executed a command kdeck sent):\n\n| command | Kamal | kdeck | speed-up | kdeck floor | handshakes Kamal / kdeck |\n|---|---|---|---|---|---|\n",
+        "Reads, median seconds:\n\n| command | Kamal wall | Kamal floor | Kamal overhead | kdeck wall | kdeck floor | kdeck overhead | speed-up | overhead ratio | handshakes Kamal / kdeck |\n|---|---|---|---|---|---|---|---|---|---|\n",
     );
     for (name, k, d) in reads {
-        let (kw, dw) = (median_by(k, |s| s.wall.as_secs_f64()), median_by(d, |s| s.wall.as_secs_f64()));
-        let floor = median_by(d, |s| s.floor.as_secs_f64());
+        let wall = |v: &[Sample]| median_by(v, |s| s.wall.as_secs_f64());
+        let floor = |v: &[Sample]| median_by(v, |s| s.floor.as_secs_f64());
+        let over = |v: &[Sample]| median_by(v, |s| (s.wall.as_secs_f64() - s.floor.as_secs_f64()).max(0.0));
         let hs = |v: &[Sample]| median_by(v, |s| s.handshakes as f64);
-        out.push_str(&format!("| {name} | {kw:.2} | {dw:.2} | {:.1}x | {floor:.2} | {} / {} |\n", kw / dw.max(1e-6), hs(k), hs(d)));
+        out.push_str(&format!(
+            "| {name} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1}x | {:.2} | {} / {} |\n",
+            wall(k),
+            floor(k),
+            over(k),
+            wall(d),
+            floor(d),
+            over(d),
+            wall(k) / wall(d).max(1e-6),
+            over(d) / over(k).max(1e-6),
+            hs(k),
+            hs(d)
+        ));
     }
     out.push('\n');
     out

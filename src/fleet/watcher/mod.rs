@@ -22,6 +22,8 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 /// A reconcile that takes longer than this marks the host down (link gone, peer silent).
 const RECONCILE_TIMEOUT: Duration = Duration::from_secs(8);
+/// Without Docker events or actions, a host is read whole this often (its lock every tick).
+const IDLE_READ: Duration = Duration::from_secs(15);
 /// Events arriving in a burst (a deploy) are folded into one reconcile.
 const EVENT_DEBOUNCE: Duration = Duration::from_millis(150);
 
@@ -167,15 +169,15 @@ async fn host_task(session: Session, others: Others, spec: Arc<FleetSpec>, tx: m
         }
         let dh = DockerHost::new(&session);
         let mut events = read::fleet_events(&dh, &spec);
-        let mut tick = tokio::time::interval(spec.reconcile_every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        tick.reset();
+        let mut tick = ticker(spec.reconcile_every);
         let mut dirty = true;
         // A new connection may see anything changed: the first read asks everything.
         let mut cache = ReadCache::default();
+        let mut last_read = tokio::time::Instant::now();
         loop {
             if dirty {
                 dirty = false;
+                last_read = tokio::time::Instant::now();
                 match tokio::time::timeout(RECONCILE_TIMEOUT, read::reconcile(&dh, &spec, &mut cache)).await {
                     Ok(Ok(mut r)) => {
                         let lock = r.lock.take();
@@ -226,7 +228,7 @@ async fn host_task(session: Session, others: Others, spec: Arc<FleetSpec>, tx: m
                         dirty = true;
                     }
                 },
-                _ = tick.tick() => dirty = true,
+                _ = tick.tick() => dirty = on_tick(&session, &spec, last_read, &tx).await,
                 _ = refresh.notified() => {
                     cache.invalidate();
                     dirty = true;
@@ -239,6 +241,28 @@ async fn host_task(session: Session, others: Others, spec: Arc<FleetSpec>, tx: m
         };
         send(&st);
     }
+}
+
+/// A tick every `every`, the first one `every` from now, late ticks delayed (not bunched).
+fn ticker(every: Duration) -> tokio::time::Interval {
+    let mut tick = tokio::time::interval(every);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick.reset();
+    tick
+}
+
+/// The periodic tick: a full read once [`IDLE_READ`] (or the spec's period, if longer) has
+/// passed since the last one (Docker events and actions ask for one at once in between; the
+/// tick is the safety net), else on the lock host the lock alone (taken and released without
+/// any Docker event). True: read the host now.
+async fn on_tick(session: &Session, spec: &FleetSpec, last_read: tokio::time::Instant, tx: &mpsc::UnboundedSender<Msg>) -> bool {
+    if last_read.elapsed() >= IDLE_READ.max(spec.reconcile_every) {
+        return true;
+    }
+    if session.host() == spec.primary_host {
+        let _ = tx.send(Msg::Lock(read::lock_status(session, &spec.lock_dir).await));
+    }
+    false
 }
 
 /// A successful read: the host and its Docker answer, and this is what they said.

@@ -329,6 +329,16 @@ pub struct App {
 }
 
 impl App {
+    /// At a clock tick (every 500 ms): does something on screen move with the clock? A running
+    /// action's elapsed times do at every tick; the fleet's up-times (whole seconds) once a
+    /// second, at the tick in the first half of each second.
+    pub fn clock_moves(&self) -> bool {
+        use chrono::Timelike;
+        self.timeline.is_running() || (self.fleet_loaded && self.now.nanosecond() < 500_000_000)
+    }
+}
+
+impl App {
     pub fn new(read_only: bool) -> Self {
         App {
             stats: LoopStats::default(),
