@@ -40,7 +40,12 @@ pub async fn first_look(mut rx: watch::Receiver<FleetSnapshot>, wait: std::time:
 
 /// Sends each traffic snapshot to the screen and into `share` (what the canary reads); the task
 /// owns the follow (dropping it stops the streams).
-pub fn forward_traffic(mut rx: watch::Receiver<TrafficSnapshot>, handle: TrafficHandle, tx: mpsc::Sender<Update>, share: watch::Sender<TrafficSnapshot>) -> JoinHandle<()> {
+pub fn forward_traffic(
+    mut rx: watch::Receiver<TrafficSnapshot>,
+    handle: TrafficHandle,
+    tx: mpsc::Sender<Update>,
+    share: watch::Sender<TrafficSnapshot>,
+) -> JoinHandle<()> {
     tokio::spawn(async move {
         let _handle = handle;
         while rx.changed().await.is_ok() {
