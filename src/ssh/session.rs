@@ -473,6 +473,9 @@ async fn actor(shared: Arc<Shared>, cancel: CancellationToken) {
         let reason = msg.strip_prefix(&format!("{host}: ")).unwrap_or(&msg).to_string();
         *shared.last_error.lock().unwrap() = Some(err);
         *shared.down_at.lock().unwrap() = Some(std::time::Instant::now());
+        // A probe that came while the last attempt was still being made (several Docker events
+        // at once) left a permit: it is older than this failure and must not cut the backoff.
+        let _ = futures::FutureExt::now_or_never(shared.kick.notified());
         shared.state.send_replace(ConnState::Down { reason });
         if fatal {
             // Host key or credentials problems need the user; wait for an explicit retry.
