@@ -250,7 +250,6 @@ fn apply_batch<C: Screen>(screen: &mut C, first: C::Msg, updates: &mut mpsc::Rec
     shows
 }
 
-
 /// A running shell session: the remote exit status, or why it could not start.
 pub type ShellFuture = futures::future::BoxFuture<'static, Result<i32, String>>;
 
