@@ -141,7 +141,10 @@ standin_tar() {
     exec 7>"$CACHE/standin.lock"; flock 7
     if [[ ! -s $tar ]]; then
       log "building kamal-proxy stand-in ($h)"
-      local tgt=${KDECK_STANDIN_TARGET:-$CACHE/standin-target}
+      # One target dir per source dir: cargo judges freshness by mtimes against the sources it
+      # last built from, and two checkouts of the stand-in share their unit hashes, so a shared
+      # target dir can hand one checkout's binary to another's newer sources.
+      local tgt=${KDECK_STANDIN_TARGET:-$CACHE/standin-target-$(printf %s "$STANDIN_SRC" | sha256sum | cut -c1-8)}
       (cd "$STANDIN_SRC" && RUSTFLAGS='-C target-feature=+crt-static' CARGO_TARGET_DIR=$tgt \
         "${CARGO:-cargo}" build --release --quiet --target x86_64-unknown-linux-gnu) >&2 || die "stand-in build failed"
       local ctx; ctx=$(mktemp -d "$CACHE/standin-ctx.XXXX")

@@ -8,6 +8,7 @@
 mod dns;
 mod flags;
 mod http;
+mod rollout;
 
 use flags::Kind::{Bool, Value};
 use std::collections::{BTreeMap, HashMap};
@@ -159,6 +160,54 @@ struct Service {
     target_timeout: Duration,
     max_pause: Duration,
     tls: bool,
+    /// Health-check settings of the last `deploy` (a `rollout deploy` checks with them).
+    health: Health,
+    /// `rollout deploy`'s target (empty: none); requests reach it only under a split.
+    rollout_target: String,
+    /// `rollout set`'s split (None: no split, or `rollout stop`).
+    split: Option<rollout::Split>,
+}
+
+#[derive(Clone, Debug)]
+struct Health {
+    path: String,
+    port: Option<u16>,
+    host: Option<String>,
+    interval: Duration,
+    timeout: Duration,
+}
+
+impl Default for Health {
+    fn default() -> Self {
+        Health { path: "/up".into(), port: None, host: None, interval: Duration::from_secs(1), timeout: Duration::from_secs(5) }
+    }
+}
+
+impl Service {
+    fn new(name: String) -> Service {
+        Service {
+            name,
+            target: String::new(),
+            hosts: vec![],
+            path_prefixes: vec![],
+            mode: Mode::Running,
+            target_timeout: Duration::from_secs(30),
+            max_pause: Duration::from_secs(30),
+            tls: false,
+            health: Health::default(),
+            rollout_target: String::new(),
+            split: None,
+        }
+    }
+
+    /// The target this request goes to: the rollout target when a split sends its
+    /// `kamal-rollout` cookie there, else the live one.
+    fn target_for(&self, req: &http::Request) -> &str {
+        match &self.split {
+            Some(split) if !self.rollout_target.is_empty() && split.uses_rollout(&rollout::cookie(&req.headers)) => &self.rollout_target,
+            _ => &self.target,
+        }
+    }
 }
 
 struct Shared {
@@ -207,7 +256,22 @@ fn save_state(services: &BTreeMap<String, Service>) {
             Mode::Paused => t.push_str("mode paused\n"),
             Mode::Stopped(m) => t.push_str(&format!("mode stopped\nmessage {}\n", esc(m))),
         }
-        t.push_str(&format!("target-timeout-ms {}\nmax-pause-ms {}\ntls {}\nend\n", s.target_timeout.as_millis(), s.max_pause.as_millis(), s.tls));
+        t.push_str(&format!("target-timeout-ms {}\nmax-pause-ms {}\ntls {}\n", s.target_timeout.as_millis(), s.max_pause.as_millis(), s.tls));
+        let hc = &s.health;
+        t.push_str(&format!("hc-path {}\nhc-interval-ms {}\nhc-timeout-ms {}\n", esc(&hc.path), hc.interval.as_millis(), hc.timeout.as_millis()));
+        if let Some(p) = hc.port {
+            t.push_str(&format!("hc-port {p}\n"));
+        }
+        if let Some(h) = &hc.host {
+            t.push_str(&format!("hc-host {}\n", esc(h)));
+        }
+        if !s.rollout_target.is_empty() {
+            t.push_str(&format!("rollout-target {}\n", esc(&s.rollout_target)));
+        }
+        if let Some(sp) = &s.split {
+            t.push_str(&format!("rollout-percent {}\nrollout-list {}\n", sp.percent, esc(&sp.list.join(","))));
+        }
+        t.push_str("end\n");
     }
     let dir = state_dir();
     let _ = std::fs::create_dir_all(&dir);
@@ -225,18 +289,7 @@ fn load_state() -> BTreeMap<String, Service> {
         let (k, v) = line.split_once(' ').unwrap_or((line, ""));
         let v = unesc(v);
         match (k, cur.as_mut()) {
-            ("service", _) => {
-                cur = Some(Service {
-                    name: v,
-                    target: String::new(),
-                    hosts: vec![],
-                    path_prefixes: vec![],
-                    mode: Mode::Running,
-                    target_timeout: Duration::from_secs(30),
-                    max_pause: Duration::from_secs(30),
-                    tls: false,
-                })
-            }
+            ("service", _) => cur = Some(Service::new(v)),
             ("target", Some(s)) => s.target = v,
             ("host", Some(s)) => s.hosts.push(v),
             ("path-prefix", Some(s)) => s.path_prefixes.push(v),
@@ -251,6 +304,18 @@ fn load_state() -> BTreeMap<String, Service> {
             ("target-timeout-ms", Some(s)) => s.target_timeout = Duration::from_millis(v.parse().unwrap_or(30000)),
             ("max-pause-ms", Some(s)) => s.max_pause = Duration::from_millis(v.parse().unwrap_or(30000)),
             ("tls", Some(s)) => s.tls = v == "true",
+            ("hc-path", Some(s)) => s.health.path = v,
+            ("hc-interval-ms", Some(s)) => s.health.interval = Duration::from_millis(v.parse().unwrap_or(1000)),
+            ("hc-timeout-ms", Some(s)) => s.health.timeout = Duration::from_millis(v.parse().unwrap_or(5000)),
+            ("hc-port", Some(s)) => s.health.port = v.parse().ok(),
+            ("hc-host", Some(s)) => s.health.host = Some(v),
+            ("rollout-target", Some(s)) => s.rollout_target = v,
+            ("rollout-percent", Some(s)) => s.split = Some(rollout::Split { percent: v.parse().unwrap_or(0), list: vec![] }),
+            ("rollout-list", Some(s)) => {
+                if let Some(sp) = s.split.as_mut() {
+                    sp.list = if v.is_empty() { vec![] } else { v.split(',').map(str::to_string).collect() };
+                }
+            }
             ("end", Some(_)) => {
                 let s = cur.take().unwrap();
                 out.insert(s.name.clone(), s);
@@ -349,38 +414,39 @@ fn handle_request(shared: &Shared, req: &http::Request, client_ip: &str) -> (htt
                 Mode::Stopped(m) => break Some(Err(http::simple(503, &maintenance_page(m)))),
                 Mode::Running => {
                     // counted while the route is held, so a concurrent deploy's drain waits for it
-                    *shared.inflight.lock().unwrap().entry(s.target.clone()).or_insert(0) += 1;
-                    break Some(Ok(s.clone()));
+                    let target = s.target_for(req).to_string();
+                    *shared.inflight.lock().unwrap().entry(target.clone()).or_insert(0) += 1;
+                    break Some(Ok((s.name.clone(), target, s.target_timeout)));
                 }
             }
         }
     };
-    let svc = match picked {
+    let (name, target, target_timeout) = match picked {
         None => return (http::simple(404, "<h1>Not Found</h1>\n"), String::new(), String::new()),
         Some(Err(resp)) => return (resp, String::new(), String::new()),
         Some(Ok(s)) => s,
     };
-    let _guard = InflightGuard { shared, target: svc.target.clone() };
+    let _guard = InflightGuard { shared, target: target.clone() };
     let extra = vec![
         ("X-Forwarded-For".to_string(), client_ip.to_string()),
         ("X-Forwarded-Proto".to_string(), "http".to_string()),
         ("X-Forwarded-Host".to_string(), host.clone()),
     ];
-    let resp = match dns::resolve(&svc.target) {
+    let resp = match dns::resolve(&target) {
         Err(e) => {
-            log_event("WARN", "Target unreachable", &[("target", svc.target.clone()), ("error", e.to_string())]);
+            log_event("WARN", "Target unreachable", &[("target", target.clone()), ("error", e.to_string())]);
             http::simple(502, "<h1>Bad Gateway</h1>\n")
         }
-        Ok(addr) => match http::forward(addr, None, req, &extra, svc.target_timeout) {
+        Ok(addr) => match http::forward(addr, None, req, &extra, target_timeout) {
             Ok(r) => r,
             Err(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut) => http::simple(504, "<h1>Gateway Timeout</h1>\n"),
             Err(e) => {
-                log_event("WARN", "Error while proxying", &[("target", svc.target.clone()), ("error", e.to_string())]);
+                log_event("WARN", "Error while proxying", &[("target", target.clone()), ("error", e.to_string())]);
                 http::simple(502, "<h1>Bad Gateway</h1>\n")
             }
         },
     };
-    (resp, svc.name, svc.target)
+    (resp, name, target)
 }
 
 fn serve_client(shared: Arc<Shared>, stream: TcpStream) {
@@ -531,6 +597,7 @@ fn cmd_deploy(shared: &Shared, args: &[String], r: &mut Reply) -> i32 {
             None => None,
         };
         let hc_host = p.one("health-check-host").map(str::to_string);
+        let health = Health { path: hc_path.clone(), port: hc_port, host: hc_host.clone(), interval: hc_interval, timeout: hc_timeout };
         let force = p.bool("force", false)?;
         let tls = p.bool("tls", false)?;
         for b in ["buffer-requests", "buffer-responses", "strip-path-prefix", "tls-redirect", "tls-staging", "forward-headers", "scope-cookie-paths", "read-target-websockets"] {
@@ -569,16 +636,8 @@ fn cmd_deploy(shared: &Shared, args: &[String], r: &mut Reply) -> i32 {
         // healthy: switch atomically, then drain the previous target
         let old = {
             let mut services = shared.services.lock().unwrap();
-            let entry = services.entry(name.clone()).or_insert_with(|| Service {
-                name: name.clone(),
-                target: String::new(),
-                hosts: vec![],
-                path_prefixes: vec![],
-                mode: Mode::Running,
-                target_timeout,
-                max_pause: Duration::from_secs(30),
-                tls,
-            });
+            let entry = services.entry(name.clone()).or_insert_with(|| Service::new(name.clone()));
+            entry.health = health;
             let old = std::mem::replace(&mut entry.target, target.clone());
             entry.hosts = hosts.clone();
             entry.path_prefixes = p.all("path-prefix");
@@ -686,7 +745,7 @@ fn dispatch(shared: &Shared, argv: &[String], r: &mut Reply) -> i32 {
             log_event("INFO", "Resumed", &[("service", name)]);
             Ok(())
         }),
-        "rollout" => Err("rollout is not supported by the kdeck lab stand-in".into()),
+        "rollout" => return rollout::dispatch(shared, args, r),
         other => Err(format!("unknown command \"{other}\" for \"kamal-proxy\"")),
     };
     match res {
@@ -823,7 +882,7 @@ fn main() {
             0
         }
         Some("help") | Some("--help") | Some("-h") | None => {
-            println!("kamal-proxy stand-in (kdeck test lab; not a product)\n\nCommands: run, deploy, remove, list, stop, pause, resume, version");
+            println!("kamal-proxy stand-in (kdeck test lab; not a product)\n\nCommands: run, deploy, remove, list, stop, pause, resume, rollout, version");
             0
         }
         Some(_) => client(&args),
