@@ -6,6 +6,7 @@
 use super::context::Ctx;
 use crate::fleet::traffic::canary::Side;
 use crate::fleet::traffic::fmt_ms;
+use crate::kamal::cmd::{rollout_value_problem, RolloutSplit};
 
 /// The canary hosts and the rest: the first boot group when `boot.limit` makes several, else
 /// the primary role's first host.
@@ -19,6 +20,32 @@ pub fn canary_split(ctx: &Ctx) -> (Vec<String>, Vec<String>) {
     };
     let rest = hosts.into_iter().filter(|h| !canary.contains(h)).collect();
     (canary, rest)
+}
+
+/// The one host behind kamal-proxy, where a rollout canary runs (kamal-proxy splits requests
+/// between two targets of one service on one host); Err: why there is none.
+pub fn rollout_host(ctx: &Ctx) -> Result<String, String> {
+    match ctx.app.proxy_hosts().as_slice() {
+        [h] => Ok(h.clone()),
+        [] => Err("a rollout canary needs a role behind kamal-proxy; this app has none".into()),
+        hs => Err(format!(
+            "a rollout canary needs a single web host (kamal-proxy splits requests between two targets on one host); {} hosts run roles behind kamal-proxy here ({}): use a canary of the first boot group instead",
+            hs.len(),
+            hs.join(", ")
+        )),
+    }
+}
+
+/// The split a rollout canary asks kamal-proxy for, from `--canary-rollout` and
+/// `--canary-rollout-list` (None: neither given); Err names the bad value.
+pub fn rollout_split(percent: Option<u8>, list: &[String]) -> Result<Option<RolloutSplit>, String> {
+    if percent.is_none() && list.is_empty() {
+        return Ok(None);
+    }
+    if let Some(p) = list.iter().find_map(|v| rollout_value_problem(v)) {
+        return Err(format!("--canary-rollout-list: {p}"));
+    }
+    Ok(Some(RolloutSplit { percent, list: list.to_vec() }))
 }
 
 /// `first` alone, then the other hosts of the app in scope.

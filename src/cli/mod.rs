@@ -212,6 +212,16 @@ pub struct DeployArgs {
     /// Fewer canary requests than this in the window: stop without a verdict (the canary stays)
     #[arg(long = "canary-min-requests", default_value_t = 20)]
     pub canary_min_requests: u64,
+    /// With --canary on an app with one web host: kamal-proxy's own rollout there — the new
+    /// version beside the live one, PERCENT % of the kamal-rollout cookie values sent to it
+    /// (requests without that cookie stay on the live version), judged against the live one,
+    /// then the rollout stopped and, when it passed, the usual deploy (kdeck only)
+    #[arg(long = "canary-rollout", value_name = "PERCENT", value_parser = clap::value_parser!(u8).range(0..=100), requires = "canary")]
+    pub canary_rollout: Option<u8>,
+    /// With --canary: kamal-rollout cookie values always sent to the new version
+    /// (comma-separated; alone, a rollout canary of only these)
+    #[arg(long = "canary-rollout-list", value_name = "VALUES", value_delimiter = ',', requires = "canary")]
+    pub canary_rollout_list: Vec<String>,
 }
 
 #[derive(Debug, Args)]

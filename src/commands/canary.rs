@@ -12,7 +12,7 @@ use crate::cli::{DeployArgs, Global};
 use crate::deploy::Request;
 use crate::fleet::traffic::canary::{judge, Thresholds, Verdict};
 use crate::fleet::traffic::{self, TrafficOptions};
-use color_eyre::eyre::{bail, Result};
+use color_eyre::eyre::{bail, eyre, Result};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -21,6 +21,9 @@ fn scoped(g: &Global, hosts: &[String]) -> Global {
 }
 
 pub async fn deploy(ctx: &Ctx, a: &DeployArgs) -> Result<ExitCode> {
+    if let Some(split) = crate::app::staged::rollout_split(a.canary_rollout, &a.canary_rollout_list).map_err(|e| eyre!(e))? {
+        return super::rollout::deploy(ctx, a, split).await;
+    }
     let (canary, rest) = canary_split(ctx);
     if canary.is_empty() || rest.is_empty() {
         bail!(

@@ -14,6 +14,7 @@ pub mod picker;
 pub mod printer;
 pub mod resources;
 pub mod rollback;
+pub mod rollout;
 pub mod secrets;
 pub mod traffic;
 pub mod tunnel;

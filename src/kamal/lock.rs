@@ -15,6 +15,10 @@ pub struct LockInfo {
 
 pub const DEFAULT_MESSAGE: &str = "Automatic deploy lock";
 
+/// The lock a rollout canary holds from its start to its stop (kamal-proxy splitting requests
+/// between two versions meanwhile); a `kamal deploy` meanwhile fails with this message.
+pub const ROLLOUT_MESSAGE: &str = "Rollout canary by kdeck: kamal-proxy splits requests between two versions until kdeck stops it";
+
 /// `Locked by: <who> at <UTC>\nVersion: <v>\nMessage: <m>` (no trailing newline).
 pub fn details_text(who: &str, at: DateTime<Utc>, version: &str, message: &str) -> String {
     format!("Locked by: {who} at {}\nVersion: {version}\nMessage: {message}", at.format("%Y-%m-%dT%H:%M:%SZ"))

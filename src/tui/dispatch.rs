@@ -90,6 +90,10 @@ pub enum DeployMode {
     /// `deploy --canary`: the first part alone, its traffic judged for the window against
     /// the other hosts', then the rest — or that part rolled back.
     Canary { window_s: u32, thresholds: crate::fleet::traffic::canary::Thresholds },
+    /// `deploy --canary --canary-rollout PERCENT` (one web host): kamal-proxy's own rollout
+    /// there, the new version's requests judged against the live one's for the window, the
+    /// rollout stopped, then the deploy of every host when it passed.
+    Rollout { window_s: u32, thresholds: crate::fleet::traffic::canary::Thresholds, percent: u8 },
 }
 
 /// What the deploy dialog asks for: a version, where, how.
@@ -111,6 +115,9 @@ pub struct Stage {
     pub state: StageState,
     /// The canary's verdict: passed or not, and why with the figures it read.
     pub verdict: Option<(bool, String)>,
+    /// A rollout canary's split (the first part is then kamal-proxy's rollout on the one web
+    /// host, and the rest the deploy of every host).
+    pub rollout: Option<crate::kamal::cmd::RolloutSplit>,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -123,6 +130,8 @@ pub enum StageState {
     Rest,
     /// A failed canary's part is rolled back.
     RollingBack,
+    /// A rollout canary's rollout is being stopped (`kamal-proxy rollout stop`).
+    Stopping,
     /// All parts have ended: how, in one sentence.
     Done { ok: bool, summary: String },
 }

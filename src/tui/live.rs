@@ -115,6 +115,7 @@ fn open(pools: &Pools, t: &Target, read_only: bool, skip_push: bool) -> Result<O
     // A secret the new containers need that cannot be read: the deploy dialog says so first.
     app.secret_problems = ctx.full.roles.iter().filter_map(|r| r.env_secret_error.clone()).collect();
     app.secret_problems.dedup();
+    app.rollout_host = crate::app::staged::rollout_host(&ctx).ok();
     app.next_version = Some(ctx.version.clone());
     app.version_flag = t.global.version.clone();
     app.proxy_hosts = ctx.full.proxy_hosts();

@@ -247,8 +247,31 @@ impl Worker {
         let narrowed = |hosts: Option<String>, roles: Option<String>| ctx.narrowed(hosts, roles).map(Arc::new);
         let gate = match choice.mode {
             DeployMode::Rolling => None,
-            DeployMode::Canary { window_s, thresholds } => Some((window_s, thresholds)),
+            DeployMode::Canary { window_s, thresholds } | DeployMode::Rollout { window_s, thresholds, .. } => Some((window_s, thresholds)),
         };
+        let traffic = self.traffic.clone();
+        if let DeployMode::Rollout { percent, .. } = choice.mode {
+            // kamal-proxy's rollout on the one web host, then the deploy of every host.
+            let host = match crate::app::staged::rollout_host(ctx) {
+                Ok(h) => h,
+                Err(e) => {
+                    let _ = self.up.try_send(Update::Notice { error: true, text: e });
+                    return None;
+                }
+            };
+            let split = Some(crate::kamal::cmd::RolloutSplit { percent: Some(percent), list: vec![] });
+            let (first, rest) = (vec![host], ctx.app.all_hosts());
+            return Some(EngineJob::Staged(super::staged::StagedJob {
+                ctx: ctx.clone(),
+                first,
+                rest,
+                version: choice.version,
+                build,
+                gate,
+                traffic,
+                rollout: split,
+            }));
+        }
         let (first, rest) = match (&choice.scope, gate) {
             (DeployScope::HostFirst(h), _) => crate::app::staged::host_first_split(ctx, h),
             (DeployScope::All, Some(_)) => crate::app::staged::canary_split(ctx),
@@ -271,8 +294,7 @@ impl Worker {
             let _ = self.up.try_send(Update::Notice { error: true, text: "a canary needs hosts besides its first part".into() });
             return None;
         }
-        let traffic = self.traffic.clone();
-        Some(EngineJob::Staged(super::staged::StagedJob { ctx: ctx.clone(), first, rest, version: choice.version, build, gate, traffic }))
+        Some(EngineJob::Staged(super::staged::StagedJob { ctx: ctx.clone(), first, rest, version: choice.version, build, gate, traffic, rollout: None }))
     }
 
     /// Run an engine job in its own task, its events forwarded to the screen.

@@ -1,7 +1,8 @@
 //! The deploy dialog (`D`): the version picker (start version, registry tags, versions on the
 //! hosts, recent commits, each with its source and age), the scope, the canary choice, and the
 //! pre-flight that must pass before `y` sends the request; a staged deploy's stage and the
-//! canary's verdict on the timeline. Snapshots at 80x24 and 160x40.
+//! canary's verdict on the timeline; on an app with one web host, the rollout canary (kamal-proxy's
+//! own split) with its share, and its watch and stop on the timeline. Snapshots at 80x24 and 160x40.
 
 use crate::support::tui_fixtures as fx;
 
@@ -168,6 +169,7 @@ fn the_canarys_watch_and_verdict_stay_on_the_timeline_across_its_parts() {
         gate: Some((60, Default::default())),
         state,
         verdict,
+        rollout: None,
     };
     app.update(Update::Stage(stage(StageState::First, None)));
     fx::feed(&mut app, fx::deploy_done());
@@ -182,4 +184,119 @@ fn the_canarys_watch_and_verdict_stay_on_the_timeline_across_its_parts() {
     )));
     assert!(!app.timeline.is_running());
     snap!("deploy_canary_failed", app);
+}
+
+/// The fixture fleet with web on .11 alone (job on .13): where kamal-proxy's rollout is offered.
+fn one_web_host() -> App {
+    let mut f = fx::fleet();
+    f.roles[0].1.truncate(1);
+    f.hosts.remove(1);
+    let mut app = fx::app_with(f);
+    app.next_version = Some(fx::V3.into());
+    app.rollout_host = Some("10.77.4.11".into());
+    app
+}
+
+#[test]
+fn a_rollout_canary_is_offered_on_one_web_host_with_its_share() {
+    let mut app = one_web_host();
+    let mut rec = Recorder::default();
+    key(&mut app, 'D', &mut rec);
+    app.update(Update::Preflight(Box::new(report_ok())));
+    // c: canary, c: rollout canary, p: 10 → 25 %.
+    key(&mut app, 'c', &mut rec);
+    assert!(text(&app, 160, 40).contains("c rollout  w window"), "the canary line says c goes on to the rollout");
+    key(&mut app, 'c', &mut rec);
+    key(&mut app, 'p', &mut rec);
+    snap!("deploy_dialog_rollout", app);
+    key(&mut app, 'y', &mut rec);
+    match rec.0.last() {
+        Some(Request::Deploy(DeployChoice { version, scope: DeployScope::All, mode: DeployMode::Rollout { window_s: 60, percent: 25, thresholds } })) => {
+            assert_eq!(version, fx::V3);
+            assert_eq!(thresholds.max_5xx_pct, 1.0);
+        }
+        other => panic!("{other:?}"),
+    }
+    // A rollout canary is followed by the deploy of every host: another scope is refused.
+    key(&mut app, 'D', &mut rec);
+    app.update(Update::Preflight(Box::new(report_ok())));
+    key(&mut app, 'c', &mut rec);
+    key(&mut app, 'c', &mut rec);
+    key(&mut app, 's', &mut rec);
+    key(&mut app, 'y', &mut rec);
+    assert!(app.notice.as_ref().is_some_and(|(e, t)| *e && t.contains("scope all hosts")), "{:?}", app.notice);
+    // A third c: rolling again.
+    key(&mut app, 'c', &mut rec);
+    assert!(text(&app, 160, 40).contains("rolling (Kamal's deploy)"));
+
+    // Two web hosts: no rollout in the cycle (canary, then rolling).
+    let mut two = self::app();
+    key(&mut two, 'D', &mut rec);
+    two.update(Update::Preflight(Box::new(report_ok())));
+    key(&mut two, 'c', &mut rec);
+    key(&mut two, 'c', &mut rec);
+    assert!(text(&two, 160, 40).contains("rolling (Kamal's deploy)"), "{}", text(&two, 160, 40));
+}
+
+/// kamal-proxy's request log on .11 during a rollout: the live target (V1) 15 req/s for the
+/// minute, the rollout target (V3) 4 req/s for the last 12 s, every one a 500.
+fn split_traffic() -> kdeck::fleet::traffic::TrafficSnapshot {
+    use kdeck::fleet::traffic::{TargetInfo, TrafficBook};
+    use kdeck::kamal::proxy_log::ProxyRequest;
+    let now = fx::now().timestamp();
+    let req = |target: &str, status: u16, t: i64| ProxyRequest {
+        time: chrono::DateTime::from_timestamp(t, 0),
+        service: "klabapp-web-staging".into(),
+        target: target.into(),
+        status,
+        duration_ns: 2_000_000,
+        method: "GET".into(),
+        host: "klabapp.test".into(),
+        path: "/".into(),
+    };
+    let mut b = TrafficBook::default();
+    for t in now - 60..now {
+        for _ in 0..15 {
+            b.record("10.77.4.11", &req("aaaa11111111:80", 200, t), t);
+        }
+        if t >= now - 12 {
+            for _ in 0..4 {
+                b.record("10.77.4.11", &req("cccc11111111:80", 500, t), t);
+            }
+        }
+    }
+    let info = |v: &str| TargetInfo { container: Some(format!("klabapp-web-staging-{v}")), version: Some(v.into()) };
+    b.set_target("10.77.4.11", "aaaa11111111:80", info(fx::V1));
+    b.set_target("10.77.4.11", "cccc11111111:80", info(fx::V3));
+    b.snapshot(now, &|s: &str| (s == "klabapp-web-staging").then(|| "web".to_string()))
+}
+
+#[test]
+fn a_rollout_canarys_watch_and_stop_stay_on_the_timeline() {
+    let mut app = one_web_host();
+    let stage = |state: StageState, verdict: Option<(bool, String)>| Stage {
+        first: vec!["10.77.4.11".into()],
+        rest: vec!["10.77.4.11".into(), "10.77.4.13".into()],
+        version: fx::V3.into(),
+        gate: Some((60, Default::default())),
+        state,
+        verdict,
+        rollout: Some(kdeck::kamal::cmd::RolloutSplit { percent: Some(25), list: vec![] }),
+    };
+    app.update(Update::Stage(stage(StageState::First, None)));
+    fx::feed(&mut app, fx::rollout_part(true, 40));
+    app.update(Update::Stage(stage(StageState::Watching { since: fx::now() - CDuration::seconds(12) }, None)));
+    app.update(Update::Traffic(Box::new(split_traffic())));
+    assert!(app.timeline.is_running(), "between its parts a rollout canary is still running");
+    snap!("deploy_rollout_watching", app);
+    let why = "100.0 % of the canary's 48 requests answered 5xx, above 1.0 % (the live version: 0.0 %)\ncanary (rollout target): 48 requests, 100.0 % 5xx, p95 3ms; live target: 190 requests, 0.0 % 5xx, p95 2ms";
+    app.update(Update::Stage(stage(StageState::Stopping, Some((false, format!("canary failed: {why}"))))));
+    assert!(text(&app, 160, 40).contains("rollout canary: stopping the rollout on 10.77.4.11"));
+    fx::feed(&mut app, fx::rollout_part(false, 58));
+    app.update(Update::Stage(stage(
+        StageState::Done { ok: false, summary: "the rollout on 10.77.4.11 was stopped (1fd263c serves every request); nothing was deployed".into() },
+        Some((false, format!("canary failed: {why}"))),
+    )));
+    assert!(!app.timeline.is_running());
+    snap!("deploy_rollout_failed", app);
 }

@@ -26,7 +26,7 @@ fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 /// Reads the tab's updates until `want` says it has what it waits for (or the timeout).
-fn until<T>(rt: &tokio::runtime::Runtime, b: &mut LiveDeck, secs: u64, mut want: impl FnMut(&Update) -> Option<T>) -> T {
+pub(crate) fn until<T>(rt: &tokio::runtime::Runtime, b: &mut LiveDeck, secs: u64, mut want: impl FnMut(&Update) -> Option<T>) -> T {
     let deadline = Instant::now() + Duration::from_secs(secs);
     rt.block_on(async {
         loop {
@@ -46,11 +46,11 @@ fn until<T>(rt: &tokio::runtime::Runtime, b: &mut LiveDeck, secs: u64, mut want:
 }
 
 /// What the dialog's `y` sends, through the tab's own dispatcher.
-fn send(b: &mut LiveDeck, r: Request) {
+pub(crate) fn send(b: &mut LiveDeck, r: Request) {
     b.deck.tabs[0].dispatcher.dispatch(r);
 }
 
-fn stage_done(u: &Update) -> Option<Stage> {
+pub(crate) fn stage_done(u: &Update) -> Option<Stage> {
     match u {
         Update::Stage(s) if matches!(s.state, StageState::Done { .. }) => Some(s.clone()),
         _ => None,
@@ -109,7 +109,7 @@ impl Drop for AuthRegistry {
 }
 
 /// The dashboard for the app in `dir`, one tab, without a terminal (`-P`: nothing is built).
-fn backend(rt: &tokio::runtime::Runtime, lab: &Lab, dir: &Path) -> LiveDeck {
+pub(crate) fn backend(rt: &tokio::runtime::Runtime, lab: &Lab, dir: &Path) -> LiveDeck {
     let targets = kdeck::app::targets::of_app(&global(), Some(dir), None).expect("targets");
     let pools = kdeck::app::targets::Pools::with_known_hosts(&lab.known_hosts);
     rt.block_on(async { kdeck::tui::live::open_deck(pools, &targets, false, true) }).expect("open the deck")

@@ -24,6 +24,7 @@ mod real_kamal;
 mod resources_cli;
 mod resources_live;
 mod resources_prune;
+mod rollout;
 mod row_actions;
 mod scale_smoke;
 mod traffic;

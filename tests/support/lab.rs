@@ -749,6 +749,7 @@ const GROUPS: &[(&str, &[&str])] = &[
     ("net13", &["cli_on_lab"]),
     ("net16", &["destinations"]),
     ("net14", &["scale_smoke"]),
+    ("net17", &["rollout"]),
 ];
 
 /// Modules of one group that may still run side by side: each works on its own service of the

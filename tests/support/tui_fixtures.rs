@@ -248,6 +248,51 @@ pub fn deploy_failed() -> Vec<Event> {
     ev
 }
 
+/// One engine run of a rollout canary on .11 (kamal-proxy's rollout, web only), at `t0` s
+/// into the fixture's minute: `start` (pull, lock, the new container beside the live one, its
+/// `rollout deploy` and `rollout set`) or its stop (`rollout stop`, the new container stopped,
+/// the lock released).
+pub fn rollout_part(start: bool, t0: i64) -> Vec<Event> {
+    let h = "10.77.4.11";
+    let kinds: &[(Option<&str>, StepKind, &str)] = if start {
+        &[
+            (None, StepKind::Pull, "pull"),
+            (None, StepKind::Lock, "acquire deploy lock"),
+            (Some("web"), StepKind::Rename, "check name"),
+            (Some("web"), StepKind::Boot, "boot"),
+            (Some("web"), StepKind::Health, "rollout deploy"),
+            (Some("web"), StepKind::Switch, "rollout set"),
+        ]
+    } else {
+        &[
+            (Some("web"), StepKind::Switch, "rollout stop"),
+            (Some("web"), StepKind::StopOld, "stop the new container"),
+            (None, StepKind::Unlock, "release deploy lock"),
+        ]
+    };
+    let steps =
+        kinds.iter().map(|(r, k, l)| PlannedStep { host: Some(h.into()), role: r.map(Into::into), kind: *k, group: None, label: (*l).into() }).collect();
+    let command = if start { "rollout deploy" } else { "rollout stop" };
+    let mut ev = vec![Event::PlanReady {
+        action: ActionKind::Manage { command: command.into() },
+        version: Some(V3.into()),
+        hosts: vec![h.into()],
+        groups: vec![vec![h.into()]],
+        steps,
+    }];
+    for (i, (r, k, _)) in kinds.iter().enumerate() {
+        ev.push(started(Some(h), *r, *k, t0 + i as i64));
+        if *k == StepKind::Health {
+            let report = HealthReport { docker: Some("healthy".into()), proxy: Some("rollout target".into()), reason: None };
+            ev.push(Event::Health { host: h.into(), role: "web".into(), report });
+        }
+        ev.push(finished(Some(h), *r, *k, 0.3));
+    }
+    let summary = format!("{command} of {} finished", &V3[..7]);
+    ev.push(Event::Finished { ok: true, elapsed: Duration::from_secs_f64(kinds.len() as f64 * 0.3), summary });
+    ev
+}
+
 pub fn feed(app: &mut App, events: Vec<Event>) {
     for e in events {
         app.update(Update::Engine(e));

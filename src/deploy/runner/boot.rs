@@ -199,7 +199,7 @@ impl Engine {
 
     /// Steps 1–2: a container of `version` already there is renamed away; the version running
     /// now (None: none), as Kamal asks for it after the rename.
-    async fn boot_clash(&self, h: &str, r: &str, version: &str) -> R<Option<String>> {
+    pub(super) async fn boot_clash(&self, h: &str, r: &str, version: &str) -> R<Option<String>> {
         let app = &self.app;
         self.step(Some(h), Some(r), StepKind::Rename, "check name clash / current version", async {
             let (c1, c2) = (cmd::container_id_for(app, r, version), cmd::current_running_version(app, r));
@@ -230,7 +230,7 @@ impl Engine {
     }
 
     /// Steps 5–6: the role's env file (secrets included), mode 600.
-    async fn write_env_file(&self, h: &str, role: &RoleSpec) -> R<()> {
+    pub(super) async fn write_env_file(&self, h: &str, role: &RoleSpec) -> R<()> {
         self.sh_ok(h, &cmd::mkdir_env_dir(&self.app)).await?;
         self.upload(h, &cmd::env_file(&self.app, &role.name), envfile::encode(role.env_secret_for(h)).as_bytes(), 0o600).await
     }
@@ -258,7 +258,7 @@ impl Engine {
 
     /// Steps 4 and 7: the audit line and `docker run`; when it returned and the short id it
     /// printed.
-    async fn boot_start(&self, h: &str, role: &RoleSpec, version: &str) -> R<(Instant, Option<String>)> {
+    pub(super) async fn boot_start(&self, h: &str, role: &RoleSpec, version: &str) -> R<(Instant, Option<String>)> {
         let (app, r) = (&self.app, role.name.as_str());
         self.step(Some(h), Some(r), StepKind::Boot, &format!("start {}", app.container_name(r, version)), async {
             let run = cmd::app_run(app, role, h, version, &kamal::random_hex(12));

@@ -91,7 +91,7 @@ impl Engine {
     /// A new container that did not become ready: the barrier closes (first primary), then a
     /// lost connection is reported as such (state unknown); otherwise Kamal's diagnostics and
     /// only the new container is stopped.
-    async fn health_failure(&self, h: &str, role: &RoleSpec, version: &str, e: EngineError, barrier: Option<&Barrier>) -> StepFail {
+    pub(super) async fn health_failure(&self, h: &str, role: &RoleSpec, version: &str, e: EngineError, barrier: Option<&Barrier>) -> StepFail {
         let (app, r) = (&self.app, role.name.as_str());
         let primary = r == app.primary_role;
         // A dropped connection is not an unhealthy container: say so, state unknown.

@@ -20,6 +20,7 @@ mod proxy;
 mod recipe;
 mod registry;
 mod request;
+mod rollout;
 mod steps;
 mod upgrade;
 

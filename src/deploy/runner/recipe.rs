@@ -27,6 +27,8 @@ pub(super) struct Phases<'r> {
     /// boot's preparation and name check, the prune (full deploy). With these the plan knows
     /// every step the run takes, so the dashboard's totals never grow mid-run.
     around: Around,
+    /// A rollout part instead (start?, build?): its own steps (see `rollout.rs`).
+    rollout: Option<(bool, bool)>,
 }
 
 #[derive(Default, Clone, Copy)]
@@ -94,6 +96,7 @@ impl Engine {
             accessories: None,
             unlocked: false,
             around: Around { mkdir: true, hooks: true, proxy: full, stale: true, prune: full },
+            rollout: None,
         };
         let boot = Phases { boot: true, around: BOOT_AROUND, ..Default::default() };
         let build = |build: bool, pull: bool| Phases { build, pull, unlocked: true, ..Default::default() };
@@ -108,6 +111,10 @@ impl Engine {
                 .plans(deploy(*skip_push, false))
                 .reads(ENV_AND_REGISTRY),
             Request::Rollback { version } => Recipe::new(self.rollback(version).boxed()).plans(boot).reads(ENV),
+            Request::RolloutStart { skip_push, split } => Recipe::new(self.rollout_start(*skip_push, split).boxed())
+                .plans(Phases { rollout: Some((true, !skip_push)), ..Default::default() })
+                .reads(ENV_AND_REGISTRY),
+            Request::RolloutStop => Recipe::new(self.rollout_stop().boxed()).plans(Phases { rollout: Some((false, false)), ..Default::default() }),
             Request::AppBoot => Recipe::new(self.app_boot_request().boxed()).plans(boot).reads(ENV_AND_REGISTRY),
             Request::AppStart => Recipe::new(self.locked(|| self.app_start(&self.opts.version)).boxed()),
             Request::AppStop => Recipe::new(self.locked(|| self.app_stop()).boxed()),
@@ -156,6 +163,9 @@ impl Engine {
     /// `.kamal`, pull, lock, proxy, stale containers, the boot's preparation, boot groups (name
     /// check, boot, health, stop old per host and role), tag, accessories, prune, unlock.
     pub(super) fn plan_phases(&self, p: &Phases) -> (Vec<Vec<String>>, Vec<PlannedStep>) {
+        if let Some((start, build)) = p.rollout {
+            return self.rollout_plan(start, build);
+        }
         let hosts = self.app.hosts_primary_first();
         let all = self.app.all_hosts();
         let groups = self.app.boot_groups(&hosts);

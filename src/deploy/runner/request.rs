@@ -18,6 +18,16 @@ pub enum Request {
     Rollback {
         version: String,
     },
+    /// A rollout canary's start (kdeck only): on the one host behind kamal-proxy the new
+    /// version beside the live one, as kamal-proxy's rollout target with this split; the
+    /// deploy lock stays held for [`Request::RolloutStop`].
+    RolloutStart {
+        skip_push: bool,
+        split: crate::kamal::cmd::RolloutSplit,
+    },
+    /// A rollout canary's end: `kamal-proxy rollout stop`, the new containers stopped, the
+    /// lock the start took released.
+    RolloutStop,
     AppBoot,
     AppStart,
     AppStop,
@@ -133,6 +143,8 @@ impl Request {
             Request::BuildRemove => ActionKind::Build { subcommand: "remove".into() },
             Request::BuildDev { .. } => ActionKind::Build { subcommand: "dev".into() },
             Request::AccessoryUpgrade { name, .. } => ActionKind::Accessory { action: "upgrade".into(), name: name.clone() },
+            Request::RolloutStart { .. } => ActionKind::Manage { command: "rollout deploy".into() },
+            Request::RolloutStop => ActionKind::Manage { command: "rollout stop".into() },
             other => ActionKind::Manage { command: other.command_line().into() },
         }
     }
@@ -161,7 +173,7 @@ impl Request {
     pub(super) fn kamal_command(&self) -> &'static str {
         match self {
             Request::Setup { .. } => "setup",
-            Request::Deploy { .. } => "deploy",
+            Request::Deploy { .. } | Request::RolloutStart { .. } | Request::RolloutStop => "deploy",
             Request::Redeploy { .. } => "redeploy",
             Request::Rollback { .. } => "rollback",
             Request::AppBoot | Request::AppStart | Request::AppStop | Request::StaleStop => "app",

@@ -69,36 +69,44 @@ pub fn judge(snap: &TrafficSnapshot, canary: &[String], version: &str, window_s:
     let new: Vec<&TrafficRow> = snap.rows.iter().filter(app).filter(|r| canary.contains(&r.host) && r.info.version.as_deref() == Some(version)).collect();
     let old: Vec<&TrafficRow> = snap.rows.iter().filter(app).filter(|r| !canary.contains(&r.host) && r.info.version.as_deref() != Some(version)).collect();
     let (c, b) = (side(&new, window_s), side(&old, window_s));
+    let v = verdict(&c, &b, window_s, th, "the other hosts", "");
+    (c, b, v)
+}
+
+/// A rollout canary (kamal-proxy's split on one host): the new version's requests on `host`
+/// (those kamal-proxy sent to the rollout target) against the live version's on the same host.
+pub fn judge_rollout(snap: &TrafficSnapshot, host: &str, version: &str, window_s: u32, th: &Thresholds) -> (Side, Side, Verdict) {
+    let mine = |r: &&TrafficRow| r.role.is_some() && r.host == host;
+    let new: Vec<&TrafficRow> = snap.rows.iter().filter(mine).filter(|r| r.info.version.as_deref() == Some(version)).collect();
+    let old: Vec<&TrafficRow> = snap.rows.iter().filter(mine).filter(|r| r.info.version.as_deref() != Some(version)).collect();
+    let (c, b) = (side(&new, window_s), side(&old, window_s));
+    let v = verdict(&c, &b, window_s, th, "the live version", "; only requests with a kamal-rollout cookie can reach it");
+    (c, b, v)
+}
+
+/// `base`: what the baseline is, in the reasons; `few`: added when too few requests came.
+fn verdict(c: &Side, b: &Side, window_s: u32, th: &Thresholds, base: &str, few: &str) -> Verdict {
     if c.s5xx > 0 && c.error_pct > th.max_5xx_pct {
-        let base = if b.requests > 0 { format!(" (the other hosts: {:.1} %)", b.error_pct) } else { String::new() };
-        return (
-            c,
-            b,
-            Verdict::Fail(format!("{:.1} % of the canary's {} requests answered 5xx, above {:.1} %{base}", c.error_pct, c.requests, th.max_5xx_pct)),
-        );
+        let base = if b.requests > 0 { format!(" ({base}: {:.1} %)", b.error_pct) } else { String::new() };
+        return Verdict::Fail(format!("{:.1} % of the canary's {} requests answered 5xx, above {:.1} %{base}", c.error_pct, c.requests, th.max_5xx_pct));
     }
     if c.requests < th.min_requests {
-        return (
-            c,
-            b,
-            Verdict::Inconclusive(format!("only {} requests reached the canary in {window_s} s (at least {} needed to judge)", c.requests, th.min_requests)),
-        );
+        return Verdict::Inconclusive(format!(
+            "only {} requests reached the canary in {window_s} s (at least {} needed to judge{few})",
+            c.requests, th.min_requests
+        ));
     }
     if let (Some(cp), Some(bp)) = (c.p95_ms, b.p95_ms) {
         if cp > bp * th.max_p95_ratio + 20.0 {
-            return (
-                c,
-                b,
-                Verdict::Fail(format!(
-                    "the canary's p95 {} is above {:.1}× the other hosts' {} (+20 ms)",
-                    super::fmt_ms(Some(cp)),
-                    th.max_p95_ratio,
-                    super::fmt_ms(Some(bp))
-                )),
-            );
+            return Verdict::Fail(format!(
+                "the canary's p95 {} is above {:.1}× {base}'s {} (+20 ms)",
+                super::fmt_ms(Some(cp)),
+                th.max_p95_ratio,
+                super::fmt_ms(Some(bp))
+            ));
         }
     }
-    (c, b, Verdict::Pass)
+    Verdict::Pass
 }
 
 #[cfg(test)]
@@ -107,9 +115,8 @@ mod tests {
     use super::*;
     use crate::kamal::proxy_log::ProxyRequest;
 
-    fn snap(canary_5xx_every: Option<u32>, canary_ms: u64, canary_n: u32) -> TrafficSnapshot {
-        let mut b = TrafficBook::default();
-        let req = |target: &str, status: u16, ms: u64, t: i64| ProxyRequest {
+    fn req(target: &str, status: u16, ms: u64, t: i64) -> ProxyRequest {
+        ProxyRequest {
             time: chrono::DateTime::from_timestamp(t, 0),
             service: "app-web".into(),
             target: target.into(),
@@ -118,7 +125,11 @@ mod tests {
             method: "GET".into(),
             host: String::new(),
             path: "/".into(),
-        };
+        }
+    }
+
+    fn snap(canary_5xx_every: Option<u32>, canary_ms: u64, canary_n: u32) -> TrafficSnapshot {
+        let mut b = TrafficBook::default();
         for t in 940..1000 {
             for i in 0..canary_n {
                 let status = if canary_5xx_every.is_some_and(|e| i % e == 0) { 500 } else { 200 };
@@ -145,6 +156,27 @@ mod tests {
         let (c, _, v) = judge(&snap(Some(2), 4, 4), &["h1".into()], "v2", 30, &Thresholds::default());
         assert!(matches!(&v, Verdict::Fail(r) if r.contains("50.0 % of the canary's 120 requests answered 5xx")), "{v:?}");
         assert_eq!(c.s5xx, 60);
+    }
+
+    #[test]
+    fn a_rollout_canary_is_judged_against_the_live_version_on_its_host() {
+        // Both versions on one host: the rollout target's 500s against the live target.
+        let mut b = TrafficBook::default();
+        for t in 970..1000 {
+            for i in 0..3 {
+                b.record("h1", &req("new:80", if i == 0 { 500 } else { 200 }, 4, t), t);
+            }
+            b.record("h1", &req("old:80", 200, 4, t), t);
+            b.record("h2", &req("other:80", 200, 4, t), t);
+        }
+        b.set_target("h1", "new:80", TargetInfo { container: None, version: Some("v2".into()) });
+        b.set_target("h1", "old:80", TargetInfo { container: None, version: Some("v1".into()) });
+        b.set_target("h2", "other:80", TargetInfo { container: None, version: Some("v1".into()) });
+        let (c, base, v) = judge_rollout(&b.snapshot(1000, &|_| Some("web".into())), "h1", "v2", 30, &Thresholds::default());
+        assert_eq!((c.requests, c.s5xx, base.requests), (90, 30, 30));
+        assert!(matches!(&v, Verdict::Fail(r) if r.ends_with("(the live version: 0.0 %)")), "{v:?}");
+        let (_, _, v) = judge_rollout(&b.snapshot(1000, &|_| Some("web".into())), "h2", "v2", 30, &Thresholds::default());
+        assert!(matches!(&v, Verdict::Inconclusive(r) if r.contains("kamal-rollout cookie")), "{v:?}");
     }
 
     #[test]

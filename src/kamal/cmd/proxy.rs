@@ -206,3 +206,100 @@ pub fn proxy_deploy(app: &AppSpec, role: &str, version: &str, container_id: &str
 pub fn proxy_remove(app: &AppSpec, role: &str) -> String {
     format!("docker exec kamal-proxy kamal-proxy remove {}", app.prefix(role))
 }
+
+/// How kamal-proxy's `rollout set` splits a service's requests between its live target and its
+/// rollout target: by the `kamal-rollout` cookie only (no cookie: the live target).
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize)]
+pub struct RolloutSplit {
+    /// `--percent`: cookie values whose FNV-1a hash falls in the first `percent` % of the range.
+    pub percent: Option<u8>,
+    /// `--list`: cookie values that always go to the rollout target.
+    pub list: Vec<String>,
+}
+
+impl RolloutSplit {
+    /// `25 % of kamal-rollout cookies`, `cookies alice, bob`, or both.
+    pub fn describe(&self) -> String {
+        let mut parts = vec![];
+        if let Some(p) = self.percent {
+            parts.push(format!("{p} % of kamal-rollout cookies"));
+        }
+        if !self.list.is_empty() {
+            parts.push(format!("kamal-rollout cookies {}", self.list.join(", ")));
+        }
+        if parts.is_empty() {
+            "no kamal-rollout cookie".into()
+        } else {
+            parts.join(" and ")
+        }
+    }
+}
+
+/// The kamal-rollout cookie value a list may carry (what Go's HTTP server accepts in a cookie
+/// value, without the comma kamal-proxy's `--list` splits on): None when `v` is one.
+pub fn rollout_value_problem(v: &str) -> Option<String> {
+    if v.is_empty() {
+        return Some("an empty value".into());
+    }
+    v.bytes()
+        .find(|b| !(0x21..0x7f).contains(b) || matches!(b, b'"' | b';' | b'\\' | b','))
+        .map(|b| format!("{v:?} has {:?}, which a cookie value cannot carry", b as char))
+}
+
+/// `kamal-proxy rollout deploy`: the new container becomes the role's rollout target once
+/// healthy (kamal-proxy checks it with the role's health-check settings of its last deploy).
+pub fn proxy_rollout_deploy(app: &AppSpec, role: &str, container_id: &str, p: &ProxySpec) -> String {
+    format!(
+        "docker exec kamal-proxy kamal-proxy rollout deploy {} --target=\"{}:{}\" --deploy-timeout=\"{}s\" --drain-timeout=\"{}s\"",
+        app.prefix(role),
+        container_id,
+        p.app_port,
+        app.deploy_timeout,
+        app.drain_timeout
+    )
+}
+
+/// `kamal-proxy rollout set`: which requests the rollout target gets.
+pub fn proxy_rollout_set(app: &AppSpec, role: &str, split: &RolloutSplit) -> String {
+    let mut s = format!("docker exec kamal-proxy kamal-proxy rollout set {}", app.prefix(role));
+    if let Some(p) = split.percent {
+        s.push_str(&format!(" --percent={p}"));
+    }
+    if !split.list.is_empty() {
+        s.push_str(&format!(" --list={}", escape_shell_value(&split.list.join(","))));
+    }
+    s
+}
+
+/// `kamal-proxy rollout stop`: every request goes to the live target again.
+pub fn proxy_rollout_stop(app: &AppSpec, role: &str) -> String {
+    format!("docker exec kamal-proxy kamal-proxy rollout stop {}", app.prefix(role))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rollout_commands_carry_kamal_proxys_flags() {
+        let app = AppSpec { service: "klabapp".into(), destination: Some("staging".into()), deploy_timeout: 30, drain_timeout: 5, ..Default::default() };
+        let p = ProxySpec { app_port: 3000, ..Default::default() };
+        assert_eq!(
+            proxy_rollout_deploy(&app, "web", "0123456789ab", &p),
+            "docker exec kamal-proxy kamal-proxy rollout deploy klabapp-web-staging --target=\"0123456789ab:3000\" --deploy-timeout=\"30s\" --drain-timeout=\"5s\""
+        );
+        let split = RolloutSplit { percent: Some(25), list: vec!["alice".into(), "bob".into()] };
+        assert_eq!(proxy_rollout_set(&app, "web", &split), "docker exec kamal-proxy kamal-proxy rollout set klabapp-web-staging --percent=25 --list=\"alice,bob\"");
+        assert_eq!(split.describe(), "25 % of kamal-rollout cookies and kamal-rollout cookies alice, bob");
+        assert_eq!(proxy_rollout_stop(&app, "web"), "docker exec kamal-proxy kamal-proxy rollout stop klabapp-web-staging");
+    }
+
+    #[test]
+    fn a_rollout_list_value_must_be_a_cookie_value() {
+        assert_eq!(rollout_value_problem("user-42"), None);
+        assert!(rollout_value_problem("").is_some());
+        for bad in ["a,b", "a b", "a;b", "a\"b"] {
+            assert!(rollout_value_problem(bad).is_some_and(|p| p.contains("cannot carry")), "{bad}");
+        }
+    }
+}

@@ -13,10 +13,12 @@ pub enum OverlayOp {
     Up,
     Down,
     Choose,
-    /// The deploy dialog's scope, mode (rolling / canary) and canary window.
+    /// The deploy dialog's scope, mode (rolling / canary / rollout canary), canary window and
+    /// the rollout's share.
     Scope,
     Mode,
     Window,
+    Percent,
     /// An entry of the row-action menu.
     Row(RowOp),
 }
@@ -65,7 +67,7 @@ macro_rules! o {
 }
 
 use KeyCode::{Char, Down as KDown, Enter as KEnter, Esc as KEsc, Tab as KTab, Up as KUp};
-use OverlayOp::{Cancel, Choose, Close, Confirm, Down as ODown, Mode, Row, Scope, Up as OUp, Window};
+use OverlayOp::{Cancel, Choose, Close, Confirm, Down as ODown, Mode, Percent, Row, Scope, Up as OUp, Window};
 
 const O_HELP: &[OverlayBinding] = &[o!("Esc/q", "close", Some(Close), [KEsc, Char('q'), Char('?'), KEnter])];
 const O_QUIT: &[OverlayBinding] = &[o!("y", "quit and abort", Some(Confirm), [Char('y'), Char('Y')]), o!("any", "stay", None, [])];
@@ -86,6 +88,7 @@ const O_DEPLOY: &[OverlayBinding] = &[
     o!("s", "scope", Some(Scope), [Char('s')]),
     o!("c", "canary", Some(Mode), [Char('c')]),
     o!("w", "window", Some(Window), [Char('w')]),
+    o!(hidden "p", "rollout canary: share of kamal-rollout cookies", Some(Percent), [Char('p')]),
     o!("y", "deploy", Some(Confirm), [Char('y'), Char('Y'), KEnter]),
     o!("n/Esc", "cancel", Some(Cancel), [Char('n'), Char('N'), KEsc, Char('q')]),
 ];

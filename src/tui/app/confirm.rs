@@ -35,6 +35,9 @@ impl App {
                 let how = match c.mode {
                     super::super::dispatch::DeployMode::Rolling => String::new(),
                     super::super::dispatch::DeployMode::Canary { window_s, .. } => format!(" as a canary ({window_s} s)"),
+                    super::super::dispatch::DeployMode::Rollout { window_s, percent, .. } => {
+                        format!(" as a rollout canary ({percent} % of kamal-rollout cookies, {window_s} s)")
+                    }
                 };
                 format!("deploy of {} to {}{how}", versions::short_version(&c.version), c.scope.label())
             }

@@ -1,6 +1,6 @@
 //! The deploy dialog (`D`): which version (the picker: start version, registry tags, versions
 //! on the hosts, recent commits), where (all hosts, a role, a host, one host first), how
-//! (rolling or canary), and the pre-flight that must pass before `y` — the lock, the config
+//! (rolling, canary, or on one web host a canary through kamal-proxy's rollout), and the pre-flight that must pass before `y` — the lock, the config
 //! and secrets read again, the registry answering with the credentials, room for a second copy.
 
 use super::super::action::{overlay_op, OverlayKind, OverlayOp};
@@ -15,6 +15,9 @@ use crossterm::event::KeyCode;
 /// The canary windows `w` steps through (seconds); the first is the default, as headless.
 pub const WINDOWS: [u32; 4] = [60, 120, 300, 30];
 
+/// The rollout canary's shares of the `kamal-rollout` cookies `p` steps through (percent).
+pub const PERCENTS: [u8; 4] = [10, 25, 50, 100];
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct DeployDialog {
     /// The version picked (kept by value: the list grows when the registry answers).
@@ -22,7 +25,22 @@ pub struct DeployDialog {
     pub scopes: Vec<DeployScope>,
     pub scope: usize,
     pub canary: bool,
+    /// The canary is kamal-proxy's rollout on the one web host ([`App::rollout_host`]).
+    pub rollout: bool,
     pub window_s: u32,
+    /// The rollout's share of the `kamal-rollout` cookie values.
+    pub percent: u8,
+}
+
+impl DeployDialog {
+    /// `rolling`, `canary`, `rollout canary (25 %)`: the mode in a line of text.
+    pub fn how(&self) -> String {
+        match (self.canary, self.rollout) {
+            (false, _) => "rolling".into(),
+            (true, false) => "canary".into(),
+            (true, true) => format!("rollout canary ({} %)", self.percent),
+        }
+    }
 }
 
 /// One pre-flight line: passed (Some(true)), failed (Some(false)) or still being asked (None).
@@ -49,7 +67,15 @@ impl App {
                 scopes.insert(1, s);
             }
         }
-        self.overlay = Some(Overlay::Deploy(DeployDialog { version: self.next_version.clone(), scopes, scope: 0, canary: false, window_s: WINDOWS[0] }));
+        self.overlay = Some(Overlay::Deploy(DeployDialog {
+            version: self.next_version.clone(),
+            scopes,
+            scope: 0,
+            canary: false,
+            rollout: false,
+            window_s: WINDOWS[0],
+            percent: PERCENTS[0],
+        }));
     }
 
     /// The picker's versions as the dialog shows them now.
@@ -59,6 +85,7 @@ impl App {
 
     pub(super) fn key_deploy(&mut self, code: KeyCode, d: &mut dyn Dispatcher) {
         let list = self.deploy_candidates();
+        let can_rollout = self.rollout_host.is_some();
         let Some(Overlay::Deploy(dlg)) = &mut self.overlay else { return };
         let at = list.iter().position(|c| Some(&c.version) == dlg.version.as_ref()).unwrap_or(0);
         match overlay_op(OverlayKind::Deploy, code) {
@@ -69,7 +96,18 @@ impl App {
             Some(OverlayOp::Down) => dlg.version = list.get((at + 1).min(list.len().saturating_sub(1))).map(|c| c.version.clone()),
             Some(OverlayOp::Up) => dlg.version = list.get(at.saturating_sub(1)).map(|c| c.version.clone()),
             Some(OverlayOp::Scope) => dlg.scope = (dlg.scope + 1) % dlg.scopes.len().max(1),
-            Some(OverlayOp::Mode) => dlg.canary = !dlg.canary,
+            // rolling → canary → (one web host) rollout canary → rolling
+            Some(OverlayOp::Mode) => {
+                (dlg.canary, dlg.rollout) = match (dlg.canary, dlg.rollout) {
+                    (false, _) => (true, false),
+                    (true, false) if can_rollout => (true, true),
+                    _ => (false, false),
+                }
+            }
+            Some(OverlayOp::Percent) if dlg.rollout => {
+                let i = PERCENTS.iter().position(|p| *p == dlg.percent).unwrap_or(0);
+                dlg.percent = PERCENTS[(i + 1) % PERCENTS.len()];
+            }
             Some(OverlayOp::Window) => {
                 let i = WINDOWS.iter().position(|w| *w == dlg.window_s).unwrap_or(0);
                 dlg.window_s = WINDOWS[(i + 1) % WINDOWS.len()];
@@ -93,18 +131,19 @@ impl App {
             return self.error(why);
         }
         let scope = dlg.scopes.get(dlg.scope).cloned().unwrap_or(DeployScope::All);
-        let mode = if dlg.canary { DeployMode::Canary { window_s: dlg.window_s, thresholds: Thresholds::default() } } else { DeployMode::Rolling };
+        let (window_s, thresholds) = (dlg.window_s, Thresholds::default());
+        let mode = match (dlg.canary, dlg.rollout) {
+            (false, _) => DeployMode::Rolling,
+            (true, false) => DeployMode::Canary { window_s, thresholds },
+            (true, true) => DeployMode::Rollout { window_s, thresholds, percent: dlg.percent },
+        };
         let req = Request::Deploy(DeployChoice { version: c.version.clone(), scope, mode });
         self.overlay = None;
         match self.fleet.destination.clone().filter(|x| looks_like_production(x)) {
             Some(dest) => {
                 let lines = vec![
                     format!("version: {}", self.version_change(&c.version)),
-                    format!(
-                        "scope: {} · {}",
-                        dlg.scopes.get(dlg.scope).map(DeployScope::label).unwrap_or_default(),
-                        if dlg.canary { "canary" } else { "rolling" }
-                    ),
+                    format!("scope: {} · {}", dlg.scopes.get(dlg.scope).map(DeployScope::label).unwrap_or_default(), dlg.how()),
                 ];
                 let request = req;
                 self.overlay =
@@ -136,6 +175,9 @@ impl App {
             return Some(format!("{}: {why}", versions::short_version(&c.version)));
         }
         let scope = dlg.scopes.get(dlg.scope)?;
+        if dlg.rollout && *scope != DeployScope::All {
+            return Some("a rollout canary is followed by the deploy of every host: scope all hosts (s)".into());
+        }
         if dlg.canary && matches!(scope, DeployScope::Host(_) | DeployScope::Role(_)) {
             return Some("a canary needs the rest of the fleet: scope all hosts, or one host first (s)".into());
         }

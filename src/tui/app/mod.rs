@@ -254,6 +254,9 @@ pub struct App {
     /// Why a deploy would fail before it starts (a secret the roles' env needs that cannot be
     /// read), known when the dashboard loaded the config: the dialog says so and refuses.
     pub secret_problems: Vec<String>,
+    /// The one host behind kamal-proxy, when the app has one (from the config): the deploy
+    /// dialog then offers a rollout canary there.
+    pub rollout_host: Option<String>,
     /// The deploy dialog's pre-flight: the last answer, and whether a new one is awaited.
     pub preflight: Option<crate::app::preflight::Report>,
     pub preflight_pending: bool,
@@ -354,6 +357,7 @@ impl App {
             timeline: Timeline::default(),
             history: Vec::new(),
             secret_problems: Vec::new(),
+            rollout_host: None,
             preflight: None,
             preflight_pending: false,
             history_view: None,

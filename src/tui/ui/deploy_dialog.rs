@@ -1,6 +1,7 @@
 //! The deploy dialog: what (the version picked and where it comes from), where (scope), how
-//! (rolling or canary with its window and thresholds), the versions to pick from, and the
-//! pre-flight lines, with the keys at the bottom. It fits 80x24 (the version list scrolls).
+//! (rolling, canary, or a rollout canary through kamal-proxy on one web host, with its window,
+//! share and thresholds), the versions to pick from, and the pre-flight lines, with the keys at
+//! the bottom. It fits 80x24 (the version list scrolls).
 
 use super::super::app::{App, DeployDialog};
 use super::super::theme::Theme;
@@ -33,16 +34,7 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect, dlg: &DeployDialog)
     top.push(Line::from(vec![Span::styled(" version  ", t.dim()), Span::styled(version, t.title()), Span::styled(format!("  {how_build}"), t.dim())]));
     let scope = dlg.scopes.get(dlg.scope).map(|s| s.label()).unwrap_or_default();
     top.push(field("scope", scope, "s"));
-    if dlg.canary {
-        let th = Thresholds::default();
-        top.push(field("how", format!("canary, watched {} s", dlg.window_s), "c  w window"));
-        top.push(Line::styled(
-            format!("          rolled back at 5xx > {:.0} % or p95 > {:.0}× others' +20 ms; < {} req: stop", th.max_5xx_pct, th.max_p95_ratio, th.min_requests),
-            t.dim(),
-        ));
-    } else {
-        top.push(field("how", "rolling (Kamal's deploy)".into(), "c  canary"));
-    }
+    top.extend(how(app, t, dlg));
 
     let mut bottom: Vec<Line> = vec![Line::styled(" pre-flight", t.title())];
     for (ok, text) in app.deploy_checks() {
@@ -102,8 +94,45 @@ pub fn draw(app: &App, t: &Theme, f: &mut Frame, area: Rect, dlg: &DeployDialog)
     let h = rows_of(&lines);
     let r = centered(area, w, (h as u16 + 2).min(area.height));
     f.render_widget(Clear, r);
-    let title = if dlg.canary { " Deploy as a canary? " } else { " Deploy? " };
+    let title = match (dlg.canary, dlg.rollout) {
+        (true, true) => " Deploy as a rollout canary? ",
+        (true, false) => " Deploy as a canary? ",
+        _ => " Deploy? ",
+    };
     f.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }).block(Block::bordered().title(Span::styled(title, t.title()))), r);
+}
+
+/// The dialog's `how` line and, for a canary, what stops it.
+fn how<'a>(app: &App, t: &Theme, dlg: &DeployDialog) -> Vec<Line<'a>> {
+    let field = |v: String, key: &str| {
+        Line::from(vec![Span::styled(format!(" {:<8} ", "how"), t.dim()), Span::styled(v, t.title()), Span::styled(format!("  {key}"), t.key())])
+    };
+    let th = Thresholds::default();
+    if dlg.rollout {
+        // kamal-proxy's rollout on the one web host; passed: rollout stop, then every host.
+        let host = app.rollout_host.clone().unwrap_or_default();
+        vec![
+            field(format!("rollout canary on {host}, watched {} s", dlg.window_s), "c  w window  p share"),
+            Line::styled(
+                format!("          {} % of kamal-rollout cookies; stop at 5xx > {:.0} % or p95 > {:.0}× live", dlg.percent, th.max_5xx_pct, th.max_p95_ratio),
+                t.dim(),
+            ),
+        ]
+    } else if dlg.canary {
+        let next = if app.rollout_host.is_some() { "c rollout  w window" } else { "c  w window" };
+        vec![
+            field(format!("canary, watched {} s", dlg.window_s), next),
+            Line::styled(
+                format!(
+                    "          rolled back at 5xx > {:.0} % or p95 > {:.0}× others' +20 ms; < {} req: stop",
+                    th.max_5xx_pct, th.max_p95_ratio, th.min_requests
+                ),
+                t.dim(),
+            ),
+        ]
+    } else {
+        vec![field("rolling (Kamal's deploy)".into(), "c  canary")]
+    }
 }
 
 /// Room for a second copy: one line when every host has it, else the hosts without.

@@ -1,19 +1,27 @@
 //! A deploy in parts on the timeline: where it stands (first part, the canary's watch with its
-//! live figures, the rest, a rollback), the canary's verdict and how it ended.
+//! live figures, the rest, a rollback or a rollout's stop), the canary's verdict and how it ended.
 
 use super::super::app::App;
 use super::super::dispatch::{Stage, StageState};
 use super::super::theme::Theme;
 use super::super::versions;
-use crate::fleet::traffic::canary::judge;
+use crate::fleet::traffic::canary::{judge, judge_rollout};
 use ratatui::text::{Line, Span};
 
 pub fn lines<'a>(app: &App, t: &Theme, s: &Stage) -> Vec<Line<'a>> {
     let v = versions::short_version(&s.version);
     let (first, rest) = (s.first.join(", "), s.rest.join(", "));
-    let kind = if s.gate.is_some() { "canary" } else { "one host first" };
+    let kind = match (&s.rollout, s.gate) {
+        (Some(_), _) => "rollout canary",
+        (None, Some(_)) => "canary",
+        (None, None) => "one host first",
+    };
     let mut out = vec![];
     let now = match &s.state {
+        StageState::First if s.rollout.is_some() => {
+            let (w, split) = (s.gate.unwrap_or_default().0, s.rollout.as_ref().map(|r| r.describe()).unwrap_or_default());
+            format!("{kind}: {v} beside the live version on {first}, kamal-proxy's rollout target for {split}; watched {w} s, then {rest}")
+        }
         StageState::First => match s.gate {
             Some((w, _)) => format!("{kind}: deploying {v} to {first}; then its traffic is watched {w} s before {rest}"),
             None => format!("{kind}: deploying {v} to {first}; then {rest}"),
@@ -22,6 +30,10 @@ pub fn lines<'a>(app: &App, t: &Theme, s: &Stage) -> Vec<Line<'a>> {
             let (w, th) = s.gate.unwrap_or_default();
             let el = (app.now - *since).num_seconds().clamp(0, i64::from(w));
             let figures = match &app.traffic {
+                Some(snap) if s.rollout.is_some() => {
+                    let (c, b, _) = judge_rollout(snap, &first, &s.version, w, &th);
+                    format!(" · canary {} · live {}", short(&c), short(&b))
+                }
                 Some(snap) => {
                     let (c, b, _) = judge(snap, &s.first, &s.version, w, &th);
                     format!(" · canary {} · others {}", short(&c), short(&b))
@@ -30,8 +42,10 @@ pub fn lines<'a>(app: &App, t: &Theme, s: &Stage) -> Vec<Line<'a>> {
             };
             format!("{kind} {v} on {first}: watching {el}/{w} s{figures}")
         }
+        StageState::Rest if s.rollout.is_some() => format!("{kind}: rollout stopped; deploying {v} to {rest}"),
         StageState::Rest => format!("{kind}: deploying {v} to {rest}"),
         StageState::RollingBack => format!("{kind}: rolling {first} back"),
+        StageState::Stopping => format!("{kind}: stopping the rollout on {first} (every request to the live version again)"),
         StageState::Done { .. } => String::new(),
     };
     if !now.is_empty() {

@@ -38,6 +38,12 @@ pub(super) fn row_label(r: &StepRow) -> String {
         (None, StepKind::ProxyBoot) if r.label.contains("network") => "network".into(),
         // A check; a rename happens only on a name clash, and its output says so.
         (Some(role), StepKind::Rename) => format!("check names {role}"),
+        // A rollout canary's steps: kamal-proxy's rollout command, and the new container stopped.
+        (Some(role), StepKind::Health | StepKind::Switch) if r.label.contains("rollout ") => {
+            let l = r.label.trim_start_matches("kamal-proxy ");
+            format!("{} {role}", l.split(':').next().unwrap_or(l))
+        }
+        (Some(role), StepKind::StopOld) if r.label.starts_with("stop the new container") => format!("stop new {role}"),
         (Some(role), k) => format!("{} {role}", step_name(k)),
         (None, k) => step_name(k).to_string(),
     }
