@@ -36,6 +36,16 @@ pub fn rollout_host(ctx: &Ctx) -> Result<String, String> {
     }
 }
 
+/// The live version a rollout canary of `version` splits with on `host` (`live`: what runs
+/// there now); Err: why there is nothing to split with.
+pub fn rollout_live(live: Option<String>, version: &str, host: &str) -> Result<String, String> {
+    match live {
+        Some(l) if l == version => Err(format!("{version} already serves on {host}; there is nothing to split")),
+        Some(l) => Ok(l),
+        None => Err(format!("no version runs on {host} yet (or it could not be read): a rollout splits requests with the live version; deploy first")),
+    }
+}
+
 /// The split a rollout canary asks kamal-proxy for, from `--canary-rollout` and
 /// `--canary-rollout-list` (None: neither given); Err names the bad value.
 pub fn rollout_split(percent: Option<u8>, list: &[String]) -> Result<Option<RolloutSplit>, String> {

@@ -7,7 +7,7 @@
 //! Ctrl-C while watching stops the rollout the same way.
 
 use super::context::Ctx;
-use crate::app::staged::{audit, rollout_host, running_version, side_text};
+use crate::app::staged::{audit, rollout_host, rollout_live, running_version, side_text};
 use crate::cli::{DeployArgs, Global};
 use crate::deploy::Request;
 use crate::fleet::traffic::canary::{judge_rollout, Thresholds, Verdict};
@@ -23,11 +23,8 @@ pub async fn deploy(ctx: &Ctx, a: &DeployArgs, split: RolloutSplit) -> Result<Ex
     let version = ctx.version.clone();
     let pool = crate::app::context::live_pool(&ctx.app, &ctx.global)?;
     let hctx = Ctx::on_pool(&pool, &Global { hosts: Some(host.clone()), roles: None, primary: false, ..ctx.global.clone() })?;
-    let live = running_version(&hctx, &host).await;
-    if live.as_deref() == Some(version.as_str()) {
-        return Err(eyre!("--canary-rollout: {version} already serves on {host}; there is nothing to split"));
-    }
-    let live_shown = live.clone().unwrap_or_else(|| "the live version".into());
+    let live = rollout_live(running_version(&hctx, &host).await, &version, &host).map_err(|e| eyre!("--canary-rollout: {e}"))?;
+    let live_shown = live.clone();
     let spec = crate::app::fleet_spec(&ctx.app, &ctx.lock_host);
     let (snap_rx, _follow) = traffic::follow(&pool, &spec, std::slice::from_ref(&host), TrafficOptions::default());
 

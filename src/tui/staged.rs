@@ -144,10 +144,7 @@ where
 {
     let (host, v) = (job.first.join(","), job.version.as_str());
     let hctx = job.ctx.narrowed(Some(host.clone()), None).map_err(|e| e.to_string())?;
-    let live = running_version(&hctx, &host).await;
-    if live.as_deref() == Some(v) {
-        return Err(format!("{v} already serves on {host}; there is nothing to split"));
-    }
+    let live = crate::app::staged::rollout_live(running_version(&hctx, &host).await, v, &host)?;
     let start = EngineRequest::RolloutStart { skip_push: !job.build, split: split.clone() };
     part(&hctx, start, v, abort, events).await.map_err(|e| format!("{host}: {}; nothing was deployed", crate::deploy::event::verdict(&e)))?;
     let (window_s, th) = job.gate.unwrap_or_default();
@@ -177,7 +174,6 @@ where
     tell(stage).await;
     // Even after an abort: a fresh handle, so every step of the stop runs.
     let stopped = part(&hctx, EngineRequest::RolloutStop, v, &AbortHandle::new(), events).await;
-    let live = live.unwrap_or_else(|| "the live version".into());
     match (stopped, aborted, passed) {
         (Err(e), _, _) => return Err(format!("stopping the rollout on {host} failed: {e}; nothing was deployed")),
         (Ok(()), true, _) => {

@@ -289,7 +289,10 @@ mod tests {
             "docker exec kamal-proxy kamal-proxy rollout deploy klabapp-web-staging --target=\"0123456789ab:3000\" --deploy-timeout=\"30s\" --drain-timeout=\"5s\""
         );
         let split = RolloutSplit { percent: Some(25), list: vec!["alice".into(), "bob".into()] };
-        assert_eq!(proxy_rollout_set(&app, "web", &split), "docker exec kamal-proxy kamal-proxy rollout set klabapp-web-staging --percent=25 --list=\"alice,bob\"");
+        assert_eq!(
+            proxy_rollout_set(&app, "web", &split),
+            "docker exec kamal-proxy kamal-proxy rollout set klabapp-web-staging --percent=25 --list=\"alice,bob\""
+        );
         assert_eq!(split.describe(), "25 % of kamal-rollout cookies and kamal-rollout cookies alice, bob");
         assert_eq!(proxy_rollout_stop(&app, "web"), "docker exec kamal-proxy kamal-proxy rollout stop klabapp-web-staging");
     }
