@@ -188,7 +188,7 @@ where
     part(&job.ctx, EngineRequest::Deploy { skip_push: true }, v, abort, events)
         .await
         .map_err(|e| format!("the deploy ({rest}): {}", crate::deploy::event::verdict(&e)))?;
-    Ok(format!("{v} deployed to {rest} after its rollout on {host}"))
+    Ok(format!("{v} passed its rollout on {host}, then deployed to {rest}"))
 }
 
 /// One engine run of a part; its events go to the screen.
