@@ -123,3 +123,23 @@ fn config_aliases_run_as_commands() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("nope"), "{err}");
 }
+
+/// A rollout canary where it cannot run is refused before any host is reached: two web hosts
+/// (kamal-proxy splits between two targets on one host), a share above 100, a list value a
+/// cookie cannot carry, the flag without `--canary`.
+#[test]
+fn a_rollout_canary_is_refused_clearly_where_it_cannot_run() {
+    let d = app_dir();
+    std::fs::write(d.path().join("config/deploy.yml"), APP.replace("    - 192.0.2.10\n", "    - 192.0.2.10\n    - 192.0.2.11\n")).unwrap();
+    let deploy = |extra: &[&str]| run(d.path(), &[&["deploy", "-P", "--version", "v2"], extra].concat());
+    let (code, _, err) = deploy(&["--canary", "--canary-rollout", "50"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("--canary-rollout: a rollout canary needs a single web host") && err.contains("192.0.2.10, 192.0.2.11"), "{err}");
+    let (code, _, err) = deploy(&["--canary", "--canary-rollout", "101"]);
+    assert!(code == 1 && err.contains("101 is not in 0..=100"), "{err}");
+    let (code, _, err) = deploy(&["--canary", "--canary-rollout-list", "a;b"]);
+    assert!(code == 1 && err.contains("--canary-rollout-list: \"a;b\" has ';'"), "{err}");
+    let (code, _, err) = deploy(&["--canary-rollout", "50"]);
+    assert!(code == 1 && err.contains("--canary"), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+}
