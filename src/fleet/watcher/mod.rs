@@ -218,9 +218,18 @@ async fn host_task(session: Session, others: Others, spec: Arc<FleetSpec>, tx: m
                         dirty = true;
                     }
                     Some(Err(_)) | None => {
-                        // The events request ended (dockerd restart, channel closed): resubscribe.
+                        // The events request ended: the connection went (then the host is shown
+                        // down, not read again, which would dial it at once) or dockerd
+                        // restarted (resubscribe).
+                        if *state_rx.borrow() != ConnState::Up {
+                            break;
+                        }
                         tokio::select! {
                             _ = cancel.cancelled() => return,
+                            r = state_rx.changed() => {
+                                if r.is_err() { return }
+                                if *state_rx.borrow() != ConnState::Up { break }
+                            }
                             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
                         }
                         events = read::fleet_events(&dh, &spec);
