@@ -218,19 +218,10 @@ async fn host_task(session: Session, others: Others, spec: Arc<FleetSpec>, tx: m
                         dirty = true;
                     }
                     Some(Err(_)) | None => {
-                        // The events request ended: the connection went (then the host is shown
-                        // down, not read again, which would dial it at once) or dockerd
-                        // restarted (resubscribe).
-                        if *state_rx.borrow() != ConnState::Up {
-                            break;
-                        }
-                        tokio::select! {
-                            _ = cancel.cancelled() => return,
-                            r = state_rx.changed() => {
-                                if r.is_err() { return }
-                                if *state_rx.borrow() != ConnState::Up { break }
-                            }
-                            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                        match after_events_ended(&mut state_rx, &cancel).await {
+                            AfterEvents::Stop => return,
+                            AfterEvents::HostDown => break,
+                            AfterEvents::Resubscribe => {}
                         }
                         events = read::fleet_events(&dh, &spec);
                         cache.invalidate();
@@ -249,6 +240,31 @@ async fn host_task(session: Session, others: Others, spec: Arc<FleetSpec>, tx: m
             _ => ConnState::Down { reason: "connection lost".into() },
         };
         send(&st);
+    }
+}
+
+/// What a host's task does once its Docker events request ended.
+enum AfterEvents {
+    Stop,
+    HostDown,
+    Resubscribe,
+}
+
+/// The events request ended: either the connection went (the host is then shown down, not read
+/// again, which would dial it at once and hide the loss) or dockerd restarted (resubscribe after
+/// a second).
+async fn after_events_ended(state_rx: &mut watch::Receiver<ConnState>, cancel: &CancellationToken) -> AfterEvents {
+    if *state_rx.borrow() != ConnState::Up {
+        return AfterEvents::HostDown;
+    }
+    tokio::select! {
+        _ = cancel.cancelled() => AfterEvents::Stop,
+        r = state_rx.changed() => match r {
+            Err(_) => AfterEvents::Stop,
+            Ok(()) if *state_rx.borrow() != ConnState::Up => AfterEvents::HostDown,
+            Ok(()) => AfterEvents::Resubscribe,
+        },
+        _ = tokio::time::sleep(Duration::from_secs(1)) => AfterEvents::Resubscribe,
     }
 }
 
